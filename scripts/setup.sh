@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything building and testing Choucha needs on a fresh Debian 12
+# machine that has only the Rust toolchain. Idempotent: every step checks
+# first and does nothing when its part is already there.
+#
+# Only package registries are used (Debian's apt, crates.io): no step
+# downloads a tool's own prebuilt binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Debian packages, with why each is needed.
+APT_PACKAGES=(
+  pkg-config        # locating C libraries for -sys crates
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+for c in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+done
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+echo "setup: done"

@@ -1,0 +1,296 @@
+//! The verifiable double-random draw, algorithm version 1 (`docs/draw.md`).
+//!
+//! Everything here is a pure function of public inputs (the frozen candidate
+//! lists, the officer pool, the recusals, the plan and the seed), so anyone
+//! can re-run a draw and compare. The algorithm is kept exactly as written
+//! in the docs; changing it means a new [`ALGORITHM_VERSION`].
+//!
+//! * Targets: for stratum S with sorted list L (|L| = N) and quota k, for
+//!   i = 1, 2, …: h = SHA-256(`seed,S,i`) as a big-endian integer,
+//!   idx = h mod N, skip an index already drawn, stop at k distinct.
+//! * Teams: for each drawn target T (strata in plan order, targets in draw
+//!   order), the eligible officers sorted by credential number; for
+//!   j = 1, 2, …: h = SHA-256(`seed,officer,T.key,j`), idx = h mod |E|, skip
+//!   duplicates until m distinct. One expert likewise with `,expert,`.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::TargetCategory;
+use crate::plan::{DrawPlan, MemberRole, TeamMember};
+use crate::value::Sha256Hex;
+
+pub const ALGORITHM_VERSION: u16 = 1;
+
+/// One frozen target candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// USCC or standard number; the sort key.
+    pub key: Box<str>,
+    pub category: TargetCategory,
+    /// 所属镇街. Shared between candidates: a directory has few towns.
+    pub jurisdiction: Arc<str>,
+}
+
+/// A stratum's frozen candidate list, sorted ascending by key bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrozenStratum {
+    pub stratum_id: String,
+    pub candidates: Vec<Candidate>,
+}
+
+impl FrozenStratum {
+    /// Sorts by key as UTF-8 bytes (Rust's `str` order is byte order).
+    pub fn new(stratum_id: String, mut candidates: Vec<Candidate>) -> Self {
+        candidates.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Self {
+            stratum_id,
+            candidates,
+        }
+    }
+}
+
+/// A person in the drawable pool, as frozen with the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolMember {
+    /// Credential number (officers) or expert id (experts); the sort key.
+    pub id: String,
+    pub name: String,
+    /// Officers: their town/street office. Experts: `None` (zone-wide).
+    pub unit: Option<String>,
+    pub domains: BTreeSet<TargetCategory>,
+    /// Enforcement officer (officers only; experts are never).
+    pub enforcement: bool,
+}
+
+/// Everything a draw reads, frozen before the seed is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawInputs {
+    pub strata: Vec<FrozenStratum>,
+    pub officers: Vec<PoolMember>,
+    pub experts: Vec<PoolMember>,
+    /// `(person id, target key)` pairs that must never be drawn together.
+    pub recusals: BTreeSet<(String, String)>,
+}
+
+/// SHA-256 over `key\tcategory\tjurisdiction\n` for every candidate of every
+/// stratum in plan order (category as its code, e.g. `testing_body`).
+pub fn snapshot_hash(strata: &[FrozenStratum]) -> Sha256Hex {
+    let mut h = Sha256::new();
+    let mut line = Vec::with_capacity(96);
+    for s in strata {
+        for c in &s.candidates {
+            line.clear();
+            line.extend_from_slice(c.key.as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(c.category.code().as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(c.jurisdiction.as_bytes());
+            line.push(b'\n');
+            h.update(&line);
+        }
+    }
+    Sha256Hex::from_digest(h.finalize().into())
+}
+
+/// SHA-256 of `message` read as a big-endian 256-bit integer, modulo `n`.
+pub fn hash_mod(message: &str, n: u64) -> u64 {
+    let digest = Sha256::digest(message.as_bytes());
+    let n = u128::from(n);
+    // Horner's rule byte by byte keeps every step below 2^72.
+    digest
+        .iter()
+        .fold(0u128, |r, &b| (r * 256 + u128::from(b)) % n) as u64
+}
+
+/// Indices into a list of `n` candidates, in draw order: `k` distinct picks
+/// driven by `prefix` + i for i = 1, 2, …
+fn pick_distinct(
+    prefix: &str,
+    n: usize,
+    k: usize,
+    mut allowed: impl FnMut(usize) -> bool,
+) -> Vec<usize> {
+    let mut picked = Vec::with_capacity(k);
+    let mut seen = HashSet::with_capacity(k);
+    let mut message = String::with_capacity(prefix.len() + 20);
+    let mut i: u64 = 0;
+    while picked.len() < k {
+        i += 1;
+        message.clear();
+        message.push_str(prefix);
+        message.push_str(&i.to_string());
+        let idx = hash_mod(&message, n as u64) as usize;
+        if seen.insert(idx) && allowed(idx) {
+            picked.push(idx);
+        }
+    }
+    picked
+}
+
+/// Targets drawn from one stratum: indices into its sorted list.
+pub fn draw_targets(seed: &str, stratum_id: &str, n: usize, k: usize) -> Vec<usize> {
+    assert!(k <= n, "quota {k} exceeds {n} candidates");
+    pick_distinct(&format!("{seed},{stratum_id},"), n, k, |_| true)
+}
+
+/// Team members drawn for one target: indices into the sorted eligible list.
+pub fn draw_team(
+    seed: &str,
+    role: &str,
+    target_key: &str,
+    eligible: usize,
+    m: usize,
+) -> Vec<usize> {
+    assert!(m <= eligible, "team of {m} from {eligible} eligible");
+    pick_distinct(&format!("{seed},{role},{target_key},"), eligible, m, |_| {
+        true
+    })
+}
+
+/// One drawn target and its team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawnTask {
+    pub stratum_id: String,
+    pub target_key: String,
+    pub category: TargetCategory,
+    pub team: Vec<TeamMember>,
+}
+
+/// Why a draw could not be completed. Every shortfall is listed; nothing is
+/// saved when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shortfall {
+    #[error("分层 {stratum_id} 需抽取 {quota} 个对象，但只有 {candidates} 个候选对象（缺 {short} 个）", short = quota - candidates)]
+    Stratum {
+        stratum_id: String,
+        quota: u64,
+        candidates: u64,
+    },
+    #[error(
+        "检查对象 {target_key}（分层 {stratum_id}）需 {needed} 名执法人员，但符合条件（属地、领域、未回避、未超任务上限）的只有 {eligible} 名"
+    )]
+    Officers {
+        stratum_id: String,
+        target_key: String,
+        needed: usize,
+        eligible: usize,
+    },
+    #[error("检查对象 {target_key}（分层 {stratum_id}）需 1 名第三方专家，但没有符合条件的专家")]
+    Expert {
+        stratum_id: String,
+        target_key: String,
+    },
+}
+
+/// Runs the whole draw. The plan must have passed [`DrawPlan::validate`] and
+/// `inputs.strata` must follow the plan's strata order.
+pub fn run(
+    plan: &DrawPlan,
+    seed: &str,
+    inputs: &DrawInputs,
+) -> Result<Vec<DrawnTask>, Vec<Shortfall>> {
+    let mut shortfalls = Vec::new();
+    let mut drawn: Vec<(&str, &Candidate)> = Vec::new();
+    for (stratum, frozen) in plan.strata.iter().zip(&inputs.strata) {
+        let n = frozen.candidates.len();
+        let k = stratum.quota.size(n as u64);
+        if k > n as u64 {
+            shortfalls.push(Shortfall::Stratum {
+                stratum_id: stratum.id.clone(),
+                quota: k,
+                candidates: n as u64,
+            });
+            continue;
+        }
+        for idx in draw_targets(seed, &stratum.id, n, k as usize) {
+            drawn.push((&stratum.id, &frozen.candidates[idx]));
+        }
+    }
+    if !shortfalls.is_empty() {
+        // Teams for a partial target list would be meaningless.
+        return Err(shortfalls);
+    }
+
+    let mut officers: Vec<&PoolMember> = inputs.officers.iter().filter(|o| o.enforcement).collect();
+    officers.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut experts: Vec<&PoolMember> = inputs.experts.iter().collect();
+    experts.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut load: BTreeMap<&str, u32> = BTreeMap::new();
+    let m = usize::from(plan.team_size);
+    let mut tasks = Vec::with_capacity(drawn.len());
+
+    for (stratum_id, target) in drawn {
+        let recused = |id: &str| {
+            inputs
+                .recusals
+                .contains(&(id.to_owned(), target.key.to_string()))
+        };
+        let eligible: Vec<&PoolMember> = officers
+            .iter()
+            .copied()
+            .filter(|o| {
+                o.unit.as_deref() == Some(&*target.jurisdiction)
+                    && o.domains.contains(&target.category)
+                    && !recused(&o.id)
+                    && load.get(o.id.as_str()).copied().unwrap_or(0) < plan.officer_cap
+            })
+            .collect();
+        if eligible.len() < m {
+            shortfalls.push(Shortfall::Officers {
+                stratum_id: stratum_id.to_owned(),
+                target_key: target.key.to_string(),
+                needed: m,
+                eligible: eligible.len(),
+            });
+            continue;
+        }
+        let mut team: Vec<TeamMember> = draw_team(seed, "officer", &target.key, eligible.len(), m)
+            .into_iter()
+            .map(|i| {
+                let o = eligible[i];
+                *load.entry(o.id.as_str()).or_default() += 1;
+                TeamMember {
+                    role: MemberRole::Officer,
+                    person_id: o.id.clone(),
+                    name: o.name.clone(),
+                }
+            })
+            .collect();
+        if plan.with_expert {
+            let eligible: Vec<&PoolMember> = experts
+                .iter()
+                .copied()
+                .filter(|e| e.domains.contains(&target.category) && !recused(&e.id))
+                .collect();
+            if eligible.is_empty() {
+                shortfalls.push(Shortfall::Expert {
+                    stratum_id: stratum_id.to_owned(),
+                    target_key: target.key.to_string(),
+                });
+                continue;
+            }
+            let e = eligible[draw_team(seed, "expert", &target.key, eligible.len(), 1)[0]];
+            team.push(TeamMember {
+                role: MemberRole::Expert,
+                person_id: e.id.clone(),
+                name: e.name.clone(),
+            });
+        }
+        tasks.push(DrawnTask {
+            stratum_id: stratum_id.to_owned(),
+            target_key: target.key.to_string(),
+            category: target.category,
+            team,
+        });
+    }
+    if shortfalls.is_empty() {
+        Ok(tasks)
+    } else {
+        Err(shortfalls)
+    }
+}

@@ -1,0 +1,57 @@
+//! Choucha's shared domain: the types and rules that the sync server and the
+//! field app must agree on byte for byte.
+//!
+//! The crate is pure (no I/O, no clock, no randomness) so that it compiles
+//! for `wasm32-unknown-unknown` (the Yew front end) as well as the host, and
+//! so that every rule here can be tested without a database or a network.
+//!
+//! * [`value`] — validated newtypes (USCC, credential numbers, coordinates,
+//!   names, dates): once a value has one of these types it is known good.
+//! * [`category`] — the six inspection-target categories.
+//! * [`directory`] — targets, officers, experts and recusal pairs (名录库).
+//! * [`plan`] — draw plans, draw results and tasks (双随机).
+//! * [`checklist`] — the checklist schema and its validating loader.
+//! * [`record`] — inspection records, photos, signatures, findings.
+//! * [`completeness`] — the rules a record must satisfy before sealing.
+//! * [`review`] — review states and published result categories (一公开).
+
+pub mod category;
+pub mod checklist;
+pub mod completeness;
+pub mod directory;
+pub mod draw;
+pub mod plan;
+pub mod record;
+pub mod review;
+pub mod value;
+
+pub use category::TargetCategory;
+pub use value::{CivilDate, CredentialNo, GeoPoint, Name, Sha256Hex, StandardNo, Uscc, ValueError};
+
+/// Version of every serialised structure that is stored or crosses the wire.
+///
+/// Each such structure carries a `format` field; a reader refuses a format it
+/// does not know instead of guessing (see [`check_format`]).
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Error for a stored or received structure written in a format this build
+/// does not understand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported format version {found} for {what}; this build reads version {FORMAT_VERSION}")]
+pub struct FormatError {
+    pub what: &'static str,
+    pub found: u16,
+}
+
+/// Refuse a format version other than [`FORMAT_VERSION`].
+pub fn check_format(what: &'static str, found: u16) -> Result<(), FormatError> {
+    if found == FORMAT_VERSION {
+        Ok(())
+    } else {
+        Err(FormatError { what, found })
+    }
+}
+
+pub(crate) fn default_format() -> u16 {
+    FORMAT_VERSION
+}
