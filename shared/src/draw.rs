@@ -13,7 +13,7 @@
 //!   j = 1, 2, …: h = SHA-256(`seed,officer,T.key,j`), idx = h mod |E|, skip
 //!   duplicates until m distinct. One expert likewise with `,expert,`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -79,20 +79,26 @@ pub struct DrawInputs {
 /// SHA-256 over `key\tcategory\tjurisdiction\n` for every candidate of every
 /// stratum in plan order (category as its code, e.g. `testing_body`).
 pub fn snapshot_hash(strata: &[FrozenStratum]) -> Sha256Hex {
+    // Lines are gathered into a 64 KiB buffer: feeding the hasher one short
+    // line at a time costs more than the hashing itself.
+    const FLUSH: usize = 64 * 1024;
     let mut h = Sha256::new();
-    let mut line = Vec::with_capacity(96);
+    let mut buf = Vec::with_capacity(FLUSH + 512);
     for s in strata {
         for c in &s.candidates {
-            line.clear();
-            line.extend_from_slice(c.key.as_bytes());
-            line.push(b'\t');
-            line.extend_from_slice(c.category.code().as_bytes());
-            line.push(b'\t');
-            line.extend_from_slice(c.jurisdiction.as_bytes());
-            line.push(b'\n');
-            h.update(&line);
+            buf.extend_from_slice(c.key.as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(c.category.code().as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(c.jurisdiction.as_bytes());
+            buf.push(b'\n');
+            if buf.len() >= FLUSH {
+                h.update(&buf);
+                buf.clear();
+            }
         }
     }
+    h.update(&buf);
     Sha256Hex::from_digest(h.finalize().into())
 }
 
@@ -122,7 +128,10 @@ fn pick_distinct(
         i += 1;
         message.clear();
         message.push_str(prefix);
-        message.push_str(&i.to_string());
+        {
+            use std::fmt::Write as _;
+            let _ = write!(message, "{i}");
+        }
         let idx = hash_mod(&message, n as u64) as usize;
         if seen.insert(idx) && allowed(idx) {
             picked.push(idx);
@@ -216,29 +225,44 @@ pub fn run(
         return Err(shortfalls);
     }
 
-    let mut officers: Vec<&PoolMember> = inputs.officers.iter().filter(|o| o.enforcement).collect();
-    officers.sort_by(|a, b| a.id.cmp(&b.id));
+    // Index once: enforcement officers by (unit, category), each list sorted
+    // by credential number; loads by dense officer index; recusals by target.
+    // The per-target work is then a scan of one town office's list.
+    let officers: Vec<&PoolMember> = inputs.officers.iter().filter(|o| o.enforcement).collect();
+    let mut by_unit: HashMap<(&str, TargetCategory), Vec<usize>> = HashMap::new();
+    for (i, o) in officers.iter().enumerate() {
+        if let Some(unit) = o.unit.as_deref() {
+            for c in &o.domains {
+                by_unit.entry((unit, *c)).or_default().push(i);
+            }
+        }
+    }
+    for list in by_unit.values_mut() {
+        list.sort_by(|a, b| officers[*a].id.cmp(&officers[*b].id));
+    }
     let mut experts: Vec<&PoolMember> = inputs.experts.iter().collect();
     experts.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut load: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut recused_for: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (person, target) in &inputs.recusals {
+        recused_for
+            .entry(target.as_str())
+            .or_default()
+            .insert(person.as_str());
+    }
+    let mut load = vec![0u32; officers.len()];
     let m = usize::from(plan.team_size);
     let mut tasks = Vec::with_capacity(drawn.len());
+    let none = Vec::new();
 
     for (stratum_id, target) in drawn {
-        let recused = |id: &str| {
-            inputs
-                .recusals
-                .contains(&(id.to_owned(), target.key.to_string()))
-        };
-        let eligible: Vec<&PoolMember> = officers
+        let recused_here = recused_for.get(&*target.key);
+        let recused = |id: &str| recused_here.is_some_and(|r| r.contains(id));
+        let eligible: Vec<usize> = by_unit
+            .get(&(&*target.jurisdiction, target.category))
+            .unwrap_or(&none)
             .iter()
             .copied()
-            .filter(|o| {
-                o.unit.as_deref() == Some(&*target.jurisdiction)
-                    && o.domains.contains(&target.category)
-                    && !recused(&o.id)
-                    && load.get(o.id.as_str()).copied().unwrap_or(0) < plan.officer_cap
-            })
+            .filter(|&i| load[i] < plan.officer_cap && !recused(&officers[i].id))
             .collect();
         if eligible.len() < m {
             shortfalls.push(Shortfall::Officers {
@@ -252,8 +276,8 @@ pub fn run(
         let mut team: Vec<TeamMember> = draw_team(seed, "officer", &target.key, eligible.len(), m)
             .into_iter()
             .map(|i| {
-                let o = eligible[i];
-                *load.entry(o.id.as_str()).or_default() += 1;
+                load[eligible[i]] += 1;
+                let o = officers[eligible[i]];
                 TeamMember {
                     role: MemberRole::Officer,
                     person_id: o.id.clone(),

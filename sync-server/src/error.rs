@@ -3,9 +3,13 @@
 //! logged, never sent.
 
 use axum::Json;
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -13,16 +17,43 @@ pub enum ApiError {
     NotFound(String),
     #[error("{message}")]
     BadRequest { message: String, details: Value },
+    #[error("需要登录或有效的访问令牌 (authentication required)")]
+    Unauthorized,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    Unprocessable { message: String, details: Value },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Invalid { message, details } => Self::Unprocessable { message, details },
+            other => Self::Internal(anyhow::Error::new(other)),
         }
     }
 }
@@ -38,7 +69,9 @@ impl IntoResponse for ApiError {
                     Value::Null,
                 )
             }
-            Self::BadRequest { message, details } => (message, details),
+            Self::BadRequest { message, details } | Self::Unprocessable { message, details } => {
+                (message, details)
+            }
             other => (other.to_string(), Value::Null),
         };
         (
@@ -46,5 +79,23 @@ impl IntoResponse for ApiError {
             Json(json!({ "code": code, "message": message, "details": details })),
         )
             .into_response()
+    }
+}
+
+/// `Json` whose rejection (malformed body, wrong content type, wrong field
+/// types) is a 400 in the API's own error format.
+#[derive(Debug, FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        Self::BadRequest {
+            message: format!(
+                "请求体不是有效的 JSON 或字段不符合要求：{} (malformed request body)",
+                r.body_text()
+            ),
+            details: Value::Null,
+        }
     }
 }

@@ -5,10 +5,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+
+pub mod pg;
 
 /// Workspace root, from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
@@ -18,37 +19,24 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Path of the server binary, built once per test process if needed.
-///
-/// Cargo only hands a binary's path to the tests of its own package, so the
-/// cross-crate tests build it themselves (a no-op when it is up to date).
+/// Path of the server program: this package's `choucha-server-it` binary
+/// (the same code as `choucha-server`), which cargo builds next to the test
+/// executables before running them.
 pub fn server_binary() -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "choucha-sync-server",
-                    "--bin",
-                    "choucha-server",
-                ])
-                .current_dir(workspace_root())
-                .status()
-                .map_err(|e| format!("running cargo: {e}"))?;
-            if !status.success() {
-                return Err(format!("building choucha-server failed: {status}"));
-            }
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| workspace_root().join("target"));
-            Ok(target.join("debug").join("choucha-server"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    // Test executables live in target/<profile>/deps; binaries one level up.
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test executable has no parent directory")?;
+    let bin = dir.join(format!("choucha-server-it{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        bail!(
+            "{} not found: run the tests with cargo test -p choucha-tests",
+            bin.display()
+        );
+    }
+    Ok(bin)
 }
 
 /// A running server process; killed and reaped on drop.
@@ -57,23 +45,37 @@ pub struct TestServer {
     child: Child,
     pub base_url: String,
     pub data_dir: PathBuf,
+    /// The admin token printed on first start (absent on a restart).
+    pub admin_token: Option<String>,
+    pub database_url: Option<String>,
     _scratch: Option<TempDir>,
 }
 
 impl TestServer {
     /// Start a server with a fresh, private data directory.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Start a server with a fresh data directory on the given database
+    /// (`None`: the embedded SQLite file in the data directory).
+    pub fn start_with(database_url: Option<&str>) -> anyhow::Result<Self> {
         let scratch = TempDir::new("server")?;
-        let mut s = Self::start_in(scratch.path())?;
+        let mut s = Self::start_in(scratch.path(), database_url)?;
         s._scratch = Some(scratch);
         Ok(s)
     }
 
     /// Start a server on an existing data directory (e.g. after a restart).
-    pub fn start_in(data_dir: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(server_binary()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    pub fn start_in(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(server_binary()?);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .env_remove("DATABASE_URL");
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -82,19 +84,25 @@ impl TestServer {
         let stdout = child.stdout.take().context("server stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut token = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(t) = line.strip_prefix("admin token: ") {
+                    token = Some(t.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_owned());
+                    let _ = tx.send((url.to_owned(), token.take()));
                 }
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Ok((url, admin_token)) = rx.recv_timeout(Duration::from_millis(100)) {
                 return Ok(Self {
                     child,
                     base_url: url,
                     data_dir: data_dir.to_owned(),
+                    admin_token,
+                    database_url: database_url.map(str::to_owned),
                     _scratch: None,
                 });
             }
@@ -110,6 +118,11 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// The admin token, for authenticated calls.
+    pub fn token(&self) -> &str {
+        self.admin_token.as_deref().unwrap_or_default()
     }
 
     /// Kill the process abruptly (SIGKILL), as a power cut would.

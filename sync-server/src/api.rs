@@ -1,0 +1,385 @@
+//! REST API routes. Everything under `/api/v1` needs an admin bearer token
+//! except `/api/v1/public/*`, `/api/v1/checklists*` and `/healthz`.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use choucha_shared::checklist::{Checklist, ChecklistRef};
+use choucha_shared::plan::{DrawPlan, Redraw};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiJson};
+use crate::import::{self, DirectoryKind, FileFormat};
+use crate::store::{ImportSummary, PlanRecord, VerifyOutcome};
+
+/// Largest directory file accepted (a million-row CSV is about 150 MB).
+pub const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route(
+            "/api/v1/jurisdictions",
+            get(list_jurisdictions).post(add_jurisdictions),
+        )
+        .route("/api/v1/import/{kind}", post(import_file))
+        .route("/api/v1/plans", post(create_plan))
+        .route("/api/v1/plans/{id}", get(get_plan))
+        .route("/api/v1/plans/{id}/freeze", post(freeze_plan))
+        .route("/api/v1/plans/{id}/draws", post(run_draw))
+        .route("/api/v1/draws/{id}", get(get_draw))
+        .route("/api/v1/targets/{category}/{*key}", get(get_target))
+        .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    let public = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/checklists", get(list_checklists))
+        .route("/api/v1/checklists/{id}/{version}", get(get_checklist))
+        .route("/api/v1/public/plans/{id}", get(public_plan))
+        .route("/api/v1/public/draws/{id}/verify", get(verify_draw));
+    admin
+        .merge(public)
+        .fallback(|| async { ApiError::NotFound("没有这个接口 (no such endpoint)".into()) })
+        .with_state(state)
+}
+
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if !t.is_empty() => match state.store.admin_token_valid(t).await {
+            Ok(true) => next.run(request).await,
+            Ok(false) => ApiError::Unauthorized.into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct ChecklistSummary {
+    id: String,
+    version: u32,
+    category: &'static str,
+    title: String,
+    items: usize,
+    fingerprint: String,
+}
+
+async fn list_checklists(State(state): State<AppState>) -> Json<Vec<ChecklistSummary>> {
+    Json(
+        state
+            .checklists
+            .all()
+            .map(|c| ChecklistSummary {
+                id: c.id.clone(),
+                version: c.version,
+                category: c.category.code(),
+                title: c.title.clone(),
+                items: c.items().count(),
+                fingerprint: c.fingerprint(),
+            })
+            .collect(),
+    )
+}
+
+async fn get_checklist(
+    State(state): State<AppState>,
+    Path((id, version)): Path<(String, u32)>,
+) -> Result<Json<Checklist>, ApiError> {
+    let reference = ChecklistRef { id, version };
+    state
+        .checklists
+        .get(&reference)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("checklist {reference} does not exist")))
+}
+
+#[derive(Deserialize, Serialize)]
+struct Jurisdictions {
+    names: Vec<String>,
+}
+
+async fn list_jurisdictions(
+    State(state): State<AppState>,
+) -> Result<Json<Jurisdictions>, ApiError> {
+    Ok(Json(Jurisdictions {
+        names: state.store.jurisdictions().await?.into_iter().collect(),
+    }))
+}
+
+async fn add_jurisdictions(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Jurisdictions>,
+) -> Result<Json<Jurisdictions>, ApiError> {
+    if let Some(bad) = body
+        .names
+        .iter()
+        .find(|n| choucha_shared::Name::parse(n).is_err())
+    {
+        return Err(ApiError::bad_request(format!("镇街名称无效：'{bad}'")));
+    }
+    state.store.add_jurisdictions(&body.names).await?;
+    list_jurisdictions(State(state)).await
+}
+
+#[derive(Deserialize)]
+struct ImportParams {
+    /// `csv` or `xlsx`; taken from `file_name` when absent.
+    format: Option<String>,
+    file_name: Option<String>,
+    /// Import the good rows even when some are bad.
+    #[serde(default)]
+    partial: bool,
+    actor: Option<String>,
+}
+
+async fn import_file(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Query(params): Query<ImportParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let kind: DirectoryKind = serde_json::from_value(serde_json::Value::String(kind.clone()))
+        .map_err(|_| {
+            ApiError::NotFound(format!(
+                "未知的名录类型 '{kind}'（targets / officers / experts / recusals）"
+            ))
+        })?;
+    let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
+    let format = match params.format.as_deref() {
+        Some("csv") => FileFormat::Csv,
+        Some("xlsx") => FileFormat::Xlsx,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "不支持的文件格式 '{other}'，请上传 csv 或 xlsx"
+            )));
+        }
+        None => FileFormat::from_file_name(&file_name).ok_or_else(|| {
+            ApiError::bad_request("无法判断文件格式：请给出 format=csv|xlsx 或带扩展名的 file_name")
+        })?,
+    };
+    let actor = params.actor.clone().unwrap_or_else(|| "admin".into());
+    let summary = import_bytes(
+        &state,
+        kind,
+        &body,
+        format,
+        params.partial,
+        &file_name,
+        &actor,
+    )
+    .await?;
+    let status = if summary.imported {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(summary)).into_response())
+}
+
+/// Parses and stores one directory file; shared by the API and the CLI.
+pub async fn import_bytes(
+    state: &AppState,
+    kind: DirectoryKind,
+    bytes: &[u8],
+    format: FileFormat,
+    partial: bool,
+    file_name: &str,
+    actor: &str,
+) -> Result<ImportSummary, ApiError> {
+    let bad_file = |e: import::ImportError| ApiError::BadRequest {
+        message: format!("{file_name}: {e}"),
+        details: serde_json::json!({ "file": file_name }),
+    };
+    let store = &state.store;
+    Ok(match kind {
+        DirectoryKind::Targets => {
+            let known = store.jurisdictions().await?;
+            let parsed = import::parse_targets(bytes, format, &known).map_err(bad_file)?;
+            store
+                .import_targets(parsed, partial, file_name, actor)
+                .await?
+        }
+        DirectoryKind::Officers => {
+            let known = store.jurisdictions().await?;
+            let parsed = import::parse_officers(bytes, format, &known).map_err(bad_file)?;
+            store
+                .import_officers(parsed, partial, file_name, actor)
+                .await?
+        }
+        DirectoryKind::Experts => {
+            let parsed = import::parse_experts(bytes, format).map_err(bad_file)?;
+            store
+                .import_experts(parsed, partial, file_name, actor)
+                .await?
+        }
+        DirectoryKind::Recusals => {
+            let parsed = import::parse_recusals(bytes, format).map_err(bad_file)?;
+            store.import_recusals(parsed, partial).await?
+        }
+    })
+}
+
+async fn create_plan(
+    State(state): State<AppState>,
+    ApiJson(plan): ApiJson<DrawPlan>,
+) -> Result<(StatusCode, Json<PlanRecord>), ApiError> {
+    state.store.create_plan(&plan, "admin").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.plan(&plan.plan_id).await?),
+    ))
+}
+
+async fn get_plan(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlanRecord>, ApiError> {
+    Ok(Json(state.store.plan(&id).await?))
+}
+
+async fn freeze_plan(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlanRecord>, ApiError> {
+    Ok(Json(state.store.freeze_plan(&id).await?))
+}
+
+#[derive(Deserialize)]
+struct DrawRequest {
+    seed: String,
+    entered_by: String,
+    #[serde(default)]
+    redraw_of: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn run_draw(
+    State(state): State<AppState>,
+    Path(plan_id): Path<String>,
+    ApiJson(req): ApiJson<DrawRequest>,
+) -> Result<Response, ApiError> {
+    if req.entered_by.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "须填写录入随机种子的人员 (entered_by)",
+        ));
+    }
+    let redraw = req.redraw_of.map(|draw_id| Redraw {
+        draw_id,
+        reason: req.reason.unwrap_or_default(),
+    });
+    let result = state
+        .store
+        .run_draw(&plan_id, &req.seed, req.entered_by.trim(), redraw, |c| {
+            state.checklist_for(c)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(result)).into_response())
+}
+
+async fn get_draw(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.store.draw(&id).await?).into_response())
+}
+
+/// What the public may see of a plan: enough to check a draw's inputs were
+/// fixed before the seed.
+#[derive(Serialize)]
+struct PublicPlan {
+    plan_id: String,
+    title: String,
+    strata: Vec<PublicStratum>,
+    frozen_at: Option<String>,
+    snapshot_hash: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PublicStratum {
+    id: String,
+    category: &'static str,
+    candidates: usize,
+}
+
+async fn public_plan(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PublicPlan>, ApiError> {
+    let r = state.store.plan(&id).await?;
+    Ok(Json(PublicPlan {
+        plan_id: r.plan.plan_id,
+        title: r.plan.title,
+        strata: r
+            .plan
+            .strata
+            .iter()
+            .zip(&r.candidates_per_stratum)
+            .map(|(s, n)| PublicStratum {
+                id: s.id.clone(),
+                category: s.category.code(),
+                candidates: *n,
+            })
+            .collect(),
+        frozen_at: r.frozen_at,
+        snapshot_hash: r.snapshot_hash,
+    }))
+}
+
+async fn verify_draw(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<VerifyOutcome>, ApiError> {
+    Ok(Json(state.store.verify_draw(&id).await?))
+}
+
+#[derive(Serialize)]
+struct TargetWithHistory {
+    version: i64,
+    target: choucha_shared::directory::Target,
+    /// Replaced versions, oldest first.
+    history: Vec<HistoricTarget>,
+}
+
+#[derive(Serialize)]
+struct HistoricTarget {
+    version: i64,
+    target: choucha_shared::directory::Target,
+}
+
+/// A target's current version and every version it replaced. The key is a
+/// wildcard because standard numbers contain '/'.
+async fn get_target(
+    State(state): State<AppState>,
+    Path((category, key)): Path<(String, String)>,
+) -> Result<Json<TargetWithHistory>, ApiError> {
+    let (version, target) = state
+        .store
+        .target(&category, &key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("名录库中没有 {category} / {key}")))?;
+    let history = state
+        .store
+        .target_history(&category, &key)
+        .await?
+        .into_iter()
+        .map(|(version, target)| HistoricTarget { version, target })
+        .collect();
+    Ok(Json(TargetWithHistory {
+        version,
+        target,
+        history,
+    }))
+}

@@ -1,0 +1,298 @@
+//! The `choucha-server` command line: one subcommand per job. Every
+//! subcommand works on the same database as `serve` (the `--data-dir` SQLite
+//! file, or `DATABASE_URL` for PostgreSQL). Lives in the library so that the
+//! cross-crate tests can build the very same program as their own binary.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::import_bytes;
+use crate::import::{DirectoryKind, FileFormat};
+use crate::store::Store;
+use crate::{AppState, router};
+use choucha_shared::plan::{DrawPlan, Redraw};
+
+#[derive(Parser)]
+#[command(
+    name = "choucha-server",
+    version,
+    about = "Choucha 双随机、一公开 sync server"
+)]
+struct Cli {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DbArgs {
+    /// Directory for the embedded database and evidence files.
+    #[arg(long, global = true, env = "CHOUCHA_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// PostgreSQL (`postgres://…`) or SQLite (`sqlite:…`) URL; default is
+    /// `choucha.db` in the data directory.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API.
+    Serve {
+        /// Address to listen on. Port 0 picks a free port; the chosen address
+        /// is printed as `listening on http://…` once the socket is bound.
+        #[arg(long, env = "CHOUCHA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Add towns/streets (镇街) that targets and officers may belong to.
+    Jurisdictions { names: Vec<String> },
+    /// Import a directory file (CSV or XLSX).
+    Import {
+        #[arg(value_enum)]
+        kind: Kind,
+        file: PathBuf,
+        /// Import the good rows even if some rows are bad.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Create a draw plan from a JSON file.
+    Plan { file: PathBuf },
+    /// Freeze a plan's directory snapshot and print its hash.
+    Freeze { plan_id: String },
+    /// Enter the public seed and run the draw.
+    Draw {
+        plan_id: String,
+        #[arg(long)]
+        seed: String,
+        /// Who entered the seed.
+        #[arg(long)]
+        by: String,
+        /// Replace this earlier draw (a redraw), with --reason.
+        #[arg(long, requires = "reason")]
+        redraw_of: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Re-run a stored draw from its published inputs and compare.
+    Verify { draw_id: String },
+    /// Issue a new admin token (when the printed one was lost).
+    Token,
+    /// Validate checklist files (a directory of `*.toml`) and list them.
+    Checklists {
+        /// Directory to check instead of the embedded checklists.
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Kind {
+    Targets,
+    Officers,
+    Experts,
+    Recusals,
+}
+
+impl From<Kind> for DirectoryKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Targets => DirectoryKind::Targets,
+            Kind::Officers => DirectoryKind::Officers,
+            Kind::Experts => DirectoryKind::Experts,
+            Kind::Recusals => DirectoryKind::Recusals,
+        }
+    }
+}
+
+/// Parses the command line and runs it.
+pub async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    if let Command::Checklists { dir } = &cli.command {
+        let catalogue = match dir {
+            Some(d) => choucha_checklists::Catalogue::load_dir(d)?,
+            None => choucha_checklists::Catalogue::embedded()?,
+        };
+        for c in catalogue.all() {
+            println!(
+                "{}\t{}\t{} items\t{}",
+                c.reference(),
+                c.category.label_zh(),
+                c.items().count(),
+                c.title
+            );
+        }
+        return Ok(());
+    }
+    let store = Store::open(cli.db.database_url.as_deref(), &cli.db.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database (data dir {})",
+                cli.db.data_dir.display()
+            )
+        })?;
+    let state = AppState::new(store).context("loading checklists")?;
+    match cli.command {
+        Command::Serve { listen } => serve(state, listen).await?,
+        Command::Jurisdictions { names } => {
+            state.store.add_jurisdictions(&names).await?;
+            println!(
+                "{}",
+                state
+                    .store
+                    .jurisdictions()
+                    .await?
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join("、")
+            );
+        }
+        Command::Import {
+            kind,
+            file,
+            partial,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("file")
+                .to_owned();
+            let format =
+                FileFormat::from_file_name(&name).context("file name must end in .csv or .xlsx")?;
+            let summary = import_bytes(&state, kind.into(), &bytes, format, partial, &name, "cli")
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for e in &summary.errors {
+                eprintln!("第 {} 行 [{}] '{}': {}", e.row, e.column, e.value, e.reason);
+            }
+            println!(
+                "{}: {} 行，新增 {}，更新 {}，未变 {}，有误 {}",
+                if summary.imported {
+                    "已导入"
+                } else {
+                    "未导入（有错误行；可加 --partial 仅导入正确行）"
+                },
+                summary.total_rows,
+                summary.inserted,
+                summary.updated,
+                summary.unchanged,
+                summary.rejected
+            );
+            if !summary.imported {
+                std::process::exit(2);
+            }
+        }
+        Command::Plan { file } => {
+            let plan = read_plan(&file)?;
+            state.store.create_plan(&plan, "cli").await?;
+            println!("已创建抽查计划 {}", plan.plan_id);
+        }
+        Command::Freeze { plan_id } => {
+            let r = state.store.freeze_plan(&plan_id).await?;
+            for (s, n) in r.plan.strata.iter().zip(&r.candidates_per_stratum) {
+                println!(
+                    "分层 {}（{}）候选对象 {} 个",
+                    s.id,
+                    s.category.label_zh(),
+                    n
+                );
+            }
+            println!("snapshot_hash {}", r.snapshot_hash.unwrap_or_default());
+        }
+        Command::Draw {
+            plan_id,
+            seed,
+            by,
+            redraw_of,
+            reason,
+        } => {
+            let redraw = redraw_of.map(|draw_id| Redraw {
+                draw_id,
+                reason: reason.unwrap_or_default(),
+            });
+            let d = state
+                .store
+                .run_draw(&plan_id, &seed, &by, redraw, |c| state.checklist_for(c))
+                .await?;
+            for t in &d.tasks {
+                let team: Vec<&str> = t.team.iter().map(|m| m.name.as_str()).collect();
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    t.task_id,
+                    t.stratum_id,
+                    t.target,
+                    team.join("、")
+                );
+            }
+            println!("draw {} — {} tasks", d.draw_id, d.tasks.len());
+        }
+        Command::Verify { draw_id } => {
+            let v = state.store.verify_draw(&draw_id).await?;
+            if v.matches {
+                println!(
+                    "一致 (match): {} — {} tasks, snapshot {}",
+                    v.draw_id, v.tasks, v.snapshot_hash
+                );
+            } else {
+                bail!(
+                    "不一致 (mismatch): {}",
+                    v.first_difference.unwrap_or_default()
+                );
+            }
+        }
+        Command::Token => println!("{}", state.store.new_admin_token("cli").await?),
+        Command::Checklists { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+fn read_plan(file: &Path) -> anyhow::Result<DrawPlan> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a valid plan", file.display()))
+}
+
+async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
+    if let Some(token) = state.store.ensure_admin_token().await? {
+        // Shown once; only its hash is stored. `choucha-server token` makes another.
+        println!("admin token: {token}");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr().context("reading bound address")?;
+    // Tests and scripts wait for this exact line to learn the port.
+    println!("listening on http://{addr}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

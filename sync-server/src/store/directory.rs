@@ -1,0 +1,527 @@
+//! Directory writes: versioned upserts with history.
+//!
+//! A re-import updates rows by key and copies the replaced version into the
+//! history table first; rows absent from a file are left alone (a file is
+//! never a reason to silently drop a target). Unchanged rows are detected by
+//! a content hash and not rewritten. Nothing is written unless the whole file
+//! is valid, or the caller asked to import the good rows only.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+
+use choucha_shared::directory::{Expert, Officer, Target, TargetIdentity};
+
+use super::{Store, StoreError, now};
+use crate::import::{Parsed, RecusalRow, RowError};
+
+/// Outcome of one import, returned to the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// False when errors stopped the import: nothing was written.
+    pub imported: bool,
+    pub import_id: Option<i64>,
+    pub total_rows: usize,
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: usize,
+    pub errors: Vec<RowError>,
+}
+
+/// A value bound into a query; the `Any` driver needs concrete types.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Text(Option<String>),
+    Int(i64),
+    Real(Option<f64>),
+}
+
+pub(crate) fn bind_all<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    vals: Vec<Val>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for v in vals {
+        q = match v {
+            Val::Text(t) => q.bind(t),
+            Val::Int(i) => q.bind(i),
+            Val::Real(r) => q.bind(r),
+        };
+    }
+    q
+}
+
+/// A directory entry that is stored versioned.
+pub(crate) trait DirectoryRow: Serialize {
+    const TABLE: &'static str;
+    const HISTORY: &'static str;
+    const KEY_COLUMNS: &'static [&'static str];
+    /// Structured columns besides the key, used by queries (the full value is
+    /// also stored as JSON in `data`).
+    const COLUMNS: &'static [&'static str];
+    fn key(&self) -> Vec<String>;
+    fn values(&self) -> Vec<Val>;
+    /// Column and value whose reuse under another key is a duplicate
+    /// against the directory (e.g. the same company name, another USCC).
+    fn unique_name(&self) -> Option<(&'static str, String)> {
+        None
+    }
+}
+
+fn text(s: impl Into<String>) -> Val {
+    Val::Text(Some(s.into()))
+}
+
+fn opt_text(s: Option<impl Into<String>>) -> Val {
+    Val::Text(s.map(Into::into))
+}
+
+fn domains(d: &BTreeSet<choucha_shared::TargetCategory>) -> String {
+    d.iter().map(|c| c.code()).collect::<Vec<_>>().join(",")
+}
+
+impl DirectoryRow for Target {
+    const TABLE: &'static str = "targets";
+    const HISTORY: &'static str = "target_history";
+    const KEY_COLUMNS: &'static [&'static str] = &["category", "target_key"];
+    const COLUMNS: &'static [&'static str] = &[
+        "name",
+        "jurisdiction",
+        "address",
+        "lat",
+        "lon",
+        "issuer",
+        "issuer_uscc",
+    ];
+    fn key(&self) -> Vec<String> {
+        vec![self.category.code().to_owned(), self.key().0]
+    }
+    fn values(&self) -> Vec<Val> {
+        let (issuer, issuer_uscc) = match &self.identity {
+            TargetIdentity::Organisation { .. } => (None, None),
+            TargetIdentity::Standard {
+                issuer,
+                issuer_uscc,
+                ..
+            } => (
+                Some(issuer.to_string()),
+                issuer_uscc.as_ref().map(ToString::to_string),
+            ),
+        };
+        vec![
+            text(self.name.as_str()),
+            text(self.jurisdiction.as_str()),
+            opt_text(self.address.clone()),
+            Val::Real(self.location.map(|p| p.lat)),
+            Val::Real(self.location.map(|p| p.lon)),
+            opt_text(issuer),
+            opt_text(issuer_uscc),
+        ]
+    }
+    fn unique_name(&self) -> Option<(&'static str, String)> {
+        matches!(self.identity, TargetIdentity::Organisation { .. }).then(|| {
+            (
+                "企业名称",
+                format!("{}\u{1f}{}", self.category.code(), self.name),
+            )
+        })
+    }
+}
+
+impl DirectoryRow for Officer {
+    const TABLE: &'static str = "officers";
+    const HISTORY: &'static str = "officer_history";
+    const KEY_COLUMNS: &'static [&'static str] = &["credential_no"];
+    const COLUMNS: &'static [&'static str] = &["name", "unit", "domains", "enforcement"];
+    fn key(&self) -> Vec<String> {
+        vec![self.credential_no.to_string()]
+    }
+    fn values(&self) -> Vec<Val> {
+        vec![
+            text(self.name.as_str()),
+            text(self.unit.as_str()),
+            text(domains(&self.domains)),
+            Val::Int(i64::from(self.enforcement)),
+        ]
+    }
+}
+
+impl DirectoryRow for Expert {
+    const TABLE: &'static str = "experts";
+    const HISTORY: &'static str = "expert_history";
+    const KEY_COLUMNS: &'static [&'static str] = &["expert_id"];
+    const COLUMNS: &'static [&'static str] = &["name", "organisation", "domains"];
+    fn key(&self) -> Vec<String> {
+        vec![self.expert_id.clone()]
+    }
+    fn values(&self) -> Vec<Val> {
+        vec![
+            text(self.name.as_str()),
+            text(self.organisation.as_str()),
+            text(domains(&self.domains)),
+        ]
+    }
+}
+
+/// Rows per multi-row INSERT: large enough to amortise round trips, small
+/// enough to stay under SQLite's bound-parameter limit.
+const INSERT_CHUNK: usize = 400;
+
+impl Store {
+    pub async fn add_jurisdictions(&self, names: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for n in names {
+            sqlx::query("INSERT INTO jurisdictions (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(n.trim())
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn jurisdictions(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM jurisdictions ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    pub async fn import_targets(
+        &self,
+        parsed: Parsed<Target>,
+        partial: bool,
+        file_name: &str,
+        actor: &str,
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_versioned("targets", parsed, partial, file_name, actor)
+            .await
+    }
+
+    pub async fn import_officers(
+        &self,
+        parsed: Parsed<Officer>,
+        partial: bool,
+        file_name: &str,
+        actor: &str,
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_versioned("officers", parsed, partial, file_name, actor)
+            .await
+    }
+
+    pub async fn import_experts(
+        &self,
+        parsed: Parsed<Expert>,
+        partial: bool,
+        file_name: &str,
+        actor: &str,
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_versioned("experts", parsed, partial, file_name, actor)
+            .await
+    }
+
+    async fn import_versioned<T: DirectoryRow>(
+        &self,
+        kind: &str,
+        parsed: Parsed<T>,
+        partial: bool,
+        file_name: &str,
+        actor: &str,
+    ) -> Result<ImportSummary, StoreError> {
+        let Parsed { rows, mut errors } = parsed;
+        let total_rows = rows.len() + errors.iter().map(|e| e.row).collect::<BTreeSet<_>>().len();
+
+        // What is stored now: key -> (row hash, unique name).
+        let key_cols = T::KEY_COLUMNS.join(", ");
+        let name_col = match T::TABLE {
+            "targets" => "category || '\u{1f}' || name",
+            _ => "''",
+        };
+        let sql = format!("SELECT {key_cols}, row_hash, {name_col} FROM {}", T::TABLE);
+        let mut existing: HashMap<Vec<String>, String> = HashMap::new();
+        let mut names: HashMap<String, Vec<String>> = HashMap::new();
+        {
+            use futures_util::TryStreamExt;
+            let mut stream = sqlx::query(&sql).fetch(&self.pool);
+            while let Some(row) = stream.try_next().await? {
+                let n = T::KEY_COLUMNS.len();
+                let key: Vec<String> = (0..n)
+                    .map(|i| row.try_get::<String, _>(i))
+                    .collect::<Result<_, _>>()?;
+                let hash: String = row.try_get(n)?;
+                let name: String = row.try_get(n + 1)?;
+                if !name.is_empty() {
+                    names.insert(name, key.clone());
+                }
+                existing.insert(key, hash);
+            }
+        }
+
+        let mut inserts = Vec::new();
+        let mut updates = Vec::new();
+        let mut unchanged = 0;
+        for (row_no, value) in rows {
+            let key = value.key();
+            if let Some((column, name)) = value.unique_name() {
+                if let Some(other) = names.get(&name).filter(|k| **k != key) {
+                    errors.push(RowError {
+                        row: row_no,
+                        column: column.to_owned(),
+                        value: name.split('\u{1f}').nth(1).unwrap_or_default().to_owned(),
+                        reason: format!(
+                            "名录库中已有同名对象（代码 {}），请核对统一社会信用代码",
+                            other.last().cloned().unwrap_or_default()
+                        ),
+                    });
+                    continue;
+                }
+            }
+            let data =
+                serde_json::to_string(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let hash = super::token_hash(&data);
+            match existing.get(&key) {
+                None => inserts.push((key, value, data, hash)),
+                Some(h) if *h == hash => unchanged += 1,
+                Some(_) => updates.push((key, value, data, hash)),
+            }
+        }
+        errors.sort_by(|a, b| (a.row, &a.column).cmp(&(b.row, &b.column)));
+        let rejected = errors.iter().map(|e| e.row).collect::<BTreeSet<_>>().len();
+        let mut summary = ImportSummary {
+            imported: false,
+            import_id: None,
+            total_rows,
+            inserted: inserts.len(),
+            updated: updates.len(),
+            unchanged,
+            rejected,
+            errors,
+        };
+        if !summary.errors.is_empty() && !partial {
+            summary.inserted = 0;
+            summary.updated = 0;
+            summary.unchanged = 0;
+            return Ok(summary);
+        }
+
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let (import_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO imports (kind, file_name, actor, total_rows, inserted, updated, unchanged, rejected, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING import_id",
+        )
+        .bind(kind)
+        .bind(file_name)
+        .bind(actor)
+        .bind(total_rows as i64)
+        .bind(summary.inserted as i64)
+        .bind(summary.updated as i64)
+        .bind(summary.unchanged as i64)
+        .bind(rejected as i64)
+        .bind(&at)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let all_cols: Vec<&str> = T::KEY_COLUMNS
+            .iter()
+            .chain(T::COLUMNS)
+            .copied()
+            .chain(["data", "row_hash", "version", "import_id", "updated_at"])
+            .collect();
+        let width = all_cols.len();
+        for chunk in inserts.chunks(INSERT_CHUNK) {
+            let mut sql = format!("INSERT INTO {} ({}) VALUES ", T::TABLE, all_cols.join(", "));
+            let mut vals = Vec::with_capacity(chunk.len() * width);
+            for (i, (key, value, data, hash)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for j in 0..width {
+                    if j > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", i * width + j + 1));
+                }
+                sql.push(')');
+                vals.extend(key.iter().map(|k| text(k.as_str())));
+                vals.extend(value.values());
+                vals.extend([
+                    text(data.as_str()),
+                    text(hash.as_str()),
+                    Val::Int(1),
+                    Val::Int(import_id),
+                    text(at.as_str()),
+                ]);
+            }
+            bind_all(sqlx::query(&sql), vals).execute(&mut *tx).await?;
+        }
+
+        let key_where: String = T::KEY_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let nk = T::KEY_COLUMNS.len();
+        let history_sql = format!(
+            "INSERT INTO {h} ({keys}, version, data, replaced_at, replaced_by_import) \
+             SELECT {keys}, version, data, ${a}, ${b} FROM {t} WHERE {key_where}",
+            h = T::HISTORY,
+            t = T::TABLE,
+            keys = key_cols,
+            a = nk + 1,
+            b = nk + 2,
+        );
+        let set: Vec<String> = T::COLUMNS
+            .iter()
+            .chain(&["data", "row_hash", "import_id", "updated_at"])
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", nk + i + 1))
+            .collect();
+        let update_sql = format!(
+            "UPDATE {} SET {}, version = version + 1 WHERE {key_where}",
+            T::TABLE,
+            set.join(", ")
+        );
+        for (key, value, data, hash) in &updates {
+            let mut vals: Vec<Val> = key.iter().map(|k| text(k.as_str())).collect();
+            vals.extend([text(at.as_str()), Val::Int(import_id)]);
+            bind_all(sqlx::query(&history_sql), vals)
+                .execute(&mut *tx)
+                .await?;
+            let mut vals: Vec<Val> = key.iter().map(|k| text(k.as_str())).collect();
+            vals.extend(value.values());
+            vals.extend([
+                text(data.as_str()),
+                text(hash.as_str()),
+                Val::Int(import_id),
+                text(at.as_str()),
+            ]);
+            bind_all(sqlx::query(&update_sql), vals)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        summary.imported = true;
+        summary.import_id = Some(import_id);
+        Ok(summary)
+    }
+
+    /// Adds recusal pairs; an existing pair keeps its first reason.
+    pub async fn import_recusals(
+        &self,
+        parsed: Parsed<RecusalRow>,
+        partial: bool,
+    ) -> Result<ImportSummary, StoreError> {
+        let total_rows = parsed.rows.len() + parsed.errors.len();
+        let mut summary = ImportSummary {
+            total_rows,
+            rejected: parsed
+                .errors
+                .iter()
+                .map(|e| e.row)
+                .collect::<BTreeSet<_>>()
+                .len(),
+            errors: parsed.errors,
+            ..Default::default()
+        };
+        if !summary.errors.is_empty() && !partial {
+            return Ok(summary);
+        }
+        let mut tx = self.pool.begin().await?;
+        for (_, r) in &parsed.rows {
+            let done = sqlx::query(
+                "INSERT INTO recusals (person, target_key, reason, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (person, target_key) DO NOTHING",
+            )
+            .bind(&r.person)
+            .bind(&r.target_key)
+            .bind(&r.reason)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                summary.inserted += 1
+            } else {
+                summary.unchanged += 1
+            }
+        }
+        tx.commit().await?;
+        summary.imported = true;
+        Ok(summary)
+    }
+
+    /// Past versions of a target, oldest first, as stored JSON.
+    pub async fn target_history(
+        &self,
+        category: &str,
+        key: &str,
+    ) -> Result<Vec<(i64, Target)>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT version, data FROM target_history WHERE category = $1 AND target_key = $2 ORDER BY version",
+        )
+        .bind(category)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(v, d)| {
+                serde_json::from_str(&d)
+                    .map(|t| (v, t))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The current version of a target.
+    pub async fn target(
+        &self,
+        category: &str,
+        key: &str,
+    ) -> Result<Option<(i64, Target)>, StoreError> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, data FROM targets WHERE category = $1 AND target_key = $2",
+        )
+        .bind(category)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(v, d)| {
+            serde_json::from_str(&d)
+                .map(|t| (v, t))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+
+    pub async fn count(&self, table: DirectoryTable) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+        let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(&self.pool).await?;
+        Ok(n)
+    }
+}
+
+/// Tables whose size callers may ask for.
+#[derive(Debug, Clone, Copy)]
+pub enum DirectoryTable {
+    Targets,
+    Officers,
+    Experts,
+    Recusals,
+}
+
+impl DirectoryTable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Targets => "targets",
+            Self::Officers => "officers",
+            Self::Experts => "experts",
+            Self::Recusals => "recusals",
+        }
+    }
+}

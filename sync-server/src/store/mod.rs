@@ -1,0 +1,181 @@
+//! Storage: one interface over two backends.
+//!
+//! SQLite (a file in the data directory, WAL) is the default; PostgreSQL is
+//! used when `DATABASE_URL` is a `postgres://` URL. Both run the same SQL
+//! through sqlx's `Any` driver: queries use `$N` placeholders (which both
+//! accept), values are plain text/integers/reals (times as RFC 3339 UTC text,
+//! documents as JSON text), and the few dialect differences live in the two
+//! migration directories. So one code path is tested against both backends.
+
+pub(crate) mod directory;
+mod draws;
+
+pub use directory::{DirectoryTable, ImportSummary};
+pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+/// Failures of the store, mapped to API errors in `crate::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        details: serde_json::Value,
+    },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn invalid(message: impl Into<String>, details: serde_json::Value) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            details,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The server's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Opens (and migrates) the database: `database_url` when given, else
+    /// `choucha.db` in `data_dir`, which is created if needed.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let (url, backend) = match database_url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                (u.to_owned(), Backend::Postgres)
+            }
+            Some(u) if u.starts_with("sqlite:") => (u.to_owned(), Backend::Sqlite),
+            Some(u) => {
+                return Err(StoreError::invalid(
+                    format!("DATABASE_URL must start with postgres:// or sqlite:, got '{u}'"),
+                    serde_json::Value::Null,
+                ));
+            }
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+                (
+                    format!(
+                        "sqlite://{}?mode=rwc",
+                        data_dir.join("choucha.db").display()
+                    ),
+                    Backend::Sqlite,
+                )
+            }
+        };
+        let mut options = AnyPoolOptions::new();
+        if backend == Backend::Sqlite {
+            // One writer at a time is SQLite's model; a small pool avoids
+            // lock contention while WAL lets readers proceed.
+            options = options.max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        .await?;
+                    Ok(())
+                })
+            });
+        } else {
+            options = options.max_connections(16);
+        }
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Creates the first admin token if there is none and returns it; the
+    /// server prints it once. Only its hash is stored.
+    pub async fn ensure_admin_token(&self) -> Result<Option<String>, StoreError> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM admin_tokens WHERE revoked_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        self.new_admin_token("first start").await.map(Some)
+    }
+
+    /// Issues a new admin token (e.g. when the printed one was lost).
+    pub async fn new_admin_token(&self, label: &str) -> Result<String, StoreError> {
+        let token = random_token();
+        sqlx::query("INSERT INTO admin_tokens (token_hash, label, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash(&token))
+            .bind(label)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn admin_token_valid(&self, token: &str) -> Result<bool, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT token_hash FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+}
+
+/// A 256-bit random token, hex encoded.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Tokens are stored as SHA-256: a stolen database does not yield tokens.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Current time as stored: RFC 3339, UTC, microseconds.
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<Utc>, StoreError> {
+    chrono::DateTime::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad time '{s}': {e}")))
+}
