@@ -23,6 +23,7 @@ pub mod draw;
 pub mod plan;
 pub mod record;
 pub mod review;
+pub mod sync;
 pub mod value;
 
 pub use category::TargetCategory;

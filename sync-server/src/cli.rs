@@ -81,6 +81,8 @@ enum Command {
     Verify { draw_id: String },
     /// Issue a new admin token (when the printed one was lost).
     Token,
+    /// Load the demo directory and draw (idempotent).
+    Demo,
     /// Validate checklist files (a directory of `*.toml`) and list them.
     Checklists {
         /// Directory to check instead of the embedded checklists.
@@ -252,6 +254,22 @@ pub async fn run() -> anyhow::Result<()> {
             }
         }
         Command::Token => println!("{}", state.store.new_admin_token("cli").await?),
+        Command::Demo => {
+            let draw_id = crate::demo::load(&state).await?;
+            let d = state.store.draw(&draw_id).await?;
+            let verified = state.store.verify_draw(&draw_id).await?;
+            println!(
+                "演示数据就绪：抽查计划 {}，抽取 {}，{} 个检查任务，复核{}",
+                crate::demo::PLAN_ID,
+                d.draw_id,
+                d.tasks.len(),
+                if verified.matches {
+                    "一致"
+                } else {
+                    "不一致"
+                }
+            );
+        }
         Command::Checklists { .. } => unreachable!("handled above"),
     }
     Ok(())

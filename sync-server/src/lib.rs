@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod demo;
 pub mod error;
 pub mod import;
 pub mod store;

@@ -1,0 +1,318 @@
+//! Demo data: a generated directory for a high-tech zone's towns and
+//! streets, drawn with the seed document's plan (46 testing bodies, 114
+//! enterprises, 30 group/enterprise standards).
+//!
+//! The directory goes through the same CSV import as a bureau's real files,
+//! so the demo also exercises the import path. Generation is deterministic
+//! (a fixed generator seed), so every demo has the same directory and,
+//! given the fixed public draw seed, the same draw — anyone can verify it.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, bail};
+use choucha_shared::plan::{DrawPlan, Quota, Stratum};
+use choucha_shared::{CivilDate, TargetCategory, Uscc};
+
+use crate::AppState;
+use crate::api::import_bytes;
+use crate::import::{DirectoryKind, FileFormat};
+
+pub const PLAN_ID: &str = "GXQ-2023-ZBJR";
+/// The public seed of the demo draw (digits of dice rolled at the ceremony).
+pub const DRAW_SEED: &str = "41523 66214 35126 52431 16623";
+
+/// Towns/streets (镇街) of the zone, with an approximate centre (WGS-84).
+pub const TOWNS: [(&str, f64, f64); 8] = [
+    ("西永街道", 29.6005, 106.3062),
+    ("虎溪街道", 29.5875, 106.2945),
+    ("香炉山街道", 29.5633, 106.3248),
+    ("曾家镇", 29.6410, 106.2840),
+    ("含谷镇", 29.5125, 106.3335),
+    ("金凤镇", 29.4950, 106.2920),
+    ("白市驿镇", 29.5430, 106.3610),
+    ("巴福镇", 29.4720, 106.2655),
+];
+
+/// Generated directory sizes: a zone of this kind has thousands of
+/// registered enterprises but a few hundred in each supervised category.
+const SIZES: [(TargetCategory, usize); 6] = [
+    (TargetCategory::TestingBody, 160),
+    (TargetCategory::ProductionLicence, 240),
+    (TargetCategory::Ccc, 210),
+    (TargetCategory::VoluntaryCertification, 620),
+    (TargetCategory::Metrology, 880),
+    (TargetCategory::Standard, 420),
+];
+
+/// SplitMix64: small, deterministic, good enough for synthetic names.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() % 1_000_000) as f64 / 1_000_000.0
+    }
+}
+
+const WORDS: [&str; 24] = [
+    "渝新", "西永", "科润", "华信", "博远", "恒通", "联创", "嘉陵", "缙云", "巴渝", "中昊", "天齐",
+    "瑞丰", "长江", "明德", "金鼎", "宏达", "睿智", "远航", "鼎盛", "欣荣", "正泰", "卓越", "三峡",
+];
+
+fn industry(c: TargetCategory) -> &'static [&'static str] {
+    match c {
+        TargetCategory::TestingBody => &[
+            "检测技术有限公司",
+            "检验检测有限公司",
+            "计量检测研究院有限公司",
+            "质量检测中心有限公司",
+        ],
+        TargetCategory::ProductionLicence => &[
+            "电线电缆有限公司",
+            "建材有限公司",
+            "化工有限公司",
+            "食品用纸包装有限公司",
+            "危险化学品包装物有限公司",
+        ],
+        TargetCategory::Ccc => &[
+            "电子科技有限公司",
+            "电器有限公司",
+            "汽车零部件有限公司",
+            "照明电器有限公司",
+            "电动车有限公司",
+        ],
+        TargetCategory::VoluntaryCertification => &[
+            "智能科技有限公司",
+            "精密制造有限公司",
+            "软件有限公司",
+            "物流有限公司",
+            "生物医药有限公司",
+        ],
+        TargetCategory::Metrology => &[
+            "加油站有限公司",
+            "商贸有限公司",
+            "燃气有限公司",
+            "食品有限公司",
+            "医院有限公司",
+        ],
+        TargetCategory::Standard => &["协会", "商会", "科技有限公司"],
+    }
+}
+
+/// A valid USCC in the zone's division (500107), from the generator.
+fn uscc(g: &mut Gen) -> String {
+    let alphabet = Uscc::ALPHABET.as_bytes();
+    let mut s = String::from("91500107MA");
+    for _ in 0..7 {
+        s.push(alphabet[(g.next() % 31) as usize] as char);
+    }
+    Uscc::with_check_char(&s)
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
+fn targets_csv() -> String {
+    let mut g = Gen(20231229);
+    let mut out = String::from(
+        "检查对象类别,企业名称,统一社会信用代码,标准编号,发布单位,所属镇街,地址,经度,纬度\n",
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (category, n) in SIZES {
+        let mut made = 0;
+        while made < n {
+            let (town, lat, lon) = TOWNS[(g.next() % TOWNS.len() as u64) as usize];
+            let name = format!("重庆{}{}", g.pick(&WORDS), g.pick(industry(category)));
+            let name = format!("{name}（{}）", made + 1);
+            let code = uscc(&mut g);
+            if !seen.insert((category, code.clone())) {
+                continue;
+            }
+            let lat = lat + (g.unit() - 0.5) * 0.02;
+            let lon = lon + (g.unit() - 0.5) * 0.02;
+            let address = format!(
+                "重庆市高新区{town}{}路{}号",
+                g.pick(&WORDS),
+                g.next() % 300 + 1
+            );
+            if category == TargetCategory::Standard {
+                let group = made % 2 == 0;
+                let prefix = if group { "T/CQ" } else { "Q/CQ" };
+                let number = format!(
+                    "{prefix}{} {:03}-2023",
+                    ["KJ", "ZL", "JC", "XH"][made % 4],
+                    made + 1
+                );
+                let title = format!(
+                    "{}{}",
+                    g.pick(&["智能", "精密", "绿色", "高效", "低碳"]),
+                    g.pick(&[
+                        "电子元器件通用规范",
+                        "工业机器人技术要求",
+                        "食品包装用纸",
+                        "汽车线束",
+                        "数据中心能效评价"
+                    ])
+                );
+                let _ = writeln!(
+                    out,
+                    "团体标准、企业标准,{title},{code},{number},{name},{town},{address},{lon:.6},{lat:.6}"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{},{name},{code},,,{town},{address},{lon:.6},{lat:.6}",
+                    category.label_zh()
+                );
+            }
+            made += 1;
+        }
+    }
+    out
+}
+
+/// Three enforcement officers per office (24, "about 20" for a zone of this
+/// size) plus one non-enforcement staff member per office.
+fn officers_csv() -> String {
+    let surnames = [
+        "张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴", "徐", "孙",
+    ];
+    let given = [
+        "建国", "晓东", "丽娟", "志强", "海燕", "明", "静", "伟", "敏", "磊", "婷", "勇",
+    ];
+    let mut out = String::from("姓名,执法证号,所属单位,可检查领域,是否执法人员\n");
+    let mut n = 0;
+    for (t, (town, _, _)) in TOWNS.iter().enumerate() {
+        for i in 0..4 {
+            n += 1;
+            let name = format!(
+                "{}{}",
+                surnames[(t * 4 + i) % 12],
+                given[(t * 5 + i * 7) % 12]
+            );
+            let domains = "工业产品生产许可证获证企业、检验检测机构、强制性产品认证获证企业、自愿性认证获证组织、团体标准、计量有关企业";
+            let enforcement = if i == 3 { "否" } else { "是" };
+            let _ = writeln!(
+                out,
+                "{name},渝5001072300{n:02},{town},{domains},{enforcement}"
+            );
+        }
+    }
+    out
+}
+
+fn experts_csv() -> String {
+    let mut out = String::from("专家编号,姓名,所属机构,可检查领域\n");
+    let rows = [
+        ("ZJ-001", "钟立新", "检验检测机构、计量有关企业"),
+        (
+            "ZJ-002",
+            "柯文静",
+            "工业产品生产许可证获证企业、强制性产品认证获证企业",
+        ),
+        ("ZJ-003", "万海波", "自愿性认证获证组织、团体标准、企业标准"),
+        (
+            "ZJ-004",
+            "谭雪梅",
+            "检验检测机构、工业产品生产许可证获证企业、计量有关企业",
+        ),
+        (
+            "ZJ-005",
+            "罗建华",
+            "强制性产品认证获证企业、自愿性认证获证组织",
+        ),
+        ("ZJ-006", "秦玉兰", "团体标准、企业标准、检验检测机构"),
+    ];
+    for (id, name, domains) in rows {
+        let _ = writeln!(
+            out,
+            "{id},{name},重庆某某质量技术服务有限公司（第三方技术机构）,\"{domains}\""
+        );
+    }
+    out
+}
+
+/// The seed document's plan: 46 testing bodies, 114 enterprises across the
+/// four enterprise categories, 30 group/enterprise standards.
+pub fn plan() -> DrawPlan {
+    let s = |id: &str, category, k| Stratum {
+        id: id.into(),
+        category,
+        jurisdiction: None,
+        quota: Quota::Count(k),
+    };
+    DrawPlan {
+        format: choucha_shared::FORMAT_VERSION,
+        plan_id: PLAN_ID.into(),
+        title: "2023年度质量、标准、计量、认证认可领域“双随机、一公开”监督检查".into(),
+        strata: vec![
+            s("JCJG", TargetCategory::TestingBody, 46),
+            s("SCXK", TargetCategory::ProductionLicence, 40),
+            s("CCC", TargetCategory::Ccc, 30),
+            s("ZYRZ", TargetCategory::VoluntaryCertification, 14),
+            s("JL", TargetCategory::Metrology, 30),
+            s("BZ", TargetCategory::Standard, 30),
+        ],
+        team_size: 2,
+        with_expert: true,
+        officer_cap: 25,
+        due: CivilDate::parse("2024-01-31").ok(),
+    }
+}
+
+/// Loads the demo directory and runs the demo draw, unless the demo plan
+/// already exists (idempotent). Returns the draw ID.
+pub async fn load(state: &AppState) -> anyhow::Result<String> {
+    let store = &state.store;
+    if store.plan(PLAN_ID).await.is_ok() {
+        if let Some(d) = store.current_draw_id(PLAN_ID).await? {
+            return Ok(d);
+        }
+        bail!(
+            "demo plan {PLAN_ID} exists but has no draw; remove the data directory to start over"
+        );
+    }
+    let towns: Vec<String> = TOWNS.iter().map(|t| t.0.to_owned()).collect();
+    store.add_jurisdictions(&towns).await?;
+    for (kind, name, csv) in [
+        (DirectoryKind::Targets, "demo-targets.csv", targets_csv()),
+        (DirectoryKind::Officers, "demo-officers.csv", officers_csv()),
+        (DirectoryKind::Experts, "demo-experts.csv", experts_csv()),
+    ] {
+        let summary = import_bytes(
+            state,
+            kind,
+            csv.as_bytes(),
+            FileFormat::Csv,
+            false,
+            name,
+            "demo",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !summary.imported {
+            bail!(
+                "demo file {name} did not import: {:?}",
+                summary.errors.first()
+            );
+        }
+    }
+    let plan = plan();
+    store.create_plan(&plan, "demo").await?;
+    store.freeze_plan(PLAN_ID).await?;
+    let draw = store
+        .run_draw(PLAN_ID, DRAW_SEED, "质量科（演示）", None, |c| {
+            state.checklist_for(c)
+        })
+        .await
+        .context("running the demo draw")?;
+    Ok(draw.draw_id)
+}
