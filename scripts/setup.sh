@@ -31,4 +31,10 @@ for c in rustfmt clippy; do
   rustup component list --installed | grep -q "^$c" || rustup component add "$c"
 done
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# A real S3-compatible server for the object-store tests (tests/src/s3.rs).
+# 0.13.0 is the newest release that builds with Rust < 1.96.
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
+  echo "setup: installing s3s-fs from crates.io (about 3 minutes)"
+  cargo install s3s-fs --version 0.13.0 --features binary --locked
+fi
 echo "setup: done"

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/plans/{id}/draws", post(run_draw))
         .route("/api/v1/draws/{id}", get(get_draw))
         .route("/api/v1/targets/{category}/{*key}", get(get_target))
+        .merge(crate::device_api::admin_routes())
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let public = Router::new()
@@ -42,8 +43,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/checklists/{id}/{version}", get(get_checklist))
         .route("/api/v1/public/plans/{id}", get(public_plan))
         .route("/api/v1/public/draws/{id}/verify", get(verify_draw));
+    let public = public.merge(crate::device_api::public_routes());
     admin
         .merge(public)
+        .merge(crate::device_api::device_routes(state.clone()))
+        .merge(crate::device_api::blob_routes(state.clone()))
         .fallback(|| async { ApiError::NotFound("没有这个接口 (no such endpoint)".into()) })
         .with_state(state)
 }

@@ -142,7 +142,10 @@ pub async fn run() -> anyhow::Result<()> {
                 cli.db.data_dir.display()
             )
         })?;
-    let state = AppState::new(store).context("loading checklists")?;
+    let blob_config = crate::BlobConfig::from_env()?;
+    let state = AppState::open(store, &cli.db.data_dir, blob_config)
+        .await
+        .context("opening the evidence store")?;
     match cli.command {
         Command::Serve { listen } => serve(state, listen).await?,
         Command::Jurisdictions { names } => {

@@ -23,6 +23,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{message}")]
     Unprocessable { message: String, details: Value },
+    #[error("请求体过大，上限为 {limit} 字节 (payload too large; the limit is {limit} bytes)")]
+    PayloadTooLarge { limit: u64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -42,6 +44,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -72,6 +75,7 @@ impl IntoResponse for ApiError {
             Self::BadRequest { message, details } | Self::Unprocessable { message, details } => {
                 (message, details)
             }
+            Self::PayloadTooLarge { limit } => (self.to_string(), json!({ "limit": limit })),
             other => (other.to_string(), Value::Null),
         };
         (
@@ -88,8 +92,17 @@ impl IntoResponse for ApiError {
 #[from_request(via(Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// The request-body limit a route was given, for the 413 message; the
+/// rejection itself does not carry it.
+pub const DEFAULT_JSON_LIMIT: u64 = 16 * 1024 * 1024;
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge {
+                limit: DEFAULT_JSON_LIMIT,
+            };
+        }
         Self::BadRequest {
             message: format!(
                 "请求体不是有效的 JSON 或字段不符合要求：{} (malformed request body)",

@@ -6,8 +6,10 @@
 //! * [`api`] — the REST API: directories, plans, draws, verification.
 
 pub mod api;
+pub mod blobs;
 pub mod cli;
 pub mod demo;
+pub mod device_api;
 pub mod error;
 pub mod import;
 pub mod store;
@@ -27,13 +29,62 @@ use store::Store;
 pub struct AppState {
     pub store: Store,
     pub checklists: Arc<Catalogue>,
+    pub uploads: Arc<blobs::UploadManager>,
+}
+
+/// Where evidence blobs are kept.
+#[derive(Debug, Clone)]
+pub enum BlobConfig {
+    /// `<data dir>/blobs` on the local filesystem (the default).
+    Filesystem,
+    /// An S3-compatible object store (scale-out).
+    S3(blobs::S3Config),
+}
+
+impl BlobConfig {
+    /// S3 when `CHOUCHA_S3_ENDPOINT` is set (with `CHOUCHA_S3_BUCKET`,
+    /// `CHOUCHA_S3_ACCESS_KEY`, `CHOUCHA_S3_SECRET_KEY`, optional
+    /// `CHOUCHA_S3_REGION`), else the filesystem.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let Ok(endpoint) = std::env::var("CHOUCHA_S3_ENDPOINT") else {
+            return Ok(Self::Filesystem);
+        };
+        let var = |k: &str| {
+            std::env::var(k)
+                .map_err(|_| anyhow::anyhow!("{k} must be set when CHOUCHA_S3_ENDPOINT is"))
+        };
+        let mut c = blobs::S3Config::new(
+            endpoint,
+            var("CHOUCHA_S3_BUCKET")?,
+            var("CHOUCHA_S3_ACCESS_KEY")?,
+            var("CHOUCHA_S3_SECRET_KEY")?,
+        );
+        if let Ok(r) = std::env::var("CHOUCHA_S3_REGION") {
+            c.region = r;
+        }
+        Ok(Self::S3(c))
+    }
 }
 
 impl AppState {
-    pub fn new(store: Store) -> anyhow::Result<Self> {
+    /// Opens the evidence store and the upload area beside the database.
+    pub async fn open(
+        store: Store,
+        data_dir: &std::path::Path,
+        blobs_at: BlobConfig,
+    ) -> anyhow::Result<Self> {
+        let blob_store: Arc<dyn blobs::BlobStore> = match blobs_at {
+            BlobConfig::Filesystem => {
+                Arc::new(blobs::FsBlobStore::new(data_dir.join("blobs")).await?)
+            }
+            BlobConfig::S3(c) => Arc::new(blobs::S3BlobStore::new(&c)?),
+        };
+        let uploads =
+            blobs::UploadManager::new(data_dir, blob_store, blobs::UploadLimits::default()).await?;
         Ok(Self {
             store,
             checklists: Arc::new(Catalogue::embedded()?),
+            uploads: Arc::new(uploads),
         })
     }
 

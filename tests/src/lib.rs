@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+pub mod device;
 pub mod pg;
+pub mod s3;
 
 /// Workspace root, from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
@@ -48,6 +50,8 @@ pub struct TestServer {
     /// The admin token printed on first start (absent on a restart).
     pub admin_token: Option<String>,
     pub database_url: Option<String>,
+    /// Extra environment for the server process (kept across restarts).
+    pub env: Vec<(String, String)>,
     _scratch: Option<TempDir>,
 }
 
@@ -66,10 +70,75 @@ impl TestServer {
         Ok(s)
     }
 
+    /// Start a server loaded with the demo directory and draw (the same
+    /// data `scripts/run.sh` shows), on a fresh data directory.
+    pub fn start_demo(database_url: Option<&str>) -> anyhow::Result<Self> {
+        Self::start_demo_with_env(database_url, &[])
+    }
+
+    /// [`start_demo`](Self::start_demo) with extra server environment (e.g.
+    /// the S3 blob store settings).
+    pub fn start_demo_with_env(
+        database_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let scratch = TempDir::new("demo-server")?;
+        let mut cmd = Command::new(server_binary()?);
+        cmd.arg("--data-dir")
+            .arg(scratch.path())
+            .arg("demo")
+            .env_remove("DATABASE_URL");
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let out = cmd.output().context("running choucha-server demo")?;
+        if !out.status.success() {
+            bail!("demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut s = Self::start_at(scratch.path(), database_url, "127.0.0.1:0", &env)?;
+        s._scratch = Some(scratch);
+        Ok(s)
+    }
+
+    /// Kill (SIGKILL) and start again on the same data directory and port
+    /// choice; the admin token stays what it was.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let scratch = self._scratch.take();
+        let token = self.admin_token.take();
+        // Same port, so clients keep their base URL, as with a real restart.
+        let listen = self.base_url.trim_start_matches("http://").to_owned();
+        let mut fresh = Self::start_at(
+            &self.data_dir,
+            self.database_url.as_deref(),
+            &listen,
+            &self.env,
+        )?;
+        fresh._scratch = scratch;
+        fresh.admin_token = token;
+        std::mem::swap(self, &mut fresh);
+        // `fresh` now holds the dead process: forget its scratch (moved).
+        Ok(())
+    }
+
     /// Start a server on an existing data directory (e.g. after a restart).
     pub fn start_in(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+        Self::start_at(data_dir, database_url, "127.0.0.1:0", &[])
+    }
+
+    fn start_at(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        listen: &str,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(server_binary()?);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .env_remove("DATABASE_URL");
         if let Some(url) = database_url {
@@ -103,6 +172,7 @@ impl TestServer {
                     data_dir: data_dir.to_owned(),
                     admin_token,
                     database_url: database_url.map(str::to_owned),
+                    env: env.to_vec(),
                     _scratch: None,
                 });
             }

@@ -232,6 +232,7 @@ impl Store {
         file_name: &str,
         actor: &str,
     ) -> Result<ImportSummary, StoreError> {
+        let _writer = self.writer().await;
         let Parsed { rows, mut errors } = parsed;
         let total_rows = rows.len() + errors.iter().map(|e| e.row).collect::<BTreeSet<_>>().len();
 
@@ -418,6 +419,7 @@ impl Store {
         parsed: Parsed<RecusalRow>,
         partial: bool,
     ) -> Result<ImportSummary, StoreError> {
+        let _writer = self.writer().await;
         let total_rows = parsed.rows.len() + parsed.errors.len();
         let mut summary = ImportSummary {
             total_rows,

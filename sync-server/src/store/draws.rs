@@ -132,6 +132,7 @@ impl Store {
 
     /// Freezes the directory for a plan and publishes the snapshot hash.
     pub async fn freeze_plan(&self, plan_id: &str) -> Result<PlanRecord, StoreError> {
+        let _writer = self.writer().await;
         let record = self.plan(plan_id).await?;
         if record.frozen_at.is_some() {
             return Err(StoreError::Conflict(format!(
@@ -332,6 +333,7 @@ impl Store {
         redraw: Option<Redraw>,
         checklist_for: impl Fn(TargetCategory) -> Option<ChecklistRef>,
     ) -> Result<DrawRecord, StoreError> {
+        let _writer = self.writer().await;
         let seed = seed.trim();
         if seed.chars().count() < MIN_SEED_CHARS || seed.chars().any(char::is_control) {
             return Err(StoreError::invalid(
@@ -458,6 +460,21 @@ impl Store {
                 .await?;
             }
         }
+        let withdrawn = match &redraw {
+            Some(r) => self
+                .draw(&r.draw_id)
+                .await?
+                .tasks
+                .into_iter()
+                .map(|t| (t.task_id, t.team))
+                .collect(),
+            None => Vec::new(),
+        };
+        let reason = redraw
+            .as_ref()
+            .map(|r| format!("抽取 {} 已被重新抽取替代：{}", r.draw_id, r.reason))
+            .unwrap_or_default();
+        Store::feed_draw(&mut tx, &result_tasks, &withdrawn, &reason).await?;
         tx.commit().await?;
         self.draw(&draw_id).await
     }

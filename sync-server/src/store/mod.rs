@@ -9,9 +9,11 @@
 
 pub(crate) mod directory;
 mod draws;
+mod sync;
 
 pub use directory::{DirectoryTable, ImportSummary};
 pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
+pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -61,6 +63,10 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer; a read-then-write transaction that loses
+    /// the race fails with "database is locked" instead of waiting. Writers
+    /// that read first therefore queue here (PostgreSQL needs no such lock).
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -100,7 +106,9 @@ impl Store {
             // lock contention while WAL lets readers proceed.
             options = options.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    // synchronous = FULL: a confirmed push must survive a
+                    // power cut, not just a process crash.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
                         .await?;
                     Ok(())
                 })
@@ -113,7 +121,20 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            write_lock: Default::default(),
+        })
+    }
+
+    /// Held around read-then-write transactions on SQLite; a no-op on
+    /// PostgreSQL, whose row locks and unique constraints suffice.
+    pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,0 +1,581 @@
+//! Resumable, checksummed uploads (the tus model without HTTP).
+//!
+//! One upload per blob hash, kept as `<data_dir>/uploads/<hash>.part`. The
+//! protocol a client follows:
+//!
+//! 1. [`UploadManager::offset`] (HEAD): how many bytes the server holds, or
+//!    [`UploadState::Complete`] if the blob is already stored.
+//! 2. [`UploadManager::append`] (PATCH) from exactly that offset, with the
+//!    chunk's SHA-256. A wrong offset or checksum changes nothing and says
+//!    why; on success the chunk is fsynced before the new offset is returned.
+//! 3. The append that reaches the declared total verifies the whole file's
+//!    SHA-256 and moves it into the [`BlobStore`]. If the store fails the
+//!    part file stays complete; an empty append at `offset == total` or
+//!    [`UploadManager::finish`] retries only that last step.
+//!
+//! Why the part file's length is the only offset record: it cannot disagree
+//! with itself. Every acknowledged offset was fsynced first, so a restart
+//! resumes at or after it. A crash *during* a write may leave a longer file
+//! whose tail the client never saw acknowledged; those bytes came from a
+//! checksum-verified chunk so they are normally right, and if a filesystem
+//! left garbage instead, the whole-blob hash catches it and the client starts
+//! that blob again. A part longer than the declared total cannot belong to
+//! the blob and is discarded.
+//!
+//! Appends to one hash are serialised by a per-hash async mutex held until
+//! the blocking write has finished — even if the request future is dropped
+//! mid-way (a client hanging up), so a retry can never interleave with a
+//! write still running. One server process owns a data directory.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError, Weak};
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use choucha_shared::Sha256Hex;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::fs::sync_dir;
+use super::{BlobSource, BlobStore, BlobStoreError, is_storage_full};
+
+/// Default largest blob accepted: 25 MiB (a full-resolution phone photo is
+/// 3–12 MB; signature images are tiny).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 25 * 1024 * 1024;
+
+/// Limits on uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest declared total accepted, in bytes.
+    pub max_blob_bytes: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+        }
+    }
+}
+
+/// Where an upload stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UploadState {
+    /// The server durably holds the first `offset` bytes of `total`.
+    /// `offset == total` means every byte arrived but storing the blob has
+    /// not succeeded yet: append an empty chunk at `total` (or call
+    /// [`UploadManager::finish`]) to retry that step.
+    InProgress { offset: u64, total: u64 },
+    /// The blob is stored and verified; nothing more to send.
+    Complete { size: u64 },
+}
+
+impl UploadState {
+    /// The offset to send from next (the size, once complete).
+    pub fn offset(&self) -> u64 {
+        match *self {
+            Self::InProgress { offset, .. } => offset,
+            Self::Complete { size } => size,
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        matches!(self, Self::Complete { .. })
+    }
+}
+
+/// Why an upload request was refused. Every variant except
+/// [`HashMismatch`](Self::HashMismatch) leaves the stored bytes as they were.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(
+        "文件过大：声明 {declared} 字节，上限 {limit} 字节 \
+         (blob too large: {declared} bytes declared, limit is {limit} bytes)"
+    )]
+    TooLarge { declared: u64, limit: u64 },
+
+    #[error(
+        "上传偏移量不符：服务器已有 {expected} 字节，请求从 {given} 开始，请从 {expected} 续传 \
+         (offset mismatch: the server holds {expected} bytes, the request starts at {given}; \
+         resume from {expected})"
+    )]
+    OffsetMismatch { expected: u64, given: u64 },
+
+    #[error(
+        "分块校验和不符，该分块未写入，请重发 \
+         (chunk checksum mismatch: declared {declared}, received bytes hash to {actual}; \
+         nothing was written, resend the chunk)"
+    )]
+    ChunkChecksum {
+        declared: Sha256Hex,
+        actual: Sha256Hex,
+    },
+
+    #[error(
+        "分块超出声明的文件大小：结束于 {end} 字节，文件共 {total} 字节 \
+         (chunk ends at byte {end}, beyond the declared total of {total} bytes)"
+    )]
+    BeyondTotal { end: u64, total: u64 },
+
+    #[error(
+        "文件整体哈希不符，已丢弃本次上传，请重新上传该文件 \
+         (whole-blob hash mismatch: expected {expected}, received bytes hash to {actual}; \
+         the upload was discarded, upload the blob again from offset 0)"
+    )]
+    HashMismatch {
+        expected: Sha256Hex,
+        actual: Sha256Hex,
+    },
+
+    #[error(
+        "证据文件已全部收到但暂时无法保存，数据已保留，请稍后重试完成上传，无需重发 \
+         (all {total} bytes arrived and are kept, but the blob store failed; \
+         retry finishing later without resending: {source})"
+    )]
+    StoreFailed {
+        total: u64,
+        #[source]
+        source: BlobStoreError,
+    },
+
+    #[error(
+        "服务器写入上传数据失败，请稍后从 {offset} 字节处续传 \
+         (the server could not write the upload: {op}; resume from offset {offset} later)"
+    )]
+    PartIo {
+        op: String,
+        /// The durable offset after the failure: where to resume.
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl UploadError {
+    /// A stable machine-readable code for the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "blob_too_large",
+            Self::OffsetMismatch { .. } => "offset_mismatch",
+            Self::ChunkChecksum { .. } => "checksum_mismatch",
+            Self::BeyondTotal { .. } => "beyond_total",
+            Self::HashMismatch { .. } => "hash_mismatch",
+            Self::StoreFailed { .. } => "store_unavailable",
+            Self::PartIo { .. } => "upload_io",
+        }
+    }
+
+    /// The HTTP status this error should be answered with. 460 is tus's
+    /// "Checksum Mismatch"; 507 when the server's storage is full.
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::OffsetMismatch { .. } => StatusCode::CONFLICT,
+            Self::ChunkChecksum { .. } => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            Self::BeyondTotal { .. } => StatusCode::BAD_REQUEST,
+            Self::HashMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::StoreFailed { source, .. } if source.is_storage_full() => {
+                StatusCode::INSUFFICIENT_STORAGE
+            }
+            Self::PartIo { source, .. } if is_storage_full(source) => {
+                StatusCode::INSUFFICIENT_STORAGE
+            }
+            Self::StoreFailed { .. } | Self::PartIo { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether the client may retry the same request later unchanged.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::StoreFailed { .. } | Self::PartIo { .. })
+    }
+
+    /// Machine-readable details for the JSON body: what the client needs to
+    /// act (the limit, the offset to resume from). Internal error text is
+    /// left out.
+    pub fn details(&self) -> Value {
+        match self {
+            Self::TooLarge { declared, limit } => {
+                json!({ "limit": limit, "declared": declared })
+            }
+            Self::OffsetMismatch { expected, given } => {
+                json!({ "offset": expected, "given": given })
+            }
+            Self::ChunkChecksum { declared, actual } => {
+                json!({ "declared": declared, "actual": actual })
+            }
+            Self::BeyondTotal { end, total } => json!({ "end": end, "total": total }),
+            Self::HashMismatch { expected, actual } => {
+                json!({ "expected": expected, "actual": actual, "offset": 0 })
+            }
+            Self::StoreFailed { total, .. } => json!({ "offset": total, "total": total }),
+            Self::PartIo { offset, .. } => json!({ "offset": offset }),
+        }
+    }
+}
+
+/// Receives blobs in chunks and hands complete, verified ones to a
+/// [`BlobStore`]. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct UploadManager {
+    uploads_dir: PathBuf,
+    store: Arc<dyn BlobStore>,
+    limits: UploadLimits,
+    locks: StdMutex<HashMap<Sha256Hex, Weak<Mutex<()>>>>,
+}
+
+impl UploadManager {
+    /// Keeps partial uploads in `<data_dir>/uploads` (created if missing)
+    /// and resumes whatever is there.
+    pub async fn new(
+        data_dir: impl AsRef<Path>,
+        store: Arc<dyn BlobStore>,
+        limits: UploadLimits,
+    ) -> io::Result<Self> {
+        let data_dir = data_dir.as_ref().to_owned();
+        let uploads_dir = data_dir.join("uploads");
+        if !tokio::fs::try_exists(&uploads_dir).await? {
+            tokio::fs::create_dir_all(&uploads_dir).await?;
+            // Part files are fsynced; their directory must survive a crash too.
+            tokio::task::spawn_blocking(move || sync_dir(&data_dir))
+                .await
+                .map_err(io::Error::other)?
+                .map_err(io::Error::other)?;
+        }
+        Ok(Self {
+            uploads_dir,
+            store,
+            limits,
+            locks: StdMutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn BlobStore> {
+        &self.store
+    }
+
+    pub fn limits(&self) -> UploadLimits {
+        self.limits
+    }
+
+    /// The part file of an upload (whether or not it exists).
+    pub fn part_path(&self, hash: &Sha256Hex) -> PathBuf {
+        self.uploads_dir.join(format!("{hash}.part"))
+    }
+
+    /// HEAD: where the upload of `hash` (of `declared_total` bytes) stands.
+    pub async fn offset(
+        &self,
+        hash: &Sha256Hex,
+        declared_total: u64,
+    ) -> Result<UploadState, UploadError> {
+        self.check_limit(declared_total)?;
+        let guard = self.lock(hash).await;
+        if let Some(size) = self.stored_size(hash).await {
+            self.discard_part(hash, guard).await;
+            return Ok(UploadState::Complete { size });
+        }
+        let offset = self.durable_offset(hash, declared_total, guard).await?;
+        Ok(UploadState::InProgress {
+            offset,
+            total: declared_total,
+        })
+    }
+
+    /// PATCH: appends `chunk` at `offset`. `chunk_sha256` is the SHA-256 of
+    /// `chunk`. The returned offset is durable. The append that reaches
+    /// `declared_total` (or an empty one at `offset == declared_total`)
+    /// verifies and stores the blob.
+    pub async fn append(
+        &self,
+        hash: &Sha256Hex,
+        declared_total: u64,
+        offset: u64,
+        chunk: Bytes,
+        chunk_sha256: &Sha256Hex,
+    ) -> Result<UploadState, UploadError> {
+        self.check_limit(declared_total)?;
+        let guard = self.lock(hash).await;
+        let current = self
+            .durable_offset(hash, declared_total, guard.clone())
+            .await?;
+        if current == 0 {
+            if let Some(size) = self.stored_size(hash).await {
+                return Ok(UploadState::Complete { size });
+            }
+        }
+        if offset != current {
+            return Err(UploadError::OffsetMismatch {
+                expected: current,
+                given: offset,
+            });
+        }
+        let end = offset.saturating_add(chunk.len() as u64);
+        if end > declared_total {
+            return Err(UploadError::BeyondTotal {
+                end,
+                total: declared_total,
+            });
+        }
+        let part = self.part_path(hash);
+        let dir = self.uploads_dir.clone();
+        let declared = chunk_sha256.clone();
+        let held = guard.clone();
+        blocking(move || {
+            // A guard moves in: the lock is held until the write is done,
+            // even if the caller stops waiting.
+            let _held = held;
+            write_chunk(&part, &dir, current, &chunk, &declared)
+        })
+        .await?;
+        if end == declared_total {
+            let state = self.finalize(hash, declared_total).await;
+            drop(guard);
+            state
+        } else {
+            Ok(UploadState::InProgress {
+                offset: end,
+                total: declared_total,
+            })
+        }
+    }
+
+    /// Retries the last step of an upload whose bytes have all arrived
+    /// (after [`UploadError::StoreFailed`]). An upload that is not complete
+    /// is left alone and its state returned.
+    pub async fn finish(
+        &self,
+        hash: &Sha256Hex,
+        declared_total: u64,
+    ) -> Result<UploadState, UploadError> {
+        let state = self.offset(hash, declared_total).await?;
+        match state {
+            UploadState::InProgress { offset, total } if offset == total => {
+                let empty = Sha256Hex::of(&[]);
+                self.append(hash, total, total, Bytes::new(), &empty).await
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn check_limit(&self, declared_total: u64) -> Result<(), UploadError> {
+        let limit = self.limits.max_blob_bytes;
+        if declared_total > limit {
+            Err(UploadError::TooLarge {
+                declared: declared_total,
+                limit,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn lock(&self, hash: &Sha256Hex) -> Guard {
+        let mutex = {
+            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+            match locks.get(hash).and_then(Weak::upgrade) {
+                Some(m) => m,
+                None => {
+                    if locks.len() >= 1024 {
+                        locks.retain(|_, m| m.strong_count() > 0);
+                    }
+                    let m = Arc::new(Mutex::new(()));
+                    locks.insert(hash.clone(), Arc::downgrade(&m));
+                    m
+                }
+            }
+        };
+        Guard {
+            _held: Arc::new(mutex.lock_owned().await),
+        }
+    }
+
+    /// The stored blob's size, if stored. A store that cannot be asked is
+    /// treated as "not stored": the upload proceeds on local disk and the
+    /// store is needed only at the end.
+    async fn stored_size(&self, hash: &Sha256Hex) -> Option<u64> {
+        match self.store.size(hash).await {
+            Ok(size) => size,
+            Err(e) => {
+                tracing::warn!(%hash, error = %e, "blob store unavailable; continuing the upload locally");
+                None
+            }
+        }
+    }
+
+    /// The part file's length; a part longer than the declared total is
+    /// discarded (it cannot be a prefix of this blob).
+    async fn durable_offset(
+        &self,
+        hash: &Sha256Hex,
+        declared_total: u64,
+        guard: Guard,
+    ) -> Result<u64, UploadError> {
+        let part = self.part_path(hash);
+        let hash = hash.clone();
+        blocking(move || {
+            let _guard = guard;
+            let len = match fs::metadata(&part) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(part_io(format!("stat {}", part.display()), 0, e)),
+            };
+            if len <= declared_total {
+                return Ok(len);
+            }
+            tracing::warn!(%hash, len, declared_total, "part file longer than the declared total; discarding it");
+            fs::remove_file(&part)
+                .map_err(|e| part_io(format!("remove {}", part.display()), len, e))?;
+            Ok(0)
+        })
+        .await
+    }
+
+    async fn discard_part(&self, hash: &Sha256Hex, guard: Guard) {
+        let part = self.part_path(hash);
+        let _ = blocking(move || {
+            let _guard = guard;
+            match fs::remove_file(&part) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    tracing::warn!(part = %part.display(), error = %e, "could not remove a finished part file");
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Verifies the complete part file and moves it into the store. Called
+    /// with the hash's lock held (by the caller's guard).
+    async fn finalize(&self, hash: &Sha256Hex, total: u64) -> Result<UploadState, UploadError> {
+        let part = self.part_path(hash);
+        let source = if total == 0 {
+            BlobSource::Bytes(Bytes::new())
+        } else {
+            BlobSource::File(part.clone())
+        };
+        let actual = if total == 0 {
+            Sha256Hex::of(&[])
+        } else {
+            let p = part.clone();
+            blocking(move || hash_file(&p).map_err(|e| part_io("hash the part file", total, e)))
+                .await?
+        };
+        if actual != *hash {
+            let p = part.clone();
+            let _ = blocking(move || {
+                fs::remove_file(&p).map_err(|e| part_io(format!("remove {}", p.display()), 0, e))
+            })
+            .await;
+            return Err(UploadError::HashMismatch {
+                expected: hash.clone(),
+                actual,
+            });
+        }
+        self.store
+            .put_verified(hash, source)
+            .await
+            .map_err(|source| UploadError::StoreFailed { total, source })?;
+        match tokio::fs::remove_file(&part).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                // Stored already; the leftover part is removed at the next HEAD.
+                tracing::warn!(part = %part.display(), error = %e, "could not remove a stored part file");
+            }
+            _ => {}
+        }
+        Ok(UploadState::Complete { size: total })
+    }
+}
+
+/// The per-hash lock, shareable so that each blocking step can hold it.
+#[derive(Clone)]
+struct Guard {
+    _held: Arc<OwnedMutexGuard<()>>,
+}
+
+fn part_io(op: impl Into<String>, offset: u64, source: io::Error) -> UploadError {
+    UploadError::PartIo {
+        op: op.into(),
+        offset,
+        source,
+    }
+}
+
+/// Checks the chunk, writes it at `at` and fsyncs. On a failed write the
+/// file is cut back to `at`, so the offset does not move.
+fn write_chunk(
+    part: &Path,
+    dir: &Path,
+    at: u64,
+    chunk: &[u8],
+    declared: &Sha256Hex,
+) -> Result<(), UploadError> {
+    let actual = Sha256Hex::of(chunk);
+    if actual != *declared {
+        return Err(UploadError::ChunkChecksum {
+            declared: declared.clone(),
+            actual,
+        });
+    }
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(part)
+        .map_err(|e| part_io(format!("open {}", part.display()), at, e))?;
+    let written = file
+        .seek(SeekFrom::Start(at))
+        .and_then(|_| file.write_all(chunk))
+        .and_then(|()| file.sync_data());
+    if let Err(e) = written {
+        let rolled_back = file.set_len(at).and_then(|()| file.sync_data());
+        let offset = match rolled_back {
+            Ok(()) => at,
+            // The bytes that did land came from the verified chunk, so the
+            // file is still a correct prefix: resume from its length.
+            Err(_) => file.metadata().map_or(at, |m| m.len()),
+        };
+        return Err(part_io(format!("write {}", part.display()), offset, e));
+    }
+    if at == 0 {
+        // A new file: make its directory entry durable too.
+        sync_dir(dir).map_err(|e| match e {
+            BlobStoreError::Io { op, source } => part_io(op, at, source),
+            other => part_io("fsync uploads directory", at, io::Error::other(other)),
+        })?;
+    }
+    Ok(())
+}
+
+fn hash_file(path: &Path) -> io::Result<Sha256Hex> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1024 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(Sha256Hex::from_digest(hasher.finalize().into()))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, UploadError> + Send + 'static,
+) -> Result<T, UploadError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| part_io("blocking task", 0, io::Error::other(e)))?
+}

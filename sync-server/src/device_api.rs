@@ -1,0 +1,426 @@
+//! The device side of the API: enrolment, pull, push, task lookup, record
+//! status, evidence upload. Devices authenticate with the bearer token they
+//! got at enrolment; a revoked token gets 401 on every call.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use choucha_shared::sync::{EnrolRequest, EntryVerdict, PushRequest};
+use choucha_shared::value::Sha256Hex;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiJson};
+use crate::store::DeviceCtx;
+
+/// Largest push batch body: a full record with many photos' metadata is a
+/// few hundred KB; this leaves room for batches of many entries.
+const MAX_PUSH_BYTES: usize = crate::error::DEFAULT_JSON_LIMIT as usize;
+
+/// Routes a device calls with its token.
+pub fn device_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/device/pull", get(pull))
+        .route("/api/v1/device/push", post(push))
+        .route("/api/v1/device/tasks/{task_id}", get(task))
+        .route("/api/v1/device/records/{record_id}", get(device_record))
+        .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
+        .route_layer(middleware::from_fn_with_state(state, require_device))
+}
+
+/// Routes for supervisors (admin token): enrolment codes, revocation,
+/// record review actions.
+pub fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/enrolments", post(create_enrolment))
+        .route("/api/v1/devices/{device_id}/revoke", post(revoke))
+        .route("/api/v1/devices/{device_id}/log", get(device_log))
+        .route("/api/v1/records/{record_id}", get(admin_record))
+        .route("/api/v1/records/{record_id}/return", post(return_record))
+        .route("/api/v1/records/{record_id}/approve", post(approve_record))
+}
+
+/// Public: exchanging a one-time code needs no token.
+pub fn public_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/device/enrol", post(enrol))
+}
+
+async fn require_device(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    if token.is_empty() {
+        return ApiError::Unauthorized.into_response();
+    }
+    match state.store.device_by_token(&token).await {
+        Ok(Some(ctx)) => {
+            request.extensions_mut().insert(ctx);
+            next.run(request).await
+        }
+        Ok(None) => ApiError::Unauthorized.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct EnrolmentRequest {
+    officer_id: String,
+    /// Minutes the code stays valid; default one day.
+    #[serde(default)]
+    valid_minutes: Option<i64>,
+}
+
+async fn create_enrolment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<EnrolmentRequest>,
+) -> Result<Response, ApiError> {
+    let minutes = req.valid_minutes.unwrap_or(24 * 60);
+    if !(1..=30 * 24 * 60).contains(&minutes) {
+        return Err(ApiError::bad_request(
+            "注册码有效期须在 1 分钟到 30 天之间 (valid_minutes)",
+        ));
+    }
+    let code = state
+        .store
+        .create_enrolment(&req.officer_id, chrono::Duration::minutes(minutes), "admin")
+        .await?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    // What the QR code shows: the app scans it and needs nothing typed.
+    let qr = format!("choucha://enrol?server=http://{host}&code={}", code.code);
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "enrolment": code, "qr_payload": qr })),
+    )
+        .into_response())
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store.revoke_device(&device_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the server holds of a device's log, for audit and for checking
+/// that nothing was lost or duplicated.
+async fn device_log(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let rows = state.store.device_log(&device_id).await?;
+    let entries: Vec<_> = rows
+        .into_iter()
+        .map(|(index, entry_id, hash)| serde_json::json!({ "index": index, "entry_id": entry_id, "hash": hash }))
+        .collect();
+    Ok(Json(entries).into_response())
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<EnrolRequest>,
+) -> Result<Response, ApiError> {
+    if req.device_name.trim().is_empty() {
+        return Err(ApiError::bad_request("请填写设备名称 (device_name)"));
+    }
+    let resp = state.store.enrol(&req.code, &req.device_name).await?;
+    Ok((StatusCode::CREATED, Json(resp)).into_response())
+}
+
+#[derive(Deserialize)]
+struct PullParams {
+    #[serde(default)]
+    cursor: i64,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceCtx>,
+    Query(p): Query<PullParams>,
+) -> Result<Response, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 500);
+    Ok(Json(
+        state
+            .store
+            .pull(&device.officer_id, p.cursor, limit, &state.checklists)
+            .await?,
+    )
+    .into_response())
+}
+
+async fn push(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceCtx>,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Response, ApiError> {
+    let resp = state
+        .store
+        .push(&device, &req.entries, &state.checklists)
+        .await?;
+    let status = if resp
+        .results
+        .iter()
+        .any(|r| matches!(r.verdict, EntryVerdict::Rejected { .. }))
+    {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if resp.results.iter().any(|r| !r.verdict.is_confirmed()) {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(resp)).into_response())
+}
+
+async fn task(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceCtx>,
+    Path(task_id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .task_for_officer(&task_id, &device.officer_id)
+            .await?,
+    )
+    .into_response())
+}
+
+async fn device_record(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceCtx>,
+    Path(record_id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let versions = state.store.record_versions(&record_id).await?;
+    let Some(first) = versions.first() else {
+        return Err(ApiError::NotFound(format!("记录 {record_id} 不存在")));
+    };
+    // Only the team's officers may see a record's status.
+    state
+        .store
+        .task_for_officer(&first.task_id, &device.officer_id)
+        .await?;
+    let statuses: Vec<_> = versions.into_iter().map(|v| v.status).collect();
+    Ok(Json(statuses).into_response())
+}
+
+async fn admin_record(
+    State(state): State<AppState>,
+    Path(record_id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let versions = state.store.record_versions(&record_id).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("记录 {record_id} 不存在")));
+    }
+    Ok(Json(versions).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReturnRequest {
+    version: Sha256Hex,
+    comment: String,
+    #[serde(default)]
+    item_comments: BTreeMap<String, String>,
+}
+
+async fn return_record(
+    State(state): State<AppState>,
+    Path(record_id): Path<Uuid>,
+    ApiJson(req): ApiJson<ReturnRequest>,
+) -> Result<Response, ApiError> {
+    if req.comment.trim().is_empty() && req.item_comments.is_empty() {
+        return Err(ApiError::bad_request("退回须说明需要修改的内容 (comment)"));
+    }
+    let r = state
+        .store
+        .return_record(
+            &record_id,
+            &req.version,
+            &req.comment,
+            req.item_comments,
+            "admin",
+        )
+        .await?;
+    Ok(Json(r).into_response())
+}
+
+#[derive(Deserialize)]
+struct ApproveRequest {
+    version: Sha256Hex,
+}
+
+async fn approve_record(
+    State(state): State<AppState>,
+    Path(record_id): Path<Uuid>,
+    ApiJson(req): ApiJson<ApproveRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.store.approve_record(&record_id, &req.version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Largest chunk of one PATCH. Clients send 1–4 MiB chunks on bad networks.
+pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Evidence upload routes (device token), tus-like.
+pub fn blob_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/device/blobs/{sha256}",
+            axum::routing::head(blob_head)
+                .get(blob_state)
+                .patch(blob_patch),
+        )
+        .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
+        .route_layer(middleware::from_fn_with_state(state, require_device))
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ApiError::bad_request(format!("缺少或无效的请求头 {name}（须为非负整数）")))
+}
+
+fn upload_error(e: crate::blobs::UploadError) -> Response {
+    let status = e.http_status();
+    let mut resp =
+        (status, Json(serde_json::json!({ "code": e.code(), "message": e.to_string(), "details": e.details() })))
+            .into_response();
+    if let Some(offset) = e.details().get("offset").and_then(Value::as_u64) {
+        if let Ok(v) = offset.to_string().parse() {
+            resp.headers_mut().insert("upload-offset", v);
+        }
+    }
+    resp
+}
+
+use serde_json::Value;
+
+fn state_response(state: &crate::blobs::UploadState, status: StatusCode) -> Response {
+    let mut resp = (status, Json(state)).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = state.offset().to_string().parse() {
+        h.insert("upload-offset", v);
+    }
+    if state.is_complete() {
+        h.insert(
+            "upload-complete",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    resp
+}
+
+/// Registers a completed blob so records waiting for it become complete.
+/// Also done when HEAD finds the blob stored, so a crash between storing and
+/// registering heals on the next check.
+async fn register(state: &AppState, sha: &Sha256Hex, size: u64) -> Result<(), ApiError> {
+    state
+        .store
+        .blob_arrived(sha, size, &state.checklists)
+        .await?;
+    Ok(())
+}
+
+async fn blob_query(state: &AppState, sha: &Sha256Hex, total: u64) -> Result<Response, ApiError> {
+    match state.uploads.offset(sha, total).await {
+        Ok(s) => {
+            if let crate::blobs::UploadState::Complete { size } = s {
+                register(state, sha, size).await?;
+            }
+            Ok(state_response(&s, StatusCode::OK))
+        }
+        Err(e) => Ok(upload_error(e)),
+    }
+}
+
+/// HEAD: how many bytes of this blob the server durably holds
+/// (`Upload-Offset`), given its total size in `Upload-Length`.
+async fn blob_head(
+    State(state): State<AppState>,
+    Path(sha): Path<Sha256Hex>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let total = header_u64(&headers, "upload-length")?;
+    blob_query(&state, &sha, total).await
+}
+
+#[derive(Deserialize)]
+struct BlobStateQuery {
+    total: u64,
+}
+
+/// The same as HEAD, as JSON, for clients that cannot read HEAD headers.
+async fn blob_state(
+    State(state): State<AppState>,
+    Path(sha): Path<Sha256Hex>,
+    Query(q): Query<BlobStateQuery>,
+) -> Result<Response, ApiError> {
+    blob_query(&state, &sha, q.total).await
+}
+
+/// PATCH: a chunk at `Upload-Offset` of a blob of `Upload-Length` bytes,
+/// with `Upload-Checksum: sha256 <hex>` over the chunk.
+async fn blob_patch(
+    State(state): State<AppState>,
+    Path(sha): Path<Sha256Hex>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let chunk = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: MAX_CHUNK_BYTES as u64,
+            }
+        } else {
+            ApiError::bad_request(format!("读取上传数据失败：{}", r.body_text()))
+        }
+    })?;
+    let total = header_u64(&headers, "upload-length")?;
+    let offset = header_u64(&headers, "upload-offset")?;
+    let checksum = headers
+        .get("upload-checksum")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256 "))
+        .and_then(|h| Sha256Hex::parse(h.trim()).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "缺少或无效的请求头 Upload-Checksum（格式：sha256 <64位十六进制>）",
+            )
+        })?;
+    match state
+        .uploads
+        .append(&sha, total, offset, chunk, &checksum)
+        .await
+    {
+        Ok(s) => {
+            if let crate::blobs::UploadState::Complete { size } = s {
+                register(&state, &sha, size).await?;
+            }
+            Ok(state_response(&s, StatusCode::OK))
+        }
+        Err(e) => Ok(upload_error(e)),
+    }
+}

@@ -1,0 +1,929 @@
+//! Device enrolment, the device logs, the record projection, blob
+//! registration, returns, and the per-officer feed devices pull.
+//!
+//! Push is exactly-once by construction: an entry is stored under the
+//! device's `(device_id, idx)` and its `entry_id`, both unique, with
+//! `ON CONFLICT DO NOTHING`; what is stored is compared by hash, so a retry
+//! gets the same answer and different content is a conflict. A batch is one
+//! transaction, and the answer is sent only after it committed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use choucha_checklists::Catalogue;
+use choucha_shared::completeness;
+use choucha_shared::directory::{Target, TargetKey};
+use choucha_shared::plan::{MemberRole, Task, TeamMember};
+use choucha_shared::record::InspectionRecord;
+use choucha_shared::review::ReviewState;
+use choucha_shared::sync::{
+    EnrolResponse, EntryPayload, EntryResult, EntryVerdict, FeedItem, LogEntry, PullResponse,
+    PushResponse, RecordReturn, RecordStatus, StoredEntry, TaskBundle, chain_check,
+};
+use choucha_shared::value::Sha256Hex;
+
+use super::{Store, StoreError, now, parse_time, random_token, token_hash};
+
+/// An authenticated device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCtx {
+    pub device_id: String,
+    pub officer_id: String,
+}
+
+/// A one-time enrolment code as handed to the officer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnrolmentCode {
+    /// Short and typeable: 8 characters without 0/O/1/I/L, shown as XXXX-XXXX.
+    pub code: String,
+    pub officer_id: String,
+    pub officer_name: String,
+    pub expires_at: String,
+}
+
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn state_code(s: ReviewState) -> &'static str {
+    match s {
+        ReviewState::Incomplete => "incomplete",
+        ReviewState::Received => "received",
+        ReviewState::HasIssues => "has_issues",
+        ReviewState::Returned => "returned",
+        ReviewState::Approved => "approved",
+        ReviewState::Superseded => "superseded",
+    }
+}
+
+fn parse_state(s: &str) -> Result<ReviewState, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(corrupt)
+}
+
+/// How far a device clock may run ahead of the server before it is flagged.
+const CLOCK_TOLERANCE_MIN: i64 = 10;
+
+impl Store {
+    /// Creates a one-time enrolment code for an officer.
+    pub async fn create_enrolment(
+        &self,
+        officer_id: &str,
+        valid_for: Duration,
+        actor: &str,
+    ) -> Result<EnrolmentCode, StoreError> {
+        let officer: Option<(String, i64)> =
+            sqlx::query_as("SELECT name, enforcement FROM officers WHERE credential_no = $1")
+                .bind(officer_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (officer_name, _) = officer.ok_or_else(|| {
+            StoreError::NotFound(format!("名录库中没有执法证号为 {officer_id} 的人员"))
+        })?;
+        let raw: [u8; 8] = rand::random();
+        let code: String = raw
+            .iter()
+            .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
+            .collect();
+        let expires_at =
+            (Utc::now() + valid_for).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        sqlx::query(
+            "INSERT INTO enrolment_codes (code_hash, officer_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash(&code))
+        .bind(officer_id)
+        .bind(actor)
+        .bind(now())
+        .bind(&expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(EnrolmentCode {
+            code: format!("{}-{}", &code[..4], &code[4..]),
+            officer_id: officer_id.to_owned(),
+            officer_name,
+            expires_at,
+        })
+    }
+
+    /// Exchanges a one-time code for a device token.
+    pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, StoreError> {
+        let _writer = self.writer().await;
+        let hash = token_hash(&normalise_code(code));
+        let bad = || {
+            StoreError::invalid(
+                "注册码无效、已使用或已过期，请向质量科重新申请 (invalid enrolment code)",
+                serde_json::json!({ "field": "code" }),
+            )
+        };
+        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT officer_id, expires_at, used_at FROM enrolment_codes WHERE code_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (officer_id, expires_at, used_at) = row.ok_or_else(bad)?;
+        if used_at.is_some() || parse_time(&expires_at)? < Utc::now() {
+            return Err(bad());
+        }
+        let device_id = format!("DEV-{}", &random_token()[..16]);
+        let token = random_token();
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        // The conditional update makes the code single-use even under races.
+        let used = sqlx::query("UPDATE enrolment_codes SET used_at = $1, device_id = $2 WHERE code_hash = $3 AND used_at IS NULL")
+            .bind(&at)
+            .bind(&device_id)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        if used.rows_affected() != 1 {
+            return Err(bad());
+        }
+        sqlx::query("INSERT INTO devices (device_id, officer_id, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&device_id)
+            .bind(&officer_id)
+            .bind(device_name.trim())
+            .bind(token_hash(&token))
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let (officer_name,): (String,) =
+            sqlx::query_as("SELECT name FROM officers WHERE credential_no = $1")
+                .bind(&officer_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(EnrolResponse {
+            device_id,
+            token,
+            officer_id,
+            officer_name,
+        })
+    }
+
+    pub async fn revoke_device(&self, device_id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(device_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "设备 {device_id} 不存在或已注销"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn device_by_token(&self, token: &str) -> Result<Option<DeviceCtx>, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT device_id, officer_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash(token))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(device_id, officer_id)| DeviceCtx {
+            device_id,
+            officer_id,
+        }))
+    }
+
+    /// Tells each officer on the drawn teams about their new tasks, and the
+    /// teams of a replaced draw that theirs are withdrawn. Runs inside the
+    /// draw's transaction.
+    pub(crate) async fn feed_draw(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tasks: &[Task],
+        withdrawn: &[(String, Vec<TeamMember>)],
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        for t in tasks {
+            for m in t.team.iter().filter(|m| m.role == MemberRole::Officer) {
+                sqlx::query("INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) VALUES ($1, 'task', $2, '', $3)")
+                    .bind(&m.person_id)
+                    .bind(&t.task_id)
+                    .bind(&at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        for (task_id, team) in withdrawn {
+            for m in team.iter().filter(|m| m.role == MemberRole::Officer) {
+                sqlx::query("INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) VALUES ($1, 'withdrawn', $2, $3, $4)")
+                    .bind(&m.person_id)
+                    .bind(task_id)
+                    .bind(reason)
+                    .bind(&at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A task with its target's facts, if `officer_id` is on its team.
+    pub async fn task_for_officer(
+        &self,
+        task_id: &str,
+        officer_id: &str,
+    ) -> Result<TaskBundle, StoreError> {
+        let not_yours =
+            || StoreError::NotFound(format!("任务 {task_id} 不存在或不属于您所在的检查组"));
+        let on_team: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM task_members WHERE task_id = $1 AND person_id = $2")
+                .bind(task_id)
+                .bind(officer_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if on_team.is_none() {
+            return Err(not_yours());
+        }
+        self.task_bundle(task_id).await?.ok_or_else(not_yours)
+    }
+
+    async fn task_bundle(&self, task_id: &str) -> Result<Option<TaskBundle>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            String,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT draw_id, stratum_id, category, target_key, checklist_id, checklist_version, due, team FROM tasks WHERE task_id = $1",
+        )
+        .bind(task_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((draw_id, stratum_id, category, key, cl_id, cl_version, due, team)) = row else {
+            return Ok(None);
+        };
+        let task = Task {
+            format: choucha_shared::FORMAT_VERSION,
+            task_id: task_id.to_owned(),
+            draw_id,
+            stratum_id,
+            target: TargetKey(key.clone()),
+            category: category.parse().map_err(corrupt)?,
+            team: serde_json::from_str(&team).map_err(corrupt)?,
+            checklist: choucha_shared::checklist::ChecklistRef {
+                id: cl_id,
+                version: cl_version as u32,
+            },
+            due: due.map(|d| d.parse()).transpose().map_err(corrupt)?,
+        };
+        let target: Target = match self.target(&category, &key).await? {
+            Some((_, t)) => t,
+            None => {
+                return Err(corrupt(format!(
+                    "task {task_id} names unknown target {key}"
+                )));
+            }
+        };
+        Ok(Some(TaskBundle { task, target }))
+    }
+
+    /// The officer's feed after `cursor`, at most `limit` items.
+    pub async fn pull(
+        &self,
+        officer_id: &str,
+        cursor: i64,
+        limit: i64,
+        catalogue: &Catalogue,
+    ) -> Result<PullResponse, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, kind, ref_id, payload FROM officer_feed WHERE person_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(officer_id)
+        .bind(cursor)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() as i64 > limit;
+        let mut items = Vec::new();
+        let mut checklists = BTreeMap::new();
+        let mut last = cursor;
+        for (seq, kind, ref_id, payload) in rows.into_iter().take(limit as usize) {
+            last = seq;
+            match kind.as_str() {
+                "task" => {
+                    if let Some(bundle) = self.task_bundle(&ref_id).await? {
+                        if let Some(c) = catalogue.get(&bundle.task.checklist) {
+                            checklists.insert(c.reference(), c.clone());
+                        }
+                        items.push(FeedItem::TaskAssigned {
+                            bundle: Box::new(bundle),
+                        });
+                    }
+                }
+                "withdrawn" => items.push(FeedItem::TaskWithdrawn {
+                    task_id: ref_id,
+                    reason: payload,
+                }),
+                "return" => items.push(FeedItem::Returned {
+                    r#return: serde_json::from_str(&payload).map_err(corrupt)?,
+                }),
+                other => return Err(corrupt(format!("unknown feed kind {other}"))),
+            }
+        }
+        Ok(PullResponse {
+            format: choucha_shared::FORMAT_VERSION,
+            cursor: last,
+            items,
+            checklists: checklists.into_values().collect(),
+            more,
+        })
+    }
+
+    /// Stores a batch of one device's log entries; see the module docs.
+    pub async fn push(
+        &self,
+        device: &DeviceCtx,
+        entries: &[LogEntry],
+        catalogue: &Catalogue,
+    ) -> Result<PushResponse, StoreError> {
+        let _writer = self.writer().await;
+        let received_at = now();
+        let mut tx = self.pool.begin().await?;
+        if self.backend == super::Backend::Postgres {
+            // Serialise one device's concurrent pushes (a retry racing the
+            // original): the second waits and then sees the first's entries.
+            sqlx::query("SELECT device_id FROM devices WHERE device_id = $1 FOR UPDATE")
+                .bind(&device.device_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (max_idx,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(idx) FROM device_log WHERE device_id = $1")
+                .bind(&device.device_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut next = max_idx.unwrap_or(0) as u64 + 1;
+        let mut last_hash: Option<Sha256Hex> = match max_idx {
+            Some(i) => {
+                let (h,): (String,) =
+                    sqlx::query_as("SELECT hash FROM device_log WHERE device_id = $1 AND idx = $2")
+                        .bind(&device.device_id)
+                        .bind(i)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                Some(Sha256Hex::parse(&h).map_err(corrupt)?)
+            }
+            None => None,
+        };
+        let mut results = Vec::with_capacity(entries.len());
+        for e in entries {
+            let stored =
+                |row: Option<(String, i64, String)>| -> Result<Option<StoredEntry>, StoreError> {
+                    row.map(|(id, idx, h)| {
+                        Ok(StoredEntry {
+                            entry_id: id.parse().map_err(corrupt)?,
+                            index: idx as u64,
+                            hash: Sha256Hex::parse(&h).map_err(corrupt)?,
+                        })
+                    })
+                    .transpose()
+                };
+            let at_index = stored(
+                sqlx::query_as(
+                    "SELECT entry_id, idx, hash FROM device_log WHERE device_id = $1 AND idx = $2",
+                )
+                .bind(&device.device_id)
+                .bind(e.index as i64)
+                .fetch_optional(&mut *tx)
+                .await?,
+            )?;
+            let by_id = stored(
+                sqlx::query_as("SELECT entry_id, idx, hash FROM device_log WHERE entry_id = $1 AND device_id = $2")
+                    .bind(e.entry_id.to_string())
+                    .bind(&device.device_id)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+            )?;
+            let prev = if e.index == next {
+                last_hash.clone()
+            } else {
+                None
+            };
+            let verdict =
+                match chain_check(e, at_index.as_ref(), by_id.as_ref(), next, prev.as_ref()) {
+                    Some(v) => v,
+                    None => match self.check_payload(&mut tx, device, e).await? {
+                        Some(v) => v,
+                        None => {
+                            self.store_entry(&mut tx, device, e, &received_at, catalogue)
+                                .await?;
+                            next += 1;
+                            last_hash = Some(e.hash.clone());
+                            EntryVerdict::Stored
+                        }
+                    },
+                };
+            results.push(EntryResult {
+                entry_id: e.entry_id,
+                index: e.index,
+                verdict,
+            });
+        }
+        tx.commit().await?;
+        let missing: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT rb.sha256 FROM record_blobs rb JOIN records r ON r.record_id = rb.record_id AND r.version = rb.version \
+             WHERE r.device_id = $1 AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256) ORDER BY rb.sha256",
+        )
+        .bind(&device.device_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(PushResponse {
+            results,
+            next_index: next,
+            missing_blobs: missing
+                .into_iter()
+                .filter_map(|(h,)| Sha256Hex::parse(&h).ok())
+                .collect(),
+        })
+    }
+
+    /// Checks an entry's payload against the server's facts: only the
+    /// device's officer's tasks, amendments only of the current version.
+    async fn check_payload(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        device: &DeviceCtx,
+        e: &LogEntry,
+    ) -> Result<Option<EntryVerdict>, StoreError> {
+        let task_id = match &e.payload {
+            EntryPayload::Started { task_id, .. } => Some(task_id.clone()),
+            EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } => {
+                Some(record.task_id.clone())
+            }
+            EntryPayload::ItemSet { .. } | EntryPayload::PhotoTaken { .. } => None,
+        };
+        if let Some(task_id) = task_id {
+            let member: Option<(String,)> = sqlx::query_as(
+                "SELECT role FROM task_members WHERE task_id = $1 AND person_id = $2",
+            )
+            .bind(&task_id)
+            .bind(&device.officer_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if member.is_none() {
+                return Ok(Some(EntryVerdict::Rejected {
+                    message: format!(
+                        "任务 {task_id} 不存在或不属于本设备执法人员所在的检查组 (not your team's task)"
+                    ),
+                }));
+            }
+        }
+        match &e.payload {
+            EntryPayload::Sealed { record } => {
+                let exists: Option<(String,)> =
+                    sqlx::query_as("SELECT version FROM records WHERE record_id = $1 LIMIT 1")
+                        .bind(record.record_id.to_string())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if exists.is_some() {
+                    return Ok(Some(EntryVerdict::Conflict {
+                        message: format!(
+                            "记录 {} 已封存，封存后的修改须以补正（amendment）提交",
+                            record.record_id
+                        ),
+                    }));
+                }
+            }
+            EntryPayload::Amended { replaces, record } => {
+                let current: Option<(String, String)> = sqlx::query_as(
+                    "SELECT version, state FROM records WHERE record_id = $1 AND superseded = 0",
+                )
+                .bind(record.record_id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+                match current {
+                    Some((v, _)) if v != replaces.as_str() => {
+                        return Ok(Some(EntryVerdict::Conflict {
+                            message: format!(
+                                "补正所替代的版本 {replaces} 不是当前版本 {v}，请先同步后再补正"
+                            ),
+                        }));
+                    }
+                    Some((_, state)) if state == "approved" => {
+                        return Ok(Some(EntryVerdict::Conflict {
+                            message: "记录已审核通过，不能再补正".into(),
+                        }));
+                    }
+                    None => {
+                        return Ok(Some(EntryVerdict::Conflict {
+                            message: format!("记录 {} 尚未封存，无从补正", record.record_id),
+                        }));
+                    }
+                    Some(_) => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    async fn store_entry(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        device: &DeviceCtx,
+        e: &LogEntry,
+        received_at: &str,
+        catalogue: &Catalogue,
+    ) -> Result<(), StoreError> {
+        let kind = serde_json::to_value(&e.payload).map_err(corrupt)?["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        sqlx::query(
+            "INSERT INTO device_log (device_id, idx, entry_id, hash, prev_hash, kind, record_id, created_at, received_at, entry) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&device.device_id)
+        .bind(e.index as i64)
+        .bind(e.entry_id.to_string())
+        .bind(e.hash.as_str())
+        .bind(e.prev_hash.as_ref().map(|h| h.to_string()))
+        .bind(&kind)
+        .bind(e.payload.record_id().to_string())
+        .bind(e.created_at.to_rfc3339())
+        .bind(received_at)
+        .bind(serde_json::to_string(e).map_err(corrupt)?)
+        .execute(&mut **tx)
+        .await?;
+        let (record, replaces) = match &e.payload {
+            EntryPayload::Sealed { record } => (record, None),
+            EntryPayload::Amended { replaces, record } => (record, Some(replaces)),
+            _ => return Ok(()),
+        };
+        let version = record.content_hash();
+        if let Some(old) = replaces {
+            sqlx::query("UPDATE records SET superseded = 1 WHERE record_id = $1 AND version = $2")
+                .bind(record.record_id.to_string())
+                .bind(old.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        let mut flags = self.clock_flags(tx, record, e, received_at).await?;
+        // Two records for one task (two devices started it offline): keep
+        // both and flag them for the supervisor to choose.
+        let others: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT record_id FROM records WHERE task_id = $1 AND record_id <> $2 AND superseded = 0",
+        )
+        .bind(&record.task_id)
+        .bind(record.record_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+        if !others.is_empty() {
+            flags.push(format!(
+                "同一任务有多份记录（{}），请审核人员选择 (several records for one task)",
+                others
+                    .iter()
+                    .map(|o| o.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ));
+            let flag = serde_json::to_string(&[format!(
+                "同一任务有多份记录（含 {}），请审核人员选择",
+                record.record_id
+            )])
+            .map_err(corrupt)?;
+            sqlx::query("UPDATE records SET flags = $1 WHERE task_id = $2 AND superseded = 0 AND flags = '[]'")
+                .bind(flag)
+                .bind(&record.task_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let hashes: BTreeSet<String> = record.blob_hashes().map(|h| h.to_string()).collect();
+        for h in &hashes {
+            sqlx::query("INSERT INTO record_blobs (record_id, version, sha256) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(record.record_id.to_string())
+                .bind(version.as_str())
+                .bind(h)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let (state, missing) = evaluate(tx, record, catalogue).await?;
+        sqlx::query(
+            "INSERT INTO records (record_id, version, task_id, device_id, replaces, superseded, state, missing, flags, record, received_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
+        )
+        .bind(record.record_id.to_string())
+        .bind(version.as_str())
+        .bind(&record.task_id)
+        .bind(&device.device_id)
+        .bind(replaces.map(|r| r.to_string()))
+        .bind(state_code(state))
+        .bind(serde_json::to_string(&missing).map_err(corrupt)?)
+        .bind(serde_json::to_string(&flags).map_err(corrupt)?)
+        .bind(serde_json::to_string(record).map_err(corrupt)?)
+        .bind(received_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Device times that cannot be right: before the task existed, ahead of
+    /// the server's clock, or far from the satellite time of a GPS fix.
+    async fn clock_flags(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        record: &InspectionRecord,
+        e: &LogEntry,
+        received_at: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut flags = Vec::new();
+        let received: DateTime<Utc> = parse_time(received_at)?;
+        let tolerance = Duration::minutes(CLOCK_TOLERANCE_MIN);
+        let created: Option<(String,)> = sqlx::query_as(
+            "SELECT d.seed_entered_at FROM tasks t JOIN draws d ON d.draw_id = t.draw_id WHERE t.task_id = $1",
+        )
+        .bind(&record.task_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((created,)) = created {
+            if record.started_at + tolerance < parse_time(&created)? {
+                flags.push(format!(
+                    "设备时间早于任务下达时间（开始检查 {}）(device time before the task existed)",
+                    record.started_at
+                ));
+            }
+        }
+        let mut times: Vec<DateTime<Utc>> = vec![e.created_at, record.started_at];
+        times.extend(record.photos.iter().map(|p| p.taken_at));
+        times.extend(record.signatures.iter().map(|s| s.signed_at));
+        if times.iter().any(|t| *t > received + tolerance) {
+            flags.push(
+                "设备时间晚于服务器接收时间（设备时钟可能不准）(device time in the future)".into(),
+            );
+        }
+        for p in &record.photos {
+            if let Some(g) = p.gps_time {
+                if (p.taken_at - g).abs() > tolerance {
+                    flags.push(format!(
+                        "照片 {} 的拍摄时间与卫星定位时间相差超过 {CLOCK_TOLERANCE_MIN} 分钟",
+                        &p.sha256.as_str()[..12]
+                    ));
+                }
+            }
+        }
+        Ok(flags)
+    }
+
+    /// Registers a verified blob and completes the records that waited for it.
+    pub async fn blob_arrived(
+        &self,
+        sha256: &Sha256Hex,
+        bytes: u64,
+        catalogue: &Catalogue,
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO blobs (sha256, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(sha256.as_str())
+            .bind(bytes as i64)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        let waiting: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT r.record_id, r.version, r.record FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
+             WHERE rb.sha256 = $1 AND r.state = 'incomplete'",
+        )
+        .bind(sha256.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (record_id, version, json) in waiting {
+            let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
+            let (state, missing) = evaluate(&mut tx, &record, catalogue).await?;
+            sqlx::query(
+                "UPDATE records SET state = $1, missing = $2 WHERE record_id = $3 AND version = $4",
+            )
+            .bind(state_code(state))
+            .bind(serde_json::to_string(&missing).map_err(corrupt)?)
+            .bind(&record_id)
+            .bind(&version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn blob_known(&self, sha256: &Sha256Hex) -> Result<bool, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT sha256 FROM blobs WHERE sha256 = $1")
+            .bind(sha256.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Every version of a record, newest last.
+    pub async fn record_versions(&self, record_id: &Uuid) -> Result<Vec<StoredRecord>, StoreError> {
+        type Row = (String, String, String, String, String, i64, String, String);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT version, task_id, device_id, state, missing, superseded, flags, record FROM records WHERE record_id = $1 ORDER BY received_at",
+        )
+        .bind(record_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |(version, task_id, device_id, state, missing, superseded, flags, record)| {
+                    Ok(StoredRecord {
+                        status: RecordStatus {
+                            record_id: *record_id,
+                            version: Sha256Hex::parse(&version).map_err(corrupt)?,
+                            state: parse_state(&state)?,
+                            missing: serde_json::from_str(&missing).map_err(corrupt)?,
+                        },
+                        task_id,
+                        device_id,
+                        superseded: superseded != 0,
+                        flags: serde_json::from_str(&flags).map_err(corrupt)?,
+                        record: serde_json::from_str(&record).map_err(corrupt)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Returns the current version of a record to its team ("please fix").
+    pub async fn return_record(
+        &self,
+        record_id: &Uuid,
+        version: &Sha256Hex,
+        comment: &str,
+        item_comments: BTreeMap<String, String>,
+        actor: &str,
+    ) -> Result<RecordReturn, StoreError> {
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT state, task_id FROM records WHERE record_id = $1 AND version = $2 AND superseded = 0",
+        )
+        .bind(record_id.to_string())
+        .bind(version.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (state, task_id) = row.ok_or_else(|| {
+            StoreError::NotFound(format!("记录 {record_id} 没有当前版本 {version}"))
+        })?;
+        if state == "approved" || state == "returned" {
+            return Err(StoreError::Conflict(format!(
+                "记录 {record_id} 当前状态为 {state}，不能退回"
+            )));
+        }
+        let ret = RecordReturn {
+            record_id: *record_id,
+            task_id: task_id.clone(),
+            version: version.clone(),
+            comment: comment.to_owned(),
+            item_comments,
+            returned_at: Utc::now(),
+        };
+        sqlx::query("UPDATE records SET state = 'returned' WHERE record_id = $1 AND version = $2")
+            .bind(record_id.to_string())
+            .bind(version.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO returns (record_id, version, comment, item_comments, returned_by, returned_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(record_id.to_string())
+            .bind(version.as_str())
+            .bind(comment)
+            .bind(serde_json::to_string(&ret.item_comments).map_err(corrupt)?)
+            .bind(actor)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        let members: Vec<(String,)> = sqlx::query_as(
+            "SELECT person_id FROM task_members WHERE task_id = $1 AND role = 'officer'",
+        )
+        .bind(&task_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let payload = serde_json::to_string(&ret).map_err(corrupt)?;
+        for (person,) in members {
+            sqlx::query("INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) VALUES ($1, 'return', $2, $3, $4)")
+                .bind(person)
+                .bind(record_id.to_string())
+                .bind(&payload)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ret)
+    }
+
+    /// Approves the current version of a record.
+    pub async fn approve_record(
+        &self,
+        record_id: &Uuid,
+        version: &Sha256Hex,
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let done = sqlx::query(
+            "UPDATE records SET state = 'approved' WHERE record_id = $1 AND version = $2 AND superseded = 0 AND state IN ('received', 'has_issues')",
+        )
+        .bind(record_id.to_string())
+        .bind(version.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "记录 {record_id} 的版本 {version} 不是待审核的当前版本"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A device's log as stored: (index, entry id, hash), in index order.
+    pub async fn device_log(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT idx, entry_id, hash FROM device_log WHERE device_id = $1 ORDER BY idx",
+        )
+        .bind(device_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Counts for tests and monitoring: (log entries, record versions, blobs).
+    pub async fn sync_counts(&self) -> Result<(i64, i64, i64), StoreError> {
+        let (a,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM device_log")
+            .fetch_one(&self.pool)
+            .await?;
+        let (b,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records")
+            .fetch_one(&self.pool)
+            .await?;
+        let (c,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM blobs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((a, b, c))
+    }
+}
+
+/// A stored record version with its review status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredRecord {
+    #[serde(flatten)]
+    pub status: RecordStatus,
+    pub task_id: String,
+    pub device_id: String,
+    pub superseded: bool,
+    pub flags: Vec<String>,
+    pub record: InspectionRecord,
+}
+
+/// Submitted only when every named blob has arrived and the shared sealing
+/// rules pass; otherwise incomplete, with everything that is missing.
+async fn evaluate(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &InspectionRecord,
+    catalogue: &Catalogue,
+) -> Result<(ReviewState, Vec<String>), StoreError> {
+    let mut missing = Vec::new();
+    let hashes: BTreeSet<&str> = record.blob_hashes().map(Sha256Hex::as_str).collect();
+    for h in hashes {
+        let present: Option<(String,)> =
+            sqlx::query_as("SELECT sha256 FROM blobs WHERE sha256 = $1")
+                .bind(h)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if present.is_none() {
+            missing.push(format!("证据文件 {h} 尚未上传 (blob missing)"));
+        }
+    }
+    match catalogue.get(&record.checklist) {
+        Some(c) => missing.extend(
+            completeness::check(record, c)
+                .iter()
+                .map(ToString::to_string),
+        ),
+        None => missing.push(format!("服务器没有检查表 {}", record.checklist)),
+    }
+    let state = if missing.is_empty() {
+        ReviewState::Received
+    } else {
+        ReviewState::Incomplete
+    };
+    Ok((state, missing))
+}
