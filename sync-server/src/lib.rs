@@ -62,6 +62,19 @@ impl BlobConfig {
         if let Ok(r) = std::env::var("CHOUCHA_S3_REGION") {
             c.region = r;
         }
+        // How long an upload's last step keeps retrying an unreachable store
+        // before answering 503 (the device resends later; nothing is lost).
+        if let Ok(n) = std::env::var("CHOUCHA_S3_MAX_RETRIES") {
+            c.max_retries = n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("CHOUCHA_S3_MAX_RETRIES must be a number"))?;
+        }
+        if let Ok(n) = std::env::var("CHOUCHA_S3_RETRY_TIMEOUT_SECS") {
+            let secs: u64 = n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("CHOUCHA_S3_RETRY_TIMEOUT_SECS must be a number"))?;
+            c.retry_timeout = std::time::Duration::from_secs(secs);
+        }
         Ok(Self::S3(c))
     }
 }

@@ -582,33 +582,36 @@ impl Store {
         }
         let mut flags = self.clock_flags(tx, record, e, received_at).await?;
         // Two records for one task (two devices started it offline): keep
-        // both and flag them for the supervisor to choose.
-        let others: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT record_id FROM records WHERE task_id = $1 AND record_id <> $2 AND superseded = 0",
+        // both and flag every one of them for the supervisor to choose.
+        let others: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT record_id, version, flags FROM records WHERE task_id = $1 AND record_id <> $2 AND superseded = 0",
         )
         .bind(&record.task_id)
         .bind(record.record_id.to_string())
         .fetch_all(&mut **tx)
         .await?;
         if !others.is_empty() {
+            let ids: Vec<&str> = others.iter().map(|o| o.0.as_str()).collect();
             flags.push(format!(
-                "同一任务有多份记录（{}），请审核人员选择 (several records for one task)",
-                others
-                    .iter()
-                    .map(|o| o.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join("、")
+                "同一任务有多份记录（另见 {}），请审核人员选择 (several records for one task)",
+                ids.join("、")
             ));
-            let flag = serde_json::to_string(&[format!(
-                "同一任务有多份记录（含 {}），请审核人员选择",
+            let flag = format!(
+                "同一任务有多份记录（另见 {}），请审核人员选择 (several records for one task)",
                 record.record_id
-            )])
-            .map_err(corrupt)?;
-            sqlx::query("UPDATE records SET flags = $1 WHERE task_id = $2 AND superseded = 0 AND flags = '[]'")
-                .bind(flag)
-                .bind(&record.task_id)
-                .execute(&mut **tx)
-                .await?;
+            );
+            for (rid, version, old) in others {
+                let mut list: Vec<String> = serde_json::from_str(&old).map_err(corrupt)?;
+                if !list.contains(&flag) {
+                    list.push(flag.clone());
+                }
+                sqlx::query("UPDATE records SET flags = $1 WHERE record_id = $2 AND version = $3")
+                    .bind(serde_json::to_string(&list).map_err(corrupt)?)
+                    .bind(&rid)
+                    .bind(&version)
+                    .execute(&mut **tx)
+                    .await?;
+            }
         }
         let hashes: BTreeSet<String> = record.blob_hashes().map(|h| h.to_string()).collect();
         for h in &hashes {
