@@ -14,6 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Debian packages, with why each is needed.
 APT_PACKAGES=(
   pkg-config        # locating C libraries for -sys crates
+  libssl-dev        # libcrypto for SQLCipher (the tablet's encrypted database)
   postgresql        # initdb/pg_ctl for the throwaway test clusters (tests/src/pg.rs); its own cluster is never used
 )
 

@@ -73,7 +73,11 @@ async fn require_device(
             request.extensions_mut().insert(ctx);
             next.run(request).await
         }
-        Ok(None) => ApiError::Unauthorized.into_response(),
+        Ok(None) => match state.store.token_revoked(&token).await {
+            Ok(true) => ApiError::DeviceRevoked.into_response(),
+            Ok(false) => ApiError::Unauthorized.into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -21,6 +21,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Conflict(String),
+    #[error("本设备已被注销，请联系质量科；确认后本机数据将被清除 (this device has been revoked)")]
+    DeviceRevoked,
     #[error("{message}")]
     Unprocessable { message: String, details: Value },
     #[error("请求体过大，上限为 {limit} 字节 (payload too large; the limit is {limit} bytes)")]
@@ -43,6 +45,7 @@ impl ApiError {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
             Self::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

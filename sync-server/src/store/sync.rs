@@ -188,6 +188,18 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the token belonged to a device that has been revoked (so the
+    /// device can be told to wipe itself rather than just "unauthorised").
+    pub async fn token_revoked(&self, token: &str) -> Result<bool, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT device_id FROM devices WHERE token_hash = $1 AND revoked_at IS NOT NULL",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn device_by_token(&self, token: &str) -> Result<Option<DeviceCtx>, StoreError> {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT device_id, officer_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")

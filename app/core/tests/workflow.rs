@@ -1,0 +1,307 @@
+//! The inspection workflow on the encrypted offline store, without a server.
+
+use choucha_app_core::testkit::{OFFICER, give_tasks, offline_enrolment};
+use choucha_app_core::{App, CoreError, PhotoMeta, TaskStatus};
+use choucha_shared::TargetCategory;
+use choucha_shared::checklist::{Evidence, Verdict};
+use choucha_shared::completeness::Violation;
+use choucha_shared::record::{PhotoSubject, SignerRole};
+use choucha_shared::sync::{EntryPayload, FeedItem, PullResponse, RecordReturn};
+use chrono::Utc;
+
+struct Dirs {
+    _root: tempfile::TempDir,
+    data: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let key = root.path().join("keystore").join("device.key");
+    Dirs {
+        data,
+        key,
+        _root: root,
+    }
+}
+
+fn meta() -> PhotoMeta {
+    PhotoMeta {
+        taken_at: Utc::now(),
+        gps: None,
+        gps_time: None,
+        width: 2048,
+        height: 1536,
+    }
+}
+
+/// Fills every item (first passing verdict), photos where needed, gate and
+/// process photos, and both officers' and the enterprise's signatures.
+fn complete(app: &App, record_id: &uuid::Uuid) {
+    let record = app.record(record_id).unwrap();
+    let checklist = app.checklist(&record.checklist).unwrap();
+    for (n, item) in checklist.items().enumerate() {
+        let pass = if checklist.allowed_verdicts(item).contains(&Verdict::Conform) {
+            Verdict::Conform
+        } else {
+            Verdict::Pass
+        };
+        app.set_item(record_id, &item.id, Some(pass), None, Utc::now())
+            .unwrap();
+        if item.evidence.contains(&Evidence::Photo) {
+            let jpeg = format!("photo of {} #{n}", item.id).into_bytes();
+            app.attach_photo(
+                record_id,
+                PhotoSubject::Item(item.id.clone()),
+                &jpeg,
+                meta(),
+                Utc::now(),
+            )
+            .unwrap();
+        }
+    }
+    app.attach_photo(
+        record_id,
+        PhotoSubject::Gate,
+        b"gate photo",
+        meta(),
+        Utc::now(),
+    )
+    .unwrap();
+    app.attach_photo(
+        record_id,
+        PhotoSubject::Process,
+        b"process photo",
+        meta(),
+        Utc::now(),
+    )
+    .unwrap();
+    sign_all(app, record_id);
+}
+
+fn sign_all(app: &App, record_id: &uuid::Uuid) {
+    let hash = app.content_hash(record_id).unwrap();
+    for (role, id, name) in [
+        (SignerRole::Officer, Some(OFFICER), "张建国"),
+        (SignerRole::Officer, Some("渝50010723002"), "王晓东"),
+        (SignerRole::EnterpriseRepresentative, None, "企业负责人"),
+    ] {
+        let png = format!("signature of {name} over {hash}").into_bytes();
+        app.add_signature(
+            record_id,
+            role,
+            id.map(Into::into),
+            name,
+            &png,
+            hash.clone(),
+            Utc::now(),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn start_is_refused_for_unknown_or_foreign_tasks() {
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    assert!(matches!(
+        app.start_task("TEST-D1-0000", Utc::now()),
+        Err(CoreError::NotEnrolled)
+    ));
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let err = app.start_task("OTHER-TEAM-0001", Utc::now()).unwrap_err();
+    assert!(
+        err.to_string().contains("未分配给本设备的执法人员"),
+        "{err}"
+    );
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    // Starting again resumes the same inspection.
+    assert_eq!(app.start_task("TEST-D1-0000", Utc::now()).unwrap(), id);
+    assert_eq!(app.tasks().unwrap()[0].status, TaskStatus::InProgress);
+}
+
+#[test]
+fn verdicts_must_be_on_the_items_scale() {
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    let err = app
+        .set_item(&id, "MET-1.01", Some(Verdict::Major), None, Utc::now())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("不允许使用结论「严重不合格」"),
+        "{err}"
+    );
+    let err = app
+        .set_item(&id, "MET-9.99", Some(Verdict::Conform), None, Utc::now())
+        .unwrap_err();
+    assert!(matches!(err, CoreError::NotFound(_)));
+}
+
+#[test]
+fn sealing_lists_every_violation_then_seals_a_complete_record() {
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    let Err(CoreError::Incomplete(v)) = app.seal(&id, Utc::now()) else {
+        panic!("an empty record must not seal")
+    };
+    assert!(v.contains(&Violation::GatePhotoMissing));
+    assert!(v.contains(&Violation::OfficerSignaturesMissing { found: 0 }));
+    assert!(
+        v.iter()
+            .filter(|x| matches!(x, Violation::ItemWithoutVerdict { .. }))
+            .count()
+            > 10
+    );
+
+    complete(&app, &id);
+    assert!(
+        app.check(&id).unwrap().is_empty(),
+        "{:?}",
+        app.check(&id).unwrap()
+    );
+    let version = app.seal(&id, Utc::now()).unwrap();
+    assert_eq!(version, app.record(&id).unwrap().content_hash());
+    let err = app
+        .set_item(&id, "MET-1.01", Some(Verdict::Nonconform), None, Utc::now())
+        .unwrap_err();
+    assert!(err.to_string().contains("已封存"), "{err}");
+    assert_eq!(app.tasks().unwrap()[0].status, TaskStatus::AwaitingSync);
+
+    // The log tells the whole story, hash-chained, ending with the seal.
+    let log = app.log().unwrap();
+    assert!(matches!(log[0].0.payload, EntryPayload::Started { .. }));
+    assert!(matches!(
+        log.last().unwrap().0.payload,
+        EntryPayload::Sealed { .. }
+    ));
+    for w in log.windows(2) {
+        assert_eq!(w[1].0.prev_hash.as_ref(), Some(&w[0].0.hash));
+        assert_eq!(w[1].0.index, w[0].0.index + 1);
+        assert_eq!(w[1].0.compute_hash(), w[1].0.hash);
+    }
+}
+
+#[test]
+fn data_at_rest_is_encrypted_and_needs_the_key() {
+    let d = dirs();
+    {
+        let app = App::open(&d.data, &d.key).unwrap();
+        offline_enrolment(&app).unwrap();
+        give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+        let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+        app.attach_photo(
+            &id,
+            PhotoSubject::Gate,
+            "大门照片-明文标记".as_bytes(),
+            meta(),
+            Utc::now(),
+        )
+        .unwrap();
+    }
+    let needle = "重庆某某计量器具有限公司".as_bytes();
+    for entry in walk(&d.data) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "plaintext in {}",
+            entry.display()
+        );
+        let mark = "大门照片-明文标记".as_bytes();
+        assert!(
+            !bytes.windows(mark.len()).any(|w| w == mark),
+            "plaintext evidence in {}",
+            entry.display()
+        );
+    }
+    // Another key cannot open the data.
+    let other = d.key.with_file_name("other.key");
+    let err = App::open(&d.data, &other).unwrap_err();
+    assert!(err.to_string().contains("密钥不符"), "{err}");
+    // The key must not sit in the data directory.
+    assert!(App::open(&d.data, &d.data.join("k")).is_err());
+    assert!(App::open(&d.data, &d.key).is_ok());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+#[test]
+fn a_returned_record_is_amended_as_a_new_version() {
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    complete(&app, &id);
+    let v1 = app.seal(&id, Utc::now()).unwrap();
+    assert!(
+        app.start_amendment(&id, Utc::now()).is_err(),
+        "not returned yet"
+    );
+
+    let ret = RecordReturn {
+        record_id: id,
+        task_id: "TEST-D1-0000".into(),
+        version: v1.clone(),
+        comment: "请补充说明".into(),
+        item_comments: [("MET-1.01".to_owned(), "备案信息不清".to_owned())].into(),
+        returned_at: Utc::now(),
+    };
+    let page = PullResponse {
+        format: 1,
+        cursor: 2,
+        items: vec![FeedItem::Returned { r#return: ret }],
+        checklists: vec![],
+        more: false,
+    };
+    app.apply_pull(&page, &mut Default::default()).unwrap();
+    assert_eq!(app.tasks().unwrap()[0].status, TaskStatus::Returned);
+    let got = app.start_amendment(&id, Utc::now()).unwrap();
+    assert_eq!(got.item_comments["MET-1.01"], "备案信息不清");
+    app.set_item(
+        &id,
+        "MET-1.01",
+        Some(Verdict::Conform),
+        Some("已补充备案信息".into()),
+        Utc::now(),
+    )
+    .unwrap();
+    // Content changed: the old signatures no longer sign it.
+    let Err(CoreError::Incomplete(v)) = app.seal(&id, Utc::now()) else {
+        panic!("stale signatures must block")
+    };
+    assert!(
+        v.iter()
+            .all(|x| matches!(x, Violation::SignatureStale { .. })),
+        "{v:?}"
+    );
+    sign_all(&app, &id);
+    let v2 = app.seal(&id, Utc::now()).unwrap();
+    assert_ne!(v1, v2);
+    let last = app.log().unwrap().pop().unwrap().0;
+    match last.payload {
+        EntryPayload::Amended { replaces, record } => {
+            assert_eq!(replaces, v1);
+            assert_eq!(record.content_hash(), v2);
+        }
+        other => panic!("expected an amendment, got {other:?}"),
+    }
+}
