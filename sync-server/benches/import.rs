@@ -153,7 +153,7 @@ impl Generator {
     fn name(&self, n: u64, out: &mut String) {
         out.clear();
         // 1_000_003 is prime and larger than any factor of the capacity.
-        let mut m = (n % self.name_capacity) * 1_000_003 % self.name_capacity;
+        let mut m = (n % self.name_capacity + 1) * 1_000_003 % self.name_capacity;
         let t = self.trade.len() as u64;
         let mut digit = |radix: u64| {
             let d = m % radix;
@@ -185,7 +185,7 @@ fn uscc(n: u64, h: u64) -> Uscc {
     s.push_str(division);
     s.push_str("MA");
     // 2_654_435_761 is not a multiple of 31, so this is a bijection.
-    let mut m = n % SPACE * 2_654_435_761 % SPACE;
+    let mut m = (n % SPACE + 1) * 2_654_435_761 % SPACE;
     for _ in 0..7 {
         s.push(alphabet[(m % 31) as usize] as char);
         m /= 31;
@@ -271,6 +271,31 @@ fn proc_status_mib(field: &str) -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// CPU time of the whole process (every thread: the caller's and SQLite's
+/// worker), from `/proc/self/stat` (`utime + stime`, in USER_HZ = 1/100 s).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -288,17 +313,18 @@ struct Line {
     phase: &'static str,
     rows: usize,
     parse: Duration,
-    store: Option<Duration>,
+    /// Wall time and process CPU time of the store call.
+    store: Option<(Duration, Duration)>,
 }
 
 impl Line {
     fn print(&self) {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         match self.store {
-            Some(store) => {
+            Some((store, cpu)) => {
                 let total = self.parse + store;
                 println!(
-                    "| {} | {} | {:.0} ms ({:.0}/s) | {:.0} ms ({:.0}/s) | {:.0} ms ({:.0}/s) |",
+                    "| {} | {} | {:.0} ms ({:.0}/s) | {:.0} ms ({:.0}/s) | {:.0} ms ({:.0}/s) | {:.1} s |",
                     self.phase,
                     self.rows,
                     ms(self.parse),
@@ -307,10 +333,11 @@ impl Line {
                     rate(self.rows, store),
                     ms(total),
                     rate(self.rows, total),
+                    cpu.as_secs_f64(),
                 );
             }
             None => println!(
-                "| {} | {} | {:.0} ms ({:.0}/s) | — | — |",
+                "| {} | {} | {:.0} ms ({:.0}/s) | — | — | — |",
                 self.phase,
                 self.rows,
                 ms(self.parse),
@@ -332,15 +359,17 @@ fn parse(bytes: &[u8], known: &BTreeSet<String>) -> (Parsed<Target>, Duration) {
     (parsed, took)
 }
 
-async fn import(store: &Store, parsed: Parsed<Target>) -> (ImportSummary, Duration) {
+async fn import(store: &Store, parsed: Parsed<Target>) -> (ImportSummary, (Duration, Duration)) {
+    let cpu = process_cpu();
     let start = Instant::now();
     let summary = store
         .import_targets(parsed, false, "bench.csv", "bench")
         .await
         .expect("import");
     let took = start.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu);
     assert!(summary.imported, "import refused: {:?}", summary.errors);
-    (summary, took)
+    (summary, (took, cpu))
 }
 
 struct TempDir(PathBuf);
@@ -360,6 +389,7 @@ fn main() {
 
     println!("# Directory import benchmark: {rows} target rows, SQLite");
     println!();
+    println!("load average at start: {}", load_average());
 
     let start = Instant::now();
     let csv_text = generate(rows, None);
@@ -479,9 +509,10 @@ fn main() {
     });
     let peak_end = proc_status_mib("VmHWM");
 
+    println!("load average at end: {}", load_average());
     println!();
-    println!("| phase | rows | parse | store | total |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| phase | rows | parse | store | total | store CPU (all threads) |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for line in &lines {
         line.print();
     }

@@ -67,6 +67,21 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Nanoseconds this thread has spent on a CPU (wall time minus waiting for
+/// one, which matters on a shared 2-core machine).
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -81,12 +96,13 @@ fn child(file: &Path) -> ExitCode {
     let mark = mark();
     let before = vm_hwm_kib().unwrap_or(0);
     for i in 0..WARMUP + RUNS {
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_ns());
         let (photo, t) = process_timed(&input, &mark, &config).expect("pipeline succeeds");
         let total = start.elapsed();
+        let cpu = cpu_ns().saturating_sub(cpu_start);
         if i >= WARMUP {
             println!(
-                "run {} {} {} {} {} {} {} {} {} {}",
+                "run {} {} {} {} {} {} {} {} {} {} {}",
                 total.as_nanos(),
                 t.probe.as_nanos(),
                 t.exif.as_nanos(),
@@ -97,6 +113,7 @@ fn child(file: &Path) -> ExitCode {
                 t.encode.as_nanos(),
                 t.hash.as_nanos(),
                 photo.jpeg.len(),
+                cpu,
             );
         }
         if i == 0 {
@@ -121,10 +138,11 @@ fn parent() -> ExitCode {
         }
     };
 
+    let load_before = load_average();
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("camera-12mp.jpg");
     let gen_start = Instant::now();
-    let pixels = photo_like(4000, 3000, 10, 2026);
+    let pixels = photo_like(4000, 3000, 7, 2026);
     let exif = exif_app1(&ExifSpec {
         orientation: Some(6),
         gps: Some(GeoPoint::new(29.560_123, 106.330_789, Some(8.0)).expect("valid point")),
@@ -155,6 +173,7 @@ fn parent() -> ExitCode {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut totals = Vec::new();
+    let mut cpu_times = Vec::new();
     let mut stages: Vec<StageTimings> = Vec::new();
     let mut out_bytes = 0;
     let mut dims = String::new();
@@ -177,6 +196,7 @@ fn parent() -> ExitCode {
                     hash: d(9),
                 });
                 out_bytes = n(10);
+                cpu_times.push(d(11));
             }
             Some(&"dims") => dims = format!("{}x{}", f[1], f[2]),
             Some(&"rss") => (rss_before, rss_peak) = (n(1), n(2)),
@@ -184,6 +204,7 @@ fn parent() -> ExitCode {
         }
     }
     let ours = median(totals.clone());
+    let ours_cpu = median(cpu_times);
     let stage = |get: fn(&StageTimings) -> Duration| ms(median(stages.iter().map(get).collect()));
 
     // vipsthumbnail: same file, same size and quality, timed per command.
@@ -240,6 +261,11 @@ fn parent() -> ExitCode {
         "  of which vips process startup",
         ms(startup)
     );
+    println!(
+        "{:<44} {:>10.1}",
+        "choucha CPU time per run (on-CPU, median)",
+        ms(ours_cpu)
+    );
     println!("ratio choucha / vipsthumbnail: {ratio:.2} (excluding vips startup: {ratio_net:.2})");
     println!(
         "stages (median ms): probe {:.1} | exif {:.1} | decode {:.1} | resize {:.1} | orient {:.1} | watermark {:.1} | encode {:.1} | sha256 {:.1}",
@@ -255,6 +281,10 @@ fn parent() -> ExitCode {
     println!(
         "peak RSS of the pipeline process (VmHWM): {rss_mib:.1} MiB (before the first run: {:.1} MiB)",
         rss_before as f64 / 1024.0
+    );
+    println!(
+        "load average (1/5/15 min) before: {load_before}, after: {}",
+        load_average()
     );
     if std::env::var_os("PHOTO_BENCH_KEEP").is_some() {
         let keep = dir.keep();

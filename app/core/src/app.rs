@@ -96,6 +96,11 @@ pub struct App {
     pub(crate) store: Store,
     pub(crate) evidence: EvidenceStore,
     data_dir: PathBuf,
+    /// Parsed checklists: versions are immutable, so a cache never goes
+    /// stale, and every edit needs one (parsing it each time cost more than
+    /// the write itself).
+    checklists:
+        std::sync::Mutex<std::collections::HashMap<ChecklistRef, std::sync::Arc<Checklist>>>,
 }
 
 /// Record states on the device.
@@ -119,6 +124,7 @@ impl App {
             store,
             evidence,
             data_dir: data_dir.to_owned(),
+            checklists: Default::default(),
         })
     }
 
@@ -139,8 +145,16 @@ impl App {
         self.store.write(|tx| meta_set(tx, "enrolment", &json))
     }
 
-    pub fn checklist(&self, r: &ChecklistRef) -> Result<Checklist, CoreError> {
-        self.store.read(|c| {
+    pub fn checklist(&self, r: &ChecklistRef) -> Result<std::sync::Arc<Checklist>, CoreError> {
+        if let Some(c) = self
+            .checklists
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(r)
+        {
+            return Ok(c.clone());
+        }
+        let parsed: Checklist = self.store.read(|c| {
             let body: Option<String> = c
                 .query_row(
                     "SELECT body FROM checklists WHERE id = ?1 AND version = ?2",
@@ -150,7 +164,13 @@ impl App {
                 .optional()?;
             let body = body.ok_or_else(|| CoreError::NotFound(format!("检查表 {r}")))?;
             Ok(serde_json::from_str(&body)?)
-        })
+        })?;
+        let parsed = std::sync::Arc::new(parsed);
+        self.checklists
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(r.clone(), parsed.clone());
+        Ok(parsed)
     }
 
     pub fn task(&self, task_id: &str) -> Result<TaskBundle, CoreError> {

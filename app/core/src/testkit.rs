@@ -91,3 +91,55 @@ pub fn give_tasks(app: &App, category: TargetCategory, n: usize) -> Result<Vec<S
     app.apply_pull(&page, &mut SyncReport::default())?;
     Ok(ids)
 }
+
+/// Puts `n` started inspections with every item answered into the store in
+/// one transaction (the store benchmark's "1,000 inspections" background).
+pub fn seed_inspections(app: &App, n: usize) -> Result<Vec<uuid::Uuid>, CoreError> {
+    use choucha_shared::checklist::Verdict;
+    use choucha_shared::record::{InspectionRecord, ItemEntry};
+    use choucha_shared::sync::EntryPayload;
+    let tasks = give_tasks(app, TargetCategory::Metrology, n)?;
+    let now = Utc::now();
+    let mut ids = Vec::with_capacity(n);
+    let bundle = app.task(&tasks[0])?;
+    let checklist = app.checklist(&bundle.task.checklist)?;
+    app.store.write(|tx| {
+        for task_id in &tasks {
+            let bundle = app.task(task_id)?;
+            let mut record = InspectionRecord {
+                format: 1,
+                record_id: uuid::Uuid::now_v7(),
+                task_id: task_id.clone(),
+                target: bundle.task.target.clone(),
+                target_name: bundle.target.name.to_string(),
+                category: bundle.task.category,
+                checklist: checklist.reference(),
+                team: bundle.task.team.clone(),
+                started_at: now,
+                inspection_date: choucha_shared::CivilDate::new(now.date_naive())
+                    .map_err(|e| CoreError::Format(e.to_string()))?,
+                items: Default::default(),
+                photos: vec![],
+                findings: vec![],
+                signatures: vec![],
+                refusal: None,
+            };
+            for item in checklist.items() {
+                let entry = ItemEntry { verdict: Some(Verdict::Conform), note: Some("现场核查符合要求".into()) };
+                record.items.insert(item.id.clone(), entry.clone());
+                crate::app::append(
+                    tx,
+                    EntryPayload::ItemSet { record_id: record.record_id, item_id: item.id.clone(), entry },
+                    now,
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO records (record_id, task_id, state, record, updated_at) VALUES (?1, ?2, 'draft', ?3, ?4)",
+                (record.record_id.to_string(), task_id, serde_json::to_string(&record)?, now.to_rfc3339()),
+            )?;
+            ids.push(record.record_id);
+        }
+        Ok(())
+    })?;
+    Ok(ids)
+}

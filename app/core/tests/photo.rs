@@ -736,12 +736,3 @@ fn every_error_reads_chinese_first_then_english() {
         assert!(text.ends_with(')'), "{text}");
     }
 }
-
-#[test]
-fn zz_timing_probe() {
-    let t0 = Instant::now();
-    let input = fast_jpeg(4000, 3000);
-    eprintln!("make fixture {:?}", t0.elapsed());
-    let (_, t) = choucha_app_core::photo::process_timed(&input, &mark(), &PhotoConfig::default()).unwrap();
-    eprintln!("{t:?}");
-}

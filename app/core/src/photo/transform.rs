@@ -50,28 +50,33 @@ type PixelMap = fn(usize, usize, usize, usize) -> (usize, usize);
 /// the tag. Any other value leaves the image as it is.
 pub(super) fn orient(src: Rgb, o: u16) -> Rgb {
     let (w, h) = (src.width as usize, src.height as usize);
-    // For each output pixel (x, y): the source pixel, as a function of the
-    // output's size.
-    let (dw, dh, map): (usize, usize, PixelMap) = match o {
-        2 => (w, h, |x, y, w, _| (w - 1 - x, y)),
-        3 => (w, h, |x, y, w, h| (w - 1 - x, h - 1 - y)),
-        4 => (w, h, |x, y, _, h| (x, h - 1 - y)),
-        5 => (h, w, |x, y, _, _| (y, x)),
-        6 => (h, w, |x, y, _, h| (y, h - 1 - x)),
-        7 => (h, w, |x, y, w, h| (w - 1 - y, h - 1 - x)),
-        8 => (h, w, |x, y, w, _| (w - 1 - y, x)),
-        _ => return src,
-    };
-    // In tiles, so that the column-wise reads of a rotation stay in cache.
+    // For each output pixel (x, y): the source pixel.
+    match o {
+        2 => remap(&src, w, h, |x, y| (w - 1 - x, y)),
+        3 => remap(&src, w, h, |x, y| (w - 1 - x, h - 1 - y)),
+        4 => remap(&src, w, h, |x, y| (x, h - 1 - y)),
+        5 => remap(&src, h, w, |x, y| (y, x)),
+        6 => remap(&src, h, w, |x, y| (y, h - 1 - x)),
+        7 => remap(&src, h, w, |x, y| (w - 1 - y, h - 1 - x)),
+        8 => remap(&src, h, w, |x, y| (w - 1 - y, x)),
+        _ => src,
+    }
+}
+
+/// A `dw`x`dh` image whose pixel (x, y) is `src`'s pixel `map(x, y)`.
+/// Works in tiles so that the column-wise reads of a rotation stay in cache.
+fn remap(src: &Rgb, dw: usize, dh: usize, map: impl Fn(usize, usize) -> (usize, usize)) -> Rgb {
     const TILE: usize = 64;
+    let sw = src.width as usize;
     let mut data = vec![0u8; src.data.len()];
     for ty in (0..dh).step_by(TILE) {
         for tx in (0..dw).step_by(TILE) {
+            let tx_end = (tx + TILE).min(dw);
             for y in ty..(ty + TILE).min(dh) {
-                let row = &mut data[(y * dw + tx) * 3..(y * dw + (tx + TILE).min(dw)) * 3];
-                for (i, px) in row.chunks_exact_mut(3).enumerate() {
-                    let (sx, sy) = map(tx + i, y, w, h);
-                    let s = (sy * w + sx) * 3;
+                let row = &mut data[(y * dw + tx) * 3..(y * dw + tx_end) * 3];
+                for (px, x) in row.chunks_exact_mut(3).zip(tx..tx_end) {
+                    let (sx, sy) = map(x, y);
+                    let s = (sy * sw + sx) * 3;
                     px.copy_from_slice(&src.data[s..s + 3]);
                 }
             }
