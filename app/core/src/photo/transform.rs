@@ -43,9 +43,6 @@ pub(super) fn fit_long_edge(src: Rgb, long_edge: u32) -> Result<Rgb, PhotoError>
     })
 }
 
-/// Maps an output pixel (x, y, out width, out height) to its source pixel.
-type PixelMap = fn(usize, usize, usize, usize) -> (usize, usize);
-
 /// Applies EXIF orientation `o` (1-8) so the image displays upright without
 /// the tag. Any other value leaves the image as it is.
 pub(super) fn orient(src: Rgb, o: u16) -> Rgb {
