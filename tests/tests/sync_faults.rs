@@ -220,3 +220,53 @@ async fn two_devices_on_one_task_keep_both_records_flagged() {
         assert!(flags.contains("同一任务有多份记录"), "{flags}");
     }
 }
+
+#[tokio::test]
+async fn server_killed_while_a_batch_is_in_flight_loses_and_duplicates_nothing() {
+    let mut server = TestServer::start_demo(None).unwrap();
+    let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let (mut dev, _, _) = two_devices(&client, &server).await;
+    let record_id = uuid::Uuid::now_v7();
+    let mut seed: u64 = 99;
+    for round in 0..5 {
+        for n in 0..400 {
+            let entry = choucha_shared::record::ItemEntry {
+                verdict: None,
+                note: Some(format!("r{round} n{n} {}", "备注".repeat(40))),
+            };
+            dev.append(
+                EntryPayload::ItemSet {
+                    record_id,
+                    item_id: "MET-1.01".into(),
+                    entry,
+                },
+                Utc::now(),
+            );
+        }
+        let batch = dev.log[dev.confirmed as usize..].to_vec();
+        let sender = dev.clone();
+        let in_flight = tokio::spawn(async move { sender.push_entries(&batch).await });
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        tokio::time::sleep(std::time::Duration::from_millis((seed >> 33) % 60)).await;
+        server.restart().unwrap();
+        // Whatever the in-flight request saw, the device just syncs again.
+        let _ = in_flight.await;
+        for _ in 0..3 {
+            if dev.confirmed < dev.log.len() as u64 {
+                dev.sync_log().await.unwrap();
+            }
+        }
+        assert_eq!(dev.confirmed, dev.log.len() as u64);
+    }
+    let held = admin_get(
+        &client,
+        &server,
+        &format!("/api/v1/devices/{}/log", dev.enrolment.device_id),
+    )
+    .await;
+    let held = held.as_array().unwrap();
+    assert_eq!(held.len(), dev.log.len(), "every entry exactly once");
+    for (h, e) in held.iter().zip(&dev.log) {
+        assert_eq!(h["hash"], e.hash.as_str());
+    }
+}

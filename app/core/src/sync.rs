@@ -491,3 +491,25 @@ pub fn backoff(failures: u32) -> Duration {
     let jitter = rand::random::<u64>() % (base / 2 + 1);
     Duration::from_millis(base + jitter)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_a_cap() {
+        for failures in 1..20 {
+            let base = (1000u64 << (failures.min(9) - 1)).min(300_000);
+            for _ in 0..50 {
+                let d = backoff(failures).as_millis() as u64;
+                assert!(
+                    d >= base && d <= base + base / 2,
+                    "failure {failures}: {d} ms vs base {base}"
+                );
+            }
+        }
+        // Jitter: a room of tablets does not retry in lock-step.
+        let spread: std::collections::BTreeSet<_> = (0..50).map(|_| backoff(5)).collect();
+        assert!(spread.len() > 10);
+    }
+}
