@@ -716,16 +716,44 @@ impl Store {
             .bind(now())
             .execute(&mut *tx)
             .await?;
+        // Records waiting for this blob. Most still wait for others too:
+        // for those, only the blob's line leaves the missing list; the full
+        // evaluation (record JSON, every blob, the sealing rules) runs once,
+        // when the last one arrives. Under load this was the hot spot.
         let waiting: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT r.record_id, r.version, r.record FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
+            "SELECT r.record_id, r.version, r.missing FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
              WHERE rb.sha256 = $1 AND r.state = 'incomplete'",
         )
         .bind(sha256.as_str())
         .fetch_all(&mut *tx)
         .await?;
-        for (record_id, version, json) in waiting {
-            let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
-            let (state, missing) = evaluate(&mut tx, &record, catalogue).await?;
+        for (record_id, version, missing) in waiting {
+            let (still_missing,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM record_blobs rb WHERE rb.record_id = $1 AND rb.version = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256)",
+            )
+            .bind(&record_id)
+            .bind(&version)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (state, missing) = if still_missing > 0 {
+                let list: Vec<String> = serde_json::from_str(&missing).map_err(corrupt)?;
+                let list: Vec<String> = list
+                    .into_iter()
+                    .filter(|m| !m.contains(sha256.as_str()))
+                    .collect();
+                (ReviewState::Incomplete, list)
+            } else {
+                let (json,): (String,) = sqlx::query_as(
+                    "SELECT record FROM records WHERE record_id = $1 AND version = $2",
+                )
+                .bind(&record_id)
+                .bind(&version)
+                .fetch_one(&mut *tx)
+                .await?;
+                let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
+                evaluate(&mut tx, &record, catalogue).await?
+            };
             sqlx::query(
                 "UPDATE records SET state = $1, missing = $2 WHERE record_id = $3 AND version = $4",
             )
