@@ -130,6 +130,20 @@ impl SimDevice {
         }
     }
 
+    /// Pulls the feed and returns one assigned task with its checklist.
+    pub async fn pull_task(&mut self, task_id: &str) -> anyhow::Result<(TaskBundle, Checklist)> {
+        let (tasks, checklists, _) = self.pull_all().await?;
+        let bundle = tasks
+            .into_iter()
+            .find(|t| t.task.task_id == task_id)
+            .context("task not in the feed")?;
+        let checklist = checklists
+            .into_iter()
+            .find(|c| c.reference() == bundle.task.checklist)
+            .context("the task's checklist not in the feed")?;
+        Ok((bundle, checklist))
+    }
+
     /// Sends `entries` as one batch; returns the status and the answer.
     ///
     /// A request that dies in transit (a stale keep-alive connection to a

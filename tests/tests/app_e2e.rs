@@ -50,6 +50,35 @@ fn scribble(seed: f32) -> Capture {
     }
 }
 
+/// Every team member and the enterprise sign the record's current content.
+fn sign_everyone(app: &App, id: &uuid::Uuid, team: &[choucha_shared::plan::TeamMember], seed: f32) {
+    for (i, m) in team.iter().enumerate() {
+        let role = if m.role == MemberRole::Officer {
+            SignerRole::Officer
+        } else {
+            SignerRole::Expert
+        };
+        app.sign_with_capture(
+            id,
+            role,
+            Some(m.person_id.clone()),
+            &m.name,
+            &scribble(i as f32 + seed),
+            Utc::now(),
+        )
+        .unwrap();
+    }
+    app.sign_with_capture(
+        id,
+        SignerRole::EnterpriseRepresentative,
+        None,
+        "赵企业",
+        &scribble(9.0 + seed),
+        Utc::now(),
+    )
+    .unwrap();
+}
+
 fn workload_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let bin = exe
@@ -208,31 +237,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
     // Sealing before signatures lists what is missing.
     assert!(app.seal(&id, Utc::now()).is_err());
     let team = app.record(&id).unwrap().team;
-    for (i, m) in team.iter().enumerate() {
-        let role = if m.role == MemberRole::Officer {
-            SignerRole::Officer
-        } else {
-            SignerRole::Expert
-        };
-        app.sign_with_capture(
-            &id,
-            role,
-            Some(m.person_id.clone()),
-            &m.name,
-            &scribble(i as f32),
-            Utc::now(),
-        )
-        .unwrap();
-    }
-    app.sign_with_capture(
-        &id,
-        SignerRole::EnterpriseRepresentative,
-        None,
-        "赵企业",
-        &scribble(9.0),
-        Utc::now(),
-    )
-    .unwrap();
+    sign_everyone(&app, &id, &team, 0.0);
     assert_eq!(app.record(&id).unwrap().photos.len(), 12);
     let version = app.seal(&id, Utc::now()).unwrap();
     let progress = app.progress().unwrap();
@@ -327,31 +332,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
         Utc::now(),
     )
     .unwrap();
-    for (i, m) in team.iter().enumerate() {
-        let role = if m.role == MemberRole::Officer {
-            SignerRole::Officer
-        } else {
-            SignerRole::Expert
-        };
-        app.sign_with_capture(
-            &id,
-            role,
-            Some(m.person_id.clone()),
-            &m.name,
-            &scribble(i as f32 + 0.5),
-            Utc::now(),
-        )
-        .unwrap();
-    }
-    app.sign_with_capture(
-        &id,
-        SignerRole::EnterpriseRepresentative,
-        None,
-        "赵企业",
-        &scribble(9.5),
-        Utc::now(),
-    )
-    .unwrap();
+    sign_everyone(&app, &id, &team, 0.5);
     let v2 = app.seal(&id, Utc::now()).unwrap();
     let report = app.sync_once(&http).await.unwrap();
     assert_eq!(

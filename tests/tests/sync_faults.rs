@@ -56,13 +56,8 @@ async fn s3_outage_mid_upload_loses_nothing() {
     .unwrap();
     let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let (mut dev, _, task_id) = two_devices(&client, &server).await;
-    let (tasks, checklists, _) = dev.pull_all().await.unwrap();
-    let bundle = tasks.iter().find(|t| t.task.task_id == task_id).unwrap();
-    let checklist = checklists
-        .iter()
-        .find(|c| c.reference() == bundle.task.checklist)
-        .unwrap();
-    let (record, blobs) = complete_record(bundle, checklist, 3_000, 0);
+    let (bundle, checklist) = dev.pull_task(&task_id).await.unwrap();
+    let (record, blobs) = complete_record(&bundle, &checklist, 3_000, 0);
     dev.append(
         EntryPayload::Sealed {
             record: record.clone(),
@@ -142,13 +137,8 @@ async fn implausible_device_clocks_are_flagged() {
     let server = TestServer::start_demo(None).unwrap();
     let client = Client::new();
     let (mut dev, _, task_id) = two_devices(&client, &server).await;
-    let (tasks, checklists, _) = dev.pull_all().await.unwrap();
-    let bundle = tasks.iter().find(|t| t.task.task_id == task_id).unwrap();
-    let checklist = checklists
-        .iter()
-        .find(|c| c.reference() == bundle.task.checklist)
-        .unwrap();
-    let (mut record, mut blobs) = complete_record(bundle, checklist, 1_000, 0);
+    let (bundle, checklist) = dev.pull_task(&task_id).await.unwrap();
+    let (mut record, mut blobs) = complete_record(&bundle, &checklist, 1_000, 0);
     // A tablet whose clock says 2020 for the start and next week for a photo,
     // whose GPS fix says otherwise.
     record.started_at = Utc.with_ymd_and_hms(2020, 1, 1, 9, 0, 0).unwrap();
@@ -196,13 +186,8 @@ async fn two_devices_on_one_task_keep_both_records_flagged() {
     let (mut a, mut b, task_id) = two_devices(&client, &server).await;
     let mut ids = Vec::new();
     for dev in [&mut a, &mut b] {
-        let (tasks, checklists, _) = dev.pull_all().await.unwrap();
-        let bundle = tasks.iter().find(|t| t.task.task_id == task_id).unwrap();
-        let checklist = checklists
-            .iter()
-            .find(|c| c.reference() == bundle.task.checklist)
-            .unwrap();
-        let (record, _) = complete_record(bundle, checklist, 1_000, 0);
+        let (bundle, checklist) = dev.pull_task(&task_id).await.unwrap();
+        let (record, _) = complete_record(&bundle, &checklist, 1_000, 0);
         dev.append(
             EntryPayload::Sealed {
                 record: record.clone(),
