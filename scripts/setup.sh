@@ -16,6 +16,7 @@ APT_PACKAGES=(
   pkg-config        # locating C libraries for -sys crates
   libssl-dev        # libcrypto for SQLCipher (the tablet's encrypted database)
   postgresql        # initdb/pg_ctl for the throwaway test clusters (tests/src/pg.rs); its own cluster is never used
+  libvips-tools     # vipsthumbnail, the reference the photo benchmark runs side by side (app/core/benches/photo.rs)
 )
 
 missing=()
