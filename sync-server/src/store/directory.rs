@@ -348,14 +348,16 @@ impl Store {
             .chain(["data", "row_hash", "version", "import_id", "updated_at"])
             .collect();
         let width = all_cols.len();
-        // On SQLite, a multi-row INSERT that may abort on a constraint keeps
-        // a statement journal (a copy of every page it changes, spilled to a
-        // temporary file past 64 KiB) to undo just itself; OR FAIL needs
-        // none. Nothing else changes: the keys were checked against the
-        // table under the writer lock, and any error drops the transaction.
-        // Anonymous `?` placeholders, because sqlx looks each `$N` up by
-        // name, which SQLite does by a linear scan: quadratic in the (up to 5,600)
-        // parameters of a chunk.
+        // SQLite only:
+        // * OR FAIL: a multi-row INSERT that may ABORT on a constraint keeps
+        //   a statement journal (a copy of every page it changes, spilled to
+        //   a temporary file past 64 KiB) to undo just itself; OR FAIL needs
+        //   none. The outcome is the same: the keys were checked against the
+        //   table under the writer lock, and any error drops (rolls back)
+        //   the whole transaction.
+        // * anonymous `?` placeholders: sqlx binds each `$N` by looking its
+        //   name up, which SQLite does by a linear scan, so binding a chunk
+        //   (up to 5,600 parameters) was quadratic.
         let insert = if sqlite {
             "INSERT OR FAIL INTO"
         } else {
