@@ -38,6 +38,9 @@ fn main() -> ExitCode {
         if flag == "--child" {
             return child(Path::new(file));
         }
+        if flag == "--components" {
+            return components(Path::new(file));
+        }
     }
     if !args.is_empty() && args.iter().all(|a| !a.starts_with('-')) {
         // A name filter that is not ours (cargo bench FILTER).
@@ -122,6 +125,81 @@ fn child(file: &Path) -> ExitCode {
         }
     }
     println!("rss {} {}", before, vm_hwm_kib().unwrap_or(0));
+    ExitCode::SUCCESS
+}
+
+/// The alternatives the pipeline chose between, on the same data: resizing
+/// the decoded 12 MP raster to 2048x1536 and encoding that at quality 85.
+fn components(file: &Path) -> ExitCode {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+    const N: usize = 5;
+    let input = std::fs::read(file).expect("fixture readable");
+    let time = |n: usize, f: &mut dyn FnMut()| {
+        median(
+            (0..n)
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let mut raster = None;
+    let decode = time(N, &mut || {
+        raster = Some(
+            image::load_from_memory_with_format(&input, image::ImageFormat::Jpeg)
+                .expect("decodes")
+                .into_rgb8(),
+        );
+    });
+    let raster = raster.expect("decoded");
+    let (w, h) = raster.dimensions();
+    let src = ImageRef::new(w, h, raster.as_raw(), PixelType::U8x3).expect("view");
+    let mut small = Vec::new();
+    let mut fir = |filter| {
+        time(N, &mut || {
+            let mut dst = Image::new(2048, 1536, PixelType::U8x3);
+            let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
+            Resizer::new()
+                .resize(&src, &mut dst, &options)
+                .expect("resizes");
+            small = dst.into_vec();
+        })
+    };
+    let fir_lanczos = fir(FilterType::Lanczos3);
+    let fir_catmull = fir(FilterType::CatmullRom);
+    let fir_bilinear = fir(FilterType::Bilinear);
+    let image_lanczos = time(2, &mut || {
+        image::imageops::resize(&raster, 2048, 1536, image::imageops::FilterType::Lanczos3);
+    });
+    let jpeg_encoder = time(N, &mut || {
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 85);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        enc.encode(&small, 2048, 1536, jpeg_encoder::ColorType::Rgb)
+            .expect("encodes");
+    });
+    let image_encoder = time(N, &mut || {
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+            .encode(&small, 2048, 1536, image::ExtendedColorType::Rgb8)
+            .expect("encodes");
+    });
+    println!("decode 12 MP: image (zune-jpeg) {:.1} ms", ms(decode));
+    println!(
+        "resize 4000x3000 -> 2048x1536: fast_image_resize Lanczos3 {:.1} ms (used) | CatmullRom {:.1} | Bilinear {:.1} | image::imageops Lanczos3 {:.1} ms",
+        ms(fir_lanczos),
+        ms(fir_catmull),
+        ms(fir_bilinear),
+        ms(image_lanczos)
+    );
+    println!(
+        "encode 2048x1536 q85: jpeg-encoder {:.1} ms (used) | image JpegEncoder {:.1} ms",
+        ms(jpeg_encoder),
+        ms(image_encoder)
+    );
     ExitCode::SUCCESS
 }
 
@@ -289,6 +367,16 @@ fn parent() -> ExitCode {
     if std::env::var_os("PHOTO_BENCH_KEEP").is_some() {
         let keep = dir.keep();
         println!("outputs kept in {}", keep.display());
+    }
+
+    // Component alternatives, in their own process after the measured runs.
+    let exe = std::env::current_exe().expect("own path");
+    match Command::new(exe).arg("--components").arg(&file).output() {
+        Ok(out) if out.status.success() => {
+            println!("component alternatives (median):");
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+        _ => println!("component alternatives: failed to run"),
     }
 
     let mut ok = true;

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use choucha_app_core::photo::fixture::{ExifSpec, exif_app1, jpeg, photo_like, with_app1};
 use choucha_app_core::photo::watermark::{font_covers, ink, text_px};
-use choucha_app_core::photo::{PhotoConfig, PhotoError, ProcessedPhoto, Watermark, process};
+use choucha_app_core::photo::{
+    PhotoConfig, PhotoError, ProcessedPhoto, Watermark, exif_facts, process,
+};
 use choucha_shared::{GeoPoint, Sha256Hex};
 use image::{GenericImageView, ImageFormat, Rgb, RgbImage, RgbaImage};
 use sha2::{Digest, Sha256};
@@ -87,6 +89,11 @@ fn exif_orientation_6_turns_a_landscape_shot_portrait() {
     assert_eq!(
         photo.exif.taken_at.unwrap().to_string(),
         "2024-01-10 10:05:33"
+    );
+    assert_eq!(
+        exif_facts(&input),
+        photo.exif,
+        "the same facts without processing"
     );
 
     // Rotated 90° clockwise: the top (red) is now on the right.
@@ -417,6 +424,26 @@ fn png_with_transparency_goes_onto_white() {
     let out = decode(&photo);
     assert!(close(out.get_pixel(50, 50).0, [255, 255, 255], 6));
     assert!(close(out.get_pixel(350, 50).0, [30, 60, 200], 12));
+}
+
+#[test]
+fn cmyk_jpeg_is_converted_to_rgb() {
+    // Adobe-style CMYK, 200x100, even ink: a mid grey-ish colour.
+    let cmyk: Vec<u8> = std::iter::repeat_n([40u8, 40, 40, 40], 200 * 100)
+        .flatten()
+        .collect();
+    let mut input = Vec::new();
+    jpeg_encoder::Encoder::new(&mut input, 90)
+        .encode(&cmyk, 200, 100, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    let photo = run(&input);
+    assert_eq!((photo.width, photo.height), (200, 100));
+    let out = decode(&photo);
+    let p = out.get_pixel(100, 10).0;
+    assert!(
+        p[0].abs_diff(p[1]) < 12 && p[1].abs_diff(p[2]) < 12,
+        "{p:?}"
+    );
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub(super) fn probe(input: &[u8], max_pixels: u64) -> Result<Probed<'_>, PhotoEr
     let reader = ImageReader::with_format(Cursor::new(input), format);
     let (width, height) = reader
         .into_dimensions()
-        .map_err(|e| header_error(e, input))?;
+        .map_err(|e| header_error(e, format, input))?;
     let pixels = u64::from(width) * u64::from(height);
     if pixels > max_pixels {
         return Err(PhotoError::TooLarge {
@@ -79,7 +79,13 @@ pub(super) fn decode(p: Probed<'_>) -> Result<Decoded, PhotoError> {
     limits.max_alloc = Some(raster + 64 * 1024 * 1024);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
-    let icc = decoder.icc_profile().ok().flatten();
+    // Only an RGB profile describes the RGB output (a CMYK or grey one would
+    // make viewers misread every pixel).
+    let icc = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|p| p.get(16..20) == Some(b"RGB "));
     let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     let (width, height) = (image.width(), image.height());
     let data = match image {
@@ -126,12 +132,19 @@ fn is_heif(input: &[u8]) -> bool {
         )
 }
 
-fn header_error(e: ImageError, input: &[u8]) -> PhotoError {
+fn header_error(e: ImageError, format: ImageFormat, input: &[u8]) -> PhotoError {
     match e {
         ImageError::Unsupported(u) => PhotoError::Unsupported {
             format: u.to_string(),
         },
-        e if looks_truncated(&e) || input.len() < 64 => PhotoError::Truncated {
+        // A JPEG header that ends early: say so rather than "corrupt".
+        e if format == ImageFormat::Jpeg => match jpeg_structure(input) {
+            Err(truncated @ PhotoError::Truncated { .. }) => truncated,
+            _ => PhotoError::Corrupt {
+                detail: e.to_string(),
+            },
+        },
+        e if looks_truncated(&e) => PhotoError::Truncated {
             detail: format!("the header is incomplete ({e})"),
         },
         e => PhotoError::Corrupt {

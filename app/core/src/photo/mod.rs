@@ -79,7 +79,7 @@ impl Default for PhotoConfig {
 /// What the input's EXIF says. Absent or unreadable EXIF gives the defaults
 /// (orientation 1, no GPS, no time): EXIF is informative, never a reason to
 /// refuse a photo.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExifFacts {
     /// EXIF Orientation 1-8 (1 when absent or out of range); already applied
     /// to the output.
@@ -270,6 +270,13 @@ fn process_inner(
         original: config.keep_original.then(|| input.to_vec()),
         exif,
     })
+}
+
+/// The EXIF facts of a photo without processing it (for example to compare
+/// the camera's GPS with the device's before deciding what to watermark).
+/// The same facts [`process`] returns in [`ProcessedPhoto::exif`].
+pub fn exif_facts(input: &[u8]) -> ExifFacts {
+    std::panic::catch_unwind(|| exif::read(input)).unwrap_or_default()
 }
 
 fn check_config(config: &PhotoConfig) -> Result<(), PhotoError> {
