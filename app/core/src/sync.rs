@@ -174,15 +174,7 @@ impl App {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0))
             })?;
-            let resp = http
-                .get(format!(
-                    "{}/api/v1/device/pull?cursor={cursor}",
-                    e.server_url
-                ))
-                .bearer_auth(&e.token)
-                .send()
-                .await
-                .map_err(net)?;
+            let resp = device_get(http, e, &format!("pull?cursor={cursor}")).await?;
             if !resp.status().is_success() {
                 return Err(error_from(resp).await);
             }
@@ -388,15 +380,7 @@ impl App {
             Ok(rows)
         })?;
         for (record_id, version) in sealed {
-            let resp = http
-                .get(format!(
-                    "{}/api/v1/device/records/{record_id}",
-                    e.server_url
-                ))
-                .bearer_auth(&e.token)
-                .send()
-                .await
-                .map_err(net)?;
+            let resp = device_get(http, e, &format!("records/{record_id}")).await?;
             if resp.status() == reqwest::StatusCode::NOT_FOUND {
                 continue; // not pushed yet
             }
@@ -441,6 +425,19 @@ impl App {
         self.store.wipe()?;
         self.evidence.wipe()
     }
+}
+
+/// An authenticated GET of a device endpoint (`/api/v1/device/<path>`).
+async fn device_get(
+    http: &reqwest::Client,
+    e: &Enrolment,
+    path: &str,
+) -> Result<reqwest::Response, CoreError> {
+    http.get(format!("{}/api/v1/device/{path}", e.server_url))
+        .bearer_auth(&e.token)
+        .send()
+        .await
+        .map_err(net)
 }
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<u64> {
