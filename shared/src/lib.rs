@@ -14,7 +14,9 @@
 //! * [`record`] — inspection records, photos, signatures, findings.
 //! * [`completeness`] — the rules a record must satisfy before sealing.
 //! * [`review`] — review states and published result categories (一公开).
+//! * [`calendar`] — working days and the 20-working-day publication deadline.
 
+pub mod calendar;
 pub mod category;
 pub mod checklist;
 pub mod completeness;

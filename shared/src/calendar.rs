@@ -1,0 +1,442 @@
+//! Working days (工作日) and the publication deadline of 一公开.
+//!
+//! Information a regulator produces is made public within **20 working
+//! days** (企业信息公示暂行条例 Art. 6). A working day is Monday to Friday,
+//! except the public holidays the State Council announces each year, plus the
+//! weekend days it declares working days in exchange (调休). Those lists
+//! change every year and are published late in the year before, so they are
+//! *data*: a [`WorkCalendar`] is built from a small TOML document, the
+//! embedded default ([`WorkCalendar::china_default`]) lists the years known
+//! when this was written, and a deployment adds later years from its own file
+//! without a new build. [`WorkCalendar::covers`] tells whether a year has
+//! been entered, so the console can warn instead of silently treating a
+//! holiday as a working day.
+//!
+//! Counting rule: the deadline is the 20th working day *after* the
+//! inspection date; the inspection day itself is not counted, whether or not
+//! it is a working day.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use serde::Deserialize;
+
+use crate::value::CivilDate;
+
+/// Working days within which a result must be public.
+pub const PUBLICATION_WORKING_DAYS: u32 = 20;
+
+/// Problems with a calendar file, naming the entry that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("calendar file is not valid TOML: {0}")]
+    Syntax(String),
+    #[error("calendar year {year}: '{value}' is not a date (YYYY-MM-DD)")]
+    BadDate { year: i32, value: String },
+    #[error("calendar year {year}: {date} is in another year")]
+    WrongYear { year: i32, date: NaiveDate },
+    #[error("calendar year {year}: holiday {date} is a weekend day; list only weekdays off")]
+    HolidayOnWeekend { year: i32, date: NaiveDate },
+    #[error("calendar year {year}: working day {date} is not a Saturday or Sunday")]
+    WorkdayNotWeekend { year: i32, date: NaiveDate },
+    #[error("calendar year {year} is listed twice")]
+    DuplicateYear { year: i32 },
+}
+
+/// The file format: one table per year.
+///
+/// ```toml
+/// [[year]]
+/// year = 2024
+/// holidays = ["2024-01-01", "2024-02-12"]   # weekdays off
+/// working_weekends = ["2024-02-04"]          # 调休: weekend days worked
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    year: Vec<YearEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YearEntry {
+    year: i32,
+    #[serde(default)]
+    holidays: Vec<String>,
+    #[serde(default)]
+    working_weekends: Vec<String>,
+}
+
+/// Which days are working days.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkCalendar {
+    holidays: BTreeSet<NaiveDate>,
+    working_weekends: BTreeSet<NaiveDate>,
+    years: BTreeSet<i32>,
+}
+
+/// The State Council's arrangements for 2023–2025 (国务院办公厅关于部分节假日
+/// 安排的通知). Later years go in the deployment's own calendar file.
+const CHINA_DEFAULT: &str = include_str!("calendar_cn.toml");
+
+fn is_weekend(d: NaiveDate) -> bool {
+    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+impl WorkCalendar {
+    /// Weekends only: no holidays at all (useful where none apply, and in
+    /// tests of the counting itself).
+    pub fn weekends_only() -> Self {
+        Self::default()
+    }
+
+    /// The embedded calendar of the years known at build time.
+    pub fn china_default() -> Self {
+        // The embedded file is checked by a test; should it ever be broken
+        // the server must still start, counting weekends only.
+        Self::from_toml(CHINA_DEFAULT).unwrap_or_default()
+    }
+
+    /// Parses a calendar file; see [`File`] for the format. Every date is
+    /// checked: a holiday must be a weekday and an adjusted working day a
+    /// weekend day, which catches the usual typo (a wrong day or month).
+    pub fn from_toml(text: &str) -> Result<Self, CalendarError> {
+        let file: File = toml::from_str(text).map_err(|e| CalendarError::Syntax(e.to_string()))?;
+        let mut cal = Self::default();
+        cal.add_years(file)?;
+        Ok(cal)
+    }
+
+    /// Adds the years of another calendar file (a deployment's additions to
+    /// the embedded default). A year already present is an error, so one
+    /// file cannot silently override another.
+    pub fn extend_from_toml(&mut self, text: &str) -> Result<(), CalendarError> {
+        let file: File = toml::from_str(text).map_err(|e| CalendarError::Syntax(e.to_string()))?;
+        self.add_years(file)
+    }
+
+    fn add_years(&mut self, file: File) -> Result<(), CalendarError> {
+        for y in file.year {
+            if !self.years.insert(y.year) {
+                return Err(CalendarError::DuplicateYear { year: y.year });
+            }
+            let parse = |s: &String| -> Result<NaiveDate, CalendarError> {
+                let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                    CalendarError::BadDate {
+                        year: y.year,
+                        value: s.clone(),
+                    }
+                })?;
+                if d.year() != y.year {
+                    return Err(CalendarError::WrongYear {
+                        year: y.year,
+                        date: d,
+                    });
+                }
+                Ok(d)
+            };
+            for s in &y.holidays {
+                let d = parse(s)?;
+                if is_weekend(d) {
+                    return Err(CalendarError::HolidayOnWeekend {
+                        year: y.year,
+                        date: d,
+                    });
+                }
+                self.holidays.insert(d);
+            }
+            for s in &y.working_weekends {
+                let d = parse(s)?;
+                if !is_weekend(d) {
+                    return Err(CalendarError::WorkdayNotWeekend {
+                        year: y.year,
+                        date: d,
+                    });
+                }
+                self.working_weekends.insert(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the holidays of `year` have been entered. A year that is not
+    /// covered counts weekends only, which may put a deadline too early
+    /// (never too late) — a safe error, but one worth showing.
+    pub fn covers(&self, year: i32) -> bool {
+        self.years.contains(&year)
+    }
+
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        if is_weekend(d) {
+            self.working_weekends.contains(&d)
+        } else {
+            !self.holidays.contains(&d)
+        }
+    }
+
+    /// The `n`-th working day after `from` (`from` itself not counted).
+    /// `n = 0` gives `from`.
+    pub fn add_working_days(&self, from: NaiveDate, n: u32) -> NaiveDate {
+        let mut d = from;
+        let mut left = n;
+        while left > 0 {
+            d += Duration::days(1);
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
+
+    /// Working days in `(from, to]`: how many working days have passed since
+    /// `from` on `to`. Negative when `to` is before `from`.
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> i64 {
+        let (lo, hi, sign) = if to >= from {
+            (from, to, 1)
+        } else {
+            (to, from, -1)
+        };
+        let mut n = 0i64;
+        let mut d = lo;
+        while d < hi {
+            d += Duration::days(1);
+            if self.is_working_day(d) {
+                n += 1;
+            }
+        }
+        sign * n
+    }
+
+    /// The last day on which a result of an inspection on `inspected` may
+    /// still be published: the 20th working day after it.
+    pub fn publication_deadline(&self, inspected: CivilDate) -> NaiveDate {
+        self.add_working_days(inspected.date(), PUBLICATION_WORKING_DAYS)
+    }
+
+    /// Where a result stands against its deadline on `today`.
+    pub fn publication_status(
+        &self,
+        inspected: CivilDate,
+        published_on: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> PublicationStatus {
+        let deadline = self.publication_deadline(inspected);
+        match published_on {
+            Some(p) if p <= deadline => PublicationStatus::PublishedOnTime { deadline },
+            Some(_) => PublicationStatus::PublishedLate { deadline },
+            None if today > deadline => PublicationStatus::Overdue {
+                deadline,
+                working_days_late: self.working_days_between(deadline, today),
+            },
+            None => PublicationStatus::Due {
+                deadline,
+                working_days_left: self.working_days_between(today, deadline),
+            },
+        }
+    }
+}
+
+/// A result's publication against the 20-working-day rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PublicationStatus {
+    /// Not yet public; `working_days_left` (0 = today is the last day).
+    Due {
+        deadline: NaiveDate,
+        working_days_left: i64,
+    },
+    /// Not yet public and past the deadline.
+    Overdue {
+        deadline: NaiveDate,
+        working_days_late: i64,
+    },
+    PublishedOnTime {
+        deadline: NaiveDate,
+    },
+    PublishedLate {
+        deadline: NaiveDate,
+    },
+}
+
+impl PublicationStatus {
+    pub fn label_zh(&self) -> &'static str {
+        match self {
+            Self::Due { .. } => "待公示",
+            Self::Overdue { .. } => "逾期未公示",
+            Self::PublishedOnTime { .. } => "已按期公示",
+            Self::PublishedLate { .. } => "逾期公示",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn cd(s: &str) -> CivilDate {
+        CivilDate::parse(s).unwrap()
+    }
+
+    #[test]
+    fn weekends_only_counts_mondays_to_fridays() {
+        let cal = WorkCalendar::weekends_only();
+        // Monday 2024-03-04 + 20 working days = four full weeks later.
+        assert_eq!(cal.publication_deadline(cd("2024-03-04")), d("2024-04-01"));
+        // Inspection on a Saturday: counting starts Monday.
+        assert_eq!(cal.add_working_days(d("2024-03-09"), 1), d("2024-03-11"));
+        assert_eq!(cal.add_working_days(d("2024-03-08"), 1), d("2024-03-11"));
+        assert_eq!(cal.add_working_days(d("2024-03-08"), 0), d("2024-03-08"));
+    }
+
+    #[test]
+    fn spring_festival_2024_with_adjusted_sundays() {
+        let cal = WorkCalendar::china_default();
+        assert!(cal.covers(2024));
+        // 2024-02-04 (Sunday) and 2024-02-18 (Sunday) were working days;
+        // 2024-02-10..=02-17 off.
+        assert!(cal.is_working_day(d("2024-02-04")));
+        assert!(cal.is_working_day(d("2024-02-18")));
+        for day in 10..=17 {
+            assert!(!cal.is_working_day(d(&format!("2024-02-{day}"))), "{day}");
+        }
+        // Inspected Thursday 2024-02-01. Working days after it:
+        // Feb 2 (1), Feb 4 Sun (2), Feb 5-9 (3..7), Feb 18 Sun (8),
+        // Feb 19-23 (9..13), Feb 26-Mar 1 (14..18), Mar 4 (19), Mar 5 (20).
+        assert_eq!(cal.publication_deadline(cd("2024-02-01")), d("2024-03-05"));
+        // Without the holidays the same count ends three weeks earlier-ish.
+        assert_eq!(
+            WorkCalendar::weekends_only().publication_deadline(cd("2024-02-01")),
+            d("2024-02-29")
+        );
+    }
+
+    #[test]
+    fn national_day_2023_golden_week() {
+        let cal = WorkCalendar::china_default();
+        // 2023-09-29..=10-06 off; 10-07 (Sat) and 10-08 (Sun) worked.
+        assert!(!cal.is_working_day(d("2023-09-29")));
+        assert!(!cal.is_working_day(d("2023-10-02")));
+        assert!(cal.is_working_day(d("2023-10-07")));
+        assert!(cal.is_working_day(d("2023-10-08")));
+        // Inspected Wed 2023-09-27: Sep 28 (1), Oct 7 (2), Oct 8 (3),
+        // Oct 9-13 (4..8), 16-20 (9..13), 23-27 (14..18), 30 (19), 31 (20).
+        assert_eq!(cal.publication_deadline(cd("2023-09-27")), d("2023-10-31"));
+    }
+
+    #[test]
+    fn counting_between_matches_adding() {
+        let cal = WorkCalendar::china_default();
+        let start = d("2023-01-01");
+        for offset in 0..800 {
+            let from = start + Duration::days(offset);
+            for n in [0u32, 1, 5, 20] {
+                let to = cal.add_working_days(from, n);
+                assert_eq!(
+                    cal.working_days_between(from, to),
+                    i64::from(n),
+                    "{from} +{n}"
+                );
+                assert_eq!(cal.working_days_between(to, from), -i64::from(n));
+                if n > 0 {
+                    assert!(cal.is_working_day(to), "{from} +{n} = {to}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn status_due_overdue_and_published() {
+        let cal = WorkCalendar::weekends_only();
+        let inspected = cd("2024-03-04");
+        let deadline = d("2024-04-01");
+        assert_eq!(
+            cal.publication_status(inspected, None, d("2024-04-01")),
+            PublicationStatus::Due {
+                deadline,
+                working_days_left: 0
+            }
+        );
+        assert_eq!(
+            cal.publication_status(inspected, None, d("2024-03-29")),
+            PublicationStatus::Due {
+                deadline,
+                working_days_left: 1
+            }
+        );
+        assert_eq!(
+            cal.publication_status(inspected, None, d("2024-04-03")),
+            PublicationStatus::Overdue {
+                deadline,
+                working_days_late: 2
+            }
+        );
+        assert_eq!(
+            cal.publication_status(inspected, Some(deadline), d("2024-05-01")),
+            PublicationStatus::PublishedOnTime { deadline }
+        );
+        assert_eq!(
+            cal.publication_status(inspected, Some(d("2024-04-02")), d("2024-05-01")),
+            PublicationStatus::PublishedLate { deadline }
+        );
+    }
+
+    #[test]
+    fn bad_files_name_the_entry() {
+        let e = WorkCalendar::from_toml("[[year]]\nyear = 2024\nholidays = [\"2024-02-30\"]")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            CalendarError::BadDate {
+                year: 2024,
+                value: "2024-02-30".into()
+            }
+        );
+        let e = WorkCalendar::from_toml("[[year]]\nyear = 2024\nholidays = [\"2024-02-10\"]")
+            .unwrap_err();
+        assert!(matches!(e, CalendarError::HolidayOnWeekend { .. }), "{e}");
+        let e =
+            WorkCalendar::from_toml("[[year]]\nyear = 2024\nworking_weekends = [\"2024-02-05\"]")
+                .unwrap_err();
+        assert!(matches!(e, CalendarError::WorkdayNotWeekend { .. }), "{e}");
+        let e = WorkCalendar::from_toml("[[year]]\nyear = 2024\nholidays = [\"2025-01-01\"]")
+            .unwrap_err();
+        assert!(matches!(e, CalendarError::WrongYear { .. }), "{e}");
+        let e = WorkCalendar::from_toml("[[year]]\nyear = 2024\nholiday = []").unwrap_err();
+        assert!(matches!(e, CalendarError::Syntax(_)), "{e}");
+        let mut cal = WorkCalendar::china_default();
+        let e = cal
+            .extend_from_toml("[[year]]\nyear = 2024\nholidays = []")
+            .unwrap_err();
+        assert_eq!(e, CalendarError::DuplicateYear { year: 2024 });
+    }
+
+    #[test]
+    fn a_deployment_adds_a_year() {
+        let mut cal = WorkCalendar::china_default();
+        assert!(!cal.covers(2031));
+        cal.extend_from_toml(
+            "[[year]]\nyear = 2031\nholidays = [\"2031-01-01\"]\nworking_weekends = [\"2031-01-04\"]",
+        )
+        .unwrap();
+        assert!(cal.covers(2031));
+        assert!(!cal.is_working_day(d("2031-01-01")));
+        assert!(cal.is_working_day(d("2031-01-04")));
+    }
+
+    #[test]
+    fn embedded_calendar_parses_and_covers_its_years() {
+        let cal = WorkCalendar::from_toml(CHINA_DEFAULT).unwrap();
+        for y in 2023..=2025 {
+            assert!(cal.covers(y), "{y}");
+        }
+        // 2025: eight days for National Day and Mid-Autumn, 09-28 worked.
+        assert!(!cal.is_working_day(d("2025-10-08")));
+        assert!(cal.is_working_day(d("2025-09-28")));
+        assert!(cal.is_working_day(d("2025-10-11")));
+    }
+}
