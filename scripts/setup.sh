@@ -17,6 +17,8 @@ APT_PACKAGES=(
   libssl-dev        # libcrypto for SQLCipher (the tablet's encrypted database)
   postgresql        # initdb/pg_ctl for the throwaway test clusters (tests/src/pg.rs); its own cluster is never used
   libvips-tools     # vipsthumbnail, the reference the photo benchmark runs side by side (app/core/benches/photo.rs)
+  chromium          # headless browser for the console browser tests (tests/tests/console_browser.rs)
+  chromium-driver   # WebDriver for that browser
 )
 
 missing=()

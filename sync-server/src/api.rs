@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(crate::device_api::device_routes(state.clone()))
         .merge(crate::device_api::blob_routes(state.clone()))
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("没有这个接口 (no such endpoint)".into()) })
         .with_state(state)
 }

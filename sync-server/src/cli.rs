@@ -81,6 +81,9 @@ enum Command {
     Verify { draw_id: String },
     /// Issue a new admin token (when the printed one was lost).
     Token,
+    /// Manage console users.
+    #[command(subcommand)]
+    User(crate::console::users::UserCommand),
     /// Load the demo directory and draw (idempotent).
     Demo,
     /// Validate checklist files (a directory of `*.toml`) and list them.
@@ -272,7 +275,11 @@ pub async fn run() -> anyhow::Result<()> {
                     "不一致"
                 }
             );
+            for (name, password) in crate::demo::console_users(&state).await? {
+                println!("演示控制台账户 (demo console user): {name} password: {password}");
+            }
         }
+        Command::User(cmd) => crate::console::users::run_cli(&state, cmd).await?,
         Command::Checklists { .. } => unreachable!("handled above"),
     }
     Ok(())
@@ -295,10 +302,14 @@ async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("reading bound address")?;
     // Tests and scripts wait for this exact line to learn the port.
     println!("listening on http://{addr}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    // With the peer address, so the console can rate-limit logins per client.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
     Ok(())
 }
 

@@ -316,3 +316,45 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
         .context("running the demo draw")?;
     Ok(draw.draw_id)
 }
+
+/// The demo's console users: (username, role, town). Town leads get the
+/// first two towns, so the demo shows one town not seeing another's records.
+pub const CONSOLE_USERS: [(&str, crate::console::auth::Role, Option<&str>); 5] = [
+    ("admin", crate::console::auth::Role::Admin, None),
+    ("zhiliangke", crate::console::auth::Role::Supervisor, None),
+    (
+        "xiyong",
+        crate::console::auth::Role::TownLead,
+        Some(TOWNS[0].0),
+    ),
+    (
+        "huxi",
+        crate::console::auth::Role::TownLead,
+        Some(TOWNS[1].0),
+    ),
+    ("shenji", crate::console::auth::Role::Auditor, None),
+];
+
+/// Creates the demo console users that do not exist yet, with generated
+/// passwords; returns (username, password) of those created, to print once.
+pub async fn console_users(state: &AppState) -> anyhow::Result<Vec<(String, String)>> {
+    let existing: Vec<String> = state
+        .store
+        .console_users()
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    let mut created = Vec::new();
+    for (name, role, town) in CONSOLE_USERS {
+        if existing.iter().any(|e| e == name) {
+            continue;
+        }
+        let (_, password) =
+            crate::console::users::create_user(state, "demo", name, role, town, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo user {name}: {e}"))?;
+        created.push((name.to_owned(), password.unwrap_or_default()));
+    }
+    Ok(created)
+}

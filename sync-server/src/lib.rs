@@ -4,10 +4,12 @@
 //! * [`store`] — the database (SQLite or PostgreSQL) behind one interface.
 //! * [`import`] — reading directory files (CSV/XLSX, UTF-8/GBK).
 //! * [`api`] — the REST API: directories, plans, draws, verification.
+//! * [`console`] — the supervisor console (HTML) and the public pages.
 
 pub mod api;
 pub mod blobs;
 pub mod cli;
+pub mod console;
 pub mod demo;
 pub mod device_api;
 pub mod error;

@@ -7,10 +7,14 @@
 //! documents as JSON text), and the few dialect differences live in the two
 //! migration directories. So one code path is tested against both backends.
 
+mod console;
 pub(crate) mod directory;
 mod draws;
 mod sync;
 
+pub use console::{
+    AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, TaskPlace,
+};
 pub use directory::{DirectoryTable, ImportSummary};
 pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
 pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};

@@ -1,0 +1,83 @@
+//! The console's error type: every failure becomes an HTML page with a
+//! status that fits; internal detail is logged, never shown.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::auth::AuthError;
+use super::page::error_page;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Also what a town lead gets for another town's objects, so guessing
+    /// URLs does not even reveal that something exists.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ConsoleError {
+    pub fn not_found() -> Self {
+        Self::NotFound("没有找到 (not found)".into())
+    }
+}
+
+impl From<StoreError> for ConsoleError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Invalid { message, details } => {
+                if details.is_null() {
+                    Self::BadRequest(message)
+                } else {
+                    Self::BadRequest(format!("{message} {details}"))
+                }
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::error::ApiError> for ConsoleError {
+    fn from(e: crate::error::ApiError) -> Self {
+        use crate::error::ApiError as A;
+        match e {
+            A::NotFound(m) => Self::NotFound(m),
+            A::Conflict(m) => Self::Conflict(m),
+            A::BadRequest { message, .. } | A::Unprocessable { message, .. } => {
+                Self::BadRequest(message)
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Self::Auth(a) => return a.into_response(),
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Internal(ref m) => {
+                tracing::error!(error = %m, "console internal error");
+                return error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "服务器内部错误，请稍后重试 (internal server error)",
+                );
+            }
+        };
+        error_page(status, &self.to_string())
+    }
+}
+
+pub type ConsoleResult<T> = Result<T, ConsoleError>;

@@ -1,0 +1,250 @@
+//! Logging in and out, the language switch and the home page.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Duration;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{
+    self, CurrentUser, LOGIN_CSRF_COOKIE, Role, SESSION_COOKIE, SESSION_HOURS, secure_cookies,
+    set_cookie,
+};
+use super::error::ConsoleResult;
+use super::page::{LANG_COOKIE, Lang, layout, page};
+use crate::AppState;
+use crate::store::random_token;
+
+/// Failed logins allowed per username within [`LOCKOUT_MINUTES`].
+pub const MAX_FAILURES_PER_USER: i64 = 5;
+/// Failed logins allowed per client address within [`LOCKOUT_MINUTES`].
+pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
+pub const LOCKOUT_MINUTES: i64 = 15;
+
+fn login_form(lang: Lang, csrf: &str, message: Option<&str>, username: &str) -> Markup {
+    layout(
+        lang,
+        None,
+        lang.t("登录", "Log in"),
+        html! {
+            @if let Some(m) = message { p.error #error { (m) } }
+            form method="post" action="/console/login" #login-form {
+                input type="hidden" name="csrf" value=(csrf);
+                p { label { (lang.t("用户名", "Username")) br; input name="username" #username value=(username) autocomplete="username" required; } }
+                p { label { (lang.t("密码", "Password")) br; input name="password" #password type="password" autocomplete="current-password" required; } }
+                p { button type="submit" #login { (lang.t("登录", "Log in")) } }
+            }
+        },
+    )
+}
+
+/// The login form, with a fresh pre-login CSRF cookie.
+pub async fn login_page(lang: Lang, headers: HeaderMap) -> Response {
+    let csrf = random_token();
+    let mut resp = page(StatusCode::OK, login_form(lang, &csrf, None, ""));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, secure_cookies(&headers)),
+    );
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+}
+
+/// Checks the password (rate limited per username and per client) and
+/// opens a session.
+pub async fn login(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<LoginForm>,
+) -> ConsoleResult<Response> {
+    let client = connect
+        .map(|c| c.0.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let username = form.username.trim().to_owned();
+    let csrf = auth::cookie(&headers, LOGIN_CSRF_COOKIE)
+        .unwrap_or_default()
+        .to_owned();
+    let failures = state
+        .store
+        .recent_login_failures(&username, &client, Duration::minutes(LOCKOUT_MINUTES))
+        .await?;
+    if failures.for_username >= MAX_FAILURES_PER_USER
+        || failures.from_client >= MAX_FAILURES_PER_CLIENT
+    {
+        let msg = format!(
+            "登录失败次数过多，请 {LOCKOUT_MINUTES} 分钟后再试 (too many failed logins; try again in {LOCKOUT_MINUTES} minutes)"
+        );
+        return Ok(page(
+            StatusCode::TOO_MANY_REQUESTS,
+            login_form(lang, &csrf, Some(&msg), &username),
+        ));
+    }
+    let found = state.store.console_login_lookup(&username).await?;
+    let password = form.password;
+    // Argon2 is deliberately slow: keep it off the async workers.
+    let (user, ok) = tokio::task::spawn_blocking(move || match found {
+        Some((user, hash)) => {
+            let ok = auth::verify_password(&password, &hash);
+            (Some(user), ok)
+        }
+        None => {
+            // Same work for an unknown name, so timing does not reveal names.
+            let _ = auth::verify_password(&password, auth::dummy_hash());
+            (None, false)
+        }
+    })
+    .await
+    .map_err(|e| super::error::ConsoleError::Internal(e.to_string()))?;
+    state
+        .store
+        .record_login_attempt(&username, &client, ok)
+        .await?;
+    let Some(user) = user.filter(|_| ok) else {
+        let msg = lang.t(
+            "用户名或密码错误 (wrong username or password)",
+            "Wrong username or password (用户名或密码错误)",
+        );
+        return Ok(page(
+            StatusCode::UNAUTHORIZED,
+            login_form(lang, &csrf, Some(msg), &username),
+        ));
+    };
+    let session = state
+        .store
+        .create_console_session(&user.user_id, Duration::hours(SESSION_HOURS))
+        .await?;
+    state
+        .store
+        .audit(
+            &user.username,
+            "login",
+            &format!("user:{}", user.username),
+            None,
+            Some(&json!({ "client": client })),
+        )
+        .await?;
+    let secure = secure_cookies(&headers);
+    let mut resp = Redirect::to("/console").into_response();
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &session.token, SESSION_HOURS * 3600, secure),
+    );
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure),
+    );
+    Ok(resp)
+}
+
+/// Ends the session (the CSRF guard has checked the form).
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> ConsoleResult<Response> {
+    if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
+        state.store.delete_console_session(token).await?;
+    }
+    state
+        .store
+        .audit(
+            &user.username,
+            "logout",
+            &format!("user:{}", user.username),
+            None,
+            None,
+        )
+        .await?;
+    let mut resp = Redirect::to("/console/login").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", 0, secure_cookies(&headers)),
+    );
+    Ok(resp)
+}
+
+/// Switches the language and goes back where the user was.
+pub async fn set_lang(Path(lang): Path<String>, headers: HeaderMap) -> Response {
+    let value = if lang == "en" { "en" } else { "zh" };
+    // Only a path on this site is followed back, never another origin.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.find("/console")
+                .or_else(|| r.find("/public"))
+                .map(|i| &r[i..])
+        })
+        .filter(|p| !p.starts_with("//"))
+        .unwrap_or("/console")
+        .to_owned();
+    let mut resp = Redirect::to(&back).into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            LANG_COOKIE,
+            value,
+            365 * 24 * 3600,
+            secure_cookies(&headers),
+        ),
+    );
+    resp
+}
+
+/// The home page: what this user can do.
+pub async fn home(user: CurrentUser, lang: Lang) -> Response {
+    let links: Vec<(&str, &str)> = match user.role {
+        Role::Admin | Role::Supervisor => vec![
+            (
+                "/console/plans",
+                lang.t("抽查计划与抽取", "Plans and draws"),
+            ),
+            ("/console/review", lang.t("审核检查记录", "Review records")),
+            ("/console/followup", lang.t("后续处置", "Follow-up")),
+            ("/console/dashboard", lang.t("进度统计", "Dashboard")),
+            ("/console/reports", lang.t("报表导出", "Reports")),
+        ],
+        Role::TownLead => vec![
+            (
+                "/console/review",
+                lang.t("审核本镇街检查记录", "Review your town's records"),
+            ),
+            ("/console/followup", lang.t("后续处置", "Follow-up")),
+            ("/console/dashboard", lang.t("进度统计", "Dashboard")),
+        ],
+        Role::Auditor => vec![
+            (
+                "/console/plans",
+                lang.t("抽查计划与抽取", "Plans and draws"),
+            ),
+            ("/console/review", lang.t("检查记录", "Records")),
+            ("/console/dashboard", lang.t("进度统计", "Dashboard")),
+            ("/console/audit", lang.t("操作日志", "Audit log")),
+        ],
+    };
+    page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("工作台", "Home"),
+            html! {
+                p #welcome { (lang.t("欢迎，", "Welcome, ")) (user.username) }
+                ul { @for (href, label) in links { li { a href=(href) { (label) } } } }
+            },
+        ),
+    )
+}

@@ -1,0 +1,169 @@
+//! The console's page frame, language choice and error pages.
+//!
+//! Pages are rendered with `maud`, which escapes every interpolated value:
+//! text from imports, forms and devices cannot become markup.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::auth::{CurrentUser, Role, cookie};
+
+/// Cookie holding the chosen language.
+pub const LANG_COOKIE: &str = "choucha_lang";
+
+/// The console's language: Chinese unless English was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// Picks the text for this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn role(self, r: Role) -> &'static str {
+        match self {
+            Lang::Zh => r.label_zh(),
+            Lang::En => r.label_en(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(match cookie(&parts.headers, LANG_COOKIE) {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        })
+    }
+}
+
+/// Small stylesheet: readable on a desk screen and printable (draw record,
+/// record view) without the navigation.
+const STYLE: &str = r#"
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:0;color:#222;background:#f6f7f9}
+header{background:#1d3b6a;color:#fff;padding:.5em 1em;display:flex;gap:1em;align-items:center;flex-wrap:wrap}
+header a{color:#fff;text-decoration:none}header .who{margin-left:auto}
+header form{display:inline}header button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}
+main{padding:1em 1.5em;max-width:1200px}
+table{border-collapse:collapse;background:#fff;margin:.5em 0}
+th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#e8ecf3}
+.flag{color:#a00;font-weight:bold}.ok{color:#070}.muted{color:#666}
+.state-returned,.state-has_issues,.state-incomplete{color:#a00}.state-approved{color:#070}
+.notice{background:#fff6d6;border:1px solid #e6c200;padding:.5em}
+.error{background:#fde8e8;border:1px solid #c00;padding:.5em}
+form.inline{display:inline}
+img.thumb{max-width:160px;max-height:120px;border:1px solid #999}
+code{word-break:break-all}
+@media print{header,.noprint{display:none}body{background:#fff}}
+"#;
+
+/// A full page with the navigation for `user` (none on the login and
+/// public pages).
+pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (lang.t("双随机监督检查", "Choucha")) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    strong { (lang.t("双随机、一公开 监督检查", "Random inspections console")) }
+                    @if let Some(u) = user {
+                        a href="/console" { (lang.t("首页", "Home")) }
+                        a href="/console/plans" { (lang.t("抽查", "Draws")) }
+                        a href="/console/review" { (lang.t("审核", "Review")) }
+                        a href="/console/followup" { (lang.t("后续处置", "Follow-up")) }
+                        a href="/console/dashboard" { (lang.t("统计", "Dashboard")) }
+                        a href="/console/reports" { (lang.t("报表", "Reports")) }
+                        @if u.role == Role::Admin {
+                            a href="/console/users" { (lang.t("用户", "Users")) }
+                            a href="/console/import" { (lang.t("名录导入", "Import")) }
+                        }
+                        @if matches!(u.role, Role::Admin | Role::Auditor | Role::Supervisor) {
+                            a href="/console/audit" { (lang.t("操作日志", "Audit log")) }
+                        }
+                    }
+                    a href="/public" { (lang.t("公示", "Public")) }
+                    span.who {
+                        @if let Some(u) = user {
+                            span #current-user { (u.username) } " (" (lang.role(u.role))
+                            @if let Some(j) = &u.jurisdiction { " · " (j) }
+                            ") "
+                            form method="post" action="/console/logout" {
+                                input type="hidden" name="csrf" value=(u.csrf_token);
+                                button type="submit" #logout { (lang.t("退出", "Log out")) }
+                            }
+                            " "
+                        }
+                        @match lang {
+                            Lang::Zh => a href="/console/lang/en" { "English" },
+                            Lang::En => a href="/console/lang/zh" { "中文" },
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every POST form carries.
+pub fn csrf_field(user: &CurrentUser) -> Markup {
+    html! { input type="hidden" name="csrf" value=(user.csrf_token); }
+}
+
+/// An HTML response.
+pub fn page(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// A bare error page (the message is already bilingual).
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        html! {
+            (DOCTYPE)
+            html lang="zh-CN" {
+                head { meta charset="utf-8"; title { (status.as_u16()) } }
+                body {
+                    h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+                    p.error #error { (message) }
+                    p { a href="/console" { "返回首页 (home)" } }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,298 @@
+//! Console users: the admin's user page and the `choucha-server user`
+//! command line. Both go through [`create_user`], which checks the input
+//! and writes the audit log.
+
+use std::io::Read as _;
+
+use anyhow::Context as _;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{self, CurrentUser, Role};
+use super::error::{ConsoleError, ConsoleResult};
+use super::page::{Lang, csrf_field, layout, page};
+use crate::AppState;
+use crate::store::ConsoleUser;
+
+/// `choucha-server user …`
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Add a console user; prints a generated password unless
+    /// --password-stdin is given.
+    Add {
+        username: String,
+        /// admin, supervisor, town_lead or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The town/street a town_lead is limited to.
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (ends the user's sessions).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List console users.
+    List,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role '{s}': use admin, supervisor, town_lead or auditor"))
+}
+
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Runs a `user` subcommand.
+pub async fn run_cli(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            jurisdiction,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(read_password_stdin()?)
+            } else {
+                None
+            };
+            let (user, generated) = create_user(
+                state,
+                "cli",
+                &username,
+                role,
+                jurisdiction.as_deref(),
+                password,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("已添加用户 {}（{}）", user.username, user.role.label_zh());
+            if let Some(p) = generated {
+                println!("password: {p}");
+            }
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                (read_password_stdin()?, false)
+            } else {
+                (auth::generate_password(), true)
+            };
+            let hash = auth::hash_password(&password)?;
+            state.store.set_console_password(&username, &hash).await?;
+            state
+                .store
+                .audit(
+                    "cli",
+                    "user.password",
+                    &format!("user:{username}"),
+                    None,
+                    None,
+                )
+                .await?;
+            println!("已更新用户 {username} 的密码");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            for u in state.store.console_users().await? {
+                println!(
+                    "{}\t{}\t{}{}",
+                    u.username,
+                    u.role.code(),
+                    u.jurisdiction.unwrap_or_default(),
+                    if u.disabled { "\t(disabled)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks and adds a user; returns the generated password when none was
+/// given. A town lead must name a known town/street; other roles none.
+pub async fn create_user(
+    state: &AppState,
+    actor: &str,
+    username: &str,
+    role: Role,
+    jurisdiction: Option<&str>,
+    password: Option<String>,
+) -> ConsoleResult<(ConsoleUser, Option<String>)> {
+    let username = username.trim();
+    if username.is_empty()
+        || username.chars().count() > 64
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ConsoleError::BadRequest(format!(
+            "用户名 '{username}' 无效：须为 1–64 个字符且不含空格 (invalid username)"
+        )));
+    }
+    let jurisdiction = jurisdiction.map(str::trim).filter(|j| !j.is_empty());
+    match (role, jurisdiction) {
+        (Role::TownLead, None) => {
+            return Err(ConsoleError::BadRequest(
+                "镇街负责人须指定所属镇街 (a town lead needs --jurisdiction)".into(),
+            ));
+        }
+        (Role::TownLead, Some(j)) => {
+            if !state.store.jurisdictions().await?.contains(j) {
+                return Err(ConsoleError::BadRequest(format!(
+                    "镇街 '{j}' 不在名录中 (unknown jurisdiction)"
+                )));
+            }
+        }
+        (_, Some(_)) => {
+            return Err(ConsoleError::BadRequest(
+                "只有镇街负责人可以限定镇街 (only a town lead has a jurisdiction)".into(),
+            ));
+        }
+        (_, None) => {}
+    }
+    let (password, generated) = match password {
+        Some(p) => (p, None),
+        None => {
+            let p = auth::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            auth::PasswordError::TooShort => ConsoleError::BadRequest(e.to_string()),
+            other => ConsoleError::Internal(other.to_string()),
+        })?;
+    let user = state
+        .store
+        .add_console_user(username, role, jurisdiction, &hash)
+        .await?;
+    state
+        .store
+        .audit(
+            actor,
+            "user.add",
+            &format!("user:{}", user.username),
+            None,
+            Some(&json!({
+                "username": user.username,
+                "role": user.role.code(),
+                "jurisdiction": user.jurisdiction,
+            })),
+        )
+        .await?;
+    Ok((user, generated))
+}
+
+fn users_page(
+    lang: Lang,
+    user: &CurrentUser,
+    users: &[ConsoleUser],
+    towns: &[String],
+    notice: Option<Markup>,
+) -> Markup {
+    layout(
+        lang,
+        Some(user),
+        lang.t("用户管理", "Users"),
+        html! {
+            @if let Some(n) = notice { (n) }
+            table #users {
+                tr { th { (lang.t("用户名", "Username")) } th { (lang.t("角色", "Role")) } th { (lang.t("镇街", "Town")) } th { (lang.t("创建时间", "Created")) } }
+                @for u in users {
+                    tr { td { (u.username) } td { (lang.role(u.role)) } td { (u.jurisdiction.as_deref().unwrap_or("—")) } td { (u.created_at) } }
+                }
+            }
+            h2 { (lang.t("添加用户", "Add a user")) }
+            form method="post" action="/console/users" #add-user {
+                (csrf_field(user))
+                label { (lang.t("用户名", "Username")) " " input name="username" required; } " "
+                label { (lang.t("角色", "Role")) " "
+                    select name="role" { @for r in Role::ALL { option value=(r.code()) { (lang.role(r)) } } }
+                } " "
+                label { (lang.t("镇街（仅镇街负责人）", "Town (town leads only)")) " "
+                    select name="jurisdiction" { option value="" { "—" } @for t in towns { option value=(t) { (t) } } }
+                } " "
+                button type="submit" { (lang.t("添加", "Add")) }
+            }
+        },
+    )
+}
+
+/// Admin only: the user list and the add form.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    let users = state.store.console_users().await?;
+    let towns: Vec<String> = state.store.jurisdictions().await?.into_iter().collect();
+    Ok(page(
+        StatusCode::OK,
+        users_page(lang, &user, &users, &towns, None),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddUserForm {
+    username: String,
+    role: String,
+    #[serde(default)]
+    jurisdiction: Option<String>,
+}
+
+/// Admin only: adds a user and shows the generated password once.
+pub async fn add(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Form(form): Form<AddUserForm>,
+) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    let role = parse_role(&form.role).map_err(ConsoleError::BadRequest)?;
+    let (added, password) = create_user(
+        &state,
+        &user.username,
+        &form.username,
+        role,
+        form.jurisdiction.as_deref(),
+        None,
+    )
+    .await?;
+    let users = state.store.console_users().await?;
+    let towns: Vec<String> = state.store.jurisdictions().await?.into_iter().collect();
+    let notice = html! {
+        p.notice #new-password {
+            (lang.t("已添加用户 ", "Added user ")) (added.username)
+            (lang.t("。初始密码（仅显示一次）：", ". Initial password (shown once): "))
+            code { (password.unwrap_or_default()) }
+        }
+    };
+    Ok(page(
+        StatusCode::CREATED,
+        users_page(lang, &user, &users, &towns, Some(notice)),
+    ))
+}

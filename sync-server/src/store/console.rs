@@ -1,0 +1,472 @@
+//! The console's tables: users, sessions, the audit log and login attempts.
+//!
+//! Session tokens are stored as SHA-256 only; password hashes are Argon2id
+//! PHC strings made in `crate::console::auth` (the store never sees a
+//! password).
+
+use chrono::{Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Store, StoreError, now, parse_time, random_token, token_hash};
+use crate::console::auth::{CurrentUser, Role};
+
+/// A console user as listed (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsoleUser {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    pub jurisdiction: Option<String>,
+    pub created_at: String,
+    pub disabled: bool,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// A new session: the cookie value (shown once) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+}
+
+/// Failed logins counted for the rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentFailures {
+    pub for_username: i64,
+    pub from_client: i64,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+type UserRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+fn user_from_row(
+    (user_id, username, role, jurisdiction, created_at, disabled_at): UserRow,
+) -> Result<ConsoleUser, StoreError> {
+    Ok(ConsoleUser {
+        user_id,
+        username,
+        role: Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role '{role}'")))?,
+        jurisdiction,
+        created_at,
+        disabled: disabled_at.is_some(),
+    })
+}
+
+impl Store {
+    /// Adds a console user. The username must be new.
+    pub async fn add_console_user(
+        &self,
+        username: &str,
+        role: Role,
+        jurisdiction: Option<&str>,
+        password_hash: &str,
+    ) -> Result<ConsoleUser, StoreError> {
+        let _writer = self.writer().await;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT user_id FROM console_users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "用户名 '{username}' 已存在 (username already exists)"
+            )));
+        }
+        let user_id = uuid::Uuid::now_v7().to_string();
+        let created_at = now();
+        sqlx::query(
+            "INSERT INTO console_users (user_id, username, role, jurisdiction, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user_id)
+        .bind(username)
+        .bind(role.code())
+        .bind(jurisdiction)
+        .bind(password_hash)
+        .bind(&created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(ConsoleUser {
+            user_id,
+            username: username.to_owned(),
+            role,
+            jurisdiction: jurisdiction.map(str::to_owned),
+            created_at,
+            disabled: false,
+        })
+    }
+
+    /// Replaces a user's password hash and ends their sessions.
+    pub async fn set_console_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT user_id FROM console_users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (user_id,) =
+            row.ok_or_else(|| StoreError::NotFound(format!("没有用户 '{username}'")))?;
+        sqlx::query("UPDATE console_users SET password_hash = $1 WHERE user_id = $2")
+            .bind(password_hash)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every console user, by username.
+    pub async fn console_users(&self) -> Result<Vec<ConsoleUser>, StoreError> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT user_id, username, role, jurisdiction, created_at, disabled_at FROM console_users ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+
+    /// The user and password hash for a login, if the user exists and is
+    /// not disabled.
+    pub async fn console_login_lookup(
+        &self,
+        username: &str,
+    ) -> Result<Option<(ConsoleUser, String)>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+        );
+        let row: Option<Row> =
+            sqlx::query_as(
+                "SELECT user_id, username, role, jurisdiction, created_at, disabled_at, password_hash FROM console_users WHERE username = $1 AND disabled_at IS NULL",
+            )
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(a, b, c, d, e, f, hash)| Ok((user_from_row((a, b, c, d, e, f))?, hash)))
+            .transpose()
+    }
+
+    /// Opens a session for a user, valid for `ttl`.
+    pub async fn create_console_session(
+        &self,
+        user_id: &str,
+        ttl: Duration,
+    ) -> Result<NewSession, StoreError> {
+        let token = random_token();
+        let csrf_token = random_token();
+        let expires = (Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        sqlx::query(
+            "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash(&token))
+        .bind(user_id)
+        .bind(&csrf_token)
+        .bind(now())
+        .bind(expires)
+        .execute(&self.pool)
+        .await?;
+        Ok(NewSession { token, csrf_token })
+    }
+
+    /// The user behind a session cookie, if the session is live and the
+    /// user is not disabled.
+    pub async fn console_session_user(
+        &self,
+        token: &str,
+    ) -> Result<Option<CurrentUser>, StoreError> {
+        type Row = (String, String, String, Option<String>, String, String);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT u.user_id, u.username, u.role, u.jurisdiction, s.csrf_token, s.expires_at FROM console_sessions s JOIN console_users u ON u.user_id = s.user_id WHERE s.token_hash = $1 AND u.disabled_at IS NULL",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((user_id, username, role, jurisdiction, csrf_token, expires_at)) = row else {
+            return Ok(None);
+        };
+        if parse_time(&expires_at)? <= Utc::now() {
+            return Ok(None);
+        }
+        Ok(Some(CurrentUser {
+            user_id,
+            username,
+            role: Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role '{role}'")))?,
+            jurisdiction,
+            csrf_token,
+        }))
+    }
+
+    /// Ends a session (logout).
+    pub async fn delete_console_session(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a login attempt for the rate limit.
+    pub async fn record_login_attempt(
+        &self,
+        username: &str,
+        client: &str,
+        succeeded: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_attempts (username, client, at, succeeded) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(username)
+        .bind(client)
+        .bind(now())
+        .bind(i64::from(succeeded))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Failed logins since `window` ago, for this username and this client.
+    pub async fn recent_login_failures(
+        &self,
+        username: &str,
+        client: &str,
+        window: Duration,
+    ) -> Result<RecentFailures, StoreError> {
+        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let (for_username,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at > $2 AND succeeded = 0",
+        )
+        .bind(username)
+        .bind(&since)
+        .fetch_one(&self.pool)
+        .await?;
+        let (from_client,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM login_attempts WHERE client = $1 AND at > $2 AND succeeded = 0",
+        )
+        .bind(client)
+        .bind(&since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RecentFailures {
+            for_username,
+            from_client,
+        })
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        object: &str,
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, object, before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(object)
+        .bind(before.map(Value::to_string))
+        .bind(after.map(Value::to_string))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest audit entries (optionally about one object), newest first.
+    pub async fn audit_entries(
+        &self,
+        object: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = match object {
+            Some(o) => {
+                sqlx::query_as(
+                    "SELECT seq, at, actor, action, object, before_json, after_json FROM audit_log WHERE object = $1 ORDER BY seq DESC LIMIT $2",
+                )
+                .bind(o)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_as(
+                    "SELECT seq, at, actor, action, object, before_json, after_json FROM audit_log ORDER BY seq DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let json = |s: Option<String>| -> Result<Option<Value>, StoreError> {
+            s.map(|s| serde_json::from_str(&s).map_err(corrupt))
+                .transpose()
+        };
+        rows.into_iter()
+            .map(|(seq, at, actor, action, object, before, after)| {
+                Ok(AuditEntry {
+                    seq,
+                    at,
+                    actor,
+                    action,
+                    object,
+                    before: json(before)?,
+                    after: json(after)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A plan as listed on the draw page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanSummary {
+    pub plan_id: String,
+    pub title: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub frozen_at: Option<String>,
+    pub snapshot_hash: Option<String>,
+}
+
+/// A draw as listed under its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrawSummary {
+    pub draw_id: String,
+    pub seq: i64,
+    pub seed_entered_by: String,
+    pub seed_entered_at: String,
+    pub supersedes: Option<String>,
+}
+
+/// Where a task's target is: its name and town, from the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskPlace {
+    pub task_id: String,
+    pub target_name: Option<String>,
+    pub jurisdiction: Option<String>,
+}
+
+impl Store {
+    /// Every plan, newest first.
+    pub async fn console_plans(&self) -> Result<Vec<PlanSummary>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT plan_id, spec, created_by, created_at, frozen_at, snapshot_hash FROM plans ORDER BY created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |(plan_id, spec, created_by, created_at, frozen_at, snapshot_hash)| {
+                    let spec: Value = serde_json::from_str(&spec).map_err(corrupt)?;
+                    Ok(PlanSummary {
+                        plan_id,
+                        title: spec
+                            .get("title")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        created_by,
+                        created_at,
+                        frozen_at,
+                        snapshot_hash,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// A plan's draws, oldest first.
+    pub async fn plan_draws(&self, plan_id: &str) -> Result<Vec<DrawSummary>, StoreError> {
+        let rows: Vec<(String, i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT draw_id, seq, seed_entered_by, seed_entered_at, supersedes FROM draws WHERE plan_id = $1 ORDER BY seq",
+        )
+        .bind(plan_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(draw_id, seq, seed_entered_by, seed_entered_at, supersedes)| DrawSummary {
+                    draw_id,
+                    seq,
+                    seed_entered_by,
+                    seed_entered_at,
+                    supersedes,
+                },
+            )
+            .collect())
+    }
+
+    /// Target name and town of every task of a draw, in task order.
+    pub async fn draw_task_places(&self, draw_id: &str) -> Result<Vec<TaskPlace>, StoreError> {
+        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT t.task_id, g.name, g.jurisdiction FROM tasks t LEFT JOIN targets g ON g.category = t.category AND g.target_key = t.target_key WHERE t.draw_id = $1 ORDER BY t.seq",
+        )
+        .bind(draw_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(task_id, target_name, jurisdiction)| TaskPlace {
+                task_id,
+                target_name,
+                jurisdiction,
+            })
+            .collect())
+    }
+}
