@@ -14,6 +14,7 @@ pub mod demo;
 pub mod device_api;
 pub mod error;
 pub mod import;
+pub mod oversight;
 pub mod store;
 
 use std::sync::Arc;

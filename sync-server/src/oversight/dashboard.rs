@@ -1,0 +1,471 @@
+//! The dashboard (progress against the plan by stratum, town and team;
+//! findings by checklist item and category; overdue rectifications) and
+//! the review queue.
+//!
+//! Every query reads a counter table or walks one index: the dashboard
+//! reads the trigger-maintained counters (a few hundred rows per plan), the
+//! overdue list walks `oversight_findings_open`, and each review-queue
+//! filter shape has an index ordered like the queue, so a page is a range
+//! scan of `limit` rows with keyset pagination (no OFFSET) whatever the
+//! number of records.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{OversightError, index};
+use crate::store::Store;
+
+/// What a dashboard covers. A town-office lead's scope has `town` set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// One plan, or every plan.
+    pub plan_id: Option<String>,
+    /// One town/street, or every one.
+    pub town: Option<String>,
+}
+
+/// Task counts by status for one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub key: String,
+    pub label: String,
+    /// Tasks drawn.
+    pub planned: i64,
+    /// Nothing received yet.
+    pub pending: i64,
+    pub incomplete: i64,
+    pub received: i64,
+    pub has_issues: i64,
+    pub returned: i64,
+    pub approved: i64,
+}
+
+impl Progress {
+    fn add(&mut self, status: &str, n: i64) {
+        self.planned += n;
+        match status {
+            "pending" => self.pending += n,
+            "incomplete" => self.incomplete += n,
+            "received" => self.received += n,
+            "has_issues" => self.has_issues += n,
+            "returned" => self.returned += n,
+            "approved" => self.approved += n,
+            _ => {}
+        }
+    }
+
+    /// Tasks with a record sealed on site (whatever its review state).
+    pub fn inspected(&self) -> i64 {
+        self.planned - self.pending
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingCount {
+    pub category: String,
+    pub item_id: String,
+    /// Disposition kind → findings.
+    pub by_kind: BTreeMap<String, i64>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverdueRectification {
+    pub finding_id: String,
+    pub record_id: String,
+    pub task_id: String,
+    pub town: String,
+    pub category: String,
+    pub item_id: String,
+    pub description: String,
+    pub order_no: Option<String>,
+    pub deadline: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dashboard {
+    pub scope: Scope,
+    pub total: Progress,
+    pub by_stratum: Vec<Progress>,
+    pub by_town: Vec<Progress>,
+    pub by_team: Vec<Progress>,
+    pub findings_by_item: Vec<FindingCount>,
+    /// Target category → findings.
+    pub findings_by_category: BTreeMap<String, i64>,
+    /// The oldest overdue rectification orders (at most `overdue_limit`).
+    pub overdue: Vec<OverdueRectification>,
+    pub overdue_total: i64,
+}
+
+/// The dashboard for `scope` on `today`.
+pub async fn dashboard(
+    store: &Store,
+    scope: &Scope,
+    today: NaiveDate,
+    overdue_limit: i64,
+) -> Result<Dashboard, OversightError> {
+    index::catch_up(store).await?;
+    let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT jurisdiction, dim, dim_key, status, label, n FROM oversight_progress \
+         WHERE ($1 = '' OR plan_id = $1) AND ($2 = '' OR jurisdiction = $2) AND n <> 0",
+    )
+    .bind(scope.plan_id.clone().unwrap_or_default())
+    .bind(scope.town.clone().unwrap_or_default())
+    .fetch_all(store.pool())
+    .await?;
+    let mut total = Progress {
+        key: String::new(),
+        label: "合计".into(),
+        ..Default::default()
+    };
+    let mut strata: BTreeMap<String, Progress> = BTreeMap::new();
+    let mut towns: BTreeMap<String, Progress> = BTreeMap::new();
+    let mut teams: BTreeMap<String, Progress> = BTreeMap::new();
+    for (town, dim, key, status, label, n) in rows {
+        let group = |m: &mut BTreeMap<String, Progress>, key: &str, label: &str| {
+            let p = m.entry(key.to_owned()).or_insert_with(|| Progress {
+                key: key.to_owned(),
+                label: label.to_owned(),
+                ..Default::default()
+            });
+            p.add(&status, n);
+        };
+        match dim.as_str() {
+            // Each task is counted once under 'stratum' and once under
+            // 'team': totals come from the stratum rows only.
+            "stratum" => {
+                total.add(&status, n);
+                group(&mut strata, &key, &label);
+                group(&mut towns, &town, &town);
+            }
+            "team" => group(&mut teams, &format!("{town}/{key}"), &label),
+            _ => {}
+        }
+    }
+    let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT category, item_id, kind, CAST(SUM(n) AS BIGINT) FROM oversight_finding_counts \
+         WHERE ($1 = '' OR plan_id = $1) AND ($2 = '' OR jurisdiction = $2) AND n <> 0 \
+         GROUP BY category, item_id, kind ORDER BY category, item_id, kind",
+    )
+    .bind(scope.plan_id.clone().unwrap_or_default())
+    .bind(scope.town.clone().unwrap_or_default())
+    .fetch_all(store.pool())
+    .await?;
+    let mut by_item: BTreeMap<(String, String), FindingCount> = BTreeMap::new();
+    let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
+    for (category, item_id, kind, n) in counts {
+        *by_category.entry(category.clone()).or_default() += n;
+        let c = by_item
+            .entry((category.clone(), item_id.clone()))
+            .or_insert_with(|| FindingCount {
+                category,
+                item_id,
+                by_kind: BTreeMap::new(),
+                total: 0,
+            });
+        *c.by_kind.entry(kind).or_default() += n;
+        c.total += n;
+    }
+    let mut findings_by_item: Vec<FindingCount> = by_item.into_values().collect();
+    findings_by_item.sort_by(|a, b| b.total.cmp(&a.total).then(a.item_id.cmp(&b.item_id)));
+    let (overdue, overdue_total) =
+        overdue_rectifications(store, scope, today, overdue_limit).await?;
+    Ok(Dashboard {
+        scope: scope.clone(),
+        total,
+        by_stratum: strata.into_values().collect(),
+        by_town: towns.into_values().collect(),
+        by_team: teams.into_values().collect(),
+        findings_by_item,
+        findings_by_category: by_category,
+        overdue,
+        overdue_total,
+    })
+}
+
+/// Open rectification orders whose deadline is before `today`, oldest
+/// deadline first, with their total count.
+pub async fn overdue_rectifications(
+    store: &Store,
+    scope: &Scope,
+    today: NaiveDate,
+    limit: i64,
+) -> Result<(Vec<OverdueRectification>, i64), OversightError> {
+    let today = today.format("%Y-%m-%d").to_string();
+    let plan = scope.plan_id.clone().unwrap_or_default();
+    let town = scope.town.clone().unwrap_or_default();
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT finding_id, record_id, task_id, jurisdiction, category, item_id, description, order_no, deadline \
+         FROM oversight_findings WHERE kind = 'rectification_order' AND closed = 0 AND deadline < $1 \
+         AND ($2 = '' OR plan_id = $2) AND ($3 = '' OR jurisdiction = $3) ORDER BY deadline, finding_id LIMIT $4",
+    )
+    .bind(&today)
+    .bind(&plan)
+    .bind(&town)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    let (total,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM oversight_findings WHERE kind = 'rectification_order' AND closed = 0 AND deadline < $1 \
+         AND ($2 = '' OR plan_id = $2) AND ($3 = '' OR jurisdiction = $3)",
+    )
+    .bind(&today)
+    .bind(&plan)
+    .bind(&town)
+    .fetch_one(store.pool())
+    .await?;
+    Ok((
+        rows.into_iter()
+            .map(
+                |(
+                    finding_id,
+                    record_id,
+                    task_id,
+                    town,
+                    category,
+                    item_id,
+                    description,
+                    order_no,
+                    deadline,
+                )| OverdueRectification {
+                    finding_id,
+                    record_id,
+                    task_id,
+                    town,
+                    category,
+                    item_id,
+                    description,
+                    order_no,
+                    deadline,
+                },
+            )
+            .collect(),
+        total,
+    ))
+}
+
+/// Filters of the review queue; all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFilter {
+    pub town: Option<String>,
+    /// A team key as in [`index::team_key`].
+    pub team: Option<String>,
+    /// A review state code (`received`, `has_issues`, …, `superseded`).
+    /// Without one, every current version.
+    pub state: Option<String>,
+    /// Inspection dates from/to, inclusive.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCursor {
+    pub inspection_date: String,
+    pub record_id: String,
+    pub version: String,
+}
+
+impl QueueCursor {
+    /// As one URL-safe token: `date~record~version`.
+    pub fn to_token(&self) -> String {
+        format!(
+            "{}~{}~{}",
+            self.inspection_date, self.record_id, self.version
+        )
+    }
+
+    pub fn from_token(s: &str) -> Result<Self, OversightError> {
+        let mut parts = s.split('~');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(d), Some(r), Some(v), None)
+                if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()
+                    && !r.is_empty()
+                    && !v.is_empty() =>
+            {
+                Ok(Self {
+                    inspection_date: d.to_owned(),
+                    record_id: r.to_owned(),
+                    version: v.to_owned(),
+                })
+            }
+            _ => Err(OversightError::invalid(
+                "after",
+                format!("分页位置无效 (bad page cursor '{s}')"),
+            )),
+        }
+    }
+}
+
+pub const STATES: [&str; 6] = [
+    "incomplete",
+    "received",
+    "has_issues",
+    "returned",
+    "approved",
+    "superseded",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueRow {
+    pub record_id: String,
+    pub version: String,
+    pub task_id: String,
+    pub plan_id: String,
+    pub town: String,
+    pub team_key: String,
+    pub team_label: String,
+    pub category: String,
+    pub target_key: String,
+    pub target_name: String,
+    pub inspection_date: String,
+    pub received_at: String,
+    pub state: String,
+    pub findings: i64,
+    pub duty_flags: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuePage {
+    pub rows: Vec<QueueRow>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<QueueCursor>,
+}
+
+/// One page of the review queue, oldest inspection first.
+pub async fn review_queue(
+    store: &Store,
+    filter: &QueueFilter,
+    after: Option<&QueueCursor>,
+    limit: i64,
+) -> Result<QueuePage, OversightError> {
+    if let Some(s) = &filter.state {
+        if !STATES.contains(&s.as_str()) {
+            return Err(OversightError::invalid(
+                "state",
+                format!("未知的审核状态 '{s}' (unknown review state)"),
+            ));
+        }
+    }
+    if !(1..=500).contains(&limit) {
+        return Err(OversightError::invalid(
+            "limit",
+            format!("每页条数须在 1 到 500 之间 (got {limit})"),
+        ));
+    }
+    index::catch_up(store).await?;
+    // Conditions are added only when a filter is set, so that the planner
+    // sees plain equalities and picks the index made for that shape.
+    let mut sql = String::from(
+        "SELECT record_id, version, task_id, plan_id, jurisdiction, team_key, team_label, category, target_key, \
+         target_name, inspection_date, received_at, state, findings, duty_flags FROM oversight_records WHERE ",
+    );
+    let mut args: Vec<String> = Vec::new();
+    let mut cond = Vec::new();
+    let arg = |v: String, args: &mut Vec<String>| {
+        args.push(v);
+        format!("${}", args.len())
+    };
+    if let Some(t) = &filter.town {
+        cond.push(format!("jurisdiction = {}", arg(t.clone(), &mut args)));
+    }
+    if let Some(t) = &filter.team {
+        cond.push(format!("team_key = {}", arg(t.clone(), &mut args)));
+    }
+    match &filter.state {
+        Some(s) => cond.push(format!("state = {}", arg(s.clone(), &mut args))),
+        None => cond.push("state <> 'superseded'".into()),
+    }
+    if let Some(d) = filter.from {
+        cond.push(format!(
+            "inspection_date >= {}",
+            arg(d.format("%Y-%m-%d").to_string(), &mut args)
+        ));
+    }
+    if let Some(d) = filter.to {
+        cond.push(format!(
+            "inspection_date <= {}",
+            arg(d.format("%Y-%m-%d").to_string(), &mut args)
+        ));
+    }
+    if let Some(c) = after {
+        let d = arg(c.inspection_date.clone(), &mut args);
+        let r = arg(c.record_id.clone(), &mut args);
+        let v = arg(c.version.clone(), &mut args);
+        cond.push(format!(
+            "(inspection_date, record_id, version) > ({d}, {r}, {v})"
+        ));
+    }
+    sql.push_str(&cond.join(" AND "));
+    sql.push_str(&format!(
+        " ORDER BY inspection_date, record_id, version LIMIT {}",
+        limit + 1
+    ));
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+    );
+    let mut q = sqlx::query_as::<_, Row>(&sql);
+    for a in &args {
+        q = q.bind(a);
+    }
+    let mut rows: Vec<QueueRow> = q
+        .fetch_all(store.pool())
+        .await?
+        .into_iter()
+        .map(|r| QueueRow {
+            record_id: r.0,
+            version: r.1,
+            task_id: r.2,
+            plan_id: r.3,
+            town: r.4,
+            team_key: r.5,
+            team_label: r.6,
+            category: r.7,
+            target_key: r.8,
+            target_name: r.9,
+            inspection_date: r.10,
+            received_at: r.11,
+            state: r.12,
+            findings: r.13,
+            duty_flags: r.14,
+        })
+        .collect();
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| QueueCursor {
+            inspection_date: r.inspection_date.clone(),
+            record_id: r.record_id.clone(),
+            version: r.version.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(QueuePage { rows, next })
+}

@@ -1,0 +1,1 @@
+//! Reports produced by the server: the town summary and the record PDF.

@@ -1,0 +1,698 @@
+//! Oversight functions over real SQLite and real PostgreSQL: the indexed
+//! projection and its triggers, proof-of-duty flags with real JPEG photos
+//! (one taken 5 km from the registered address, one re-used from another
+//! inspection), the review queue and dashboard, follow-up with audit, and
+//! the public register with its streamed feeds.
+//!
+//! Records travel the real path: a device is enrolled, its log is pushed
+//! through `Store::push`, the photo blobs are stored and registered; only
+//! HTTP is skipped (the console's routes are tested in its own tests).
+
+use std::collections::BTreeMap;
+
+use choucha_shared::checklist::Checklist;
+use choucha_shared::record::{
+    Disposition, Finding, InspectionRecord, PhotoSubject, RectificationOutcome,
+};
+use choucha_shared::sync::{EntryPayload, LogEntry, TaskBundle};
+use choucha_shared::value::{CivilDate, GeoPoint, Sha256Hex};
+use choucha_sync_server::blobs::BlobSource;
+use choucha_sync_server::oversight::dashboard::{self, QueueFilter, Scope};
+use choucha_sync_server::oversight::disclosure::{self, FeedFormat};
+use choucha_sync_server::oversight::duty::{self, DutyFlag};
+use choucha_sync_server::oversight::followup::{self, FollowUpAction};
+use choucha_sync_server::oversight::{OversightConfig, OversightError, index};
+use choucha_sync_server::store::{DeviceCtx, Store};
+use choucha_sync_server::{AppState, BlobConfig, demo};
+use choucha_tests::device::{complete_record, sign};
+use choucha_tests::{TempDir, pg};
+use chrono::{Duration, Utc};
+use futures_util::TryStreamExt;
+use image::{Rgb, RgbImage};
+use uuid::Uuid;
+
+/// A synthetic photo: a smooth scene whose layout depends on `seed` (low
+/// frequencies only, so that a resized copy is the same picture), as a JPEG.
+fn scene_jpeg(seed: u32, w: u32, h: u32, quality: u8) -> Vec<u8> {
+    let mut x = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 10_000) as f64 / 10_000.0
+    };
+    let (ax, ay, phase) = (1.0 + 3.0 * next(), 1.0 + 3.0 * next(), std::f64::consts::TAU * next());
+    let (bx, by, r) = (next(), next(), 0.15 + 0.2 * next());
+    let img = RgbImage::from_fn(w, h, |x, y| {
+        let fx = x as f64 / w as f64;
+        let fy = y as f64 / h as f64;
+        let wave = ((fx * ax + fy * ay) * 3.0 + phase).sin() * 0.5 + 0.5;
+        let disc = if (fx - bx).powi(2) + (fy - by).powi(2) < r * r {
+            60.0
+        } else {
+            0.0
+        };
+        let g = (wave * 180.0 + disc).min(255.0) as u8;
+        Rgb([g, g.saturating_sub(30), 255 - g])
+    });
+    let mut out = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+    img.write_with_encoder(enc).unwrap();
+    out
+}
+
+struct World {
+    state: AppState,
+    _dir: TempDir,
+}
+
+async fn world(database_url: Option<&str>) -> World {
+    let dir = TempDir::new("oversight").unwrap();
+    let store = Store::open(database_url, dir.path()).await.unwrap();
+    let state = AppState::open(store, dir.path(), BlobConfig::Filesystem)
+        .await
+        .unwrap();
+    demo::load(&state).await.unwrap();
+    World { state, _dir: dir }
+}
+
+impl World {
+    fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// On-site tasks of the demo draw whose target has a registered location.
+    async fn on_site_tasks(&self, n: usize) -> Vec<(TaskBundle, Checklist)> {
+        let draw_id = self
+            .store()
+            .current_draw_id(demo::PLAN_ID)
+            .await
+            .unwrap()
+            .unwrap();
+        let draw = self.store().draw(&draw_id).await.unwrap();
+        let mut out = Vec::new();
+        for t in draw.tasks.iter().filter(|t| t.category.is_on_site()) {
+            let officer = t.officers().next().unwrap().person_id.clone();
+            let bundle = self
+                .store()
+                .task_for_officer(&t.task_id, &officer)
+                .await
+                .unwrap();
+            if bundle.target.location.is_none() {
+                continue;
+            }
+            let checklist = self.state.checklists.get(&t.checklist).unwrap().clone();
+            out.push((bundle, checklist));
+            if out.len() == n {
+                break;
+            }
+        }
+        assert_eq!(out.len(), n);
+        out
+    }
+
+    /// Enrols a device for the task's first officer and pushes the record
+    /// sealed, then stores and registers every blob.
+    async fn submit(&self, record: &InspectionRecord, blobs: &[(Sha256Hex, Vec<u8>)]) {
+        let officer = record
+            .team
+            .iter()
+            .find(|m| m.role == choucha_shared::plan::MemberRole::Officer)
+            .unwrap()
+            .person_id
+            .clone();
+        let code = self
+            .store()
+            .create_enrolment(&officer, Duration::hours(1), "test")
+            .await
+            .unwrap();
+        let e = self.store().enrol(&code.code, "平板").await.unwrap();
+        let device = DeviceCtx {
+            device_id: e.device_id,
+            officer_id: e.officer_id,
+        };
+        let entry = LogEntry::new(
+            Uuid::now_v7(),
+            1,
+            None,
+            Utc::now(),
+            EntryPayload::Sealed {
+                record: record.clone(),
+            },
+        );
+        let resp = self
+            .store()
+            .push(&device, &[entry], &self.state.checklists)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                resp.results[0].verdict,
+                choucha_shared::sync::EntryVerdict::Stored
+            ),
+            "{resp:?}"
+        );
+        for (sha, bytes) in blobs {
+            self.state
+                .uploads
+                .store()
+                .put_verified(sha, BlobSource::Bytes(bytes.clone().into()))
+                .await
+                .unwrap();
+            self.store()
+                .blob_arrived(sha, bytes.len() as u64, &self.state.checklists)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A complete record whose photos are real JPEGs of distinct scenes taken
+/// at the registered location; `photo_seed` picks the scenes.
+fn record_with_photos(
+    bundle: &TaskBundle,
+    checklist: &Checklist,
+    photo_seed: u32,
+) -> (InspectionRecord, Vec<(Sha256Hex, Vec<u8>)>) {
+    let (mut record, blobs) = complete_record(bundle, checklist, 1, 0);
+    let photo_shas: Vec<Sha256Hex> = record.photos.iter().map(|p| p.sha256.clone()).collect();
+    let mut blobs: Vec<(Sha256Hex, Vec<u8>)> = blobs
+        .into_iter()
+        .filter(|(s, _)| !photo_shas.contains(s))
+        .collect();
+    for (i, p) in record.photos.iter_mut().enumerate() {
+        let bytes = scene_jpeg(photo_seed * 100 + i as u32, 320, 240, 85);
+        p.sha256 = Sha256Hex::of(&bytes);
+        p.bytes = bytes.len() as u64;
+        p.gps = bundle.target.location;
+        blobs.push((p.sha256.clone(), bytes));
+    }
+    resign(&mut record, &mut blobs);
+    (record, blobs)
+}
+
+/// Signs again after a change; the old signature images are dropped.
+fn resign(record: &mut InspectionRecord, blobs: &mut Vec<(Sha256Hex, Vec<u8>)>) {
+    let old: Vec<Sha256Hex> = record
+        .signatures
+        .iter()
+        .map(|s| s.image_sha256.clone())
+        .collect();
+    blobs.retain(|(s, _)| !old.contains(s));
+    sign(record, blobs);
+}
+
+fn has(flags: &[DutyFlag], code: &str) -> bool {
+    flags.iter().any(|f| f.code() == code)
+}
+
+async fn story(database_url: Option<&str>) {
+    let w = world(database_url).await;
+    let store = w.store();
+    let cfg = OversightConfig::default();
+    let today = index::today_cst();
+
+    // Draw indexed: every task planned, none inspected.
+    let scope = Scope {
+        plan_id: Some(demo::PLAN_ID.into()),
+        town: None,
+    };
+    let d = dashboard::dashboard(store, &scope, today, 10)
+        .await
+        .unwrap();
+    assert_eq!(d.total.planned, 190);
+    assert_eq!(d.total.pending, 190);
+    assert_eq!(d.by_stratum.len(), 6);
+    let jcjg = d.by_stratum.iter().find(|p| p.key == "JCJG").unwrap();
+    assert_eq!(jcjg.planned, 46);
+    assert_eq!(
+        d.by_town.iter().map(|p| p.planned).sum::<i64>(),
+        190,
+        "towns add up"
+    );
+    assert_eq!(d.by_team.iter().map(|p| p.planned).sum::<i64>(), 190);
+
+    let tasks = w.on_site_tasks(4).await;
+
+    // R1: clean, with a rectification order due 15 days after inspection.
+    let (b1, c1) = &tasks[0];
+    let (mut r1, mut blobs1) = record_with_photos(b1, c1, 1);
+    let inspected = r1.inspection_date.date();
+    r1.findings.push(Finding {
+        finding_id: Uuid::now_v7(),
+        item_id: None,
+        description: "计量器具未按期送检".into(),
+        disposition: Disposition::RectificationOrder {
+            order_no: "渝市监责改〔2023〕17号".into(),
+            deadline: CivilDate::new(inspected + Duration::days(15)).unwrap(),
+            requirements: "十五日内送检".into(),
+            follow_up: None,
+        },
+    });
+    resign(&mut r1, &mut blobs1);
+    w.submit(&r1, &blobs1).await;
+
+    // R2: the gate photo was taken 5 km from the registered address.
+    let (b2, c2) = &tasks[1];
+    let (mut r2, mut blobs2) = record_with_photos(b2, c2, 2);
+    let home = b2.target.location.unwrap();
+    let far = GeoPoint::new(home.lat + 0.045, home.lon, Some(8.0)).unwrap();
+    let gate = r2
+        .photos
+        .iter_mut()
+        .find(|p| p.subject == PhotoSubject::Gate)
+        .unwrap();
+    gate.gps = Some(far);
+    let far_sha = gate.sha256.to_string();
+    resign(&mut r2, &mut blobs2);
+    w.submit(&r2, &blobs2).await;
+
+    // R3: its gate photo is R1's, recompressed and shrunk (other bytes,
+    // same picture).
+    let (b3, c3) = &tasks[2];
+    let (mut r3, mut blobs3) = record_with_photos(b3, c3, 3);
+    let r1_gate_seed = 100
+        + r1.photos
+            .iter()
+            .position(|p| p.subject == PhotoSubject::Gate)
+            .unwrap() as u32;
+    let reused = scene_jpeg(r1_gate_seed, 256, 192, 40);
+    let reused_sha = Sha256Hex::of(&reused);
+    let gate3 = r3
+        .photos
+        .iter_mut()
+        .find(|p| p.subject == PhotoSubject::Gate)
+        .unwrap();
+    let old = gate3.sha256.clone();
+    gate3.sha256 = reused_sha.clone();
+    blobs3.retain(|(s, _)| *s != old);
+    blobs3.push((reused_sha.clone(), reused));
+    resign(&mut r3, &mut blobs3);
+    w.submit(&r3, &blobs3).await;
+
+    // R4: only one officer signed, and photo times go backwards.
+    let (b4, c4) = &tasks[3];
+    let (mut r4, mut blobs4) = record_with_photos(b4, c4, 4);
+    let n = r4.photos.len();
+    r4.photos[n - 1].taken_at = r4.photos[0].taken_at - Duration::seconds(30);
+    resign(&mut r4, &mut blobs4);
+    let first_officer = r4
+        .signatures
+        .iter()
+        .position(|s| s.role == choucha_shared::record::SignerRole::Officer)
+        .unwrap();
+    r4.signatures.remove(first_officer);
+    w.submit(&r4, &blobs4).await;
+
+    // Proof of duty.
+    let v = |r: &InspectionRecord| r.content_hash().to_string();
+    let f1 = duty::report(&w.state, &cfg, &r1.record_id.to_string(), &v(&r1))
+        .await
+        .unwrap();
+    assert!(f1.pending_photos.is_empty());
+    for code in [
+        "gate_photo_missing",
+        "photo_far_from_target",
+        "photos_out_of_order",
+        "officer_signatures_missing",
+        "photo_outside_window",
+    ] {
+        assert!(!has(&f1.flags, code), "R1 {code}: {:?}", f1.flags);
+    }
+    assert!(f1.photos.iter().all(|p| p.distance_m.unwrap() < 1.0));
+    let f2 = duty::report(&w.state, &cfg, &r2.record_id.to_string(), &v(&r2))
+        .await
+        .unwrap();
+    let far_flag = f2
+        .flags
+        .iter()
+        .find_map(|f| match f {
+            DutyFlag::PhotoFarFromTarget {
+                sha256, distance_m, ..
+            } => Some((sha256.clone(), *distance_m)),
+            _ => None,
+        })
+        .expect("5 km photo flagged");
+    assert_eq!(far_flag.0, far_sha);
+    assert!((4_800.0..5_200.0).contains(&far_flag.1), "{}", far_flag.1);
+    assert!(f2.flags.iter().any(|f| f.to_string().contains("5.0 公里")));
+    let f3 = duty::report(&w.state, &cfg, &r3.record_id.to_string(), &v(&r3))
+        .await
+        .unwrap();
+    let reuse = f3
+        .flags
+        .iter()
+        .find_map(|f| match f {
+            DutyFlag::PhotoUsedElsewhere {
+                other_record_id,
+                distance,
+                ..
+            } => Some((other_record_id.clone(), *distance)),
+            _ => None,
+        })
+        .expect("re-used photo flagged");
+    assert_eq!(reuse.0, r1.record_id.to_string());
+    assert!(matches!(reuse.1, Some(d) if d <= cfg.phash_max_distance));
+    // R2's photos are other scenes: not flagged as re-used.
+    assert!(!has(&f2.flags, "photo_used_elsewhere"), "{:?}", f2.flags);
+    let f4 = duty::report(&w.state, &cfg, &r4.record_id.to_string(), &v(&r4))
+        .await
+        .unwrap();
+    assert!(has(&f4.flags, "officer_signatures_missing"));
+    assert!(has(&f4.flags, "photos_out_of_order"));
+    // The queue: R1-R3 received, R4 incomplete (one officer signature).
+    let page = dashboard::review_queue(
+        store,
+        &QueueFilter {
+            state: Some("received".into()),
+            ..Default::default()
+        },
+        None,
+        50,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<&str> = page.rows.iter().map(|r| r.record_id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(page.next.is_none());
+    let r2_row = page
+        .rows
+        .iter()
+        .find(|r| r.record_id == r2.record_id.to_string())
+        .unwrap();
+    assert!(r2_row.duty_flags >= 1);
+    assert_eq!(r2_row.town, b2.target.jurisdiction.to_string());
+    // Keyset pages of one row walk the same records in the same order.
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let p = dashboard::review_queue(store, &QueueFilter::default(), after.as_ref(), 1)
+            .await
+            .unwrap();
+        walked.extend(p.rows.iter().map(|r| r.record_id.clone()));
+        match p.next {
+            Some(c) => {
+                let token = c.to_token();
+                after = Some(dashboard::QueueCursor::from_token(&token).unwrap());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(walked.len(), 4);
+    // Town filter: only that town's records.
+    let town = b1.target.jurisdiction.to_string();
+    let by_town = dashboard::review_queue(
+        store,
+        &QueueFilter {
+            town: Some(town.clone()),
+            ..Default::default()
+        },
+        None,
+        50,
+    )
+    .await
+    .unwrap();
+    assert!(by_town.rows.iter().all(|r| r.town == town));
+    assert!(
+        by_town
+            .rows
+            .iter()
+            .any(|r| r.record_id == r1.record_id.to_string())
+    );
+    // Team filter.
+    let team = index::team_key(&r1.team);
+    let by_team = dashboard::review_queue(
+        store,
+        &QueueFilter {
+            team: Some(team.clone()),
+            ..Default::default()
+        },
+        None,
+        50,
+    )
+    .await
+    .unwrap();
+    assert!(!by_team.rows.is_empty());
+    assert!(by_team.rows.iter().all(|r| r.team_key == team));
+    // Date filter that excludes everything.
+    let none = dashboard::review_queue(
+        store,
+        &QueueFilter {
+            to: Some(inspected - Duration::days(1)),
+            ..Default::default()
+        },
+        None,
+        50,
+    )
+    .await
+    .unwrap();
+    assert!(none.rows.is_empty());
+    // Bad input is named.
+    let e = dashboard::review_queue(
+        store,
+        &QueueFilter {
+            state: Some("x' OR 1=1 --".into()),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, OversightError::Invalid { ref field, .. } if field == "state"),
+        "{e}"
+    );
+    assert!(dashboard::QueueCursor::from_token("garbage").is_err());
+
+    // Review actions made by the sync store show up through the trigger.
+    store
+        .approve_record(&r1.record_id, &r1.content_hash())
+        .await
+        .unwrap();
+    store
+        .return_record(
+            &r3.record_id,
+            &r3.content_hash(),
+            "大门照片疑似重复使用",
+            BTreeMap::new(),
+            "审核员",
+        )
+        .await
+        .unwrap();
+    let d = dashboard::dashboard(store, &scope, today, 10)
+        .await
+        .unwrap();
+    assert_eq!(d.total.planned, 190);
+    assert_eq!(d.total.pending, 186);
+    assert_eq!(d.total.approved, 1);
+    assert_eq!(d.total.returned, 1);
+    assert_eq!(d.total.received, 1);
+    assert_eq!(d.total.incomplete, 1);
+    assert_eq!(d.findings_by_category.values().sum::<i64>(), 1);
+    assert_eq!(d.findings_by_item[0].by_kind["rectification_order"], 1);
+    // A town lead's scope sees only that town.
+    let town_d = dashboard::dashboard(
+        store,
+        &Scope {
+            plan_id: Some(demo::PLAN_ID.into()),
+            town: Some(town.clone()),
+        },
+        today,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(town_d.by_town.len(), 1);
+    assert_eq!(town_d.by_town[0].key, town);
+    assert!(town_d.total.planned < 190);
+
+    // Follow-up: the order is overdue 20 days on; recording the follow-up
+    // inspection closes it, with an audit entry.
+    let later = inspected + Duration::days(20);
+    let (overdue, total) = dashboard::overdue_rectifications(store, &scope, later, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    let finding_id = overdue[0].finding_id.clone();
+    assert_eq!(finding_id, r1.findings[0].finding_id.to_string());
+    let (_, before_deadline) = dashboard::overdue_rectifications(store, &scope, today, 10)
+        .await
+        .unwrap();
+    assert_eq!(before_deadline, 0);
+    let bad = followup::record_action(
+        store,
+        &finding_id,
+        &FollowUpAction::CaseFiled {
+            case_no: "  ".into(),
+        },
+        "质量科",
+        later,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(bad, OversightError::Invalid { ref field, .. } if field == "case_no"));
+    let after_fu = followup::record_action(
+        store,
+        &finding_id,
+        &FollowUpAction::FollowUpInspection {
+            inspected_on: CivilDate::new(inspected + Duration::days(16)).unwrap(),
+            outcome: RectificationOutcome::Rectified,
+            note: Some("已送检，检定合格".into()),
+        },
+        "质量科",
+        later,
+    )
+    .await
+    .unwrap();
+    assert!(after_fu.closed);
+    assert_eq!(after_fu.outcome.as_deref(), Some("rectified"));
+    let (_, total) = dashboard::overdue_rectifications(store, &scope, later, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 0);
+    let hist = followup::history(store, &finding_id).await.unwrap();
+    assert_eq!(hist.len(), 1);
+    let (audits,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE object = $1 AND action = 'followup.follow_up_inspection'",
+    )
+    .bind(format!("finding:{finding_id}"))
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(audits, 1);
+    // Transfer with a reference number.
+    let t = followup::record_action(
+        store,
+        &finding_id,
+        &FollowUpAction::Transfer {
+            to: followup::TransferTo::Judicial,
+            organ: "区公安分局".into(),
+            reference: "渝市监移〔2023〕3号".into(),
+        },
+        "质量科",
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.kind, "transferred_to_judicial");
+    assert_eq!(t.reference.as_deref(), Some("渝市监移〔2023〕3号"));
+
+    // Disclosure: only approved records; nothing personal in the feeds.
+    let e = disclosure::publish(
+        store,
+        &w.state.checklists,
+        &cfg,
+        &r3.record_id.to_string(),
+        None,
+        "质量科",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, OversightError::Conflict(_)), "{e}");
+    let published = disclosure::publish(
+        store,
+        &w.state.checklists,
+        &cfg,
+        &r1.record_id.to_string(),
+        None,
+        "质量科",
+    )
+    .await
+    .unwrap();
+    assert_eq!(published.result, "发现问题已责令改正");
+    assert_eq!(published.uscc.as_deref(), Some(r1.target.as_str()));
+    let again = disclosure::publish(
+        store,
+        &w.state.checklists,
+        &cfg,
+        &r1.record_id.to_string(),
+        None,
+        "质量科",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(again, OversightError::Conflict(_)));
+    let json = feed_text(store, FeedFormat::Json).await;
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let results = parsed["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["target_name"], r1.target_name.as_str());
+    assert!(results[0]["withdrawn_at"].is_null());
+    for m in &r1.team {
+        assert!(!json.contains(&m.name), "officer name {} in feed", m.name);
+        assert!(!json.contains(&m.person_id));
+    }
+    for s in &r1.signatures {
+        assert!(!json.contains(&s.name), "signer {} in feed", s.name);
+        assert!(!json.contains(s.image_sha256.as_str()));
+    }
+    for p in &r1.photos {
+        assert!(!json.contains(p.sha256.as_str()));
+    }
+    let csv = feed_text(store, FeedFormat::Csv).await;
+    assert!(csv.starts_with('\u{feff}'));
+    assert!(csv.contains(&r1.target_name));
+    assert_eq!(csv.lines().count(), 2);
+    // Due and overdue: R2-R4 are not public; 40 days on they are overdue.
+    let (due, overdue_n) = disclosure::due_list(store, &cfg.calendar, None, today, 50)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 3);
+    assert_eq!(overdue_n, 0);
+    let (_, overdue_n) = disclosure::due_list(
+        store,
+        &cfg.calendar,
+        None,
+        inspected + Duration::days(40),
+        50,
+    )
+    .await
+    .unwrap();
+    assert_eq!(overdue_n, 3);
+    // Withdrawal stays visible.
+    let e = disclosure::withdraw(store, &r1.record_id.to_string(), " ", "质量科")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OversightError::Invalid { .. }));
+    disclosure::withdraw(
+        store,
+        &r1.record_id.to_string(),
+        "行政复议决定撤销原检查结果",
+        "质量科",
+    )
+    .await
+    .unwrap();
+    let json = feed_text(store, FeedFormat::Json).await;
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let results = parsed["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert!(results[0]["withdrawn_at"].is_string());
+    assert_eq!(
+        results[0]["withdrawal_reason"],
+        "行政复议决定撤销原检查结果"
+    );
+    let (due, _) = disclosure::due_list(store, &cfg.calendar, None, today, 50)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 4, "a withdrawn result is due again");
+}
+
+async fn feed_text(store: &Store, format: FeedFormat) -> String {
+    let chunks: Vec<bytes::Bytes> = disclosure::feed_stream(store.clone(), format)
+        .try_collect()
+        .await
+        .unwrap();
+    String::from_utf8(chunks.concat()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversight_story_sqlite() {
+    story(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversight_story_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    story(Some(&url)).await;
+}
