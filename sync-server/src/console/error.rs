@@ -61,6 +61,19 @@ impl From<crate::error::ApiError> for ConsoleError {
     }
 }
 
+impl From<crate::oversight::OversightError> for ConsoleError {
+    fn from(e: crate::oversight::OversightError) -> Self {
+        use crate::oversight::OversightError as O;
+        match e {
+            O::Store(s) => s.into(),
+            O::NotFound(m) => Self::NotFound(m),
+            O::Conflict(m) => Self::Conflict(m),
+            O::Invalid { field, message } => Self::BadRequest(format!("{field}: {message}")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let status = match self {

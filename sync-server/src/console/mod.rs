@@ -6,10 +6,14 @@
 //! handler can forget the CSRF check.
 
 pub mod auth;
+mod dashboard;
+mod disclosure;
 mod draws;
 pub mod error;
+mod followup;
 mod login;
 pub mod page;
+mod review;
 pub mod users;
 
 use axum::Router;
@@ -42,7 +46,39 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/draws/{id}", get(draws::draw))
         .route("/console/draws/{id}/verify", get(draws::verify))
         .route("/console/verify", get(draws::verify_form))
+        .route("/console/review", get(review::queue))
+        .route("/console/records/{id}", get(review::record))
+        .route("/console/records/{id}/approve", post(review::approve))
+        .route("/console/records/{id}/issues", post(review::mark_issues))
+        .route("/console/records/{id}/return", post(review::return_record))
+        .route("/console/records/{id}/blobs/{sha}", get(review::blob))
+        .route("/console/records/{id}/publish", post(disclosure::publish))
+        .route("/console/records/{id}/withdraw", post(disclosure::withdraw))
+        .route("/console/disclosure", get(disclosure::due))
+        .route("/console/followup", get(followup::list))
+        .route(
+            "/console/followup/{id}",
+            get(followup::finding).post(followup::act),
+        )
+        .route("/console/dashboard", get(dashboard::show))
+        .route("/public", get(disclosure::public_page))
+        .route("/public/results.json", get(disclosure::feed_json))
+        .route("/public/results.csv", get(disclosure::feed_csv))
         .route_layer(middleware::from_fn_with_state(state, csrf_guard))
+}
+
+/// The proof-of-duty and disclosure settings, read from the environment
+/// once (bad values are logged and the defaults used, so the console still
+/// starts).
+pub fn oversight_config() -> &'static crate::oversight::OversightConfig {
+    static CONFIG: std::sync::OnceLock<crate::oversight::OversightConfig> =
+        std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| {
+        crate::oversight::OversightConfig::from_env().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "oversight settings invalid; using the defaults");
+            crate::oversight::OversightConfig::default()
+        })
+    })
 }
 
 /// Refuses every POST that does not carry the right CSRF token: the

@@ -470,3 +470,120 @@ impl Store {
             .collect())
     }
 }
+
+/// A return as shown in the record's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnEntry {
+    pub version: String,
+    pub comment: String,
+    pub item_comments: std::collections::BTreeMap<String, String>,
+    pub returned_by: String,
+    pub returned_at: String,
+}
+
+impl Store {
+    /// The town (属地) of a target, which decides who may see its records.
+    pub async fn target_jurisdiction(
+        &self,
+        category: &str,
+        target_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT jurisdiction FROM targets WHERE category = $1 AND target_key = $2",
+        )
+        .bind(category)
+        .bind(target_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(j,)| j))
+    }
+
+    /// Every return of a record, oldest first.
+    pub async fn record_returns(&self, record_id: &str) -> Result<Vec<ReturnEntry>, StoreError> {
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT version, comment, item_comments, returned_by, returned_at FROM returns WHERE record_id = $1 ORDER BY returned_at",
+        )
+        .bind(record_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |(version, comment, item_comments, returned_by, returned_at)| {
+                    Ok(ReturnEntry {
+                        version,
+                        comment,
+                        item_comments: serde_json::from_str(&item_comments).map_err(corrupt)?,
+                        returned_by,
+                        returned_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Marks the current version of a record "has issues" (存在问题): the
+    /// reviewer saw something to clear up before approving or returning.
+    pub async fn mark_record_has_issues(
+        &self,
+        record_id: &str,
+        version: &str,
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let done = sqlx::query(
+            "UPDATE records SET state = 'has_issues' WHERE record_id = $1 AND version = $2 AND superseded = 0 AND state = 'received'",
+        )
+        .bind(record_id)
+        .bind(version)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "记录 {record_id} 的版本 {version} 不是“已接收”状态的当前版本 (not a received current version)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The record IDs that name a blob (photo or signature).
+    pub async fn records_with_blob(&self, sha256: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT record_id FROM record_blobs WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+}
+
+impl Store {
+    /// IDs of findings not yet closed, in one town or all, overdue-first
+    /// order (by deadline, then finding).
+    pub async fn open_finding_ids(
+        &self,
+        town: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT finding_id FROM oversight_findings WHERE closed = 0 AND ($1 = '' OR jurisdiction = $1) \
+             ORDER BY deadline, finding_id LIMIT $2",
+        )
+        .bind(town.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(f,)| f).collect())
+    }
+}
+
+impl Store {
+    /// Whether a record has a live (not withdrawn) public result.
+    pub async fn record_disclosed(&self, record_id: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT seq FROM disclosures WHERE record_id = $1 AND withdrawn_at IS NULL",
+        )
+        .bind(record_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+}

@@ -13,7 +13,8 @@ mod draws;
 mod sync;
 
 pub use console::{
-    AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, TaskPlace,
+    AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, ReturnEntry,
+    TaskPlace,
 };
 pub use directory::{DirectoryTable, ImportSummary};
 pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};

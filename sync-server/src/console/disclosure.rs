@@ -1,0 +1,264 @@
+//! Public disclosure (一公开): the console's list of results due and
+//! overdue for publication with the publish/withdraw actions, and the
+//! public page and feeds, which need no login and show nothing personal
+//! (they are rendered from the register alone, see
+//! `oversight::disclosure`).
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use choucha_shared::calendar::PublicationStatus;
+use choucha_shared::review::PublishedResult;
+
+use super::auth::{CurrentUser, Role};
+use super::error::{ConsoleError, ConsoleResult};
+use super::page::{Lang, csrf_field, layout, page};
+use crate::AppState;
+use crate::oversight::disclosure::{self, FeedFormat};
+use crate::oversight::index::today_cst;
+
+/// Who publishes and withdraws in the authority's name.
+pub const PUBLISHERS: &[Role] = &[Role::Admin, Role::Supervisor];
+const PUBLIC_PAGE_SIZE: i64 = 100;
+
+fn status_text(lang: Lang, s: &PublicationStatus) -> String {
+    match (lang, s) {
+        (
+            Lang::Zh,
+            PublicationStatus::Due {
+                deadline,
+                working_days_left,
+            },
+        ) => {
+            format!("待公示，期限 {deadline}（剩 {working_days_left} 个工作日）")
+        }
+        (
+            Lang::Zh,
+            PublicationStatus::Overdue {
+                deadline,
+                working_days_late,
+            },
+        ) => {
+            format!("逾期未公示，期限 {deadline}（已逾期 {working_days_late} 个工作日）")
+        }
+        (
+            Lang::En,
+            PublicationStatus::Due {
+                deadline,
+                working_days_left,
+            },
+        ) => {
+            format!("due by {deadline} ({working_days_left} working days left)")
+        }
+        (
+            Lang::En,
+            PublicationStatus::Overdue {
+                deadline,
+                working_days_late,
+            },
+        ) => {
+            format!("overdue since {deadline} ({working_days_late} working days late)")
+        }
+        (_, other) => other.label_zh().to_owned(),
+    }
+}
+
+/// Results not yet public, against their 20-working-day deadline.
+pub async fn due(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+) -> ConsoleResult<Response> {
+    let cfg = super::oversight_config();
+    let (rows, overdue) = disclosure::due_list(
+        &state.store,
+        &cfg.calendar,
+        user.jurisdiction_filter(),
+        today_cst(),
+        200,
+    )
+    .await?;
+    let can_publish = PUBLISHERS.contains(&user.role);
+    let body = html! {
+        p #overdue-count { (lang.t("逾期未公示：", "Overdue: ")) strong { (overdue) } }
+        table #due {
+            tr { th { (lang.t("检查日期", "Date")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("审核状态", "State")) } th { (lang.t("公示期限", "Publication")) } th {} }
+            @for r in &rows {
+                tr data-record=(r.record_id) {
+                    td { (r.inspection_date) }
+                    td { a href={ "/console/records/" (r.record_id) } { (r.target_name) } }
+                    td { (r.town) }
+                    td { (super::review::state_label(lang, &r.state)) }
+                    td class=[matches!(r.status, PublicationStatus::Overdue { .. }).then_some("flag")] { (status_text(lang, &r.status)) }
+                    td {
+                        @if can_publish && r.state == "approved" {
+                            (publish_form(lang, &user, &r.record_id))
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/public" { (lang.t("查看公示页面", "See the public page")) } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(lang, Some(&user), lang.t("结果公示", "Disclosure"), body),
+    ))
+}
+
+/// The publish form for one approved record.
+pub fn publish_form(lang: Lang, user: &CurrentUser, record_id: &str) -> maud::Markup {
+    html! {
+        form.inline method="post" action={ "/console/records/" (record_id) "/publish" } {
+            (csrf_field(user))
+            select name="result" {
+                option value="" { (lang.t("按检查情况自动判定", "Suggested from the record")) }
+                @for r in PublishedResult::ALL { option value=(result_code(r)) { (r.label_zh()) } }
+            }
+            " " button type="submit" .publish { (lang.t("公示", "Publish")) }
+        }
+    }
+}
+
+/// The withdraw form for a published record.
+pub fn withdraw_form(lang: Lang, user: &CurrentUser, record_id: &str) -> maud::Markup {
+    html! {
+        form.inline method="post" action={ "/console/records/" (record_id) "/withdraw" } #withdraw-form {
+            (csrf_field(user))
+            label { (lang.t("撤回理由", "Reason")) " " input name="reason" required size="40"; }
+            " " button type="submit" #withdraw { (lang.t("撤回公示", "Withdraw")) }
+        }
+    }
+}
+
+fn result_code(r: PublishedResult) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PublishForm {
+    #[serde(default)]
+    result: Option<String>,
+}
+
+/// Publishes an approved record's result.
+pub async fn publish(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(form): Form<PublishForm>,
+) -> ConsoleResult<Response> {
+    user.require(PUBLISHERS)?;
+    let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
+    let result = match form
+        .result
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        Some(code) => Some(
+            serde_json::from_value::<PublishedResult>(serde_json::Value::String(code.to_owned()))
+                .map_err(|_| {
+                ConsoleError::BadRequest(format!("未知的检查结果类别 '{code}' (result)"))
+            })?,
+        ),
+        None => None,
+    };
+    disclosure::publish(
+        &state.store,
+        &state.checklists,
+        super::oversight_config(),
+        &id.to_string(),
+        result,
+        &user.username,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/console/records/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WithdrawForm {
+    reason: String,
+}
+
+/// Withdraws a published result; it stays public, marked withdrawn.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(form): Form<WithdrawForm>,
+) -> ConsoleResult<Response> {
+    user.require(PUBLISHERS)?;
+    let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
+    disclosure::withdraw(&state.store, &id.to_string(), &form.reason, &user.username).await?;
+    Ok(Redirect::to(&format!("/console/records/{id}")).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PublicQuery {
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+/// The public register: no login, nothing personal.
+pub async fn public_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    Query(q): Query<PublicQuery>,
+) -> ConsoleResult<Response> {
+    let rows = disclosure::public_page(&state.store, q.before, PUBLIC_PAGE_SIZE).await?;
+    let next = (rows.len() as i64 == PUBLIC_PAGE_SIZE)
+        .then(|| rows.last().map(|r| r.seq))
+        .flatten();
+    let body = html! {
+        p { (lang.t("以下为“双随机、一公开”监督检查结果。", "Results of random inspections (双随机、一公开).")) " "
+            a href="/public/results.csv" #feed-csv { "CSV" } " · " a href="/public/results.json" #feed-json { "JSON" } }
+        table #results {
+            tr {
+                th { (lang.t("检查对象名称", "Target")) } th { (lang.t("统一社会信用代码", "USCC")) } th { (lang.t("检查事项", "Matter")) }
+                th { (lang.t("检查日期", "Date")) } th { (lang.t("检查机关", "Authority")) } th { (lang.t("检查结果", "Result")) } th { (lang.t("公示时间", "Published")) }
+            }
+            @for r in &rows {
+                tr.result class=[r.withdrawn_at.is_some().then_some("withdrawn")] {
+                    td { (r.target_name) } td { (r.uscc.as_deref().unwrap_or("")) } td { (r.matter) }
+                    td { (r.inspection_date) } td { (r.authority) }
+                    td {
+                        @if let Some(at) = &r.withdrawn_at {
+                            s { (r.result) } br;
+                            span.flag.withdrawn-note { (lang.t("已撤回", "Withdrawn")) " " (at) "：" (r.withdrawal_reason.as_deref().unwrap_or("")) }
+                        } @else { (r.result) }
+                    }
+                    td { (r.published_at) }
+                }
+            }
+        }
+        @if rows.is_empty() { p.muted #no-results { (lang.t("暂无公示结果。", "Nothing published yet.")) } }
+        @if let Some(seq) = next { p { a href={ "/public?before=" (seq) } { (lang.t("更早的结果", "Older results")) } } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            None,
+            lang.t("抽查结果公示", "Published inspection results"),
+            body,
+        ),
+    ))
+}
+
+/// The register as streamed JSON.
+pub async fn feed_json(State(state): State<AppState>) -> Response {
+    disclosure::feed_response(state.store.clone(), FeedFormat::Json)
+}
+
+/// The register as streamed CSV.
+pub async fn feed_csv(State(state): State<AppState>) -> Response {
+    disclosure::feed_response(state.store.clone(), FeedFormat::Csv)
+}

@@ -1,0 +1,632 @@
+//! Review of synced records: the queue (by town, team, date, state), the
+//! record view (verdicts, notes, photos with time/GPS/distance, signatures,
+//! findings, proof-of-duty flags) and the reviewer's actions: approve,
+//! mark "has issues", or return with comments per item. A return goes
+//! through the same store function as the API's, which puts it in the
+//! team's pull feed, so the device receives it on its next pull.
+//!
+//! Town leads see only their own town: the queue is filtered by it, and a
+//! record (or photo) of another town answers 404, as if it did not exist.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use choucha_shared::record::{InspectionRecord, PhotoSubject};
+use choucha_shared::review::ReviewState;
+use choucha_shared::value::Sha256Hex;
+
+use super::auth::{CurrentUser, Role};
+use super::draws::urlencode;
+use super::error::{ConsoleError, ConsoleResult};
+use super::page::{Lang, csrf_field, layout, page};
+use crate::AppState;
+use crate::oversight::dashboard::{self, QueueCursor, QueueFilter};
+use crate::oversight::duty;
+use crate::store::StoredRecord;
+
+/// Who may approve and return.
+const REVIEWERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::TownLead];
+const PAGE_SIZE: i64 = 50;
+
+pub fn state_label(lang: Lang, code: &str) -> String {
+    let state: Option<ReviewState> =
+        serde_json::from_value(serde_json::Value::String(code.to_owned())).ok();
+    match (lang, state) {
+        (Lang::Zh, Some(s)) => s.label_zh().to_owned(),
+        (Lang::En, Some(_)) | (_, None) => code.replace('_', " "),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    #[serde(default)]
+    town: Option<String>,
+    #[serde(default)]
+    team: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn parse_date(field: &str, s: Option<String>) -> ConsoleResult<Option<NaiveDate>> {
+    s.map(|d| {
+        NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+            ConsoleError::BadRequest(format!(
+                "{field}: 日期 '{d}' 格式应为 YYYY-MM-DD (bad date)"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// The review queue.
+pub async fn queue(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Query(q): Query<QueueQuery>,
+) -> ConsoleResult<Response> {
+    // A town lead's queue is their town's, whatever the URL asks for.
+    let town = match user.jurisdiction_filter() {
+        Some(own) => Some(own.to_owned()),
+        None => non_empty(&q.town),
+    };
+    let filter = QueueFilter {
+        town,
+        team: non_empty(&q.team),
+        state: non_empty(&q.state),
+        from: parse_date("from", non_empty(&q.from))?,
+        to: parse_date("to", non_empty(&q.to))?,
+    };
+    let after = non_empty(&q.after)
+        .map(|t| QueueCursor::from_token(&t))
+        .transpose()?;
+    let result = dashboard::review_queue(&state.store, &filter, after.as_ref(), PAGE_SIZE).await?;
+    let towns: Vec<String> = match user.jurisdiction_filter() {
+        Some(own) => vec![own.to_owned()],
+        None => state.store.jurisdictions().await?.into_iter().collect(),
+    };
+    let next_link = result.next.as_ref().map(|c| {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = &filter.town {
+            pairs.push(("town", t.clone()));
+        }
+        if let Some(t) = &filter.team {
+            pairs.push(("team", t.clone()));
+        }
+        if let Some(s) = &filter.state {
+            pairs.push(("state", s.clone()));
+        }
+        if let Some(d) = filter.from {
+            pairs.push(("from", d.to_string()));
+        }
+        if let Some(d) = filter.to {
+            pairs.push(("to", d.to_string()));
+        }
+        pairs.push(("after", c.to_token()));
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("/console/review?{query}")
+    });
+    let body = html! {
+        form method="get" action="/console/review" #queue-filter {
+            label { (lang.t("镇街", "Town")) " "
+                select name="town" #filter-town {
+                    @if user.jurisdiction_filter().is_none() { option value="" { (lang.t("全部", "All")) } }
+                    @for t in &towns { option value=(t) selected[filter.town.as_deref() == Some(t.as_str())] { (t) } }
+                }
+            } " "
+            label { (lang.t("检查组", "Team")) " " input name="team" value=(filter.team.as_deref().unwrap_or("")) size="20"; } " "
+            label { (lang.t("状态", "State")) " "
+                select name="state" #filter-state {
+                    option value="" { (lang.t("全部（当前版本）", "All (current versions)")) }
+                    @for s in dashboard::STATES { option value=(s) selected[filter.state.as_deref() == Some(s)] { (state_label(lang, s)) } }
+                }
+            } " "
+            label { (lang.t("检查日期自", "From")) " " input type="date" name="from" value=(filter.from.map(|d| d.to_string()).unwrap_or_default()); } " "
+            label { (lang.t("至", "to")) " " input type="date" name="to" value=(filter.to.map(|d| d.to_string()).unwrap_or_default()); } " "
+            button type="submit" #filter-submit { (lang.t("筛选", "Filter")) }
+        }
+        table #queue {
+            tr {
+                th { (lang.t("检查日期", "Date")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) }
+                th { (lang.t("检查组", "Team")) } th { (lang.t("状态", "State")) } th { (lang.t("问题", "Findings")) }
+                th { (lang.t("履职提示", "Duty flags")) } th { (lang.t("接收时间", "Received")) }
+            }
+            @for r in &result.rows {
+                tr.queue-row data-record=(r.record_id) {
+                    td { (r.inspection_date) }
+                    td { a href={ "/console/records/" (r.record_id) } { (r.target_name) } br; span.muted { (r.target_key) } }
+                    td { (r.town) }
+                    td { a href={ "/console/review?team=" (urlencode(&r.team_key)) } { (r.team_label) } }
+                    td class={ "state-" (r.state) } { (state_label(lang, &r.state)) }
+                    td { (r.findings) }
+                    td { @if r.duty_flags > 0 { span.flag { (r.duty_flags) } } @else { "0" } }
+                    td { (r.received_at) }
+                }
+            }
+        }
+        @if result.rows.is_empty() { p.muted #queue-empty { (lang.t("没有符合条件的记录。", "No records match.")) } }
+        @if let Some(href) = next_link { p { a href=(href) #next-page { (lang.t("下一页", "Next page")) } } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("审核检查记录", "Review queue"),
+            body,
+        ),
+    ))
+}
+
+/// A record's versions, if this user may see it; 404 otherwise.
+async fn visible_record(
+    state: &AppState,
+    user: &CurrentUser,
+    record_id: &Uuid,
+) -> ConsoleResult<(Vec<StoredRecord>, String)> {
+    let versions = state.store.record_versions(record_id).await?;
+    let Some(last) = versions.last() else {
+        return Err(ConsoleError::not_found());
+    };
+    let town = state
+        .store
+        .target_jurisdiction(last.record.category.code(), last.record.target.as_str())
+        .await?
+        .unwrap_or_default();
+    if !user.may_see(&town) {
+        return Err(ConsoleError::not_found());
+    }
+    Ok((versions, town))
+}
+
+fn parse_record_id(s: &str) -> ConsoleResult<Uuid> {
+    // An unparsable ID is as absent as an unknown one.
+    Uuid::parse_str(s).map_err(|_| ConsoleError::not_found())
+}
+
+fn subject_label(lang: Lang, s: &PhotoSubject, record: &InspectionRecord) -> String {
+    match s {
+        PhotoSubject::Gate => lang.t("大门/牌匾", "Gate / signboard").to_owned(),
+        PhotoSubject::Process => lang.t("检查过程", "Inspection in progress").to_owned(),
+        PhotoSubject::Item(id) => format!("{}{id}", lang.t("检查项 ", "Item ")),
+        PhotoSubject::Finding(fid) => {
+            let d = record
+                .findings
+                .iter()
+                .find(|f| &f.finding_id == fid)
+                .map(|f| f.description.as_str())
+                .unwrap_or_default();
+            format!("{}{d}", lang.t("问题：", "Finding: "))
+        }
+    }
+}
+
+fn photo_href(record_id: &Uuid, sha: &str) -> String {
+    format!("/console/records/{record_id}/blobs/{sha}")
+}
+
+/// The record view.
+pub async fn record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Path(record_id): Path<String>,
+) -> ConsoleResult<Response> {
+    let record_id = parse_record_id(&record_id)?;
+    let (versions, town) = visible_record(&state, &user, &record_id).await?;
+    let Some(current) = versions
+        .iter()
+        .rev()
+        .find(|v| !v.superseded)
+        .or(versions.last())
+    else {
+        return Err(ConsoleError::not_found());
+    };
+    let rec = &current.record;
+    let version = current.status.version.to_string();
+    let cfg = super::oversight_config();
+    crate::oversight::index::ensure_indexed(&state.store, &record_id.to_string(), &version).await?;
+    let report = duty::report(&state, cfg, &record_id.to_string(), &version).await?;
+    let returns = state.store.record_returns(&record_id.to_string()).await?;
+    let disclosed = state.store.record_disclosed(&record_id.to_string()).await?;
+    let may_publish = super::disclosure::PUBLISHERS.contains(&user.role);
+    let checklist = state.checklists.get(&rec.checklist);
+    let review_state = current.status.state;
+    let may_review = REVIEWERS.contains(&user.role);
+    let open = matches!(review_state, ReviewState::Received | ReviewState::HasIssues);
+    let rid = record_id.to_string();
+    let body = html! {
+        table #record-head {
+            tr { th { (lang.t("检查对象", "Target")) } td #target-name { (rec.target_name) " " span.muted { (rec.target) } } }
+            tr { th { (lang.t("镇街", "Town")) } td { (town) } }
+            tr { th { (lang.t("检查任务", "Task")) } td { code { (rec.task_id) } } }
+            tr { th { (lang.t("检查表", "Checklist")) } td { (rec.checklist) @if let Some(c) = checklist { " " (c.title) } } }
+            tr { th { (lang.t("检查组", "Team")) } td { @for m in &rec.team { (m.name) " " } } }
+            tr { th { (lang.t("检查日期 / 开始", "Date / started")) } td { (rec.inspection_date) " / " (rec.started_at.to_rfc3339()) } }
+            tr { th { (lang.t("审核状态", "Review state")) } td #review-state class={ "state-" (state_code(review_state)) } { (state_label(lang, state_code(review_state))) } }
+            tr { th { (lang.t("版本", "Version")) } td { code #version { (version) } " (" (versions.len()) (lang.t(" 个版本", " versions")) ")" } }
+        }
+        @if !current.status.missing.is_empty() {
+            div.error #missing {
+                strong { (lang.t("证据不全：", "Missing evidence:")) }
+                ul { @for m in &current.status.missing { li { (m) } } }
+            }
+        }
+        h2 { (lang.t("履职核验提示", "Proof-of-duty flags")) }
+        @if report.flags.is_empty() {
+            p.ok #duty-ok { (lang.t("未发现疑点。", "No flags.")) }
+        } @else {
+            ul #duty-flags { @for f in &report.flags { li.flag data-flag=(f.code()) { (f.to_string()) } } }
+        }
+        @if !report.pending_photos.is_empty() {
+            p.muted { (lang.t("尚有照片未到达，相应核验待完成。", "Some photos have not arrived; their checks are pending.")) }
+        }
+        h2 { (lang.t("检查项目", "Items")) }
+        table #items {
+            tr { th { (lang.t("编号", "No.")) } th { (lang.t("检查内容", "Item")) } th { (lang.t("结论", "Verdict")) } th { (lang.t("备注", "Note")) } th { (lang.t("照片", "Photos")) } }
+            @for (id, entry) in &rec.items {
+                tr data-item=(id) {
+                    td { (id) }
+                    td { (checklist.and_then(|c| c.item(id)).map(|i| i.text.as_str()).unwrap_or("")) }
+                    td { @if let Some(v) = entry.verdict { (match lang { Lang::Zh => v.label_zh(), Lang::En => v.label_en() }) } @else { span.muted { "—" } } }
+                    td { (entry.note.as_deref().unwrap_or("")) }
+                    td { @for p in rec.photos_of(&PhotoSubject::Item(id.clone())) {
+                        a href=(photo_href(&record_id, p.sha256.as_str())) target="_blank" { img.thumb src=(photo_href(&record_id, p.sha256.as_str())) alt=(id); }
+                    } }
+                }
+            }
+        }
+        h2 { (lang.t("照片", "Photos")) }
+        table #photos {
+            tr { th { (lang.t("照片", "Photo")) } th { (lang.t("内容", "Subject")) } th { (lang.t("拍摄时间", "Taken at")) } th { (lang.t("定位", "GPS")) } th { (lang.t("距登记地址", "Distance from registered address")) } }
+            @for p in &report.photos {
+                tr data-photo=(p.sha256) {
+                    td { a href=(photo_href(&record_id, &p.sha256)) target="_blank" { img.thumb src=(photo_href(&record_id, &p.sha256)) alt=(p.sha256); } }
+                    td { (subject_label(lang, &p.subject, rec)) }
+                    td { (p.taken_at.to_rfc3339()) }
+                    td { @if let Some(g) = &p.gps { (format!("{:.5}, {:.5}", g.lat, g.lon)) } @else { span.flag { (lang.t("无", "none")) } } }
+                    td.distance { @if let Some(d) = p.distance_m { (format!("{:.0} m", d)) } @else { "—" } }
+                }
+            }
+        }
+        h2 { (lang.t("签名", "Signatures")) }
+        table #signatures {
+            tr { th { (lang.t("角色", "Role")) } th { (lang.t("姓名", "Name")) } th { (lang.t("时间", "Signed at")) } th { (lang.t("签名", "Signature")) } }
+            @for s in &rec.signatures {
+                tr {
+                    td { (s.role.label_zh()) } td { (s.name) } td { (s.signed_at.to_rfc3339()) }
+                    td { a href=(photo_href(&record_id, s.image_sha256.as_str())) target="_blank" { img.thumb src=(photo_href(&record_id, s.image_sha256.as_str())) alt=(s.name); } }
+                }
+            }
+        }
+        @if let Some(r) = &rec.refusal {
+            p.notice { (lang.t("拒绝签字：", "Refused to sign: ")) (r.reason) @if let Some(w) = &r.witness { " — " (w) } }
+        }
+        h2 { (lang.t("发现的问题", "Findings")) }
+        @if rec.findings.is_empty() { p.muted { (lang.t("无", "None")) } }
+        @else {
+            table #findings {
+                tr { th { (lang.t("检查项", "Item")) } th { (lang.t("问题", "Finding")) } th { (lang.t("处置", "Disposition")) } th {} }
+                @for f in &rec.findings {
+                    tr {
+                        td { (f.item_id.as_deref().unwrap_or("—")) }
+                        td { (f.description) }
+                        td { (f.disposition.label_zh()) }
+                        td { a href={ "/console/followup/" (f.finding_id) } { (lang.t("后续处置", "Follow-up")) } }
+                    }
+                }
+            }
+        }
+        @if !returns.is_empty() {
+            h2 { (lang.t("退回记录", "Returns")) }
+            table #returns {
+                tr { th { (lang.t("时间", "At")) } th { (lang.t("退回人", "By")) } th { (lang.t("意见", "Comment")) } th { (lang.t("逐项意见", "Per item")) } }
+                @for r in &returns {
+                    tr {
+                        td { (r.returned_at) } td { (r.returned_by) } td { (r.comment) }
+                        td { @for (item, c) in &r.item_comments { (item) "：" (c) br; } }
+                    }
+                }
+            }
+        }
+        p.noprint {
+            a href={ "/console/records/" (rid) "/pdf" } #export-pdf { (lang.t("导出检查记录 PDF", "Export the record as PDF")) }
+        }
+        @if may_publish && review_state == ReviewState::Approved {
+            h2.noprint { (lang.t("结果公示", "Disclosure")) }
+            p.noprint #disclosure-state {
+                @if disclosed {
+                    (lang.t("已公示。", "Published. "))
+                    (super::disclosure::withdraw_form(lang, &user, &rid))
+                } @else {
+                    (lang.t("尚未公示。", "Not published yet. "))
+                    (super::disclosure::publish_form(lang, &user, &rid))
+                }
+            }
+        }
+        @if may_review && open {
+            (review_actions(lang, &user, &rid, &version, review_state, rec))
+        }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("检查记录", "Inspection record"),
+            body,
+        ),
+    ))
+}
+
+fn state_code(s: ReviewState) -> &'static str {
+    match s {
+        ReviewState::Incomplete => "incomplete",
+        ReviewState::Received => "received",
+        ReviewState::HasIssues => "has_issues",
+        ReviewState::Returned => "returned",
+        ReviewState::Approved => "approved",
+        ReviewState::Superseded => "superseded",
+    }
+}
+
+fn review_actions(
+    lang: Lang,
+    user: &CurrentUser,
+    rid: &str,
+    version: &str,
+    review_state: ReviewState,
+    rec: &InspectionRecord,
+) -> Markup {
+    html! {
+        h2.noprint { (lang.t("审核", "Review")) }
+        div.noprint {
+            form.inline method="post" action={ "/console/records/" (rid) "/approve" } {
+                (csrf_field(user))
+                input type="hidden" name="version" value=(version);
+                button type="submit" #approve { (lang.t("审核通过", "Approve")) }
+            }
+            @if review_state == ReviewState::Received {
+                " "
+                form.inline method="post" action={ "/console/records/" (rid) "/issues" } {
+                    (csrf_field(user))
+                    input type="hidden" name="version" value=(version);
+                    button type="submit" #mark-issues { (lang.t("标记为存在问题", "Mark as having issues")) }
+                }
+            }
+            form method="post" action={ "/console/records/" (rid) "/return" } #return-form {
+                (csrf_field(user))
+                input type="hidden" name="version" value=(version);
+                h3 { (lang.t("退回修改", "Return for amendment")) }
+                p { label { (lang.t("总体意见", "Overall comment")) br; textarea name="comment" #return-comment rows="3" cols="60" {} } }
+                table {
+                    tr { th { (lang.t("检查项", "Item")) } th { (lang.t("逐项意见（可空）", "Comment on this item (optional)")) } }
+                    @for id in rec.items.keys() {
+                        tr { td { (id) } td { input name={ "item:" (id) } data-item=(id) size="60"; } }
+                    }
+                }
+                button type="submit" #return { (lang.t("退回", "Return")) }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VersionForm {
+    version: String,
+}
+
+fn parse_version(v: &str) -> ConsoleResult<Sha256Hex> {
+    Sha256Hex::parse(v.trim()).map_err(|_| {
+        ConsoleError::BadRequest(format!("版本 '{v}' 无效，须为 64 位十六进制 (version)"))
+    })
+}
+
+async fn current_state(
+    state: &AppState,
+    record_id: &Uuid,
+    version: &Sha256Hex,
+) -> ConsoleResult<Option<ReviewState>> {
+    Ok(state
+        .store
+        .record_versions(record_id)
+        .await?
+        .into_iter()
+        .find(|v| &v.status.version == version)
+        .map(|v| v.status.state))
+}
+
+/// Approves the shown version.
+pub async fn approve(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(form): Form<VersionForm>,
+) -> ConsoleResult<Response> {
+    user.require(REVIEWERS)?;
+    let record_id = parse_record_id(&record_id)?;
+    visible_record(&state, &user, &record_id).await?;
+    let version = parse_version(&form.version)?;
+    let before = current_state(&state, &record_id, &version).await?;
+    state.store.approve_record(&record_id, &version).await?;
+    state
+        .store
+        .audit(
+            &user.username,
+            "record.approve",
+            &format!("record:{record_id}"),
+            Some(&json!({ "version": version, "state": before.map(state_code) })),
+            Some(&json!({ "version": version, "state": "approved" })),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
+}
+
+/// Marks the shown version "has issues".
+pub async fn mark_issues(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(form): Form<VersionForm>,
+) -> ConsoleResult<Response> {
+    user.require(REVIEWERS)?;
+    let record_id = parse_record_id(&record_id)?;
+    visible_record(&state, &user, &record_id).await?;
+    let version = parse_version(&form.version)?;
+    state
+        .store
+        .mark_record_has_issues(&record_id.to_string(), version.as_str())
+        .await?;
+    state
+        .store
+        .audit(
+            &user.username,
+            "record.has_issues",
+            &format!("record:{record_id}"),
+            Some(&json!({ "version": version, "state": "received" })),
+            Some(&json!({ "version": version, "state": "has_issues" })),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
+}
+
+/// Returns the shown version to the team with an overall comment and
+/// comments per item (`item:<id>` fields).
+pub async fn return_record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> ConsoleResult<Response> {
+    user.require(REVIEWERS)?;
+    let record_id = parse_record_id(&record_id)?;
+    let (versions, _) = visible_record(&state, &user, &record_id).await?;
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let version = parse_version(&get("version").unwrap_or_default())?;
+    let comment = get("comment").unwrap_or_default();
+    let known_items: Vec<&String> = versions
+        .iter()
+        .find(|v| v.status.version == version)
+        .map(|v| v.record.items.keys().collect())
+        .unwrap_or_default();
+    let mut item_comments = BTreeMap::new();
+    for (k, v) in &fields {
+        let Some(item) = k.strip_prefix("item:") else {
+            continue;
+        };
+        if v.trim().is_empty() {
+            continue;
+        }
+        if !known_items.iter().any(|i| i.as_str() == item) {
+            return Err(ConsoleError::BadRequest(format!(
+                "检查项 '{item}' 不在此记录中 (unknown item)"
+            )));
+        }
+        item_comments.insert(item.to_owned(), v.trim().to_owned());
+    }
+    if comment.is_empty() && item_comments.is_empty() {
+        return Err(ConsoleError::BadRequest(
+            "退回须说明需要修改的内容：请填写总体意见或逐项意见 (comment)".into(),
+        ));
+    }
+    let before = current_state(&state, &record_id, &version).await?;
+    let ret = state
+        .store
+        .return_record(
+            &record_id,
+            &version,
+            &comment,
+            item_comments,
+            &user.username,
+        )
+        .await?;
+    state
+        .store
+        .audit(
+            &user.username,
+            "record.return",
+            &format!("record:{record_id}"),
+            Some(&json!({ "version": version, "state": before.map(state_code) })),
+            Some(&json!({
+                "version": version,
+                "state": "returned",
+                "comment": ret.comment,
+                "item_comments": ret.item_comments,
+            })),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
+}
+
+/// A photo or signature image of a record, full size. Only blobs the
+/// record names are served, and only to users who may see the record.
+pub async fn blob(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((record_id, sha)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    let record_id = parse_record_id(&record_id)?;
+    let sha = Sha256Hex::parse(&sha).map_err(|_| ConsoleError::not_found())?;
+    let (versions, _) = visible_record(&state, &user, &record_id).await?;
+    if !versions
+        .iter()
+        .any(|v| v.record.blob_hashes().any(|h| h == &sha))
+    {
+        return Err(ConsoleError::not_found());
+    }
+    let bytes = state
+        .uploads
+        .store()
+        .read_all(&sha)
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?
+        .ok_or_else(|| {
+            ConsoleError::NotFound("该文件尚未上传 (the file has not arrived yet)".into())
+        })?;
+    let ctype = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+        "image/png"
+    } else if bytes.starts_with(&[0xFF, 0xD8]) {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    };
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400, immutable"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
+}
