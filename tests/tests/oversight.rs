@@ -41,7 +41,11 @@ fn scene_jpeg(seed: u32, w: u32, h: u32, quality: u8) -> Vec<u8> {
         x ^= x << 17;
         (x % 10_000) as f64 / 10_000.0
     };
-    let (ax, ay, phase) = (1.0 + 3.0 * next(), 1.0 + 3.0 * next(), std::f64::consts::TAU * next());
+    let (ax, ay, phase) = (
+        1.0 + 3.0 * next(),
+        1.0 + 3.0 * next(),
+        std::f64::consts::TAU * next(),
+    );
     let (bx, by, r) = (next(), next(), 0.15 + 0.2 * next());
     let img = RgbImage::from_fn(w, h, |x, y| {
         let fx = x as f64 / w as f64;
@@ -200,6 +204,24 @@ fn resign(record: &mut InspectionRecord, blobs: &mut Vec<(Sha256Hex, Vec<u8>)>) 
         .collect();
     blobs.retain(|(s, _)| !old.contains(s));
     sign(record, blobs);
+    // Real signature images (PNG ink strokes on transparency), as the
+    // tablet sends; the image is not part of the signed content.
+    for (n, sig) in record.signatures.iter_mut().enumerate() {
+        let img = image::RgbaImage::from_fn(200, 60, |x, y| {
+            let stroke = ((x as f64 / 12.0 + n as f64).sin() * 18.0 + 30.0 - y as f64).abs() < 2.5;
+            if stroke {
+                image::Rgba([10, 10, 80, 255])
+            } else {
+                image::Rgba([0, 0, 0, 0])
+            }
+        });
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        blobs.retain(|(s, _)| *s != sig.image_sha256);
+        sig.image_sha256 = Sha256Hex::of(&png);
+        blobs.push((sig.image_sha256.clone(), png));
+    }
 }
 
 fn has(flags: &[DutyFlag], code: &str) -> bool {
@@ -684,6 +706,147 @@ async fn feed_text(store: &Store, format: FeedFormat) -> String {
         .await
         .unwrap();
     String::from_utf8(chunks.concat()).unwrap()
+}
+
+/// The town summary (XLSX and CSV) and the record PDF, read back.
+async fn reports(database_url: Option<&str>) {
+    use calamine::{Reader, Xlsx};
+    use choucha_sync_server::oversight::reports;
+    let w = world(database_url).await;
+    let store = w.store();
+    let cfg = OversightConfig::default();
+    let tasks = w.on_site_tasks(2).await;
+    let (b1, c1) = &tasks[0];
+    let (mut r1, mut blobs1) = record_with_photos(b1, c1, 1);
+    let inspected = r1.inspection_date.date();
+    r1.findings.push(Finding {
+        finding_id: Uuid::now_v7(),
+        item_id: None,
+        description: "强检计量器具超期未检定=HYPERLINK(\"x\")".into(),
+        disposition: Disposition::RectificationOrder {
+            order_no: "渝市监责改〔2023〕18号".into(),
+            deadline: CivilDate::new(inspected + Duration::days(10)).unwrap(),
+            requirements: "送检".into(),
+            follow_up: None,
+        },
+    });
+    resign(&mut r1, &mut blobs1);
+    w.submit(&r1, &blobs1).await;
+    let (b2, c2) = &tasks[1];
+    let (r2, blobs2) = record_with_photos(b2, c2, 2);
+    w.submit(&r2, &blobs2).await;
+    store
+        .approve_record(&r1.record_id, &r1.content_hash())
+        .await
+        .unwrap();
+
+    let town = b1.target.jurisdiction.to_string();
+    let scope = Scope {
+        plan_id: Some(demo::PLAN_ID.into()),
+        town: Some(town.clone()),
+    };
+    let summary = reports::town_summary(store, &scope).await.unwrap();
+    assert!(summary.rows.iter().all(|r| r.town == town));
+    let planned: i64 = summary.rows.iter().map(|r| r.planned).sum();
+    let d = dashboard::dashboard(store, &scope, index::today_cst(), 5)
+        .await
+        .unwrap();
+    assert_eq!(planned, d.total.planned);
+    assert_eq!(summary.problems.len(), 1);
+    assert_eq!(summary.problems[0].target_name, r1.target_name);
+    assert_eq!(summary.problems[0].status, "整改中");
+
+    let xlsx = reports::summary_xlsx(&summary, "2023年度监督检查情况").unwrap();
+    let mut book = Xlsx::new(std::io::Cursor::new(xlsx)).unwrap();
+    assert_eq!(book.sheet_names(), vec!["监督检查情况", "存在问题"]);
+    let sheet = book.worksheet_range("监督检查情况").unwrap();
+    assert_eq!(
+        sheet.get_value((0, 0)).unwrap().to_string(),
+        "2023年度监督检查情况"
+    );
+    assert_eq!(sheet.get_value((2, 2)).unwrap().to_string(), "计划检查数");
+    let last = sheet.height() as u32 - 1;
+    assert_eq!(sheet.get_value((last, 0)).unwrap().to_string(), "合计");
+    assert_eq!(
+        sheet.get_value((last, 2)).unwrap().to_string(),
+        planned.to_string()
+    );
+    assert_eq!(sheet.get_value((last, 5)).unwrap().to_string(), "1");
+    let problems = book.worksheet_range("存在问题").unwrap();
+    assert_eq!(
+        problems.get_value((1, 2)).unwrap().to_string(),
+        r1.target_name
+    );
+    assert_eq!(
+        problems.get_value((1, 3)).unwrap().to_string(),
+        r1.target.as_str()
+    );
+    assert_eq!(problems.get_value((1, 7)).unwrap().to_string(), "责令整改");
+
+    let csv = String::from_utf8(reports::problems_csv(&summary)).unwrap();
+    assert!(csv.contains(&r1.target_name));
+    // A formula-looking description is kept as text, never a formula.
+    assert!(!csv.contains(",=HYPERLINK"));
+    let csv = String::from_utf8(reports::summary_csv(&summary)).unwrap();
+    assert!(csv.lines().nth(1).unwrap().starts_with(&town));
+
+    let pdf = reports::record_pdf(
+        &w.state,
+        &w.state.checklists,
+        &cfg,
+        &r1.record_id.to_string(),
+        r1.content_hash().as_str(),
+    )
+    .await
+    .unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let images = pdf
+        .windows(b"/Subtype /Image".len())
+        .filter(|w| *w == b"/Subtype /Image")
+        .count();
+    assert_eq!(images, r1.photos.len() + r1.signatures.len());
+    let dir = TempDir::new("oversight-pdf").unwrap();
+    let path = dir.path().join("record.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let text = pdf_extract::extract_text(&path).unwrap();
+    let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    for expected in [
+        r1.target_name.as_str(),
+        r1.target.as_str(),
+        "一、检查内容及结论",
+        "结论：符合",
+        "大门/牌匾",
+        "渝市监责改〔2023〕18号",
+        "已审核通过",
+    ] {
+        let e: String = expected.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(flat.contains(&e), "PDF text lacks {expected}: {text}");
+    }
+    for m in r1.team.iter() {
+        assert!(flat.contains(&m.name), "PDF lacks signer {}", m.name);
+    }
+    let item = c1.items().next().unwrap();
+    let first_words: String = item
+        .text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(8)
+        .collect();
+    assert!(
+        flat.contains(&first_words),
+        "PDF lacks item text {first_words}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_sqlite() {
+    reports(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    reports(Some(&url)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,7 @@ CREATE TABLE oversight_tasks (
     status       TEXT NOT NULL
 );
 CREATE INDEX oversight_tasks_by_draw ON oversight_tasks (draw_id);
+CREATE INDEX oversight_tasks_by_plan_town ON oversight_tasks (plan_id, jurisdiction, category, status);
 
 -- Tasks per (plan, town, dimension, key, status); dimension is 'stratum'
 -- or 'team'. Town totals and plan totals are sums of the stratum rows, so a
@@ -119,6 +120,7 @@ CREATE INDEX oversight_records_by_town_state ON oversight_records (jurisdiction,
 CREATE INDEX oversight_records_by_town ON oversight_records (jurisdiction, inspection_date, record_id, version);
 CREATE INDEX oversight_records_by_team ON oversight_records (team_key, inspection_date, record_id, version);
 CREATE INDEX oversight_records_by_task ON oversight_records (task_id);
+CREATE INDEX oversight_records_by_received ON oversight_records (received_at);
 CREATE INDEX oversight_records_duty_pending ON oversight_records (duty_pending, state);
 -- What is due for publication: current, not yet public, oldest first.
 CREATE INDEX oversight_records_undisclosed ON oversight_records (disclosed, inspection_date);

@@ -190,6 +190,35 @@ pub async fn index_record(
 ) -> Result<(), OversightError> {
     let _writer = store.writer().await;
     let mut tx = store.pool().begin().await?;
+    index_in(&mut tx, store, record_id, version).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Indexes many record versions, `batch` per transaction (the first
+/// catch-up over an existing database, bulk loads).
+pub async fn index_records(
+    store: &Store,
+    versions: &[(String, String)],
+    batch: usize,
+) -> Result<(), OversightError> {
+    for chunk in versions.chunks(batch.max(1)) {
+        let _writer = store.writer().await;
+        let mut tx = store.pool().begin().await?;
+        for (record_id, version) in chunk {
+            index_in(&mut tx, store, record_id, version).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn index_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    store: &Store,
+    record_id: &str,
+    version: &str,
+) -> Result<(), OversightError> {
     // Lock the record row so a concurrent state change waits for this
     // transaction; its mirror trigger then finds the row inserted here.
     let lock = if store.backend() == Backend::Postgres {
@@ -202,12 +231,12 @@ pub async fn index_record(
     ))
     .bind(record_id)
     .bind(version)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let (state, superseded, json, received_at) = row
         .ok_or_else(|| OversightError::NotFound(format!("记录 {record_id} 没有版本 {version}")))?;
     let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
-    let facts = task_facts(&mut tx, &record).await?;
+    let facts = task_facts(tx, &record).await?;
     let state = if superseded != 0 {
         "superseded".to_owned()
     } else {
@@ -234,12 +263,11 @@ pub async fn index_record(
     .bind(&received_at)
     .bind(&state)
     .bind(record.findings.len() as i64)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if state != "superseded" {
-        index_findings(&mut tx, &record, version, &facts).await?;
+        index_findings(tx, &record, version, &facts).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -402,9 +430,7 @@ pub async fn catch_up(store: &Store) -> Result<Vec<(String, String)>, OversightE
     .bind(&since)
     .fetch_all(store.pool())
     .await?;
-    for (record_id, version) in &missing {
-        index_record(store, record_id, version).await?;
-    }
+    index_records(store, &missing, 500).await?;
     Ok(missing)
 }
 

@@ -1,1 +1,631 @@
-//! Reports produced by the server: the town summary and the record PDF.
+//! Reports produced by the server, never hand-written:
+//!
+//! * [`town_summary`] — what the town offices send the quality section
+//!   (seed §六: "监督检查情况、存在问题"): progress and findings per town and
+//!   target category, and every problem with its handling; exported with
+//!   [`summary_xlsx`] (two sheets) and [`summary_csv`] / [`problems_csv`].
+//! * [`record_pdf`] — one inspection as a signed record: target, team,
+//!   every item's verdict and note, findings, photos with time, place and
+//!   distance, signatures, and the content hash the signatures sign.
+//!
+//! Routes are the console's to mount (part A); suggested:
+//! `GET /console/reports/summary.xlsx?plan=…&town=…`,
+//! `GET /console/reports/summary.csv`, `GET /console/records/{id}/{version}.pdf`,
+//! each limited to the user's town for a town-office lead.
+
+pub mod pdf;
+
+use std::collections::BTreeMap;
+
+use choucha_checklists::Catalogue;
+use choucha_shared::record::{Disposition, InspectionRecord, PhotoSubject, SignerRole};
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
+use serde::Serialize;
+
+use super::dashboard::Scope;
+use super::disclosure::csv_field;
+use super::followup::kind_label_zh;
+use super::{OversightConfig, OversightError, corrupt, index};
+use crate::AppState;
+use crate::store::Store;
+
+/// One line of the summary: a town and target category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SummaryRow {
+    pub town: String,
+    pub category: String,
+    pub planned: i64,
+    pub inspected: i64,
+    pub approved: i64,
+    pub findings: i64,
+    pub fixed_on_site: i64,
+    pub rectification_orders: i64,
+    pub rectification_open: i64,
+    pub cases_filed: i64,
+    pub transferred: i64,
+}
+
+/// One problem found (存在问题).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemRow {
+    pub town: String,
+    pub category: String,
+    pub target_name: String,
+    pub target_key: String,
+    pub inspection_date: String,
+    pub item_id: String,
+    pub description: String,
+    pub disposition: String,
+    pub deadline: Option<String>,
+    pub reference: Option<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TownSummary {
+    pub scope: Scope,
+    pub rows: Vec<SummaryRow>,
+    pub problems: Vec<ProblemRow>,
+}
+
+fn category_label(code: &str) -> String {
+    code.parse::<choucha_shared::TargetCategory>()
+        .map(|c| c.label_zh().to_owned())
+        .unwrap_or_else(|_| code.to_owned())
+}
+
+/// The summary for a plan and/or town.
+pub async fn town_summary(store: &Store, scope: &Scope) -> Result<TownSummary, OversightError> {
+    index::catch_up(store).await?;
+    let plan = scope.plan_id.clone().unwrap_or_default();
+    let town = scope.town.clone().unwrap_or_default();
+    let tasks: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT jurisdiction, category, status, COUNT(*) FROM oversight_tasks \
+         WHERE ($1 = '' OR plan_id = $1) AND ($2 = '' OR jurisdiction = $2) GROUP BY jurisdiction, category, status",
+    )
+    .bind(&plan)
+    .bind(&town)
+    .fetch_all(store.pool())
+    .await?;
+    let mut rows: BTreeMap<(String, String), SummaryRow> = BTreeMap::new();
+    let row = |rows: &mut BTreeMap<(String, String), SummaryRow>, t: &str, c: &str| {
+        rows.entry((t.to_owned(), c.to_owned()))
+            .or_insert_with(|| SummaryRow {
+                town: t.to_owned(),
+                category: category_label(c),
+                ..Default::default()
+            })
+            .clone()
+    };
+    for (t, c, status, n) in tasks {
+        let mut r = row(&mut rows, &t, &c);
+        r.planned += n;
+        if status != "pending" {
+            r.inspected += n;
+        }
+        if status == "approved" {
+            r.approved += n;
+        }
+        rows.insert((t, c), r);
+    }
+    type P = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let problems: Vec<P> = sqlx::query_as(
+        "SELECT f.jurisdiction, f.category, o.target_name, o.target_key, o.inspection_date, f.item_id, f.description, \
+         f.kind, f.deadline, f.reference, f.outcome, f.closed FROM oversight_findings f \
+         JOIN oversight_records o ON o.record_id = f.record_id AND o.version = f.version \
+         WHERE ($1 = '' OR f.plan_id = $1) AND ($2 = '' OR f.jurisdiction = $2) \
+         ORDER BY f.jurisdiction, o.inspection_date, o.target_name, f.finding_id",
+    )
+    .bind(&plan)
+    .bind(&town)
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::with_capacity(problems.len());
+    for (
+        t,
+        c,
+        target_name,
+        target_key,
+        date,
+        item,
+        desc,
+        kind,
+        deadline,
+        reference,
+        outcome,
+        closed,
+    ) in problems
+    {
+        let mut r = row(&mut rows, &t, &c);
+        r.findings += 1;
+        match kind.as_str() {
+            "fixed_on_site" => r.fixed_on_site += 1,
+            "rectification_order" => {
+                r.rectification_orders += 1;
+                if closed == 0 {
+                    r.rectification_open += 1;
+                }
+            }
+            "case_filed" => r.cases_filed += 1,
+            _ => r.transferred += 1,
+        }
+        rows.insert((t.clone(), c.clone()), r);
+        let status = match (kind.as_str(), closed, outcome.as_deref()) {
+            (_, 1, Some("rectified")) => "已整改".to_owned(),
+            ("fixed_on_site", _, _) => "已现场整改".to_owned(),
+            (_, 1, _) => "已办结".to_owned(),
+            ("rectification_order", _, Some("partly_rectified")) => "部分整改".to_owned(),
+            ("rectification_order", _, Some("not_rectified")) => "未整改".to_owned(),
+            ("rectification_order", _, _) => "整改中".to_owned(),
+            _ => "办理中".to_owned(),
+        };
+        out.push(ProblemRow {
+            town: t,
+            category: category_label(&c),
+            target_name,
+            target_key,
+            inspection_date: date,
+            item_id: item,
+            description: desc,
+            disposition: kind_label_zh(&kind).to_owned(),
+            deadline,
+            reference,
+            status,
+        });
+    }
+    Ok(TownSummary {
+        scope: scope.clone(),
+        rows: rows.into_values().collect(),
+        problems: out,
+    })
+}
+
+const SUMMARY_HEADER: [&str; 11] = [
+    "镇街",
+    "检查对象类别",
+    "计划检查数",
+    "已检查数",
+    "已审核通过数",
+    "发现问题数",
+    "现场整改",
+    "责令整改",
+    "整改未完成",
+    "立案查处",
+    "移送/通报",
+];
+
+const PROBLEM_HEADER: [&str; 11] = [
+    "镇街",
+    "检查对象类别",
+    "检查对象",
+    "统一社会信用代码/标准编号",
+    "检查日期",
+    "检查项",
+    "存在问题",
+    "处置方式",
+    "整改期限",
+    "文号",
+    "办理情况",
+];
+
+fn summary_cells(r: &SummaryRow) -> [String; 11] {
+    [
+        r.town.clone(),
+        r.category.clone(),
+        r.planned.to_string(),
+        r.inspected.to_string(),
+        r.approved.to_string(),
+        r.findings.to_string(),
+        r.fixed_on_site.to_string(),
+        r.rectification_orders.to_string(),
+        r.rectification_open.to_string(),
+        r.cases_filed.to_string(),
+        r.transferred.to_string(),
+    ]
+}
+
+fn problem_cells(p: &ProblemRow) -> [String; 11] {
+    [
+        p.town.clone(),
+        p.category.clone(),
+        p.target_name.clone(),
+        p.target_key.clone(),
+        p.inspection_date.clone(),
+        p.item_id.clone(),
+        p.description.clone(),
+        p.disposition.clone(),
+        p.deadline.clone().unwrap_or_default(),
+        p.reference.clone().unwrap_or_default(),
+        p.status.clone(),
+    ]
+}
+
+fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    // BOM: spreadsheet software then reads the file as UTF-8.
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    out.extend_from_slice(header.join(",").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for r in rows {
+        let line: Vec<String> = r.iter().map(|f| csv_field(f)).collect();
+        out.extend_from_slice(line.join(",").as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// 监督检查情况 as CSV.
+pub fn summary_csv(s: &TownSummary) -> Vec<u8> {
+    csv(
+        &SUMMARY_HEADER,
+        s.rows.iter().map(|r| summary_cells(r).to_vec()),
+    )
+}
+
+/// 存在问题 as CSV.
+pub fn problems_csv(s: &TownSummary) -> Vec<u8> {
+    csv(
+        &PROBLEM_HEADER,
+        s.problems.iter().map(|p| problem_cells(p).to_vec()),
+    )
+}
+
+/// Both parts as one workbook: sheet 监督检查情况 (with a total line) and
+/// sheet 存在问题.
+pub fn summary_xlsx(s: &TownSummary, title: &str) -> Result<Vec<u8>, OversightError> {
+    let err = |e: rust_xlsxwriter::XlsxError| OversightError::Report(e.to_string());
+    let mut wb = Workbook::new();
+    let bold = Format::new()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Center);
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    let heading = Format::new().set_bold().set_font_size(14);
+    {
+        let ws = wb.add_worksheet().set_name("监督检查情况").map_err(err)?;
+        ws.write_string_with_format(0, 0, title, &heading)
+            .map_err(err)?;
+        for (c, h) in SUMMARY_HEADER.iter().enumerate() {
+            ws.write_string_with_format(2, c as u16, *h, &bold)
+                .map_err(err)?;
+        }
+        let mut total = SummaryRow {
+            town: "合计".into(),
+            ..Default::default()
+        };
+        for (i, r) in s.rows.iter().enumerate() {
+            let row = 3 + i as u32;
+            ws.write_string_with_format(row, 0, &r.town, &cell)
+                .map_err(err)?;
+            ws.write_string_with_format(row, 1, &r.category, &cell)
+                .map_err(err)?;
+            let nums = [
+                r.planned,
+                r.inspected,
+                r.approved,
+                r.findings,
+                r.fixed_on_site,
+                r.rectification_orders,
+                r.rectification_open,
+                r.cases_filed,
+                r.transferred,
+            ];
+            for (j, n) in nums.iter().enumerate() {
+                ws.write_number_with_format(row, 2 + j as u16, *n as f64, &cell)
+                    .map_err(err)?;
+            }
+            total.planned += r.planned;
+            total.inspected += r.inspected;
+            total.approved += r.approved;
+            total.findings += r.findings;
+            total.fixed_on_site += r.fixed_on_site;
+            total.rectification_orders += r.rectification_orders;
+            total.rectification_open += r.rectification_open;
+            total.cases_filed += r.cases_filed;
+            total.transferred += r.transferred;
+        }
+        let row = 3 + s.rows.len() as u32;
+        let cells = summary_cells(&total);
+        ws.write_string_with_format(row, 0, &cells[0], &bold)
+            .map_err(err)?;
+        for (j, v) in cells.iter().enumerate().skip(2) {
+            let n: f64 = v.parse().unwrap_or(0.0);
+            ws.write_number_with_format(row, j as u16, n, &bold)
+                .map_err(err)?;
+        }
+        ws.set_column_width(0, 14).map_err(err)?;
+        ws.set_column_width(1, 26).map_err(err)?;
+    }
+    {
+        let ws = wb.add_worksheet().set_name("存在问题").map_err(err)?;
+        for (c, h) in PROBLEM_HEADER.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(err)?;
+        }
+        for (i, p) in s.problems.iter().enumerate() {
+            for (j, v) in problem_cells(p).iter().enumerate() {
+                // Strings always: a USCC or a date must stay as written.
+                ws.write_string_with_format(1 + i as u32, j as u16, v, &cell)
+                    .map_err(err)?;
+            }
+        }
+        ws.set_column_width(2, 30).map_err(err)?;
+        ws.set_column_width(3, 22).map_err(err)?;
+        ws.set_column_width(6, 40).map_err(err)?;
+    }
+    wb.save_to_buffer().map_err(err)
+}
+
+/// The record of one inspection as PDF, with its photos and signatures as
+/// stored. A blob that has not arrived is named instead of shown.
+pub async fn record_pdf(
+    state: &AppState,
+    catalogue: &Catalogue,
+    cfg: &OversightConfig,
+    record_id: &str,
+    version: &str,
+) -> Result<Vec<u8>, OversightError> {
+    let store = &state.store;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT record, state FROM records WHERE record_id = $1 AND version = $2")
+            .bind(record_id)
+            .bind(version)
+            .fetch_optional(store.pool())
+            .await?;
+    let (json, review_state) = row
+        .ok_or_else(|| OversightError::NotFound(format!("记录 {record_id} 没有版本 {version}")))?;
+    let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
+    let duty = super::duty::report(state, cfg, record_id, version).await?;
+    let town: Option<(String,)> =
+        sqlx::query_as("SELECT jurisdiction FROM targets WHERE category = $1 AND target_key = $2")
+            .bind(record.category.code())
+            .bind(record.target.as_str())
+            .fetch_optional(store.pool())
+            .await?;
+    let mut blobs = BTreeMap::new();
+    for h in record.blob_hashes() {
+        if let Some(b) = state.uploads.store().read_all(h).await? {
+            blobs.insert(h.to_string(), b.to_vec());
+        }
+    }
+    let checklist = catalogue.get(&record.checklist).cloned();
+    let review_state = review_state.clone();
+    // Layout and compression are CPU work: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        render_record(
+            &record,
+            checklist.as_ref(),
+            &review_state,
+            town.map(|t| t.0),
+            &duty,
+            &blobs,
+        )
+    })
+    .await
+    .map_err(|e| OversightError::Report(format!("PDF rendering panicked: {e}")))?
+}
+
+fn render_record(
+    record: &InspectionRecord,
+    checklist: Option<&choucha_shared::checklist::Checklist>,
+    review_state: &str,
+    town: Option<String>,
+    duty: &super::duty::DutyReport,
+    blobs: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<u8>, OversightError> {
+    let perr = |e: pdf::PdfError| OversightError::Report(e.to_string());
+    let cst = |t: chrono::DateTime<chrono::Utc>| {
+        (t + chrono::Duration::hours(8))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let mut doc = pdf::Document::new().map_err(perr)?;
+    let title = checklist.map_or_else(
+        || format!("{}监督检查记录", record.category.label_zh()),
+        |c| c.title.clone(),
+    );
+    doc.title(16.0, &title);
+    doc.title(11.0, "监督检查记录（电子签名件）");
+    let officers: Vec<String> = record
+        .team
+        .iter()
+        .map(|m| format!("{}（{}）", m.name, m.person_id))
+        .collect();
+    doc.fields(
+        10.0,
+        &[
+            ("检查对象", record.target_name.clone()),
+            ("统一社会信用代码", record.target.to_string()),
+            ("对象类别", record.category.label_zh().to_owned()),
+            ("所属镇街", town.unwrap_or_default()),
+            ("检查日期", record.inspection_date.to_string()),
+            ("开始时间", cst(record.started_at)),
+            ("检查人员", officers.join("、")),
+            ("检查表", format!("{}", record.checklist)),
+            ("任务编号", record.task_id.clone()),
+            ("记录编号", record.record_id.to_string()),
+            (
+                "审核状态",
+                serde_json::from_value::<choucha_shared::review::ReviewState>(
+                    serde_json::Value::String(review_state.to_owned()),
+                )
+                .map(|s| s.label_zh().to_owned())
+                .unwrap_or_else(|_| review_state.to_owned()),
+            ),
+        ],
+    );
+    doc.rule();
+    doc.paragraph(12.0, 0.0, "一、检查内容及结论");
+    let items: Vec<(String, String)> = match checklist {
+        Some(c) => c.items().map(|i| (i.id.clone(), i.text.clone())).collect(),
+        None => record
+            .items
+            .keys()
+            .map(|k| (k.clone(), String::new()))
+            .collect(),
+    };
+    for (id, text) in items {
+        let entry = record.items.get(&id);
+        let verdict = entry
+            .and_then(|e| e.verdict)
+            .map_or("未填写", |v| v.label_zh());
+        doc.paragraph(9.5, 0.0, &format!("{id}  {text}"));
+        doc.paragraph(9.5, 24.0, &format!("结论：{verdict}"));
+        if let Some(note) = entry.and_then(|e| e.note.as_deref()) {
+            doc.paragraph(9.5, 24.0, &format!("说明：{note}"));
+        }
+    }
+    doc.rule();
+    doc.paragraph(12.0, 0.0, "二、发现的问题及处置");
+    if record.findings.is_empty() {
+        doc.paragraph(10.0, 0.0, "未发现问题。");
+    }
+    for (n, f) in record.findings.iter().enumerate() {
+        doc.paragraph(
+            10.0,
+            0.0,
+            &format!(
+                "{}. {}{}",
+                n + 1,
+                f.description,
+                f.item_id
+                    .as_deref()
+                    .map(|i| format!("（检查项 {i}）"))
+                    .unwrap_or_default()
+            ),
+        );
+        let how = match &f.disposition {
+            Disposition::FixedOnSite { description } => format!("现场整改：{description}"),
+            Disposition::RectificationOrder {
+                order_no,
+                deadline,
+                requirements,
+                follow_up,
+            } => {
+                let mut s =
+                    format!("责令整改（{order_no}），期限 {deadline}，要求：{requirements}");
+                if let Some(fu) = follow_up {
+                    s.push_str(&format!("；复查 {}：{:?}", fu.inspected_on, fu.outcome));
+                }
+                s
+            }
+            Disposition::CaseFiled { case_no } => {
+                format!("立案查处 {}", case_no.clone().unwrap_or_default())
+            }
+            Disposition::TransferredToJudicial { organ, reference } => format!(
+                "移送司法机关：{organ} {}",
+                reference.clone().unwrap_or_default()
+            ),
+            Disposition::TransferredToDiscipline { organ, reference } => format!(
+                "移交纪检监察机关：{organ} {}",
+                reference.clone().unwrap_or_default()
+            ),
+            Disposition::NoticeToDepartment {
+                department,
+                reference,
+            } => format!(
+                "通报相关部门：{department} {}",
+                reference.clone().unwrap_or_default()
+            ),
+        };
+        doc.paragraph(9.5, 24.0, &how);
+    }
+    doc.rule();
+    doc.paragraph(12.0, 0.0, "三、履职核查提示");
+    if duty.flags.is_empty() {
+        doc.paragraph(10.0, 0.0, "无。");
+    }
+    for f in &duty.flags {
+        doc.paragraph(9.5, 0.0, &format!("• {f}"));
+    }
+    doc.rule();
+    doc.paragraph(12.0, 0.0, "四、现场照片");
+    for (p, facts) in record.photos.iter().zip(duty.photos.iter()) {
+        let subject = match &p.subject {
+            PhotoSubject::Gate => "大门/牌匾".to_owned(),
+            PhotoSubject::Process => "检查过程".to_owned(),
+            PhotoSubject::Item(i) => format!("检查项 {i}"),
+            PhotoSubject::Finding(_) => "问题证据".to_owned(),
+        };
+        let place = match (p.gps, facts.distance_m) {
+            (Some(g), Some(d)) => format!("{:.5}, {:.5}，距登记地址 {:.0} 米", g.lat, g.lon, d),
+            (Some(g), None) => format!("{:.5}, {:.5}", g.lat, g.lon),
+            _ => "无定位".into(),
+        };
+        doc.ensure(190.0);
+        doc.paragraph(
+            9.0,
+            0.0,
+            &format!("{subject}｜{}｜{place}", cst(p.taken_at)),
+        );
+        match blobs.get(p.sha256.as_str()) {
+            Some(bytes) => {
+                if doc.image(bytes, 0.0, 240.0, 170.0).is_err() {
+                    doc.paragraph(9.0, 0.0, &format!("（照片 {} 无法显示）", p.sha256));
+                }
+            }
+            None => doc.paragraph(9.0, 0.0, &format!("（照片 {} 尚未上传）", p.sha256)),
+        }
+    }
+    doc.rule();
+    doc.paragraph(12.0, 0.0, "五、签名");
+    for s in &record.signatures {
+        let role = match s.role {
+            SignerRole::Officer => "执法人员",
+            SignerRole::Expert => "第三方专家",
+            SignerRole::EnterpriseRepresentative => "企业负责人或委托人",
+        };
+        doc.ensure(80.0);
+        doc.paragraph(
+            9.5,
+            0.0,
+            &format!(
+                "{role}：{}{}　签名时间 {}",
+                s.name,
+                s.person_id
+                    .as_deref()
+                    .map(|p| format!("（{p}）"))
+                    .unwrap_or_default(),
+                cst(s.signed_at)
+            ),
+        );
+        if let Some(bytes) = blobs.get(s.image_sha256.as_str()) {
+            if doc.image(bytes, 24.0, 160.0, 50.0).is_err() {
+                doc.paragraph(9.0, 24.0, "（签名图像无法显示）");
+            }
+        }
+    }
+    if let Some(r) = &record.refusal {
+        doc.paragraph(
+            9.5,
+            0.0,
+            &format!(
+                "企业拒绝签字：{}{}",
+                r.reason,
+                r.witness
+                    .as_deref()
+                    .map(|w| format!("（见证人 {w}）"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    doc.rule();
+    doc.paragraph(
+        8.0,
+        0.0,
+        &format!("记录内容哈希（签名所签内容）：{}", record.content_hash()),
+    );
+    Ok(doc.finish())
+}
