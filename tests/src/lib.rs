@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+pub mod browser;
+pub mod console;
 pub mod device;
 pub mod loadgen;
 pub mod pg;

@@ -5,6 +5,7 @@
 //! `/public` needs none. Every POST passes [`csrf_guard`] first, so no form
 //! handler can forget the CSRF check.
 
+mod admin;
 pub mod auth;
 mod dashboard;
 mod disclosure;
@@ -13,12 +14,13 @@ pub mod error;
 mod followup;
 mod login;
 pub mod page;
+mod reports;
 mod review;
 pub mod users;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +63,18 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(followup::finding).post(followup::act),
         )
         .route("/console/dashboard", get(dashboard::show))
+        .route(
+            "/console/import",
+            get(admin::import_page)
+                .post(admin::import_upload)
+                .layer(DefaultBodyLimit::max(crate::api::MAX_IMPORT_BYTES)),
+        )
+        .route("/console/audit", get(admin::audit))
+        .route("/console/reports", get(reports::index))
+        .route("/console/reports/summary.xlsx", get(reports::summary_xlsx))
+        .route("/console/reports/summary.csv", get(reports::summary_csv))
+        .route("/console/reports/problems.csv", get(reports::problems_csv))
+        .route("/console/records/{id}/pdf", get(reports::record_pdf))
         .route("/public", get(disclosure::public_page))
         .route("/public/results.json", get(disclosure::feed_json))
         .route("/public/results.csv", get(disclosure::feed_csv))

@@ -181,7 +181,7 @@ pub async fn queue(
 }
 
 /// A record's versions, if this user may see it; 404 otherwise.
-async fn visible_record(
+pub(super) async fn visible_record(
     state: &AppState,
     user: &CurrentUser,
     record_id: &Uuid,
@@ -356,7 +356,7 @@ pub async fn record(
         }
         @if may_publish && review_state == ReviewState::Approved {
             h2.noprint { (lang.t("结果公示", "Disclosure")) }
-            p.noprint #disclosure-state {
+            div.noprint #disclosure-state {
                 @if disclosed {
                     (lang.t("已公示。", "Published. "))
                     (super::disclosure::withdraw_form(lang, &user, &rid))

@@ -1,0 +1,188 @@
+//! The admin's directory import (CSV/XLSX upload through the same parser
+//! and store path as the API) and the audit log view.
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{CurrentUser, Role};
+use super::error::{ConsoleError, ConsoleResult};
+use super::page::{Lang, layout, page};
+use crate::AppState;
+use crate::import::{DirectoryKind, FileFormat};
+
+const AUDIT_READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
+const KINDS: [(&str, &str, &str); 4] = [
+    ("targets", "检查对象名录", "Targets"),
+    ("officers", "执法人员名录", "Officers"),
+    ("experts", "专家名录", "Experts"),
+    ("recusals", "回避关系", "Recusals"),
+];
+
+fn import_form(lang: Lang, user: &CurrentUser) -> maud::Markup {
+    // Multipart bodies are not read by the CSRF guard: the token rides in
+    // the query string instead.
+    html! {
+        form method="post" enctype="multipart/form-data" action={ "/console/import?csrf=" (user.csrf_token) } #import-form {
+            label { (lang.t("名录类型", "Directory")) " "
+                select name="kind" #import-kind { @for (k, zh, en) in KINDS { option value=(k) { (lang.t(zh, en)) } } }
+            } " "
+            input type="file" name="file" #import-file accept=".csv,.xlsx" required; " "
+            label { input type="checkbox" name="partial" value="1"; (lang.t("仅导入正确的行", "Import the good rows only")) } " "
+            button type="submit" #import-submit { (lang.t("导入", "Import")) }
+        }
+    }
+}
+
+/// Admin only: the upload form.
+pub async fn import_page(user: CurrentUser, lang: Lang) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("名录导入", "Directory import"),
+            import_form(lang, &user),
+        ),
+    ))
+}
+
+/// Admin only: imports an uploaded directory file and shows the outcome
+/// with every bad row (row, column, value, reason).
+pub async fn import_upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    mut multipart: Multipart,
+) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    let bad = |m: String| ConsoleError::BadRequest(m);
+    let mut kind = None;
+    let mut partial = false;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("上传内容无法读取：{e} (bad upload)")))?
+    {
+        match field.name().unwrap_or_default() {
+            "kind" => kind = Some(field.text().await.unwrap_or_default()),
+            "partial" => partial = true,
+            "file" => {
+                let name = field.file_name().unwrap_or("upload").to_owned();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| bad(format!("文件读取失败：{e} (upload failed)")))?;
+                file = Some((name, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let kind_code = kind.unwrap_or_default();
+    let kind: DirectoryKind = serde_json::from_value(serde_json::Value::String(kind_code.clone()))
+        .map_err(|_| {
+            bad(format!(
+                "未知的名录类型 '{kind_code}'（targets / officers / experts / recusals）"
+            ))
+        })?;
+    let (name, bytes) = file.ok_or_else(|| bad("请选择要导入的文件 (file)".into()))?;
+    let format = FileFormat::from_file_name(&name).ok_or_else(|| {
+        bad(format!(
+            "文件 '{name}' 须为 .csv 或 .xlsx (file must end in .csv or .xlsx)"
+        ))
+    })?;
+    let summary =
+        crate::api::import_bytes(&state, kind, &bytes, format, partial, &name, &user.username)
+            .await?;
+    state
+        .store
+        .audit(
+            &user.username,
+            "directory.import",
+            &format!("directory:{kind_code}"),
+            None,
+            Some(&json!({
+                "file": name,
+                "imported": summary.imported,
+                "rows": summary.total_rows,
+                "inserted": summary.inserted,
+                "updated": summary.updated,
+                "rejected": summary.rejected,
+            })),
+        )
+        .await?;
+    let status = if summary.imported {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let body = html! {
+        p #import-result class=(if summary.imported { "ok" } else { "error" }) {
+            (name) "："
+            @if summary.imported { (lang.t("已导入", "imported")) } @else { (lang.t("未导入（有错误行）", "not imported (bad rows)")) }
+            "，" (summary.total_rows) (lang.t(" 行，新增 ", " rows, new ")) (summary.inserted)
+            (lang.t("，更新 ", ", updated ")) (summary.updated)
+            (lang.t("，未变 ", ", unchanged ")) (summary.unchanged)
+            (lang.t("，有误 ", ", rejected ")) (summary.rejected)
+        }
+        @if !summary.errors.is_empty() {
+            table #import-errors {
+                tr { th { (lang.t("行", "Row")) } th { (lang.t("列", "Column")) } th { (lang.t("值", "Value")) } th { (lang.t("原因", "Reason")) } }
+                @for e in &summary.errors { tr { td { (e.row) } td { (e.column) } td { (e.value) } td { (e.reason) } } }
+            }
+        }
+        (import_form(lang, &user))
+    };
+    Ok(page(
+        status,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("名录导入", "Directory import"),
+            body,
+        ),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    object: Option<String>,
+}
+
+/// The audit log, newest first (optionally about one object).
+pub async fn audit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Query(q): Query<AuditQuery>,
+) -> ConsoleResult<Response> {
+    user.require(AUDIT_READERS)?;
+    let object = q.object.filter(|o| !o.trim().is_empty());
+    let entries = state.store.audit_entries(object.as_deref(), 500).await?;
+    let body = html! {
+        form method="get" action="/console/audit" {
+            label { (lang.t("对象", "Object")) " " input name="object" value=(object.as_deref().unwrap_or("")) size="50"; }
+            " " button type="submit" { (lang.t("筛选", "Filter")) }
+        }
+        table #audit {
+            tr { th { (lang.t("时间", "At")) } th { (lang.t("人员", "Who")) } th { (lang.t("操作", "Action")) } th { (lang.t("对象", "Object")) } th { (lang.t("修改前", "Before")) } th { (lang.t("修改后", "After")) } }
+            @for e in &entries {
+                tr.audit-row data-action=(e.action) {
+                    td { (e.at) } td { (e.actor) } td { (e.action) } td { (e.object) }
+                    td { @if let Some(b) = &e.before { code { (b.to_string()) } } }
+                    td { @if let Some(a) = &e.after { code { (a.to_string()) } } }
+                }
+            }
+        }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(lang, Some(&user), lang.t("操作日志", "Audit log"), body),
+    ))
+}

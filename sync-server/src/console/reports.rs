@@ -1,0 +1,171 @@
+//! Export buttons: the town summary (监督检查情况、存在问题) as XLSX and CSV,
+//! and one inspection record as PDF, all produced by
+//! `oversight::reports`. A town lead's exports are their town's only.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::auth::CurrentUser;
+use super::error::{ConsoleError, ConsoleResult};
+use super::page::{Lang, layout, page};
+use crate::AppState;
+use crate::oversight::dashboard::Scope;
+use crate::oversight::reports;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportQuery {
+    #[serde(default)]
+    plan: Option<String>,
+    #[serde(default)]
+    town: Option<String>,
+}
+
+fn scope(user: &CurrentUser, q: ReportQuery) -> Scope {
+    Scope {
+        plan_id: q.plan.filter(|p| !p.trim().is_empty()),
+        town: match user.jurisdiction_filter() {
+            Some(own) => Some(own.to_owned()),
+            None => q.town.filter(|t| !t.trim().is_empty()),
+        },
+    }
+}
+
+/// A download with its type and an ASCII file name.
+fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The export page.
+pub async fn index(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+) -> ConsoleResult<Response> {
+    let plans = state.store.console_plans().await?;
+    let towns: Vec<String> = match user.jurisdiction_filter() {
+        Some(own) => vec![own.to_owned()],
+        None => state.store.jurisdictions().await?.into_iter().collect(),
+    };
+    let selectors = html! {
+        label { (lang.t("抽查计划", "Plan")) " "
+            select name="plan" {
+                option value="" { (lang.t("全部", "All")) }
+                @for p in &plans { option value=(p.plan_id) { (p.plan_id) } }
+            }
+        } " "
+        label { (lang.t("镇街", "Town")) " "
+            select name="town" {
+                @if user.jurisdiction_filter().is_none() { option value="" { (lang.t("全部", "All")) } }
+                @for t in &towns { option value=(t) { (t) } }
+            }
+        } " "
+    };
+    let body = html! {
+        h2 { (lang.t("监督检查情况、存在问题汇总", "Inspection summary and problems")) }
+        form method="get" action="/console/reports/summary.xlsx" #export-xlsx-form {
+            (selectors) button type="submit" #export-xlsx { (lang.t("导出 Excel", "Export XLSX")) }
+        }
+        form method="get" action="/console/reports/summary.csv" #export-csv-form {
+            (selectors) button type="submit" #export-csv { (lang.t("导出汇总 CSV", "Export summary CSV")) }
+        }
+        form method="get" action="/console/reports/problems.csv" #export-problems-form {
+            (selectors) button type="submit" #export-problems { (lang.t("导出问题清单 CSV", "Export problems CSV")) }
+        }
+        p.muted { (lang.t("单个检查记录的 PDF 在检查记录页面导出。", "A single record's PDF is exported from its record page.")) }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(lang, Some(&user), lang.t("报表导出", "Reports"), body),
+    ))
+}
+
+pub async fn summary_xlsx(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ReportQuery>,
+) -> ConsoleResult<Response> {
+    let scope = scope(&user, q);
+    let s = reports::town_summary(&state.store, &scope).await?;
+    let title = format!(
+        "监督检查情况、存在问题汇总{}",
+        scope
+            .town
+            .as_deref()
+            .map(|t| format!("（{t}）"))
+            .unwrap_or_default()
+    );
+    let bytes = reports::summary_xlsx(&s, &title)?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "summary.xlsx",
+    ))
+}
+
+pub async fn summary_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ReportQuery>,
+) -> ConsoleResult<Response> {
+    let s = reports::town_summary(&state.store, &scope(&user, q)).await?;
+    Ok(download(
+        reports::summary_csv(&s),
+        "text/csv; charset=utf-8",
+        "summary.csv",
+    ))
+}
+
+pub async fn problems_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ReportQuery>,
+) -> ConsoleResult<Response> {
+    let s = reports::town_summary(&state.store, &scope(&user, q)).await?;
+    Ok(download(
+        reports::problems_csv(&s),
+        "text/csv; charset=utf-8",
+        "problems.csv",
+    ))
+}
+
+/// The current version of a record as PDF (the town check is the record
+/// view's: 404 for another town's record).
+pub async fn record_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+) -> ConsoleResult<Response> {
+    let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
+    let (versions, _) = super::review::visible_record(&state, &user, &id).await?;
+    let current = versions
+        .iter()
+        .rev()
+        .find(|v| !v.superseded)
+        .or(versions.last())
+        .ok_or_else(ConsoleError::not_found)?;
+    let version = current.status.version.to_string();
+    crate::oversight::index::ensure_indexed(&state.store, &id.to_string(), &version).await?;
+    let bytes = reports::record_pdf(
+        &state,
+        &state.checklists,
+        super::oversight_config(),
+        &id.to_string(),
+        &version,
+    )
+    .await?;
+    Ok(download(
+        bytes,
+        "application/pdf",
+        &format!("record-{id}.pdf"),
+    ))
+}

@@ -1,0 +1,265 @@
+//! Headless Chromium driven over WebDriver (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/setup.sh`), for the console's
+//! browser tests. [`Browser::start`] runs chromedriver on a free loopback
+//! port with a fresh profile and download directory, and stops it on drop.
+//! The helpers wait for what the page shows rather than sleeping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::TempDir;
+
+/// How long a page may take to show something before a test fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+fn find_tool(candidates: &[&str]) -> anyhow::Result<PathBuf> {
+    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    for c in candidates {
+        let p = Path::new(c);
+        if p.is_absolute() && p.is_file() {
+            return Ok(p.to_owned());
+        }
+        if let Some(found) = path_dirs.iter().map(|d| d.join(c)).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    bail!(
+        "{} is not installed: run scripts/setup.sh (the console browser tests need chromium and chromium-driver)",
+        candidates.join(" / ")
+    )
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The chromedriver process, killed and reaped on drop.
+#[derive(Debug)]
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A headless Chromium session.
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    _driver: Driver,
+    profile: TempDir,
+    screenshots: PathBuf,
+    shot: u32,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with a fresh profile;
+    /// screenshots go to `target/console-screenshots/<tag>/`.
+    pub async fn start(tag: &str) -> anyhow::Result<Self> {
+        let driver_bin = find_tool(&["chromedriver", "/usr/lib/chromium/chromedriver"])?;
+        // The real binary, not Debian's wrapper script, so only our flags apply.
+        let chromium = find_tool(&["/usr/lib/chromium/chromium", "chromium"])?;
+        let profile = TempDir::new(&format!("chromium-{tag}"))?;
+        let downloads = profile.path().join("downloads");
+        std::fs::create_dir_all(&downloads)?;
+        let port = free_port()?;
+        let driver = Driver(
+            Command::new(&driver_bin)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting chromedriver")?,
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + WAIT;
+        while http.get(format!("{url}/status")).send().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("chromedriver did not answer on {url} within {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.path().join("profile").display()),
+                ],
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                    "safebrowsing.enabled": false,
+                },
+            }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .context("opening a WebDriver session in Chromium")?;
+        let screenshots = crate::workspace_root()
+            .join("target/console-screenshots")
+            .join(tag);
+        std::fs::create_dir_all(&screenshots)?;
+        Ok(Self {
+            client,
+            _driver: driver,
+            profile,
+            screenshots,
+            shot: 0,
+        })
+    }
+
+    /// Where downloads land.
+    pub fn downloads(&self) -> PathBuf {
+        self.profile.path().join("downloads")
+    }
+
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.client
+            .goto(url)
+            .await
+            .with_context(|| format!("opening {url}"))
+    }
+
+    /// Waits until `css` matches a displayed element.
+    pub async fn wait(&self, css: &str) -> anyhow::Result<Element> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if e.is_displayed().await.unwrap_or(false) {
+                    return Ok(e);
+                }
+            }
+            if Instant::now() > deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                bail!("'{css}' did not appear within {WAIT:?} (page {url:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the text of `css` contains `needle`; returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(needle) {
+                return Ok(text);
+            }
+            if Instant::now() > deadline {
+                bail!("'{css}' did not show '{needle}' within {WAIT:?}; it shows '{text}'");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.wait(css).await?.text().await?)
+    }
+
+    /// Replaces the value of an input or textarea.
+    pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let e = self.wait(css).await?;
+        e.clear().await.ok();
+        e.send_keys(value)
+            .await
+            .with_context(|| format!("typing into {css}"))
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.wait(css)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking {css}"))
+    }
+
+    /// The page's HTML source.
+    pub async fn source(&self) -> anyhow::Result<String> {
+        Ok(self.client.source().await?)
+    }
+
+    /// Saves a PNG of the viewport as `NN-name.png`; returns its path.
+    pub async fn screenshot(&mut self, name: &str) -> anyhow::Result<PathBuf> {
+        self.shot += 1;
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .context("taking a screenshot")?;
+        if !png.starts_with(b"\x89PNG") {
+            bail!("the screenshot is not a PNG");
+        }
+        let path = self
+            .screenshots
+            .join(format!("{:02}-{name}.png", self.shot));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Waits for a finished download whose name ends in `suffix`.
+    pub async fn wait_download(&self, suffix: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.downloads();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    // Chromium writes `*.crdownload` until the file is complete.
+                    if name.ends_with(suffix) && !name.ends_with(".crdownload") {
+                        return Ok(e.path());
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no download ending in {suffix} within {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Forgets the session cookies (an anonymous visitor from here on).
+    pub async fn forget_cookies(&self) -> anyhow::Result<()> {
+        self.client.delete_all_cookies().await?;
+        Ok(())
+    }
+
+    /// Ends the session and the browser.
+    pub async fn close(self) -> anyhow::Result<()> {
+        let Browser { client, .. } = self;
+        client.close().await.context("closing the browser")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! The supervisor console in a real headless Chromium against the real
+//! server (demo data): log in, run a draw ceremony, review a record synced
+//! by a simulated device (a proof-of-duty flag for the gate photo taken
+//! 5 km away; return it with a comment on one item, the device receives the
+//! return and amends, approve the amendment), publish it, export the PDF
+//! and the XLSX summary and read them back, and load the public page as an
+//! anonymous visitor: the result is there, nothing personal is.
+//! Screenshots go to `target/console-screenshots/`.
+
+mod console_support;
+
+use fantoccini::Locator;
+
+use choucha_shared::sync::EntryPayload;
+use choucha_tests::TestServer;
+use choucha_tests::browser::Browser;
+use choucha_tests::console::{PASSWORD, push, set_demo_passwords};
+use console_support::{GATE_OFFSET_M, current_version, sync_far_record};
+
+const TOWN: &str = "西永街道";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    set_demo_passwords(&server).expect("passwords");
+    let synced = sync_far_record(&server, TOWN, 1).await;
+    let record_id = synced.record.record_id.to_string();
+    let mut device = synced.device;
+
+    let mut b = Browser::start("console").await.expect("chromium");
+    let base = server.base_url.clone();
+
+    // Anonymous: the console sends to the login page.
+    b.goto(&format!("{base}/console/review")).await.unwrap();
+    b.wait("#login-form").await.unwrap();
+    b.screenshot("login").await.unwrap();
+
+    // A wrong password is refused, the right one lets in.
+    b.fill("#username", "zhiliangke").await.unwrap();
+    b.fill("#password", "wrong-password-99").await.unwrap();
+    b.click("#login").await.unwrap();
+    b.wait_text("#error", "用户名或密码错误").await.unwrap();
+    b.fill("#username", "zhiliangke").await.unwrap();
+    b.fill("#password", PASSWORD).await.unwrap();
+    b.click("#login").await.unwrap();
+    b.wait_text("#current-user", "zhiliangke").await.unwrap();
+    b.screenshot("home").await.unwrap();
+
+    // Draw ceremony: create, freeze (hash shown before any seed), enter
+    // the seed with who entered it, draw, print record, verify.
+    b.goto(&format!("{base}/console/plans")).await.unwrap();
+    b.fill("#plan_id", "BT-2026-01").await.unwrap();
+    b.fill("#title", "浏览器测试抽查计划").await.unwrap();
+    b.fill("#strata", "JCJG,testing_body,3\nJL,metrology,2")
+        .await
+        .unwrap();
+    b.click("#create-plan").await.unwrap();
+    b.click("#freeze").await.unwrap();
+    let hash = b.text("#snapshot-hash").await.unwrap();
+    assert_eq!(hash.len(), 64, "snapshot hash shown: {hash}");
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
+    b.screenshot("plan-frozen").await.unwrap();
+    let seed = "31415 92653 58979 32384 62643";
+    b.fill("#seed", seed).await.unwrap();
+    b.fill("#entered_by", "质量科 王建国").await.unwrap();
+    b.click("#run-draw").await.unwrap();
+    assert_eq!(b.text("#task-count").await.unwrap(), "5");
+    assert_eq!(b.text("#seed-value").await.unwrap(), seed);
+    let record_text = b.text("#draw-record").await.unwrap();
+    assert!(record_text.contains("质量科 王建国"), "{record_text}");
+    assert!(
+        record_text.contains(&hash),
+        "the draw names the frozen hash"
+    );
+    let rows = b.client.find_all(Locator::Css("#tasks tr")).await.unwrap();
+    assert_eq!(rows.len(), 6, "header and five tasks with their teams");
+    b.screenshot("draw-record").await.unwrap();
+    b.click("#verify").await.unwrap();
+    b.wait_text("#verify-result", "一致").await.unwrap();
+    b.screenshot("draw-verified").await.unwrap();
+
+    // Review queue → the synced record.
+    b.goto(&format!("{base}/console/review?town={TOWN}"))
+        .await
+        .unwrap();
+    let link = format!("tr[data-record='{record_id}'] a");
+    b.wait(&link).await.unwrap();
+    b.screenshot("review-queue").await.unwrap();
+    b.click(&link).await.unwrap();
+    b.wait_text("#review-state", "已接收").await.unwrap();
+    let flag = b
+        .text("#duty-flags li[data-flag='photo_far_from_target']")
+        .await
+        .unwrap();
+    assert!(flag.contains("5.0 公里"), "flag says how far: {flag}");
+    let distances: Vec<f64> = {
+        let mut out = Vec::new();
+        for e in b
+            .client
+            .find_all(Locator::Css("#photos td.distance"))
+            .await
+            .unwrap()
+        {
+            let t = e.text().await.unwrap();
+            if let Some(m) = t.strip_suffix(" m") {
+                out.push(m.parse::<f64>().unwrap());
+            }
+        }
+        out
+    };
+    assert!(
+        distances.iter().any(|d| (d - GATE_OFFSET_M).abs() < 50.0),
+        "the gate photo is shown 5 km away: {distances:?}"
+    );
+    assert!(distances.iter().any(|d| *d < 10.0), "{distances:?}");
+    b.screenshot("record-with-duty-flag").await.unwrap();
+
+    // A photo full size: the image the link opens decodes in the browser.
+    let href = b
+        .wait("#photos a")
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    b.goto(&format!("{base}{href}")).await.unwrap();
+    let width = b
+        .client
+        .execute(
+            "return document.images.length ? document.images[0].naturalWidth : 0",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(width.as_u64(), Some(160), "the full-size photo loads");
+    b.goto(&format!("{base}/console/records/{record_id}"))
+        .await
+        .unwrap();
+
+    // Return with a comment on one item.
+    let item = synced.record.items.keys().next().expect("an item").clone();
+    b.fill("#return-comment", "大门照片拍摄位置与登记地址不符，请核实")
+        .await
+        .unwrap();
+    b.fill(&format!("input[data-item='{item}']"), "请补充现场说明")
+        .await
+        .unwrap();
+    b.click("#return").await.unwrap();
+    b.wait_text("#review-state", "已退回").await.unwrap();
+    b.wait_text("#returns", "请补充现场说明").await.unwrap();
+    b.screenshot("record-returned").await.unwrap();
+
+    // The device receives the return on its next pull and amends.
+    let (_, _, feed) = device.pull_all().await.unwrap();
+    let ret = feed
+        .iter()
+        .find(|f| f["kind"] == "returned")
+        .expect("the return is in the device's feed");
+    assert_eq!(ret["return"]["item_comments"][&item], "请补充现场说明");
+    let mut amended = synced.record.clone();
+    amended.items.get_mut(&item).unwrap().note = Some("已补充：现场为分支机构经营场所".into());
+    let mut new_blobs = Vec::new();
+    choucha_tests::device::sign(&mut amended, &mut new_blobs);
+    push(
+        &mut device,
+        EntryPayload::Amended {
+            replaces: synced.version.clone(),
+            record: amended.clone(),
+        },
+        &new_blobs,
+    )
+    .await
+    .unwrap();
+    let new_version = current_version(&server, &amended).await;
+    assert_ne!(new_version, synced.version);
+
+    // The amendment is the current version; approve it.
+    b.goto(&format!("{base}/console/records/{record_id}"))
+        .await
+        .unwrap();
+    b.wait_text("#version", new_version.as_str()).await.unwrap();
+    b.wait_text("#review-state", "已接收").await.unwrap();
+    b.wait_text("#items", "已补充：现场为分支机构经营场所")
+        .await
+        .unwrap();
+    b.click("#approve").await.unwrap();
+    b.wait_text("#review-state", "已审核通过").await.unwrap();
+    b.screenshot("record-approved").await.unwrap();
+
+    // Publish the result.
+    b.click("#disclosure-state button.publish").await.unwrap();
+    b.wait_text("#disclosure-state", "已公示").await.unwrap();
+
+    // PDF of the record, through the browser's download.
+    b.click("#export-pdf").await.unwrap();
+    let pdf_path = b.wait_download(".pdf").await.unwrap();
+    let pdf = std::fs::read(&pdf_path).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text: String = pdf_extract::extract_text(&pdf_path)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let target_name: String = synced
+        .task
+        .target_name
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(text.contains(&target_name), "PDF names the target: {text}");
+    assert!(text.contains("已补充：现场为分支机构经营场所"), "{text}");
+    assert!(text.contains("已审核通过"), "{text}");
+
+    // XLSX summary for the town.
+    b.goto(&format!("{base}/console/reports")).await.unwrap();
+    b.screenshot("reports").await.unwrap();
+    b.click("#export-xlsx").await.unwrap();
+    let xlsx_path = b.wait_download("summary.xlsx").await.unwrap();
+    let cells = xlsx_cells(&xlsx_path);
+    assert!(
+        cells.iter().any(|c| c == TOWN),
+        "the summary has a line for {TOWN}: {cells:?}"
+    );
+    assert!(
+        cells.iter().any(|c| c.contains("监督检查情况")),
+        "{cells:?}"
+    );
+
+    // The public page, as an anonymous visitor.
+    b.forget_cookies().await.unwrap();
+    b.goto(&format!("{base}/public")).await.unwrap();
+    b.wait_text("#results", &synced.task.target_name)
+        .await
+        .unwrap();
+    b.screenshot("public").await.unwrap();
+    let html = b.source().await.unwrap();
+    assert!(!html.contains("<img"), "no photos or signatures");
+    assert!(!html.contains(&record_id), "no internal IDs");
+    assert!(!html.contains("企业负责人"), "no enterprise staff");
+    assert!(!html.contains("logout"), "not logged in");
+    for name in &synced.task.officer_names {
+        assert!(
+            !html.contains(name.as_str()),
+            "officer {name} is on the public page"
+        );
+    }
+    for p in &amended.photos {
+        assert!(
+            !html.contains(p.sha256.as_str()),
+            "photo hash on the public page"
+        );
+    }
+    // And the console is closed to them again.
+    b.goto(&format!("{base}/console/records/{record_id}"))
+        .await
+        .unwrap();
+    b.wait("#login-form").await.unwrap();
+
+    b.close().await.unwrap();
+}
+
+/// Every non-empty cell of every sheet, as text.
+fn xlsx_cells(path: &std::path::Path) -> Vec<String> {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut wb: Xlsx<_> = open_workbook(path).expect("an XLSX file");
+    let mut out = Vec::new();
+    for name in wb.sheet_names().to_owned() {
+        out.push(name.clone());
+        let range = wb.worksheet_range(&name).expect("a sheet");
+        for row in range.rows() {
+            for c in row {
+                let s = c.to_string();
+                if !s.is_empty() {
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out
+}
