@@ -341,10 +341,7 @@ fn state_response(state: &crate::blobs::UploadState, status: StatusCode) -> Resp
 /// Also done when HEAD finds the blob stored, so a crash between storing and
 /// registering heals on the next check.
 async fn register(state: &AppState, sha: &Sha256Hex, size: u64) -> Result<(), ApiError> {
-    state
-        .store
-        .blob_arrived(sha, size, &state.checklists)
-        .await?;
+    state.blob_registrar.register(sha, size).await?;
     Ok(())
 }
 

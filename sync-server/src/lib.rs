@@ -33,6 +33,8 @@ pub struct AppState {
     pub store: Store,
     pub checklists: Arc<Catalogue>,
     pub uploads: Arc<blobs::UploadManager>,
+    /// Registers finished uploads in grouped commits.
+    pub blob_registrar: store::BlobRegistrar,
 }
 
 /// Where evidence blobs are kept.
@@ -97,9 +99,11 @@ impl AppState {
         };
         let uploads =
             blobs::UploadManager::new(data_dir, blob_store, blobs::UploadLimits::default()).await?;
+        let checklists = Arc::new(Catalogue::embedded()?);
         Ok(Self {
+            blob_registrar: store::BlobRegistrar::start(store.clone(), Arc::clone(&checklists)),
             store,
-            checklists: Arc::new(Catalogue::embedded()?),
+            checklists,
             uploads: Arc::new(uploads),
         })
     }

@@ -96,11 +96,17 @@ impl Env {
     fn assert_on_backend(&self, bytes: &Bytes) {
         let hash = sha(bytes);
         let h = hash.as_str();
-        let base = match &self.s3 {
-            None => self.dir.path().join("blobs"),
-            Some(server) => server.root.join(BUCKET).join("blobs"),
+        // The filesystem store shards by one level, S3 keys by two.
+        let file = match &self.s3 {
+            None => self.dir.path().join("blobs").join(&h[0..2]).join(h),
+            Some(server) => server
+                .root
+                .join(BUCKET)
+                .join("blobs")
+                .join(&h[0..2])
+                .join(&h[2..4])
+                .join(h),
         };
-        let file = base.join(&h[0..2]).join(&h[2..4]).join(h);
         let on_disk = std::fs::read(&file)
             .unwrap_or_else(|e| panic!("{} should hold the blob: {e}", file.display()));
         assert!(on_disk == *bytes, "{} differs", file.display());
@@ -669,6 +675,73 @@ async fn concurrent_appends_do_not_corrupt(env: Env) {
     assert_stored(env.store.as_ref(), &bytes).await;
 }
 
+/// A blob sent whole in one PATCH (most photos): checked in memory and
+/// stored without a part file — with the same refusals and the same
+/// "nothing lost" promise as the chunked path.
+async fn whole_blob_in_one_request(env: Env) {
+    let failing = Arc::new(FailingStore::new(Arc::clone(&env.store), 1));
+    let m = env
+        .manager_with(failing.clone(), UploadLimits::default())
+        .await;
+    let bytes = data(CHUNK + 17, 21);
+    let hash = sha(&bytes);
+
+    // A wrong chunk checksum writes nothing.
+    let err = m
+        .append(&hash, total(&bytes), 0, bytes.clone(), &sha(b"other"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UploadError::ChunkChecksum { .. }), "{err:?}");
+    assert_eq!(part_len(&m, &hash), None);
+
+    // Bytes that are not the named blob are refused and not stored.
+    let impostor = data(CHUNK + 17, 22);
+    let err = m
+        .append(&hash, total(&bytes), 0, impostor.clone(), &sha(&impostor))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, UploadError::HashMismatch { actual, .. } if *actual == sha(&impostor)),
+        "{err:?}"
+    );
+    assert_eq!(part_len(&m, &hash), None);
+    assert!(!env.store.exists(&sha(&impostor)).await.unwrap());
+
+    // The store fails once: every byte is kept in a part file…
+    let err = m
+        .append(&hash, total(&bytes), 0, bytes.clone(), &hash)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UploadError::StoreFailed { .. }), "{err:?}");
+    assert_eq!(part_len(&m, &hash), Some(total(&bytes)), "nothing is lost");
+    assert_eq!(
+        m.offset(&hash, total(&bytes)).await.unwrap(),
+        in_progress(bytes.len(), &bytes)
+    );
+    // …and finishing needs no byte resent.
+    assert!(m.finish(&hash, total(&bytes)).await.unwrap().is_complete());
+    assert_stored(env.store.as_ref(), &bytes).await;
+    env.assert_on_backend(&bytes);
+    assert_eq!(part_len(&m, &hash), None);
+
+    // The usual case: stored at once, no part file ever made.
+    let photo = data(400_000, 23);
+    let photo_hash = sha(&photo);
+    let state = m
+        .append(&photo_hash, total(&photo), 0, photo.clone(), &photo_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        state,
+        UploadState::Complete {
+            size: total(&photo)
+        }
+    );
+    assert_stored(env.store.as_ref(), &photo).await;
+    env.assert_on_backend(&photo);
+    assert_eq!(part_len(&m, &photo_hash), None);
+}
+
 macro_rules! for_both_stores {
     ($($case:ident),* $(,)?) => {
         mod fs {
@@ -703,6 +776,7 @@ for_both_stores!(
     store_failure_keeps_the_bytes_and_a_retry_finishes,
     same_blob_twice_is_already_complete,
     concurrent_appends_do_not_corrupt,
+    whole_blob_in_one_request,
 );
 
 // ---------------------------------------------------------------------------
@@ -741,7 +815,7 @@ async fn s3_outage_at_finish_loses_nothing() {
 
 /// Files on disk are where the layout says, and complete.
 #[tokio::test]
-async fn fs_layout_is_fanned_out_and_atomic() {
+async fn fs_layout_is_sharded_and_atomic() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsBlobStore::new(dir.path().join("blobs")).await.unwrap();
     let bytes = data(1000, 16);
@@ -751,13 +825,13 @@ async fn fs_layout_is_fanned_out_and_atomic() {
         .await
         .unwrap();
     let h = hash.as_str();
-    let expected = dir
-        .path()
-        .join("blobs")
-        .join(&h[0..2])
-        .join(&h[2..4])
-        .join(h);
+    let expected = dir.path().join("blobs").join(&h[0..2]).join(h);
     assert_eq!(store.path_of(&hash), expected);
+    let shards = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
+    assert_eq!(
+        shards, 256,
+        "every shard directory is made when the store opens"
+    );
     assert_eq!(std::fs::read(&expected).unwrap(), bytes);
     let leftovers: Vec<_> = std::fs::read_dir(expected.parent().unwrap())
         .unwrap()

@@ -43,8 +43,10 @@ pub use upload::{DEFAULT_MAX_BLOB_BYTES, UploadError, UploadLimits, UploadManage
 /// Where the bytes of a verified blob come from when it is stored.
 #[derive(Debug, Clone)]
 pub enum BlobSource {
-    /// A complete file on the local disk (an upload's part file). The store
-    /// copies it; the caller still owns and later removes it.
+    /// A complete, fsynced file on the local disk (an upload's part file).
+    /// The store may move it into place (the filesystem store renames it
+    /// when it is on the same filesystem) or copy it; either way the caller
+    /// removes it afterwards if it is still there.
     File(PathBuf),
     /// Bytes already in memory.
     Bytes(Bytes),
@@ -170,8 +172,9 @@ pub(crate) fn io_stream(
     stream.map_err(io::Error::other).boxed()
 }
 
-/// The fan-out key of a blob: `ab/cd/abcd…`, so no directory (or S3 key
-/// prefix listing) holds more than a few hundred thousand entries.
+/// The S3 fan-out key of a blob: `ab/cd/abcd…`, so no key-prefix listing
+/// holds more than a few hundred thousand entries. (The filesystem store
+/// uses one level; see `fs.rs` for why.)
 pub(crate) fn fan_out(hash: &Sha256Hex) -> [&str; 3] {
     let h = hash.as_str();
     [&h[0..2], &h[2..4], h]

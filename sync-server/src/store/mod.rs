@@ -10,6 +10,7 @@
 mod console;
 pub(crate) mod directory;
 mod draws;
+mod group_commit;
 mod sync;
 
 pub use console::{
@@ -18,6 +19,7 @@ pub use console::{
 };
 pub use directory::{DirectoryTable, ImportSummary};
 pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
+pub use group_commit::BlobRegistrar;
 pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};
 
 use std::path::Path;

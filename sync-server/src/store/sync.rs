@@ -708,61 +708,22 @@ impl Store {
         bytes: u64,
         catalogue: &Catalogue,
     ) -> Result<(), StoreError> {
+        self.blobs_arrived(&[(sha256.clone(), bytes)], catalogue)
+            .await
+    }
+
+    /// Registers several verified blobs in one transaction (one commit, one
+    /// fsync): see [`super::BlobRegistrar`], which groups concurrent
+    /// uploads' registrations this way. All or nothing.
+    pub async fn blobs_arrived(
+        &self,
+        blobs: &[(Sha256Hex, u64)],
+        catalogue: &Catalogue,
+    ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO blobs (sha256, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(sha256.as_str())
-            .bind(bytes as i64)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
-        // Records waiting for this blob. Most still wait for others too:
-        // for those, only the blob's line leaves the missing list; the full
-        // evaluation (record JSON, every blob, the sealing rules) runs once,
-        // when the last one arrives. Under load this was the hot spot.
-        let waiting: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT r.record_id, r.version, r.missing FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
-             WHERE rb.sha256 = $1 AND r.state = 'incomplete'",
-        )
-        .bind(sha256.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        for (record_id, version, missing) in waiting {
-            let (still_missing,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM record_blobs rb WHERE rb.record_id = $1 AND rb.version = $2 \
-                 AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256)",
-            )
-            .bind(&record_id)
-            .bind(&version)
-            .fetch_one(&mut *tx)
-            .await?;
-            let (state, missing) = if still_missing > 0 {
-                let list: Vec<String> = serde_json::from_str(&missing).map_err(corrupt)?;
-                let list: Vec<String> = list
-                    .into_iter()
-                    .filter(|m| !m.contains(sha256.as_str()))
-                    .collect();
-                (ReviewState::Incomplete, list)
-            } else {
-                let (json,): (String,) = sqlx::query_as(
-                    "SELECT record FROM records WHERE record_id = $1 AND version = $2",
-                )
-                .bind(&record_id)
-                .bind(&version)
-                .fetch_one(&mut *tx)
-                .await?;
-                let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
-                evaluate(&mut tx, &record, catalogue).await?
-            };
-            sqlx::query(
-                "UPDATE records SET state = $1, missing = $2 WHERE record_id = $3 AND version = $4",
-            )
-            .bind(state_code(state))
-            .bind(serde_json::to_string(&missing).map_err(corrupt)?)
-            .bind(&record_id)
-            .bind(&version)
-            .execute(&mut *tx)
-            .await?;
+        for (sha256, bytes) in blobs {
+            register_blob(&mut tx, sha256, *bytes, catalogue).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -969,4 +930,70 @@ async fn evaluate(
         ReviewState::Incomplete
     };
     Ok((state, missing))
+}
+
+/// One blob's registration inside a transaction: the blob row, then every
+/// incomplete record that waited for it.
+async fn register_blob(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sha256: &Sha256Hex,
+    bytes: u64,
+    catalogue: &Catalogue,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO blobs (sha256, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(sha256.as_str())
+    .bind(bytes as i64)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    // Records waiting for this blob. Most still wait for others too: for
+    // those, only the blob's line leaves the missing list; the full
+    // evaluation (record JSON, every blob, the sealing rules) runs once, when
+    // the last one arrives. Under load this was the hot spot.
+    let waiting: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT r.record_id, r.version, r.missing FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
+         WHERE rb.sha256 = $1 AND r.state = 'incomplete'",
+    )
+    .bind(sha256.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    for (record_id, version, missing) in waiting {
+        let (still_missing,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM record_blobs rb WHERE rb.record_id = $1 AND rb.version = $2 \
+             AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256)",
+        )
+        .bind(&record_id)
+        .bind(&version)
+        .fetch_one(&mut **tx)
+        .await?;
+        let (state, missing) = if still_missing > 0 {
+            let list: Vec<String> = serde_json::from_str(&missing).map_err(corrupt)?;
+            let list: Vec<String> = list
+                .into_iter()
+                .filter(|m| !m.contains(sha256.as_str()))
+                .collect();
+            (ReviewState::Incomplete, list)
+        } else {
+            let (json,): (String,) =
+                sqlx::query_as("SELECT record FROM records WHERE record_id = $1 AND version = $2")
+                    .bind(&record_id)
+                    .bind(&version)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
+            evaluate(tx, &record, catalogue).await?
+        };
+        sqlx::query(
+            "UPDATE records SET state = $1, missing = $2 WHERE record_id = $3 AND version = $4",
+        )
+        .bind(state_code(state))
+        .bind(serde_json::to_string(&missing).map_err(corrupt)?)
+        .bind(&record_id)
+        .bind(&version)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
