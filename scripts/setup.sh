@@ -41,4 +41,16 @@ if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bi
   echo "setup: installing s3s-fs from crates.io (about 3 minutes)"
   cargo install s3s-fs --version 0.13.0 --features binary --locked
 fi
+# The field app's front end is wasm built by plain cargo plus wasm-bindgen-cli
+# at exactly the wasm-bindgen version in Cargo.lock (scripts/build-ui.sh).
+WASM_BINDGEN=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN" ]; then
+  echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN from crates.io (about 5 minutes)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN"
+fi
+# WebDriver for the Tauri app window (tests/src/webapp.rs).
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver from crates.io (about 2 minutes)"
+  cargo install tauri-driver --version 2.1.0 --locked
+fi
 echo "setup: done"

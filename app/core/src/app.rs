@@ -662,6 +662,22 @@ impl App {
         Ok(version)
     }
 
+    /// Whether the record is sealed (immutable until a return is amended).
+    pub fn is_sealed(&self, record_id: &Uuid) -> Result<bool, CoreError> {
+        let state: Option<String> = self.store.read(|c| {
+            Ok(c.query_row(
+                "SELECT state FROM records WHERE record_id = ?1",
+                [record_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        match state {
+            Some(s) => Ok(s == SEALED),
+            None => Err(CoreError::NotFound(format!("检查记录 {record_id}"))),
+        }
+    }
+
     /// Reopens a returned record for an amendment.
     pub fn start_amendment(
         &self,

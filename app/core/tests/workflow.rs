@@ -167,7 +167,13 @@ fn sealing_lists_every_violation_then_seals_a_complete_record() {
         "{:?}",
         app.check(&id).unwrap()
     );
+    assert!(!app.is_sealed(&id).unwrap());
     let version = app.seal(&id, Utc::now()).unwrap();
+    assert!(app.is_sealed(&id).unwrap());
+    assert!(matches!(
+        app.is_sealed(&uuid::Uuid::nil()),
+        Err(CoreError::NotFound(_))
+    ));
     assert_eq!(version, app.record(&id).unwrap().content_hash());
     let err = app
         .set_item(&id, "MET-1.01", Some(Verdict::Nonconform), None, Utc::now())
@@ -274,7 +280,9 @@ fn a_returned_record_is_amended_as_a_new_version() {
     };
     app.apply_pull(&page, &mut Default::default()).unwrap();
     assert_eq!(app.tasks().unwrap()[0].status, TaskStatus::Returned);
+    assert!(app.is_sealed(&id).unwrap());
     let got = app.start_amendment(&id, Utc::now()).unwrap();
+    assert!(!app.is_sealed(&id).unwrap(), "amending reopens the record");
     assert_eq!(got.item_comments["MET-1.01"], "备案信息不清");
     app.set_item(
         &id,

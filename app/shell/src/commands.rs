@@ -1,0 +1,422 @@
+//! The Tauri commands: each reads its arguments, calls the app core and
+//! answers with a view from `choucha-app-api`. No inspection logic here.
+//! Work that takes CPU time (photos, signatures) or waits on the network
+//! runs off the UI thread.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::Utc;
+use tauri::State;
+use uuid::Uuid;
+
+use choucha_app_api::{
+    AddFinding, CommandError, EnrolTarget, EnrolmentView, Home, Inspection, LocationFix, OrderView,
+    PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER, PhotoTaken, Refusal, SetItem, Settings, Sign,
+    SyncView, TaskDetail, UiTiming, decode_subject,
+};
+use choucha_app_core::photo::PhotoConfig;
+use choucha_app_core::signature::Capture;
+use choucha_shared::record::SignatureRefusal;
+use choucha_shared::value::Sha256Hex;
+
+use crate::Shell;
+use crate::error::{CmdResult, command_error};
+use crate::views;
+
+type ShellState<'a> = State<'a, Arc<Shell>>;
+
+/// Runs blocking core work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    shell: &Arc<Shell>,
+    f: impl FnOnce(&Shell) -> CmdResult<T> + Send + 'static,
+) -> CmdResult<T> {
+    let shell = shell.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&shell))
+        .await
+        .map_err(|e| CommandError::new("internal", format!("后台任务失败 (task failed): {e}")))?
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn home(shell: ShellState<'_>) -> CmdResult<Home> {
+    blocking(&shell, |s| views::home(s).map_err(command_error)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn enrol(shell: ShellState<'_>, req: EnrolTarget) -> CmdResult<EnrolmentView> {
+    if req.code.trim().is_empty() {
+        return Err(CommandError::new(
+            "bad_request",
+            "请输入注册码 (enter the enrolment code)",
+        ));
+    }
+    let name = shell.settings().device_name;
+    let e = shell
+        .app
+        .enrol(&shell.http, &req.server_url, &req.code, &name)
+        .await
+        .map_err(command_error)?;
+    // Pull the tasks right away.
+    shell.sync.run_now(Duration::from_secs(30)).await;
+    Ok(EnrolmentView {
+        server_url: e.server_url,
+        device_id: e.device_id,
+        officer_id: e.officer_id,
+        officer_name: e.officer_name,
+    })
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn task_detail(shell: ShellState<'_>, task_id: String) -> CmdResult<TaskDetail> {
+    blocking(&shell, move |s| {
+        views::task_detail(&s.app, &task_id).map_err(command_error)
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn start_task(shell: ShellState<'_>, task_id: String) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        let id = s
+            .app
+            .start_task(&task_id, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &id).map_err(command_error)
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn inspection(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        views::inspection(&s.app, &record_id).map_err(command_error)
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_item(shell: ShellState<'_>, req: SetItem) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        s.app
+            .set_item(
+                &req.record_id,
+                &req.item_id,
+                req.verdict,
+                req.note,
+                Utc::now(),
+            )
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+fn header<'a>(request: &'a tauri::ipc::Request<'_>, name: &str) -> CmdResult<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| CommandError::new("bad_request", format!("缺少 {name} (missing header)")))
+}
+
+/// The raw image file goes through the core's photo pipeline (orientation,
+/// resize, watermark with time, place, target and officers) and is stored
+/// encrypted; the answer shows the watermarked result.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn take_photo(
+    shell: ShellState<'_>,
+    request: tauri::ipc::Request<'_>,
+) -> CmdResult<PhotoTaken> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(CommandError::new(
+            "bad_request",
+            "照片须以文件内容发送 (the photo must be sent as raw bytes)",
+        ));
+    };
+    let record_id: Uuid = header(&request, PHOTO_RECORD_HEADER)?
+        .parse()
+        .map_err(|e| CommandError::new("bad_request", format!("记录编号无效：{e}")))?;
+    let subject = decode_subject(header(&request, PHOTO_SUBJECT_HEADER)?)?;
+    let raw = bytes.clone();
+    blocking(&shell, move |s| {
+        let record = s.app.record(&record_id).map_err(command_error)?;
+        let registered = s
+            .app
+            .task(&record.task_id)
+            .map_err(command_error)?
+            .target
+            .location;
+        // No fix is not a reason to refuse the photo: it is taken without
+        // a position and the review sees that.
+        let fix = s.position.fix(record_id, registered).ok();
+        let sha = s
+            .app
+            .take_photo(
+                &record_id,
+                subject,
+                &raw,
+                fix.as_ref().map(|f| f.point),
+                fix.as_ref().map(|f| f.fix_time),
+                &PhotoConfig::default(),
+                Utc::now(),
+            )
+            .map_err(command_error)?;
+        let jpeg = s.app.evidence(&sha).map_err(command_error)?;
+        Ok(PhotoTaken {
+            sha256: sha.to_string(),
+            data_url: data_url(&jpeg),
+            inspection: views::inspection(&s.app, &record_id).map_err(command_error)?,
+        })
+    })
+    .await
+}
+
+fn data_url(bytes: &[u8]) -> String {
+    let mime = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+fn parse_sha(sha: &str) -> CmdResult<Sha256Hex> {
+    Sha256Hex::parse(sha).map_err(|e| CommandError::new("bad_request", e.to_string()))
+}
+
+/// An evidence file (photo or signature image) as a data URL.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn photo_data(shell: ShellState<'_>, sha256: String) -> CmdResult<String> {
+    blocking(&shell, move |s| {
+        let sha = parse_sha(&sha256)?;
+        Ok(data_url(&s.app.evidence(&sha).map_err(command_error)?))
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_photo(
+    shell: ShellState<'_>,
+    record_id: Uuid,
+    sha256: String,
+) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        let sha = parse_sha(&sha256)?;
+        s.app
+            .remove_photo(&record_id, &sha, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &record_id).map_err(command_error)
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_finding(shell: ShellState<'_>, req: AddFinding) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        let mut finding = req.finding;
+        if finding.finding_id.is_nil() {
+            finding.finding_id = Uuid::now_v7();
+        }
+        s.app
+            .add_finding(&req.record_id, finding, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_finding(
+    shell: ShellState<'_>,
+    record_id: Uuid,
+    finding_id: Uuid,
+) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        s.app
+            .remove_finding(&record_id, &finding_id, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &record_id).map_err(command_error)
+    })
+    .await
+}
+
+/// The printable 责令整改通知书 of the record's findings.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rectification_orders(
+    shell: ShellState<'_>,
+    record_id: Uuid,
+) -> CmdResult<Vec<OrderView>> {
+    blocking(&shell, move |s| {
+        let record = s.app.record(&record_id).map_err(command_error)?;
+        let checklist = s.app.checklist(&record.checklist).map_err(command_error)?;
+        let target = s.app.task(&record.task_id).map_err(command_error)?.target;
+        let orders = choucha_app_core::rectification::render_html(
+            &record,
+            &target,
+            &checklist,
+            &s.settings().authority,
+        )
+        .map_err(|e| CommandError::new("refused", e.to_string()))?;
+        Ok(orders
+            .into_iter()
+            .map(|o| OrderView {
+                order_no: o.order_no,
+                html: o.html,
+            })
+            .collect())
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sign(shell: ShellState<'_>, req: Sign) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        // The pad's capture is the core's `Capture` with the same JSON.
+        let capture: Capture = serde_json::to_value(&req.capture)
+            .and_then(serde_json::from_value)
+            .map_err(|e| CommandError::new("bad_request", format!("签名数据无效：{e}")))?;
+        if req.name.trim().is_empty() {
+            return Err(CommandError::new(
+                "refused",
+                "请填写签字人姓名 (signer name is empty)",
+            ));
+        }
+        s.app
+            .sign_with_capture(
+                &req.record_id,
+                req.role,
+                req.person_id,
+                &req.name,
+                &capture,
+                Utc::now(),
+            )
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn record_refusal(shell: ShellState<'_>, req: Refusal) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        let refusal = SignatureRefusal {
+            reason: req.reason.trim().to_owned(),
+            witness: req
+                .witness
+                .map(|w| w.trim().to_owned())
+                .filter(|w| !w.is_empty()),
+            recorded_at: Utc::now(),
+        };
+        s.app
+            .record_refusal(&req.record_id, refusal, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+/// Seals the record (refused with every violation listed when it is not
+/// complete), then wakes the background sync.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn seal(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspection> {
+    let view = blocking(&shell, move |s| {
+        s.app.seal(&record_id, Utc::now()).map_err(command_error)?;
+        views::inspection(&s.app, &record_id).map_err(command_error)
+    })
+    .await?;
+    let shell = shell.inner().clone();
+    tauri::async_runtime::spawn(async move {
+        shell.sync.run_now(Duration::from_secs(1)).await;
+    });
+    Ok(view)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn start_amendment(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspection> {
+    blocking(&shell, move |s| {
+        s.app
+            .start_amendment(&record_id, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &record_id).map_err(command_error)
+    })
+    .await
+}
+
+/// Syncs now and answers when that sync has finished (or after 2 minutes,
+/// with the status so far).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sync_now(shell: ShellState<'_>) -> CmdResult<SyncView> {
+    if shell.app.enrolment().map_err(command_error)?.is_none() {
+        return Err(command_error(choucha_app_core::CoreError::NotEnrolled));
+    }
+    shell.sync.run_now(Duration::from_secs(120)).await;
+    shell.sync.view(&shell.app).map_err(command_error)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sync_status(shell: ShellState<'_>) -> CmdResult<SyncView> {
+    blocking(&shell, |s| s.sync.view(&s.app).map_err(command_error)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_settings(shell: ShellState<'_>, settings: Settings) -> CmdResult<Settings> {
+    if settings.authority.trim().is_empty() {
+        return Err(CommandError::new(
+            "refused",
+            "请填写执法机关名称（打印在责令整改通知书上）(authority is empty)",
+        ));
+    }
+    if settings.device_name.trim().is_empty() {
+        return Err(CommandError::new(
+            "refused",
+            "请填写设备名称 (device name is empty)",
+        ));
+    }
+    if let choucha_app_api::LocationSetting::Fixed {
+        lat,
+        lon,
+        accuracy_m,
+    } = settings.location
+    {
+        choucha_shared::GeoPoint::new(lat, lon, accuracy_m)
+            .map_err(|e| CommandError::new("refused", format!("固定位置无效：{e}")))?;
+    }
+    crate::config::save_settings(&shell.config, &settings)
+        .map_err(|e| CommandError::new("io", format!("设置保存失败：{e} (settings not saved)")))?;
+    shell.position.set(settings.location.clone());
+    *shell.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings.clone();
+    Ok(settings)
+}
+
+/// A position from the platform (webview geolocation or the mobile plugin).
+#[tauri::command(rename_all = "snake_case")]
+pub fn location_fix(shell: ShellState<'_>, fix: LocationFix) -> CmdResult<()> {
+    shell
+        .position
+        .platform
+        .update_from_web(fix.lat, fix.lon, fix.accuracy_m, fix.timestamp_ms, false)
+        .map(|_| ())
+        .map_err(|e| CommandError::new("refused", e.to_string()))
+}
+
+/// A timing measured by the front end, appended to `CHOUCHA_TIMINGS_FILE`
+/// with the time since the process started (the benchmarks read it).
+#[tauri::command(rename_all = "snake_case")]
+pub fn ui_timing(shell: ShellState<'_>, timing: UiTiming) -> CmdResult<()> {
+    let Some(path) = &shell.config.timings_file else {
+        return Ok(());
+    };
+    let since_start = shell.started.elapsed().as_secs_f64() * 1000.0;
+    let line = format!("{} {:.1} {:.1}\n", timing.name, timing.ms, since_start);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|e| CommandError::new("io", e.to_string()))
+}

@@ -1,0 +1,217 @@
+//! The root: provides the store, loads the start data, polls the sync
+//! status, forwards platform positions, and shows the top bar, the message
+//! banner and the current screen.
+
+use gloo_timers::callback::Interval;
+use yew::prelude::*;
+
+use choucha_app_api::{Lang, LocationSetting, SyncView, cmd};
+
+use crate::components::{
+    enrol::EnrolScreen, findings::FindingsScreen, items::ItemsScreen, photos::PhotosScreen,
+    review::ReviewScreen, settings::SettingsScreen, sign::SignScreen, sync::SyncScreen,
+    task_detail::TaskScreen, tasks::TasksScreen,
+};
+use crate::i18n::tr;
+use crate::ipc;
+use crate::state::{Action, AppState, Screen, Store, reload_home, spawn};
+
+#[function_component(Root)]
+pub fn root() -> Html {
+    let store = use_reducer(AppState::default);
+
+    {
+        let store = store.clone();
+        use_effect_with((), move |_| {
+            spawn(&store, {
+                let store = store.clone();
+                async move { reload_home(&store).await }
+            });
+            // Sync status in plain words, kept fresh while the app is open.
+            let poll = {
+                let store = store.clone();
+                Interval::new(1500, move || {
+                    let store = store.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Ok(v) =
+                            ipc::call::<_, SyncView>(cmd::SYNC_STATUS, &serde_json::json!({})).await
+                        {
+                            let changed = store.home.as_ref().map(|h| &h.sync) != Some(&v);
+                            let finished = store
+                                .home
+                                .as_ref()
+                                .is_some_and(|h| h.sync.running && !v.running);
+                            store.dispatch(Action::Sync(v));
+                            // A finished sync may have brought tasks or new states.
+                            if changed && finished {
+                                let _ = reload_home(&store).await;
+                            }
+                        }
+                    });
+                })
+            };
+            move || drop(poll)
+        });
+    }
+
+    // The platform's position, when that is the chosen source.
+    let platform_location = store
+        .home
+        .as_ref()
+        .is_some_and(|h| h.settings.location == LocationSetting::Platform);
+    use_effect_with(platform_location, |on| {
+        if *on {
+            crate::components::widgets::watch_position();
+        }
+    });
+
+    let screen = match store.screen {
+        Screen::Loading => {
+            html! { <div class="loading">{ tr(store.lang, "正在加载…", "Loading…") }</div> }
+        }
+        Screen::Enrol => html! { <EnrolScreen /> },
+        Screen::Tasks => html! { <TasksScreen /> },
+        Screen::Task => html! { <TaskScreen /> },
+        Screen::Items => html! { <ItemsScreen /> },
+        Screen::Photos => html! { <PhotosScreen /> },
+        Screen::Findings => html! { <FindingsScreen /> },
+        Screen::Review => html! { <ReviewScreen /> },
+        Screen::Sign => html! { <SignScreen /> },
+        Screen::Sync => html! { <SyncScreen /> },
+        Screen::Settings => html! { <SettingsScreen /> },
+    };
+
+    html! {
+        <ContextProvider<Store> context={store.clone()}>
+            <div class={classes!("app", (store.busy > 0).then_some("busy"))} lang={if store.lang == Lang::Zh { "zh-CN" } else { "en" }}>
+                <TopBar />
+                <Banner />
+                <main class="screen">{ screen }</main>
+            </div>
+        </ContextProvider<Store>>
+    }
+}
+
+#[function_component(TopBar)]
+fn top_bar() -> Html {
+    let store = crate::state::use_store();
+    let lang = store.lang;
+    let go = |screen: Screen| {
+        let store = store.clone();
+        Callback::from(move |_| {
+            if screen == Screen::Tasks {
+                spawn(&store, {
+                    let store = store.clone();
+                    async move { reload_home(&store).await }
+                });
+            }
+            store.dispatch(Action::Go(screen.clone()))
+        })
+    };
+    let toggle_lang = {
+        let store = store.clone();
+        Callback::from(move |_| {
+            let Some(h) = store.home.as_ref() else { return };
+            let mut settings = h.settings.clone();
+            settings.lang = if store.lang == Lang::Zh {
+                Lang::En
+            } else {
+                Lang::Zh
+            };
+            store.dispatch(Action::Lang(settings.lang));
+            let store2 = store.clone();
+            spawn(&store, async move {
+                let s = ipc::call(
+                    cmd::SAVE_SETTINGS,
+                    &serde_json::json!({ "settings": settings }),
+                )
+                .await?;
+                store2.dispatch(Action::Settings(s));
+                Ok(())
+            });
+        })
+    };
+    let enrolled = store.home.as_ref().and_then(|h| h.enrolment.clone());
+    let sync = store
+        .home
+        .as_ref()
+        .map(|h| h.sync.clone())
+        .unwrap_or_default();
+    let (pill_class, pill) = sync_pill(lang, &sync);
+    html! {
+        <header class="topbar">
+            <div class="brand">{ tr(lang, "抽查 · 现场检查", "Choucha · Field inspection") }</div>
+            if let Some(e) = enrolled {
+                <nav class="nav">
+                    <button id="nav-tasks" class="nav-btn" onclick={go(Screen::Tasks)}>{ tr(lang, "今日任务", "Today's tasks") }</button>
+                    <button id="nav-sync" class={classes!("nav-btn", "sync-pill", format!("pill-{pill_class}"))} onclick={go(Screen::Sync)}>
+                        <span id="sync-pill">{ pill }</span>
+                    </button>
+                    <button id="nav-settings" class="nav-btn" onclick={go(Screen::Settings)}>{ tr(lang, "设置", "Settings") }</button>
+                </nav>
+                <div class="who" id="officer-name">{ e.officer_name }</div>
+            }
+            <button id="lang-toggle" class="nav-btn lang" onclick={toggle_lang}>{ if lang == Lang::Zh { "English" } else { "中文" } }</button>
+        </header>
+    }
+}
+
+/// The sync state in a few words, and its colour.
+pub fn sync_pill(lang: Lang, s: &SyncView) -> (&'static str, String) {
+    if s.revoked {
+        return ("bad", tr(lang, "设备已注销", "Device revoked").to_owned());
+    }
+    if s.running {
+        return ("busy", tr(lang, "正在同步…", "Syncing…").to_owned());
+    }
+    if s.last_error.is_some() {
+        let n = s.entries_left + s.blobs_left;
+        return (
+            "bad",
+            match lang {
+                Lang::Zh => format!("同步失败 · {n} 项待发送"),
+                Lang::En => format!("Sync failed · {n} waiting"),
+            },
+        );
+    }
+    if s.all_sent() {
+        ("ok", tr(lang, "已全部同步", "All synced").to_owned())
+    } else {
+        (
+            "wait",
+            match lang {
+                Lang::Zh => format!("{} 项待同步", s.entries_left + s.blobs_left),
+                Lang::En => format!("{} waiting to sync", s.entries_left + s.blobs_left),
+            },
+        )
+    }
+}
+
+#[function_component(Banner)]
+fn banner() -> Html {
+    let store = crate::state::use_store();
+    let dismiss = {
+        let store = store.clone();
+        Callback::from(move |_| store.dispatch(Action::DismissMessages))
+    };
+    let notice = store.home.as_ref().and_then(|h| h.notice.clone());
+    html! {
+        <>
+            if let Some(e) = store.error.clone() {
+                <div id="error" class="banner error" role="alert">
+                    <span class="msg">{ e }</span>
+                    <button class="close" onclick={dismiss.clone()}>{ "×" }</button>
+                </div>
+            }
+            if let Some(m) = store.info.clone() {
+                <div id="info" class="banner info" role="status">
+                    <span class="msg">{ m }</span>
+                    <button class="close" onclick={dismiss}>{ "×" }</button>
+                </div>
+            }
+            if let Some(n) = notice {
+                <div id="notice" class="banner error">{ n }</div>
+            }
+        </>
+    }
+}

@@ -1,0 +1,269 @@
+//! Findings (发现的问题) with their disposition, and the rectification
+//! order (责令整改通知书) preview with print.
+
+use web_sys::{HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use choucha_app_api::{AddFinding, CommandError, Inspection, OrderView, cmd};
+use choucha_shared::record::{Disposition, Finding, PhotoSubject};
+use choucha_shared::value::CivilDate;
+
+use crate::components::inspect_nav::InspectNav;
+use crate::components::widgets::{PhotoInput, Thumb};
+use crate::i18n::tr;
+use crate::ipc;
+use crate::state::{Action, spawn, use_store};
+
+const KINDS: [(&str, &str, &str); 6] = [
+    ("rectification_order", "责令整改", "Rectification order"),
+    ("fixed_on_site", "现场整改", "Fixed on site"),
+    ("case_filed", "立案查处", "Case filed"),
+    (
+        "transferred_to_judicial",
+        "移送司法机关",
+        "Transferred to judicial organs",
+    ),
+    (
+        "transferred_to_discipline",
+        "移交纪检监察机关",
+        "Transferred to discipline inspection",
+    ),
+    (
+        "notice_to_department",
+        "通报相关部门",
+        "Notice to another department",
+    ),
+];
+
+fn value_of(r: &NodeRef) -> String {
+    if let Some(i) = r.cast::<HtmlInputElement>() {
+        return i.value().trim().to_owned();
+    }
+    if let Some(t) = r.cast::<HtmlTextAreaElement>() {
+        return t.value().trim().to_owned();
+    }
+    r.cast::<HtmlSelectElement>()
+        .map(|s| s.value())
+        .unwrap_or_default()
+}
+
+fn bad(msg: &str) -> CommandError {
+    CommandError::new("refused", msg)
+}
+
+#[function_component(FindingsScreen)]
+pub fn findings_screen() -> Html {
+    let store = use_store();
+    let lang = store.lang;
+    let kind = use_state(|| "rectification_order".to_owned());
+    let orders = use_state(Vec::<OrderView>::new);
+    let (item_ref, desc_ref, no_ref, deadline_ref, req_ref, ref_ref) = (
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+    );
+    let frame_ref = use_node_ref();
+    let Some(insp) = store.inspection.clone() else {
+        return html! {};
+    };
+    let record_id = insp.record.record_id;
+    let editable = insp.editable;
+
+    let add = {
+        let store = store.clone();
+        let kind = kind.clone();
+        let refs = (
+            item_ref.clone(),
+            desc_ref.clone(),
+            no_ref.clone(),
+            deadline_ref.clone(),
+            req_ref.clone(),
+            ref_ref.clone(),
+        );
+        Callback::from(move |_| {
+            let (item, desc, no, deadline, req, reference) = (
+                value_of(&refs.0),
+                value_of(&refs.1),
+                value_of(&refs.2),
+                value_of(&refs.3),
+                value_of(&refs.4),
+                value_of(&refs.5),
+            );
+            let opt = |s: String| (!s.is_empty()).then_some(s);
+            let disposition = match kind.as_str() {
+                "rectification_order" => {
+                    let Ok(deadline) = CivilDate::parse(&deadline) else {
+                        store.dispatch(Action::Failed(bad("请填写整改期限 (enter the deadline)")));
+                        return;
+                    };
+                    Disposition::RectificationOrder {
+                        order_no: no,
+                        deadline,
+                        requirements: req,
+                        follow_up: None,
+                    }
+                }
+                "fixed_on_site" => Disposition::FixedOnSite { description: req },
+                "case_filed" => Disposition::CaseFiled {
+                    case_no: opt(reference),
+                },
+                "transferred_to_judicial" => Disposition::TransferredToJudicial {
+                    organ: req,
+                    reference: opt(reference),
+                },
+                "transferred_to_discipline" => Disposition::TransferredToDiscipline {
+                    organ: req,
+                    reference: opt(reference),
+                },
+                _ => Disposition::NoticeToDepartment {
+                    department: req,
+                    reference: opt(reference),
+                },
+            };
+            let req = AddFinding {
+                record_id,
+                finding: Finding {
+                    finding_id: uuid::Uuid::nil(),
+                    item_id: opt(item),
+                    description: desc,
+                    disposition,
+                },
+            };
+            let store2 = store.clone();
+            let desc_ref = refs.1.clone();
+            spawn(&store, async move {
+                let i: Inspection =
+                    ipc::call(cmd::ADD_FINDING, &serde_json::json!({ "req": req })).await?;
+                store2.dispatch(Action::Inspection(i));
+                if let Some(t) = desc_ref.cast::<HtmlTextAreaElement>() {
+                    t.set_value("");
+                }
+                Ok(())
+            });
+        })
+    };
+    let preview = {
+        let store = store.clone();
+        let orders = orders.clone();
+        Callback::from(move |_| {
+            let orders = orders.clone();
+            spawn(&store, async move {
+                let o: Vec<OrderView> = ipc::call(
+                    cmd::RECTIFICATION_ORDERS,
+                    &serde_json::json!({ "record_id": record_id }),
+                )
+                .await?;
+                orders.set(o);
+                Ok(())
+            });
+        })
+    };
+    let print = {
+        let frame_ref = frame_ref.clone();
+        Callback::from(move |_| {
+            if let Some(w) = frame_ref
+                .cast::<HtmlIFrameElement>()
+                .and_then(|f| f.content_window())
+            {
+                let _ = w.print();
+            }
+        })
+    };
+    let on_kind = {
+        let kind = kind.clone();
+        Callback::from(move |e: Event| {
+            kind.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+        })
+    };
+    let nonconforming: Vec<_> = insp
+        .checklist
+        .items()
+        .filter(|i| {
+            insp.record
+                .items
+                .get(&i.id)
+                .and_then(|e| e.verdict)
+                .is_some_and(|v| v.is_nonconforming())
+        })
+        .collect();
+    let req_label = match kind.as_str() {
+        "rectification_order" => tr(lang, "整改要求", "Requirements"),
+        "fixed_on_site" => tr(lang, "现场整改情况", "What was fixed"),
+        "notice_to_department" => tr(lang, "通报部门", "Department"),
+        "case_filed" => tr(lang, "备注", "Remarks"),
+        _ => tr(lang, "移送机关", "Organ"),
+    };
+    html! {
+        <>
+        <InspectNav />
+        <section id="screen-findings" class="two-col">
+            <div class="card">
+                <h2>{ tr(lang, "发现的问题", "Findings") }</h2>
+                if insp.record.findings.is_empty() { <p class="hint">{ tr(lang, "尚无。", "None yet.") }</p> }
+                <ul class="findings" id="findings">
+                    { for insp.record.findings.iter().map(|f| {
+                        let fid = f.finding_id;
+                        let store = store.clone();
+                        let remove = Callback::from(move |_| {
+                            let store2 = store.clone();
+                            spawn(&store, async move {
+                                let i = ipc::call(cmd::REMOVE_FINDING, &serde_json::json!({ "record_id": record_id, "finding_id": fid })).await?;
+                                store2.dispatch(Action::Inspection(i));
+                                Ok(())
+                            });
+                        });
+                        let photos: Vec<String> = insp.record.photos_of(&PhotoSubject::Finding(fid)).map(|p| p.sha256.to_string()).collect();
+                        html! {
+                            <li class="finding">
+                                <div><b>{ f.item_id.clone().unwrap_or_default() }</b>{ " " }{ &f.description }</div>
+                                <div class="chip">{ f.disposition.label_zh() }</div>
+                                { for photos.into_iter().map(|s| html! { <Thumb sha={AttrValue::from(s)} class="item-thumb" /> }) }
+                                if editable { <button class="remove" onclick={remove}>{ tr(lang, "删除", "Remove") }</button> }
+                            </li>
+                        }
+                    }) }
+                </ul>
+                if editable {
+                    <h2>{ tr(lang, "登记问题", "Record a finding") }</h2>
+                    <label>{ tr(lang, "对应检查项", "Checklist item") }
+                        <select id="finding-item" ref={item_ref}>
+                            { for nonconforming.iter().map(|i| html! { <option value={i.id.clone()}>{ format!("{} {}", i.id, i.text.chars().take(24).collect::<String>()) }</option> }) }
+                            <option value="">{ tr(lang, "（不对应具体检查项）", "(no specific item)") }</option>
+                        </select>
+                    </label>
+                    <label>{ tr(lang, "问题描述", "Description") }<textarea id="finding-desc" ref={desc_ref} rows="3" /></label>
+                    <label>{ tr(lang, "处置方式", "Disposition") }
+                        <select id="finding-kind" onchange={on_kind}>
+                            { for KINDS.iter().map(|(k, zh, en)| html! { <option value={*k} selected={*kind == *k}>{ tr(lang, zh, en) }</option> }) }
+                        </select>
+                    </label>
+                    if *kind == "rectification_order" {
+                        <label>{ tr(lang, "文书编号", "Order no.") }<input id="finding-order-no" ref={no_ref} type="text" placeholder="渝高新市监责改〔2024〕1号" /></label>
+                        <label>{ tr(lang, "整改期限", "Deadline") }<input id="finding-deadline" ref={deadline_ref} type="date" /></label>
+                    }
+                    <label>{ req_label }<textarea id="finding-req" ref={req_ref} rows="2" /></label>
+                    if matches!(kind.as_str(), "case_filed" | "transferred_to_judicial" | "transferred_to_discipline" | "notice_to_department") {
+                        <label>{ tr(lang, "文号/编号", "Reference") }<input id="finding-ref" ref={ref_ref} type="text" /></label>
+                    }
+                    <button id="finding-add" class="primary big" onclick={add}>{ tr(lang, "添加问题", "Add finding") }</button>
+                    if let Some(f) = insp.record.findings.last() {
+                        <PhotoInput id="finding-photo-input" subject={PhotoSubject::Finding(f.finding_id)} label={AttrValue::from(tr(lang, "为最后一个问题拍照", "Photo of the last finding"))} />
+                    }
+                }
+            </div>
+            <div class="card">
+                <h2>{ tr(lang, "责令整改通知书", "Rectification order") }</h2>
+                <button id="orders-preview" class="big" onclick={preview}>{ tr(lang, "预览", "Preview") }</button>
+                if let Some(o) = orders.first() {
+                    <button id="order-print" class="big" onclick={print}>{ tr(lang, "打印 / 导出 PDF", "Print / export PDF") }</button>
+                    <p class="mono" id="order-no">{ &o.order_no }</p>
+                    <iframe id="order-frame" ref={frame_ref} class="order-frame" srcdoc={o.html.clone()}></iframe>
+                }
+            </div>
+        </section>
+        </>
+    }
+}

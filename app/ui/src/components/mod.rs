@@ -1,0 +1,16 @@
+//! One screen (or widget) per file.
+
+pub mod app;
+pub mod enrol;
+pub mod findings;
+pub mod inspect_nav;
+pub mod items;
+pub mod pad;
+pub mod photos;
+pub mod review;
+pub mod settings;
+pub mod sign;
+pub mod sync;
+pub mod task_detail;
+pub mod tasks;
+pub mod widgets;

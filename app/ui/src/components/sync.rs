@@ -1,0 +1,104 @@
+//! Sync status in plain words: what is waiting, how much is left, when it
+//! last worked, what failed and what the user can do about it.
+
+use yew::prelude::*;
+
+use choucha_app_api::{Lang, SyncView, cmd};
+
+use crate::components::app::sync_pill;
+use crate::i18n::{bytes, tr};
+use crate::ipc;
+use crate::state::{Action, reload_home, spawn, use_store};
+
+/// What the user can do about a failure, from its words.
+fn advice(lang: Lang, error: &str) -> &'static str {
+    if error.contains("无法连接服务器") || error.contains("unreachable") {
+        tr(
+            lang,
+            "请检查网络（移动数据或 Wi-Fi）。数据已安全保存在本机，恢复联网后会自动继续上传，无需重复操作。",
+            "Check the network (mobile data or Wi-Fi). Everything is safely stored on this tablet and uploads by itself once online; nothing needs redoing.",
+        )
+    } else if error.contains("注销") || error.contains("revoked") {
+        tr(
+            lang,
+            "本设备已被质量科注销，请联系质量科。",
+            "The quality section revoked this device; contact them.",
+        )
+    } else {
+        tr(
+            lang,
+            "请稍后重试；如反复出现，请联系质量科并告知上面的错误信息。",
+            "Try again later; if it keeps happening, tell the quality section the message above.",
+        )
+    }
+}
+
+#[function_component(SyncScreen)]
+pub fn sync_screen() -> Html {
+    let store = use_store();
+    let lang = store.lang;
+    let s = store
+        .home
+        .as_ref()
+        .map(|h| h.sync.clone())
+        .unwrap_or_default();
+    let now = {
+        let store = store.clone();
+        Callback::from(move |_| {
+            let store2 = store.clone();
+            spawn(&store, async move {
+                let v: SyncView = ipc::call(cmd::SYNC_NOW, &serde_json::json!({})).await?;
+                store2.dispatch(Action::Sync(v));
+                reload_home(&store2).await
+            });
+        })
+    };
+    let (class, headline) = sync_pill(lang, &s);
+    let waiting = match lang {
+        Lang::Zh => format!(
+            "等待上传：{} 条检查操作、{} 个照片/签名文件，共 {}。",
+            s.entries_left,
+            s.blobs_left,
+            bytes(s.bytes_left)
+        ),
+        Lang::En => format!(
+            "Waiting to upload: {} inspection entries, {} photo/signature files, {} in all.",
+            s.entries_left,
+            s.blobs_left,
+            bytes(s.bytes_left)
+        ),
+    };
+    let last = s
+        .last_success
+        .map(|t| {
+            t.with_timezone(
+                &chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!()),
+            )
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+        })
+        .unwrap_or_else(|| tr(lang, "尚未成功同步过", "never").to_owned());
+    html! {
+        <section id="screen-sync" class="card narrow">
+            <h1>{ tr(lang, "同步", "Sync") }</h1>
+            <p class={classes!("headline", class)} id="sync-headline">{ headline }</p>
+            <p id="sync-waiting">{ if s.all_sent() { tr(lang, "没有等待上传的内容。", "Nothing is waiting to upload.").to_owned() } else { waiting } }</p>
+            <p id="sync-last">{ tr(lang, "上次成功：", "Last success: ") }{ last }</p>
+            if let Some(e) = &s.last_error {
+                <div class="banner error" id="sync-error">
+                    <div>{ tr(lang, "上次同步失败：", "The last sync failed: ") }{ e }</div>
+                    <div class="advice">{ advice(lang, e) }</div>
+                </div>
+            }
+            if let Some(n) = s.next_attempt_in_s {
+                if !s.running && !s.all_sent() {
+                    <p class="hint" id="sync-next">{ match lang {
+                        Lang::Zh => format!("将在 {n} 秒后自动重试。"),
+                        Lang::En => format!("Retrying by itself in {n} s."),
+                    } }</p>
+                }
+            }
+            <button id="sync-now" class="primary big" onclick={now} disabled={s.running}>{ tr(lang, "立即同步", "Sync now") }</button>
+        </section>
+    }
+}

@@ -1,0 +1,121 @@
+//! Chinese first, English switchable: every string on screen is written as
+//! a Chinese/English pair where it is used, so the two cannot drift apart
+//! and nothing is looked up by key at run time.
+
+use choucha_app_api::Lang;
+use choucha_shared::TargetCategory;
+use choucha_shared::checklist::Verdict;
+use choucha_shared::completeness::Violation;
+use choucha_shared::record::SignerRole;
+
+pub fn tr(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+pub fn verdict(lang: Lang, v: Verdict) -> &'static str {
+    match lang {
+        Lang::Zh => v.label_zh(),
+        Lang::En => v.label_en(),
+    }
+}
+
+pub fn category(lang: Lang, c: TargetCategory) -> &'static str {
+    match lang {
+        Lang::Zh => c.label_zh(),
+        Lang::En => c.label_en(),
+    }
+}
+
+pub fn role(lang: Lang, r: SignerRole) -> &'static str {
+    match (lang, r) {
+        (Lang::Zh, r) => r.label_zh(),
+        (Lang::En, SignerRole::Officer) => "Enforcement officer",
+        (Lang::En, SignerRole::Expert) => "Third-party expert",
+        (Lang::En, SignerRole::EnterpriseRepresentative) => "Enterprise representative",
+    }
+}
+
+/// A violation in the screen's language (the Chinese text is the shared
+/// crate's, the one the server shows too).
+pub fn violation(lang: Lang, v: &Violation) -> String {
+    if lang == Lang::Zh {
+        return v.to_string();
+    }
+    match v {
+        Violation::ChecklistMismatch { expected, found } => {
+            format!("The record uses checklist {found}, the task requires {expected}")
+        }
+        Violation::ItemWithoutVerdict { item_id } => format!("Item {item_id} has no verdict yet"),
+        Violation::VerdictNotAllowed { item_id, verdict } => {
+            format!("Item {item_id} does not allow the verdict \"{}\"", verdict.label_en())
+        }
+        Violation::UnknownItem { item_id } => format!("The checklist has no item {item_id}"),
+        Violation::NonconformityWithoutNote { item_id } => {
+            format!("Item {item_id} does not conform: a note is required")
+        }
+        Violation::NonconformityWithoutPhoto { item_id } => {
+            format!("Item {item_id} does not conform: at least one photo is required")
+        }
+        Violation::NonconformityWithoutFinding { item_id } => {
+            format!("Item {item_id} does not conform: record the finding and its disposition")
+        }
+        Violation::ItemPhotoMissing { item_id } => {
+            format!("Item {item_id} needs photo evidence; there is none yet")
+        }
+        Violation::GatePhotoMissing => "The gate/signboard photo is missing".into(),
+        Violation::ProcessPhotoMissing => "The inspection process photo is missing".into(),
+        Violation::FindingWithoutDescription { finding_id } => {
+            format!("Finding {finding_id} has no description")
+        }
+        Violation::DeadlineNotAfterInspection { finding_id } => {
+            format!("Finding {finding_id}: the deadline must be after the inspection date")
+        }
+        Violation::OfficerSignaturesMissing { found } => {
+            format!("At least 2 officers of the team must sign; {found} did (experts do not count)")
+        }
+        Violation::SignerNotOnTeam { name } => format!("{name} is not on this task's team"),
+        Violation::ExpertSignatureMissing { name } => format!("The team's expert {name} has not signed"),
+        Violation::EnterpriseSignatureMissing => {
+            "The enterprise representative has not signed; if they refuse, record the refusal and its reason".into()
+        }
+        Violation::RefusalWithoutReason => "A refusal to sign is recorded without a reason".into(),
+        Violation::SignatureStale { name } => {
+            format!("The record changed after {name} signed: {name} must sign again")
+        }
+    }
+}
+
+/// Bytes in plain words.
+pub fn bytes(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
+    } else if n >= 1024 {
+        format!("{:.0} KB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_read_in_both_languages() {
+        let v = Violation::GatePhotoMissing;
+        assert!(violation(Lang::Zh, &v).contains("大门"));
+        assert!(violation(Lang::En, &v).contains("gate"));
+        let v = Violation::OfficerSignaturesMissing { found: 1 };
+        assert!(violation(Lang::En, &v).contains("1 did"));
+    }
+
+    #[test]
+    fn bytes_are_plain() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(2048), "2 KB");
+        assert_eq!(bytes(3 * 1024 * 1024 + 1024 * 512), "3.5 MB");
+    }
+}
