@@ -43,8 +43,10 @@ CREATE TABLE oversight_progress (
     status       TEXT NOT NULL,
     label        TEXT NOT NULL,
     n            BIGINT NOT NULL,
-    PRIMARY KEY (plan_id, jurisdiction, dim, dim_key, status)
+    PRIMARY KEY (plan_id, dim, jurisdiction, dim_key, status)
 );
+-- Every plan's rows of one dimension (the all-plans dashboard).
+CREATE INDEX oversight_progress_by_dim ON oversight_progress (dim, plan_id);
 
 CREATE FUNCTION oversight_tasks_ins_fn() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -212,6 +214,7 @@ CREATE TABLE oversight_findings (
 CREATE INDEX oversight_findings_by_record ON oversight_findings (record_id);
 CREATE INDEX oversight_findings_open ON oversight_findings (kind, closed, deadline);
 CREATE INDEX oversight_findings_by_town ON oversight_findings (jurisdiction, kind, closed, deadline);
+CREATE INDEX oversight_findings_by_plan ON oversight_findings (plan_id, kind, closed, deadline);
 
 -- Findings per (plan, town, target category, checklist item, disposition).
 CREATE TABLE oversight_finding_counts (

@@ -107,14 +107,6 @@ pub async fn dashboard(
     overdue_limit: i64,
 ) -> Result<Dashboard, OversightError> {
     index::catch_up(store).await?;
-    let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT jurisdiction, dim, dim_key, status, label, n FROM oversight_progress \
-         WHERE ($1 = '' OR plan_id = $1) AND ($2 = '' OR jurisdiction = $2) AND n <> 0",
-    )
-    .bind(scope.plan_id.clone().unwrap_or_default())
-    .bind(scope.town.clone().unwrap_or_default())
-    .fetch_all(store.pool())
-    .await?;
     let mut total = Progress {
         key: String::new(),
         label: "合计".into(),
@@ -123,25 +115,89 @@ pub async fn dashboard(
     let mut strata: BTreeMap<String, Progress> = BTreeMap::new();
     let mut towns: BTreeMap<String, Progress> = BTreeMap::new();
     let mut teams: BTreeMap<String, Progress> = BTreeMap::new();
-    for (town, dim, key, status, label, n) in rows {
-        let group = |m: &mut BTreeMap<String, Progress>, key: &str, label: &str| {
-            let p = m.entry(key.to_owned()).or_insert_with(|| Progress {
-                key: key.to_owned(),
-                label: label.to_owned(),
-                ..Default::default()
-            });
-            p.add(&status, n);
+    let group =
+        |m: &mut BTreeMap<String, Progress>, key: &str, label: &str, status: &str, n: i64| {
+            m.entry(key.to_owned())
+                .or_insert_with(|| Progress {
+                    key: key.to_owned(),
+                    label: label.to_owned(),
+                    ..Default::default()
+                })
+                .add(status, n);
         };
-        match dim.as_str() {
-            // Each task is counted once under 'stratum' and once under
-            // 'team': totals come from the stratum rows only.
-            "stratum" => {
-                total.add(&status, n);
-                group(&mut strata, &key, &label);
-                group(&mut towns, &town, &town);
+    // Each task is counted once under 'stratum' and once under 'team':
+    // totals and towns come from the stratum rows. Conditions are spelled
+    // out per scope so that each query is a range of the primary key
+    // (plan, dim, town, …) or of the (dim, plan) index.
+    let (sql, args) = match (&scope.plan_id, &scope.town) {
+        (Some(p), Some(t)) => (
+            "SELECT jurisdiction, dim_key, status, label, n FROM oversight_progress WHERE plan_id = $1 AND dim = 'stratum' AND jurisdiction = $2 AND n <> 0",
+            vec![p.clone(), t.clone()],
+        ),
+        (Some(p), None) => (
+            "SELECT jurisdiction, dim_key, status, label, n FROM oversight_progress WHERE plan_id = $1 AND dim = 'stratum' AND n <> 0",
+            vec![p.clone()],
+        ),
+        (None, Some(t)) => (
+            "SELECT jurisdiction, dim_key, status, label, n FROM oversight_progress WHERE dim = 'stratum' AND jurisdiction = $1 AND n <> 0",
+            vec![t.clone()],
+        ),
+        (None, None) => (
+            "SELECT jurisdiction, dim_key, status, label, n FROM oversight_progress WHERE dim = 'stratum' AND n <> 0",
+            vec![],
+        ),
+    };
+    let mut q = sqlx::query_as::<_, (String, String, String, String, i64)>(sql);
+    for a in &args {
+        q = q.bind(a);
+    }
+    for (town, key, status, label, n) in q.fetch_all(store.pool()).await? {
+        total.add(&status, n);
+        group(&mut strata, &key, &label, &status, n);
+        group(&mut towns, &town, &town, &status, n);
+    }
+    // Teams are drawn per plan: the breakdown is a plan's, pivoted in SQL
+    // (one row per team).
+    if let Some(plan) = &scope.plan_id {
+        let pivot = "SELECT jurisdiction, dim_key, MAX(label), \
+             CAST(SUM(CASE WHEN status = 'pending' THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN status = 'incomplete' THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN status = 'received' THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN status = 'has_issues' THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN status = 'returned' THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN status = 'approved' THEN n ELSE 0 END) AS BIGINT) \
+             FROM oversight_progress WHERE plan_id = $1 AND dim = 'team'";
+        let sql = match &scope.town {
+            Some(_) => format!("{pivot} AND jurisdiction = $2 GROUP BY jurisdiction, dim_key"),
+            None => format!("{pivot} GROUP BY jurisdiction, dim_key"),
+        };
+        type T = (String, String, String, i64, i64, i64, i64, i64, i64);
+        let mut q = sqlx::query_as::<_, T>(&sql).bind(plan);
+        if let Some(t) = &scope.town {
+            q = q.bind(t);
+        }
+        for (town, key, label, pending, incomplete, received, has_issues, returned, approved) in
+            q.fetch_all(store.pool()).await?
+        {
+            let planned = pending + incomplete + received + has_issues + returned + approved;
+            if planned == 0 {
+                continue;
             }
-            "team" => group(&mut teams, &format!("{town}/{key}"), &label),
-            _ => {}
+            let key = format!("{town}/{key}");
+            teams.insert(
+                key.clone(),
+                Progress {
+                    key,
+                    label,
+                    planned,
+                    pending,
+                    incomplete,
+                    received,
+                    has_issues,
+                    returned,
+                    approved,
+                },
+            );
         }
     }
     let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
@@ -194,8 +250,6 @@ pub async fn overdue_rectifications(
     limit: i64,
 ) -> Result<(Vec<OverdueRectification>, i64), OversightError> {
     let today = today.format("%Y-%m-%d").to_string();
-    let plan = scope.plan_id.clone().unwrap_or_default();
-    let town = scope.town.clone().unwrap_or_default();
     type Row = (
         String,
         String,
@@ -207,26 +261,33 @@ pub async fn overdue_rectifications(
         Option<String>,
         String,
     );
-    let rows: Vec<Row> = sqlx::query_as(
+    // Spelled out per scope so each query walks the index made for it.
+    let mut cond = String::from("kind = 'rectification_order' AND closed = 0 AND deadline < $1");
+    let mut args = vec![today];
+    if let Some(p) = &scope.plan_id {
+        args.push(p.clone());
+        cond.push_str(&format!(" AND plan_id = ${}", args.len()));
+    }
+    if let Some(t) = &scope.town {
+        args.push(t.clone());
+        cond.push_str(&format!(" AND jurisdiction = ${}", args.len()));
+    }
+    let sql = format!(
         "SELECT finding_id, record_id, task_id, jurisdiction, category, item_id, description, order_no, deadline \
-         FROM oversight_findings WHERE kind = 'rectification_order' AND closed = 0 AND deadline < $1 \
-         AND ($2 = '' OR plan_id = $2) AND ($3 = '' OR jurisdiction = $3) ORDER BY deadline, finding_id LIMIT $4",
-    )
-    .bind(&today)
-    .bind(&plan)
-    .bind(&town)
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
-    let (total,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM oversight_findings WHERE kind = 'rectification_order' AND closed = 0 AND deadline < $1 \
-         AND ($2 = '' OR plan_id = $2) AND ($3 = '' OR jurisdiction = $3)",
-    )
-    .bind(&today)
-    .bind(&plan)
-    .bind(&town)
-    .fetch_one(store.pool())
-    .await?;
+         FROM oversight_findings WHERE {cond} ORDER BY deadline, finding_id LIMIT {}",
+        limit.clamp(1, 1000)
+    );
+    let mut q = sqlx::query_as::<_, Row>(&sql);
+    for a in &args {
+        q = q.bind(a);
+    }
+    let rows = q.fetch_all(store.pool()).await?;
+    let sql = format!("SELECT COUNT(*) FROM oversight_findings WHERE {cond}");
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    for a in &args {
+        q = q.bind(a);
+    }
+    let (total,) = q.fetch_one(store.pool()).await?;
     Ok((
         rows.into_iter()
             .map(

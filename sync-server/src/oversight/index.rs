@@ -98,33 +98,45 @@ pub async fn index_draws(store: &Store) -> Result<usize, OversightError> {
         .bind(&draw_id)
         .fetch_all(&mut *tx)
         .await?;
-        for (task_id, stratum_id, category, target_key, team, town) in tasks {
-            let team: Vec<TeamMember> = serde_json::from_str(&team).map_err(corrupt)?;
-            // Records may have arrived before the draw was indexed.
-            let status: Option<(String,)> = sqlx::query_as(
-                "SELECT state FROM oversight_records WHERE task_id = $1 AND state <> 'superseded' ORDER BY received_at DESC LIMIT 1",
-            )
-            .bind(&task_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO oversight_tasks (task_id, plan_id, draw_id, stratum_id, category, jurisdiction, team_key, team_label, target_key, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (task_id) DO NOTHING",
-            )
-            .bind(&task_id)
-            .bind(&plan_id)
-            .bind(&draw_id)
-            .bind(&stratum_id)
-            .bind(&category)
-            .bind(town.unwrap_or_default())
-            .bind(team_key(&team))
-            .bind(team_label(&team))
-            .bind(&target_key)
-            .bind(status.map_or_else(|| "pending".to_owned(), |s| s.0))
-            .execute(&mut *tx)
-            .await?;
-            added += 1;
+        for part in tasks.chunks(100) {
+            let mut sql = String::from(
+                "INSERT INTO oversight_tasks (task_id, plan_id, draw_id, stratum_id, category, jurisdiction, team_key, team_label, target_key, status) VALUES ",
+            );
+            for i in 0..part.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let cols: Vec<String> = (1..=9).map(|c| format!("${}", i * 9 + c)).collect();
+                sql.push_str(&format!("({}, 'pending')", cols.join(", ")));
+            }
+            sql.push_str(" ON CONFLICT (task_id) DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for (task_id, stratum_id, category, target_key, team, town) in part {
+                let team: Vec<TeamMember> = serde_json::from_str(team).map_err(corrupt)?;
+                q = q
+                    .bind(task_id.clone())
+                    .bind(plan_id.clone())
+                    .bind(draw_id.clone())
+                    .bind(stratum_id.clone())
+                    .bind(category.clone())
+                    .bind(town.clone().unwrap_or_default())
+                    .bind(team_key(&team))
+                    .bind(team_label(&team))
+                    .bind(target_key.clone());
+            }
+            q.execute(&mut *tx).await?;
+            added += part.len();
         }
+        // Records may have arrived before the draw was indexed: their
+        // state becomes the task's status (the triggers move the counts).
+        sqlx::query(
+            "UPDATE oversight_tasks SET status = (SELECT o.state FROM oversight_records o \
+             WHERE o.task_id = oversight_tasks.task_id AND o.state <> 'superseded' ORDER BY o.received_at DESC LIMIT 1) \
+             WHERE draw_id = $1 AND EXISTS (SELECT 1 FROM oversight_records o WHERE o.task_id = oversight_tasks.task_id AND o.state <> 'superseded')",
+        )
+        .bind(&draw_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO oversight_draws (draw_id, indexed_at) VALUES ($1, $2)")
             .bind(&draw_id)
             .bind(now())
@@ -195,20 +207,144 @@ pub async fn index_record(
     Ok(())
 }
 
-/// Indexes many record versions, `batch` per transaction (the first
-/// catch-up over an existing database, bulk loads).
+/// Indexes many record versions, `batch` per transaction, with a few
+/// multi-row statements per batch instead of several round trips per record
+/// (the first catch-up over an existing database, bulk loads).
 pub async fn index_records(
     store: &Store,
     versions: &[(String, String)],
     batch: usize,
 ) -> Result<(), OversightError> {
-    for chunk in versions.chunks(batch.max(1)) {
+    for chunk in versions.chunks(batch.clamp(1, 200)) {
         let _writer = store.writer().await;
         let mut tx = store.pool().begin().await?;
-        for (record_id, version) in chunk {
-            index_in(&mut tx, store, record_id, version).await?;
-        }
+        index_batch(&mut tx, store, chunk).await?;
         tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn index_batch(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    store: &Store,
+    chunk: &[(String, String)],
+) -> Result<(), OversightError> {
+    let wanted: BTreeSet<(&str, &str)> = chunk
+        .iter()
+        .map(|(r, v)| (r.as_str(), v.as_str()))
+        .collect();
+    let ids: BTreeSet<&str> = chunk.iter().map(|(r, _)| r.as_str()).collect();
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let lock = if store.backend() == Backend::Postgres {
+        " FOR UPDATE OF r"
+    } else {
+        ""
+    };
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let sql = format!(
+        "SELECT r.record_id, r.version, r.state, r.superseded, r.record, r.received_at,          t.plan_id, t.stratum_id, t.jurisdiction, t.team_key, t.team_label          FROM records r LEFT JOIN oversight_tasks t ON t.task_id = r.task_id WHERE r.record_id IN ({}){lock}",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, Row>(&sql);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let rows = q.fetch_all(&mut **tx).await?;
+    let with_findings: Vec<(String,)> = {
+        let sql = format!(
+            "SELECT DISTINCT record_id FROM oversight_findings WHERE record_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql);
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut **tx).await?
+    };
+    let with_findings: BTreeSet<String> = with_findings.into_iter().map(|r| r.0).collect();
+    let mut values: Vec<(InspectionRecord, String, String, String, TaskFacts)> = Vec::new();
+    for (record_id, version, state, superseded, json, received_at, plan, stratum, town, tk, tl) in
+        rows
+    {
+        if !wanted.contains(&(record_id.as_str(), version.as_str())) {
+            continue;
+        }
+        let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
+        let facts = match (plan, stratum, town, tk, tl) {
+            (
+                Some(plan_id),
+                Some(stratum_id),
+                Some(jurisdiction),
+                Some(team_key),
+                Some(team_label),
+            ) => TaskFacts {
+                plan_id,
+                stratum_id,
+                jurisdiction,
+                team_key,
+                team_label,
+            },
+            _ => task_facts(tx, &record).await?,
+        };
+        let state = if superseded != 0 {
+            "superseded".to_owned()
+        } else {
+            state
+        };
+        values.push((record, version, state, received_at, facts));
+    }
+    for part in values.chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO oversight_records (record_id, version, task_id, plan_id, stratum_id, category, jurisdiction, team_key, team_label, \
+             target_key, target_name, inspection_date, received_at, state, findings, duty_flags, duty_pending, disclosed) VALUES ",
+        );
+        for i in 0..part.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let b = i * 15;
+            let cols: Vec<String> = (1..=15).map(|c| format!("${}", b + c)).collect();
+            sql.push_str(&format!("({}, 0, 1, 0)", cols.join(", ")));
+        }
+        sql.push_str(" ON CONFLICT (record_id, version) DO UPDATE SET state = excluded.state");
+        let mut q = sqlx::query(&sql);
+        for (record, version, state, received_at, facts) in part {
+            q = q
+                .bind(record.record_id.to_string())
+                .bind(version.clone())
+                .bind(record.task_id.clone())
+                .bind(facts.plan_id.clone())
+                .bind(facts.stratum_id.clone())
+                .bind(record.category.code())
+                .bind(facts.jurisdiction.clone())
+                .bind(facts.team_key.clone())
+                .bind(facts.team_label.clone())
+                .bind(record.target.to_string())
+                .bind(record.target_name.clone())
+                .bind(record.inspection_date.to_string())
+                .bind(received_at.clone())
+                .bind(state.clone())
+                .bind(record.findings.len() as i64);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for (record, version, state, _, facts) in &values {
+        let had = with_findings.contains(&record.record_id.to_string());
+        if state != "superseded" && (had || !record.findings.is_empty()) {
+            index_findings(tx, record, version, facts).await?;
+        }
     }
     Ok(())
 }
