@@ -64,6 +64,37 @@ pub struct Browser {
     shot: u32,
 }
 
+/// Kills the processes started for a profile directory (the browser and its
+/// helpers all name it on their command line): a test that fails never
+/// closes its session, and the browser would outlive the driver.
+fn kill_profile_processes(profile: &Path) {
+    let needle = profile.to_string_lossy().into_owned();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for p in procs.flatten() {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            let _ = Command::new("kill")
+                .args(["-9", &pid])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        kill_profile_processes(self.profile.path());
+    }
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile;
     /// screenshots go to `target/console-screenshots/<tag>/`.
@@ -111,6 +142,7 @@ impl Browser {
                     "--disable-dev-shm-usage",
                     "--window-size=1280,1000",
                     format!("--user-data-dir={}", profile.path().join("profile").display()),
+                    format!("--crash-dumps-dir={}", profile.path().join("crash").display()),
                 ],
                 "prefs": {
                     "download.default_directory": downloads,
@@ -258,8 +290,11 @@ impl Browser {
 
     /// Ends the session and the browser.
     pub async fn close(self) -> anyhow::Result<()> {
-        let Browser { client, .. } = self;
-        client.close().await.context("closing the browser")?;
+        self.client
+            .clone()
+            .close()
+            .await
+            .context("closing the browser")?;
         Ok(())
     }
 }

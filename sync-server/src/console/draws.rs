@@ -68,7 +68,7 @@ fn new_plan_form(lang: Lang, user: &CurrentUser) -> Markup {
         .collect();
     html! {
         h2 { (lang.t("新建抽查计划", "New plan")) }
-        form method="post" action="/console/plans" #new-plan {
+        form method="post" action="/console/plans/new" #new-plan {
             (csrf_field(user))
             p { label { (lang.t("计划编号", "Plan ID")) br; input name="plan_id" #plan_id required; } }
             p { label { (lang.t("名称", "Title")) br; input name="title" #title size="60" required; } }

@@ -136,7 +136,7 @@ pub async fn finding(
     let f = visible_finding(&state, &user, &finding_id).await?;
     let history = followup::history(&state.store, &finding_id).await?;
     let can_write = WRITERS.contains(&user.role);
-    let action = format!("/console/followup/{}", f.finding_id);
+    let action = format!("/console/followup/{}/actions", f.finding_id);
     let body = html! {
         table #finding {
             tr { th { (lang.t("问题", "Finding")) } td { (f.description) } }

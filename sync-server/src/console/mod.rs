@@ -27,58 +27,107 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
-use auth::{AuthError, CurrentUser, LOGIN_CSRF_COOKIE, cookie, csrf_matches};
+use auth::{AuthError, CurrentUser, LOGIN_CSRF_COOKIE, Role, cookie, csrf_matches};
 
 /// Largest urlencoded form the CSRF guard reads (file uploads are
 /// multipart and carry the token in the query string instead).
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
-/// The console's routes.
+use Role::{Admin, Auditor, Supervisor, TownLead};
+const ADMINS: &[Role] = &[Admin];
+const DRAW_READERS: &[Role] = &[Admin, Supervisor, Auditor];
+const QUALITY_SECTION: &[Role] = &[Admin, Supervisor];
+const REVIEWERS: &[Role] = &[Admin, Supervisor, TownLead];
+
+/// The console's routes. Routes that only some roles may use are grouped
+/// under a role check that runs before any form is read, so a wrong role
+/// gets 403 whatever it sends; handlers check again.
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/console/login", get(login::login_page).post(login::login))
-        .route("/console/logout", post(login::logout))
-        .route("/console/lang/{lang}", get(login::set_lang))
-        .route("/console", get(login::home))
+    let admin_only = Router::new()
         .route("/console/users", get(users::list).post(users::add))
-        .route("/console/plans", get(draws::plans).post(draws::create_plan))
-        .route("/console/plans/{id}", get(draws::plan))
-        .route("/console/plans/{id}/freeze", post(draws::freeze))
-        .route("/console/plans/{id}/draw", post(draws::run_draw))
-        .route("/console/draws/{id}", get(draws::draw))
-        .route("/console/draws/{id}/verify", get(draws::verify))
-        .route("/console/verify", get(draws::verify_form))
-        .route("/console/review", get(review::queue))
-        .route("/console/records/{id}", get(review::record))
-        .route("/console/records/{id}/approve", post(review::approve))
-        .route("/console/records/{id}/issues", post(review::mark_issues))
-        .route("/console/records/{id}/return", post(review::return_record))
-        .route("/console/records/{id}/blobs/{sha}", get(review::blob))
-        .route("/console/records/{id}/publish", post(disclosure::publish))
-        .route("/console/records/{id}/withdraw", post(disclosure::withdraw))
-        .route("/console/disclosure", get(disclosure::due))
-        .route("/console/followup", get(followup::list))
-        .route(
-            "/console/followup/{id}",
-            get(followup::finding).post(followup::act),
-        )
-        .route("/console/dashboard", get(dashboard::show))
         .route(
             "/console/import",
             get(admin::import_page)
                 .post(admin::import_upload)
                 .layer(DefaultBodyLimit::max(crate::api::MAX_IMPORT_BYTES)),
         )
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), ADMINS),
+            require_roles,
+        ));
+    let draw_readers = Router::new()
+        .route("/console/plans", get(draws::plans))
+        .route("/console/plans/{id}", get(draws::plan))
+        .route("/console/draws/{id}", get(draws::draw))
+        .route("/console/draws/{id}/verify", get(draws::verify))
+        .route("/console/verify", get(draws::verify_form))
         .route("/console/audit", get(admin::audit))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), DRAW_READERS),
+            require_roles,
+        ));
+    let quality_section = Router::new()
+        .route("/console/plans/new", post(draws::create_plan))
+        .route("/console/plans/{id}/freeze", post(draws::freeze))
+        .route("/console/plans/{id}/draw", post(draws::run_draw))
+        .route("/console/records/{id}/publish", post(disclosure::publish))
+        .route("/console/records/{id}/withdraw", post(disclosure::withdraw))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), QUALITY_SECTION),
+            require_roles,
+        ));
+    let reviewers = Router::new()
+        .route("/console/records/{id}/approve", post(review::approve))
+        .route("/console/records/{id}/issues", post(review::mark_issues))
+        .route("/console/records/{id}/return", post(review::return_record))
+        .route("/console/followup/{id}/actions", post(followup::act))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), REVIEWERS),
+            require_roles,
+        ));
+    Router::new()
+        .route("/console/login", get(login::login_page).post(login::login))
+        .route("/console/logout", post(login::logout))
+        .route("/console/lang/{lang}", get(login::set_lang))
+        .route("/console", get(login::home))
+        .route("/console/review", get(review::queue))
+        .route("/console/records/{id}", get(review::record))
+        .route("/console/records/{id}/blobs/{sha}", get(review::blob))
+        .route("/console/records/{id}/pdf", get(reports::record_pdf))
+        .route("/console/disclosure", get(disclosure::due))
+        .route("/console/followup", get(followup::list))
+        .route("/console/followup/{id}", get(followup::finding))
+        .route("/console/dashboard", get(dashboard::show))
         .route("/console/reports", get(reports::index))
         .route("/console/reports/summary.xlsx", get(reports::summary_xlsx))
         .route("/console/reports/summary.csv", get(reports::summary_csv))
         .route("/console/reports/problems.csv", get(reports::problems_csv))
-        .route("/console/records/{id}/pdf", get(reports::record_pdf))
         .route("/public", get(disclosure::public_page))
         .route("/public/results.json", get(disclosure::feed_json))
         .route("/public/results.csv", get(disclosure::feed_csv))
+        .merge(admin_only)
+        .merge(draw_readers)
+        .merge(quality_section)
+        .merge(reviewers)
         .route_layer(middleware::from_fn_with_state(state, csrf_guard))
+}
+
+/// Lets only the `allowed` roles through (anonymous visitors get the login
+/// page or 401, see [`AuthError`]). Used as
+/// `from_fn_with_state((state, ROLES), require_roles)`.
+async fn require_roles(
+    State((state, allowed)): State<(AppState, &'static [Role])>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match CurrentUser::from_request_parts(&mut parts, &state).await {
+        Ok(user) if allowed.contains(&user.role) => {
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Ok(_) => AuthError::Forbidden.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The proof-of-duty and disclosure settings, read from the environment
