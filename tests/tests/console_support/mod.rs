@@ -1,6 +1,9 @@
 //! Fixtures shared by the console tests: real JPEG photos and a record of
 //! the demo draw synced by a simulated device, with its gate photo taken
 //! 5 km from the target's registered address.
+//!
+//! Compiled into each test crate that includes it; each uses a part.
+#![allow(dead_code)]
 
 use choucha_shared::record::InspectionRecord;
 use choucha_shared::sync::EntryPayload;
