@@ -180,6 +180,63 @@ async fn review_states_and_follow_up() {
         .unwrap();
     assert_eq!(st, StatusCode::NOT_FOUND);
 
+    // Approve, publish, withdraw: the withdrawal is public too.
+    let (st, _) = s
+        .post(
+            &format!("/console/records/{rid}/approve"),
+            &[("version", version.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, body) = lead
+        .post(
+            &format!("/console/records/{rid}/publish"),
+            &[("result", "")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        st,
+        StatusCode::FORBIDDEN,
+        "a town lead does not publish: {body}"
+    );
+    let (st, body) = s
+        .post(
+            &format!("/console/records/{rid}/publish"),
+            &[("result", "")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::SEE_OTHER, "{body}");
+    let anon = choucha_tests::console::client();
+    let public = anon
+        .get(format!("{}/public", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.contains(&task.target_name) && public.contains("发现问题已责令改正"));
+    let (st, body) = s
+        .post(
+            &format!("/console/records/{rid}/withdraw"),
+            &[("reason", "经复核撤销原检查结论")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::SEE_OTHER, "{body}");
+    let public = anon
+        .get(format!("{}/public", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.contains("已撤回") && public.contains("经复核撤销原检查结论"));
+
     // English.
     let r = s
         .client
