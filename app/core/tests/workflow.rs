@@ -313,3 +313,51 @@ fn a_returned_record_is_amended_as_a_new_version() {
         other => panic!("expected an amendment, got {other:?}"),
     }
 }
+
+#[test]
+fn log_entries_keep_their_hash_with_measured_coordinates() {
+    // Measured positions are arbitrary floats and an entry's hash covers
+    // them: read back from the store (and by the server), every digit must
+    // come back, or the server refuses the entry as tampered with.
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..200 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let f = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let gps =
+            choucha_shared::GeoPoint::new(29.0 + f, 106.0 + f * 0.7, Some(3.0 + f * 12.0)).ok();
+        let photo = PhotoMeta { gps, ..meta() };
+        app.attach_photo(
+            &id,
+            PhotoSubject::Process,
+            format!("photo {i}").as_bytes(),
+            photo,
+            Utc::now(),
+        )
+        .unwrap();
+    }
+    let log = app.log().unwrap();
+    assert!(log.len() > 200);
+    for (entry, _) in &log {
+        let json = serde_json::to_string(entry).unwrap();
+        let again: choucha_shared::sync::LogEntry = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            entry.compute_hash(),
+            entry.hash,
+            "entry {} read back from the store",
+            entry.index
+        );
+        assert_eq!(
+            again.compute_hash(),
+            entry.hash,
+            "entry {} as the server reads it",
+            entry.index
+        );
+    }
+}
