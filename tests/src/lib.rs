@@ -15,6 +15,8 @@ pub mod device;
 pub mod loadgen;
 pub mod pg;
 pub mod s3;
+pub mod throttle;
+pub mod webapp;
 
 /// Workspace root, from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {

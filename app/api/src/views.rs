@@ -206,6 +206,10 @@ pub struct SyncView {
     pub failures: u32,
     /// The server revoked this device.
     pub revoked: bool,
+    /// Entries the server refused in the last sync, in its words: they need
+    /// someone to look (nothing after them is sent until then).
+    #[serde(default)]
+    pub refused: Vec<String>,
 }
 
 impl SyncView {

@@ -25,6 +25,7 @@ struct LoopState {
     failures: u32,
     next_at: Option<Instant>,
     revoked: bool,
+    refused: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -81,6 +82,7 @@ impl SyncHandle {
                 .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
             failures: s.failures,
             revoked: s.revoked,
+            refused: s.refused,
         })
     }
 }
@@ -100,8 +102,9 @@ pub async fn run(shell: Arc<Shell>) {
             let mut s = handle.state();
             s.running = false;
             match result {
-                Ok(_) => {
+                Ok(report) => {
                     s.failures = 0;
+                    s.refused = report.refused;
                     Some(interval)
                 }
                 Err(CoreError::Revoked(_)) => {

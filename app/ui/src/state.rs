@@ -109,6 +109,7 @@ impl Reducible for AppState {
                 s.detail = Some(d);
                 s.screen = Screen::Task;
                 s.error = None;
+                s.info = None;
             }
             Action::Inspection(i) => {
                 if s.inspection.as_ref().map(|x| x.record.record_id) != Some(i.record.record_id) {
@@ -124,6 +125,7 @@ impl Reducible for AppState {
                 s.item = n;
                 s.screen = Screen::Items;
                 s.error = None;
+                s.info = None;
             }
             Action::Failed(e) => {
                 if !e.violations.is_empty() {

@@ -164,6 +164,12 @@ pub fn sync_pill(lang: Lang, s: &SyncView) -> (&'static str, String) {
     if s.running {
         return ("busy", tr(lang, "正在同步…", "Syncing…").to_owned());
     }
+    if !s.refused.is_empty() {
+        return (
+            "bad",
+            tr(lang, "服务器拒收，需处理", "Refused by the server").to_owned(),
+        );
+    }
     if s.last_error.is_some() {
         let n = s.entries_left + s.blobs_left;
         return (

@@ -33,6 +33,29 @@ fn advice(lang: Lang, error: &str) -> &'static str {
     }
 }
 
+/// The failure in a few words (the full text is under "details").
+fn plain(lang: Lang, error: &str) -> &'static str {
+    if error.contains("无法连接服务器") || error.contains("unreachable") {
+        tr(
+            lang,
+            "上次同步失败：无法连接服务器（网络中断或服务器未运行）。",
+            "The last sync failed: the server could not be reached (no network, or the server is down).",
+        )
+    } else if error.contains("注销") || error.contains("revoked") {
+        tr(
+            lang,
+            "上次同步失败：本设备已被注销。",
+            "The last sync failed: this device was revoked.",
+        )
+    } else {
+        tr(
+            lang,
+            "上次同步失败：服务器拒绝了请求。",
+            "The last sync failed: the server refused the request.",
+        )
+    }
+}
+
 #[function_component(SyncScreen)]
 pub fn sync_screen() -> Html {
     let store = use_store();
@@ -85,9 +108,17 @@ pub fn sync_screen() -> Html {
             <p id="sync-waiting">{ if s.all_sent() { tr(lang, "没有等待上传的内容。", "Nothing is waiting to upload.").to_owned() } else { waiting } }</p>
             <p id="sync-last">{ tr(lang, "上次成功：", "Last success: ") }{ last }</p>
             if let Some(e) = &s.last_error {
-                <div class="banner error" id="sync-error">
-                    <div>{ tr(lang, "上次同步失败：", "The last sync failed: ") }{ e }</div>
+                <div class="problem" id="sync-error">
+                    <div class="what">{ plain(lang, e) }</div>
                     <div class="advice">{ advice(lang, e) }</div>
+                    <details><summary>{ tr(lang, "技术细节", "Details") }</summary><div class="mono">{ e }</div></details>
+                </div>
+            }
+            if !s.refused.is_empty() {
+                <div class="problem" id="sync-refused">
+                    <div>{ tr(lang, "服务器拒收了以下内容（之后的内容暂停发送）：", "The server refused these (what follows waits):") }</div>
+                    <ul>{ for s.refused.iter().map(|r| html! { <li>{ r }</li> }) }</ul>
+                    <div class="advice">{ tr(lang, "数据仍完整保存在本机。请联系质量科，告知上面的信息。", "Everything is still stored on this tablet. Tell the quality section the message above.") }</div>
                 </div>
             }
             if let Some(n) = s.next_attempt_in_s {

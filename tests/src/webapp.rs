@@ -1,0 +1,400 @@
+//! Drives the real field app window: Xvfb, `tauri-driver` with
+//! WebKitWebDriver (Debian's webkit2gtk-driver), and a WebDriver client
+//! (fantoccini). [`FieldApp::launch`] starts all three on free display and
+//! port numbers and stops them when dropped; the helpers wait for what the
+//! screen shows rather than sleeping.
+//!
+//! The tools are installed by `scripts/setup.sh`. A missing tool is an
+//! error that says what to install, never a silent skip: CI has them all.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// How long a screen may take to show something before a test fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The field app binary the tests start (`choucha-field-app-it`, the same
+/// code as `choucha-field-app`, built next to the test executables).
+pub fn app_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test executable has no parent directory")?;
+    let bin = dir.join("choucha-field-app-it");
+    if !bin.is_file() {
+        bail!(
+            "{} not found: run the tests with cargo test -p choucha-tests",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+fn tool(name: &str) -> anyhow::Result<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin"));
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(cargo_bin);
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!("{name} is not installed: run scripts/setup.sh (the app window tests need Xvfb, WebKitWebDriver and tauri-driver)")
+        })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A child process killed and reaped on drop.
+#[derive(Debug)]
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An X server of its own, so tests can run side by side.
+#[derive(Debug)]
+pub struct Display {
+    _xvfb: Proc,
+    pub name: String,
+}
+
+impl Display {
+    pub fn start() -> anyhow::Result<Self> {
+        let xvfb = tool("Xvfb")?;
+        let base = 100 + (std::process::id() % 400);
+        for n in base..base + 200 {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            {
+                continue;
+            }
+            let mut child = Command::new(&xvfb)
+                .arg(format!(":{n}"))
+                .args(["-screen", "0", "1920x1400x24", "-nolisten", "tcp", "-ac"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting Xvfb")?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Ok(Self {
+                        _xvfb: Proc(child),
+                        name: format!(":{n}"),
+                    });
+                }
+                if child.try_wait()?.is_some() || Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break; // taken meanwhile: try the next number
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        bail!("no free X display number found for Xvfb")
+    }
+}
+
+/// The running app window and the WebDriver session on it.
+#[derive(Debug)]
+pub struct FieldApp {
+    pub client: Client,
+    _driver: Proc,
+    _display: Display,
+    pub home: PathBuf,
+    screenshots: PathBuf,
+    shot: u32,
+}
+
+impl FieldApp {
+    /// Starts the app with its data under `home` and extra environment
+    /// (`CHOUCHA_ENROL`, `CHOUCHA_LOCATION`, …); screenshots go to
+    /// `target/e2e-screenshots/<tag>/`.
+    pub async fn launch(home: &Path, env: &[(&str, String)], tag: &str) -> anyhow::Result<Self> {
+        let display = Display::start()?;
+        let driver_bin = tool("tauri-driver")?;
+        let native = tool("WebKitWebDriver")?;
+        let app = app_binary()?;
+        let port = free_port()?;
+        let native_port = free_port()?;
+        let mut cmd = Command::new(driver_bin);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .arg("--native-driver")
+        .arg(&native)
+        .env("DISPLAY", &display.name)
+        .env("CHOUCHA_APP_HOME", home)
+        // WebKitGTK's defaults work under Xvfb; switching compositing
+        // or the DMA-BUF renderer off makes screenshot requests hang.
+        .env("NO_AT_BRIDGE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = Proc(cmd.spawn().context("starting tauri-driver")?);
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{url}/status")).send().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("tauri-driver did not answer on {url} within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("tauri:options".into(), json!({ "application": app }));
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .context("opening a WebDriver session on the app")?;
+        let screenshots = crate::workspace_root()
+            .join("target/e2e-screenshots")
+            .join(tag);
+        std::fs::create_dir_all(&screenshots)?;
+        let app = Self {
+            client,
+            _driver: driver,
+            _display: display,
+            home: home.to_owned(),
+            screenshots,
+            shot: 0,
+        };
+        app.client.set_window_size(1280, 800).await.ok();
+        Ok(app)
+    }
+
+    /// Closes the session (the app exits) and stops the driver and display.
+    pub async fn close(self) -> anyhow::Result<()> {
+        let FieldApp { client, .. } = self;
+        client
+            .close()
+            .await
+            .context("closing the WebDriver session")?;
+        Ok(())
+    }
+
+    /// Waits until `css` matches a displayed element.
+    pub async fn wait(&self, css: &str) -> anyhow::Result<Element> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if e.is_displayed().await.unwrap_or(false) {
+                    return Ok(e);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "nothing matching {css} appeared within {WAIT:?}; the screen shows:\n{}",
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the element matching `css` contains `text`.
+    pub async fn wait_text(&self, css: &str, text: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    if t.contains(text) {
+                        return Ok(t);
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{css} did not show \"{text}\" within {WAIT:?}; the screen shows:\n{}",
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `check` is true of the page (a JS expression).
+    pub async fn wait_js(&self, expr: &str, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let v = self
+                .client
+                .execute(&format!("return !!({expr});"), vec![])
+                .await?;
+            if v == Value::Bool(true) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{expr} did not become true within {limit:?}; the screen shows:\n{}",
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn body_text(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(e) => format!("(no page: {e})"),
+        }
+    }
+
+    /// Clicks the element like a finger would (WebDriver click), waiting for
+    /// it first.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        let e = self.wait(css).await?;
+        if let Err(err) = e.click().await {
+            // Covered by the sticky top bar after a scroll: bring it to the
+            // middle of the screen and tap again.
+            self.client
+                .execute(
+                    "arguments[0].scrollIntoView({block: 'center'});",
+                    vec![serde_json::to_value(&e)?],
+                )
+                .await?;
+            e.click()
+                .await
+                .with_context(|| format!("clicking {css}: {err}"))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the text of an input or textarea.
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let e = self.wait(css).await?;
+        e.clear().await.ok();
+        e.send_keys(text)
+            .await
+            .with_context(|| format!("typing into {css}"))?;
+        Ok(())
+    }
+
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        let e = self.wait(css).await?;
+        e.select_by_value(value)
+            .await
+            .with_context(|| format!("choosing {value} in {css}"))?;
+        Ok(())
+    }
+
+    /// Chooses `file` in a file input (what the camera button opens).
+    pub async fn attach(&self, css: &str, file: &Path) -> anyhow::Result<()> {
+        let e = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no file input {css}"))?;
+        e.send_keys(&file.display().to_string())
+            .await
+            .with_context(|| format!("choosing {} in {css}", file.display()))?;
+        Ok(())
+    }
+
+    /// Draws a signature on the canvas `css` with pointer actions: pen down,
+    /// a wavy stroke across, pen up, then a second short stroke.
+    pub async fn draw_signature(&self, css: &str, seed: f64) -> anyhow::Result<()> {
+        let canvas = self.wait(css).await?;
+        let mut mouse = MouseActions::new("pen".into())
+            .then(PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: None,
+                x: -260.0,
+                y: 10.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for i in 0..24 {
+            let dy = ((i as f64 + seed) * 0.9).sin() * 14.0;
+            mouse = mouse.then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(10)),
+                x: 20.0,
+                y: dy,
+            });
+        }
+        mouse = mouse
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: None,
+                x: -120.0,
+                y: -40.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for _ in 0..8 {
+            mouse = mouse.then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(10)),
+                x: 6.0,
+                y: 9.0,
+            });
+        }
+        mouse = mouse.then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+        self.client
+            .perform_actions(mouse)
+            .await
+            .context("drawing on the signature pad")?;
+        self.client.release_actions().await.ok();
+        Ok(())
+    }
+
+    /// Saves a screenshot of the window as `NN-name.png`; returns its path.
+    pub async fn screenshot(&mut self, name: &str) -> anyhow::Result<PathBuf> {
+        // Let the last frame paint.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let png = tokio::time::timeout(Duration::from_secs(30), self.client.screenshot())
+            .await
+            .context("the screenshot took over 30 s")?
+            .context("taking a screenshot")?;
+        self.shot += 1;
+        let path = self
+            .screenshots
+            .join(format!("{:02}-{name}.png", self.shot));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    pub async fn set_size(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .with_context(|| format!("resizing the window to {width}x{height}"))?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,536 @@
+//! The field app end to end in its real window: Xvfb, tauri-driver with
+//! WebKitWebDriver, a WebDriver client, the real server with the demo draw.
+//!
+//! 1. Enrol (after a wrong code and an unreachable server, each with its
+//!    message on screen), pull, then — with the server stopped — a whole
+//!    inspection: every checklist item, photos chosen from fixture files
+//!    (and a text file refused), a finding with its rectification order
+//!    previewed, a refused seal listing the violations, four signatures
+//!    drawn with pointer actions, the seal; then the server is back, the
+//!    app syncs and the server holds the submitted record.
+//! 2. The network drops in the middle of the sync (server stopped behind a
+//!    slow link, then restarted): the app finishes on its own and the
+//!    server holds every log entry exactly once.
+//!
+//! Screenshots of the key screens go to `target/e2e-screenshots/`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use fantoccini::Locator;
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use choucha_tests::throttle::SlowLink;
+use choucha_tests::webapp::FieldApp;
+use choucha_tests::{TempDir, TestServer, workspace_root};
+
+fn fixture(name: &str) -> PathBuf {
+    workspace_root().join("tests/fixtures/photos").join(name)
+}
+
+async fn admin(client: &Client, server: &TestServer, path: &str) -> Value {
+    client
+        .get(server.url(path))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A drawn task of `category` and a fresh enrolment code (with its QR
+/// payload) for the task's first officer.
+async fn task_and_code(
+    client: &Client,
+    server: &TestServer,
+    category: &str,
+) -> (Value, String, String) {
+    let draw = admin(client, server, "/api/v1/draws/GXQ-2023-ZBJR-D1").await;
+    let task = draw["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["category"] == category)
+        .unwrap_or_else(|| panic!("no {category} task in the demo draw"))
+        .clone();
+    let officer = task["team"][0]["person_id"].as_str().unwrap().to_owned();
+    let code: Value = client
+        .post(server.url("/api/v1/enrolments"))
+        .bearer_auth(server.token())
+        .json(&json!({ "officer_id": officer }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        task,
+        code["enrolment"]["code"].as_str().unwrap().to_owned(),
+        code["qr_payload"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// What an inspection run through the UI should include.
+struct Plan {
+    /// Make the first item nonconforming, with a note, a photo and a
+    /// finding disposed of by a rectification order.
+    with_finding: bool,
+    /// Try a text file as a photo and sealing before signing.
+    bad_inputs: bool,
+    /// Process photos beyond the one required.
+    extra_process_photos: usize,
+    /// Record the enterprise's refusal instead of its signature.
+    refusal: bool,
+    screenshots: bool,
+}
+
+async fn count(app: &FieldApp, css: &str) -> usize {
+    app.client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+async fn wait_count(app: &FieldApp, css: &str, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(app, css).await < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{css}: fewer than {n} within 60 s; screen:\n{}",
+            app.body_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Runs a whole inspection of `task_id` in the window; returns the record ID.
+async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Result<String> {
+    app.click(&format!(".task-card[data-task='{task_id}']"))
+        .await?;
+    app.wait("#screen-task").await?;
+    if plan.screenshots {
+        app.screenshot("task-detail").await?;
+    }
+    app.click("#start-inspection").await?;
+    app.wait("#screen-items").await?;
+    let record_id = app
+        .wait(".inspect-nav")
+        .await?
+        .attr("data-record")
+        .await?
+        .context("no record id on screen")?;
+
+    let total: usize = app
+        .wait("#progress-text")
+        .await?
+        .text()
+        .await?
+        .split('/')
+        .nth(1)
+        .and_then(|t| t.trim().parse().ok())
+        .context("progress text")?;
+    for n in 0..total {
+        let item = app.wait("#item-id").await?.text().await?;
+        let first = n == 0;
+        let verdict = if first && plan.with_finding {
+            if count(app, "[data-verdict='nonconform']").await > 0 {
+                "nonconform"
+            } else {
+                "minor"
+            }
+        } else if count(app, "[data-verdict='conform']").await > 0 {
+            "conform"
+        } else {
+            "pass"
+        };
+        app.click(&format!(".verdict[data-verdict='{verdict}']"))
+            .await?;
+        app.wait(&format!(".verdict.chosen[data-verdict='{verdict}']"))
+            .await?;
+        if first && plan.with_finding {
+            app.fill("#item-note", "现场未见计量器具检定证书").await?;
+            // The note is saved when the field loses focus.
+            app.click("#basis-toggle").await?;
+            app.wait("#basis").await?;
+            if plan.screenshots {
+                app.screenshot("checklist-item-legal-basis").await?;
+            }
+        }
+        if count(app, "#item-photo-input").await > 0 {
+            let before = count(app, ".item-thumb").await;
+            if first && plan.bad_inputs {
+                let junk = app.home.join("not-a-photo.txt");
+                std::fs::write(&junk, "这不是照片 — not a photo")?;
+                app.attach("#item-photo-input", &junk).await?;
+                app.wait_text("#error", "不是图片").await?;
+                if plan.screenshots {
+                    app.screenshot("error-not-an-image").await?;
+                }
+            }
+            app.attach("#item-photo-input", &fixture("item.jpg"))
+                .await?;
+            wait_count(app, "img.item-thumb", before + 1).await?;
+        }
+        if first && plan.with_finding {
+            let note = app
+                .wait("#item-note")
+                .await?
+                .prop("value")
+                .await?
+                .unwrap_or_default();
+            anyhow::ensure!(note.contains("检定证书"), "note not kept: {note}");
+        }
+        if n + 1 < total {
+            app.click("#item-next").await?;
+            app.wait_js(
+                &format!("document.querySelector('#item-id') && document.querySelector('#item-id').textContent !== {}", json!(item)),
+                Duration::from_secs(20),
+            )
+            .await?;
+        }
+    }
+    app.wait_text("#progress-text", &format!("{total}/{total}"))
+        .await?;
+    if plan.screenshots {
+        app.screenshot("checklist-done").await?;
+    }
+
+    // Gate/signboard and process photos, the watermarked result on screen.
+    app.click("#tab-photos").await?;
+    app.wait("#screen-photos").await?;
+    app.attach("#gate-photo-input", &fixture("gate.jpg"))
+        .await?;
+    wait_count(app, ".gate-photos img.thumb", 1).await?;
+    for k in 0..=plan.extra_process_photos {
+        let name = if k % 2 == 0 {
+            "process.jpg"
+        } else {
+            "gate.jpg"
+        };
+        app.attach("#process-photo-input", &fixture(name)).await?;
+        wait_count(app, ".process-photos img.thumb", k + 1).await?;
+    }
+    app.wait("#photo-result").await?;
+    if plan.screenshots {
+        app.screenshot("photos-watermarked").await?;
+    }
+
+    if plan.with_finding {
+        app.click("#tab-findings").await?;
+        app.wait("#screen-findings").await?;
+        app.fill(
+            "#finding-desc",
+            "在用计量器具（电子秤 2 台）未按规定申请强制检定",
+        )
+        .await?;
+        app.fill("#finding-order-no", "渝高新市监责改〔2024〕17号")
+            .await?;
+        let deadline = (Utc::now() + chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string();
+        app.client
+            .execute(
+                "document.querySelector('#finding-deadline').value = arguments[0];",
+                vec![json!(deadline)],
+            )
+            .await?;
+        app.fill("#finding-req", "于期限内申请强制检定并提交检定证书复印件")
+            .await?;
+        app.click("#finding-add").await?;
+        wait_count(app, ".finding", 1).await?;
+        app.click("#orders-preview").await?;
+        app.wait("#order-frame").await?;
+        app.wait_text("#order-no", "17号").await?;
+        if plan.screenshots {
+            app.screenshot("rectification-order").await?;
+        }
+    }
+
+    app.click("#tab-review").await?;
+    app.wait("#screen-review").await?;
+    if plan.bad_inputs {
+        // Sealing with violations: refused, every violation listed.
+        app.click("#seal").await?;
+        app.wait_text("#error", "不能封存").await?;
+        app.wait(".violation.refused").await?;
+        if plan.screenshots {
+            app.screenshot("seal-refused-violations").await?;
+        }
+        // Jump from a violation to where it is fixed.
+        app.click(".violation .jump-btn").await?;
+    } else {
+        app.click("#tab-sign").await?;
+    }
+    app.wait("#screen-sign").await?;
+
+    let members: Vec<String> = {
+        let mut v = Vec::new();
+        for e in app
+            .client
+            .find_all(Locator::Css(".signer[data-person]"))
+            .await?
+        {
+            v.push(e.attr("data-person").await?.unwrap_or_default());
+        }
+        v
+    };
+    anyhow::ensure!(members.len() >= 2, "team on the sign screen: {members:?}");
+    for (k, person) in members.iter().enumerate() {
+        app.click(&format!(".sign-btn[data-signer='{person}']"))
+            .await?;
+        app.wait("#pad").await?;
+        app.draw_signature("#pad", k as f64).await?;
+        app.wait_js(
+            "document.querySelector('#pad-save') && !document.querySelector('#pad-save').disabled",
+            Duration::from_secs(10),
+        )
+        .await?;
+        if k == 0 && plan.screenshots {
+            app.screenshot("signature-pad").await?;
+        }
+        app.click("#pad-save").await?;
+        app.wait(&format!(
+            ".signer[data-person='{person}'] .sig-status[data-status='signed']"
+        ))
+        .await?;
+    }
+    if plan.refusal {
+        app.click(".refusal summary").await?;
+        app.fill("#refusal-reason", "企业负责人以需请示总公司为由拒绝签字")
+            .await?;
+        app.fill("#refusal-witness", "物业管理处 李明").await?;
+        app.click("#refusal-save").await?;
+        app.wait("#refusal-recorded").await?;
+    } else {
+        app.fill("#ent-name", "赵建华").await?;
+        app.click(".sign-btn[data-signer='enterprise']").await?;
+        app.wait("#pad").await?;
+        app.draw_signature("#pad", 7.0).await?;
+        app.click("#pad-save").await?;
+        wait_count(app, ".sig-status[data-status='signed']", members.len() + 1).await?;
+    }
+    if plan.screenshots {
+        app.screenshot("signatures").await?;
+    }
+
+    app.click("#tab-review").await?;
+    app.wait("#review-ok").await?;
+    app.click("#seal").await?;
+    app.wait("#sealed-note").await?;
+    if plan.screenshots {
+        app.screenshot("sealed").await?;
+    }
+    Ok(record_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_inspection_in_the_app_window_offline_then_synced() -> anyhow::Result<()> {
+    let mut server = TestServer::start_demo(None)?;
+    let http = Client::new();
+    let (task, code, _qr) = task_and_code(&http, &server, "metrology").await;
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let home = TempDir::new("field-app")?;
+    let mut app = FieldApp::launch(
+        home.path(),
+        &[("CHOUCHA_LOCATION", "29.60052,106.30631,8".into())],
+        "inspection",
+    )
+    .await?;
+
+    // Enrolment, with the two mistakes an officer makes.
+    app.wait("#screen-enrol").await?;
+    app.screenshot("enrol").await?;
+    app.fill("#enrol-server", &server.base_url).await?;
+    app.fill("#enrol-code", "XXXX-XXXX").await?;
+    app.click("#enrol-submit").await?;
+    app.wait_text("#error", "注册码无效").await?;
+    app.screenshot("error-wrong-code").await?;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    app.fill("#enrol-server", &format!("http://{closed}"))
+        .await?;
+    app.fill("#enrol-code", &code).await?;
+    app.click("#enrol-submit").await?;
+    app.wait_text("#error", "无法连接服务器").await?;
+    app.screenshot("error-server-unreachable").await?;
+    app.fill("#enrol-server", &server.base_url).await?;
+    app.click("#enrol-submit").await?;
+    app.wait("#screen-tasks").await?;
+    app.wait(&format!(".task-card[data-task='{task_id}']"))
+        .await?;
+    app.wait_text(
+        &format!(".task-card[data-task='{task_id}'] .task-state"),
+        "待检查",
+    )
+    .await?;
+    app.screenshot("tasks").await?;
+    app.click("#lang-toggle").await?;
+    app.wait_text("#screen-tasks h1", "Today's tasks").await?;
+    app.screenshot("tasks-english").await?;
+    app.click("#lang-toggle").await?;
+    app.wait_text("#screen-tasks h1", "今日任务").await?;
+    app.set_size(800, 1280).await?;
+    app.screenshot("tasks-portrait").await?;
+    app.set_size(1280, 800).await?;
+
+    // Offline from here: the server is down for the whole inspection.
+    server.kill();
+    let plan = Plan {
+        with_finding: true,
+        bad_inputs: true,
+        extra_process_photos: 1,
+        refusal: false,
+        screenshots: true,
+    };
+    let record_id = inspect(&mut app, &task_id, &plan).await?;
+
+    // Back online: sync, and the server holds the submitted record.
+    server.restart()?;
+    app.click("#nav-sync").await?;
+    app.wait("#screen-sync").await?;
+    app.click("#sync-now").await?;
+    app.wait_text("#sync-headline", "已全部同步").await?;
+    app.screenshot("sync-done").await?;
+    let versions = admin(&http, &server, &format!("/api/v1/records/{record_id}")).await;
+    let versions = versions.as_array().context("record versions")?;
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(versions[0]["state"], "received", "{versions:?}");
+    let record = &versions[0]["record"];
+    assert_eq!(record["task_id"], task_id.as_str());
+    assert_eq!(record["signatures"].as_array().unwrap().len(), 4);
+    assert_eq!(record["findings"].as_array().unwrap().len(), 1);
+    let photos = record["photos"].as_array().unwrap();
+    assert!(photos.iter().any(|p| p["subject"]["kind"] == "gate"));
+    assert!(
+        photos.iter().all(|p| p["gps"]["lat"].as_f64().is_some()),
+        "every photo carries the position"
+    );
+
+    app.click("#nav-tasks").await?;
+    app.wait_text(
+        &format!(".task-card[data-task='{task_id}'] .task-state"),
+        "已提交",
+    )
+    .await?;
+    app.screenshot("tasks-submitted").await?;
+    app.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_drops_mid_sync_and_the_app_finishes_on_its_own() -> anyhow::Result<()> {
+    let mut server = TestServer::start_demo(None)?;
+    let http = Client::new();
+    let (task, _code, qr) = task_and_code(&http, &server, "standard").await;
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    // The app reaches the server over a slow link (300 KB/s up).
+    let upstream = server.base_url.trim_start_matches("http://").to_owned();
+    let link = SlowLink::start(&upstream, 300 * 1024).await?;
+    let qr = qr.replace(&server.base_url, &link.url);
+    assert!(qr.contains(&link.url), "{qr}");
+    let home = TempDir::new("field-app-drop")?;
+    let mut app = FieldApp::launch(
+        home.path(),
+        &[
+            ("CHOUCHA_ENROL", qr),
+            ("CHOUCHA_LOCATION", "simulated".into()),
+        ],
+        "network-drop",
+    )
+    .await?;
+    // Enrolled on start (as the demo does), tasks pulled.
+    app.wait(&format!(".task-card[data-task='{task_id}']"))
+        .await?;
+    let plan = Plan {
+        with_finding: false,
+        bad_inputs: false,
+        extra_process_photos: 5,
+        refusal: true,
+        screenshots: false,
+    };
+    let sent_before = link.uploaded();
+    let record_id = inspect(&mut app, &task_id, &plan).await?;
+
+    // Sealing starts the upload; stop the server once part of it is through.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while link.uploaded() < sent_before + 600 * 1024 {
+        anyhow::ensure!(Instant::now() < deadline, "the upload did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill();
+    app.click("#nav-sync").await?;
+    app.wait_text("#sync-error", "无法连接服务器").await?;
+    let waiting = app.wait("#sync-waiting").await?.text().await?;
+    assert!(
+        waiting.contains("等待上传"),
+        "something must be left when the link drops: {waiting}"
+    );
+    app.screenshot("sync-interrupted").await?;
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.restart()?;
+    // No taps from here: the background sync retries and finishes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let headline = app.wait("#sync-headline").await?.text().await?;
+        if headline.contains("已全部同步") {
+            break;
+        }
+        if Instant::now() > deadline {
+            let screen = app.body_text().await;
+            app.close().await?;
+            let local = choucha_app_core::App::open(
+                &home.path().join("data"),
+                &home.path().join("keystore/device.key"),
+            )?;
+            let device = local.enrolment()?.context("enrolled")?.device_id;
+            let held = admin(&http, &server, &format!("/api/v1/devices/{device}/log")).await;
+            let log = local.log()?;
+            let report = local
+                .sync_once(&choucha_app_core::sync::http_client())
+                .await;
+            anyhow::bail!(
+                "the app did not finish on its own: {headline}\n{screen}\nserver holds {} entries, \
+                 device has {} ({} confirmed); a sync now: {report:?}",
+                held.as_array().map_or(0, Vec::len),
+                log.len(),
+                log.iter().filter(|(_, c)| *c).count()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    app.screenshot("sync-finished-on-its-own").await?;
+    app.close().await?;
+
+    // Nothing lost, nothing duplicated: the server holds the device's log
+    // exactly as the device wrote it, and one version of the record.
+    let local = choucha_app_core::App::open(
+        &home.path().join("data"),
+        &home.path().join("keystore/device.key"),
+    )?;
+    let device = local.enrolment()?.context("enrolled")?.device_id;
+    let held = admin(&http, &server, &format!("/api/v1/devices/{device}/log")).await;
+    let held = held.as_array().context("device log")?;
+    let log = local.log()?;
+    assert_eq!(held.len(), log.len(), "each entry exactly once");
+    for (h, (l, confirmed)) in held.iter().zip(&log) {
+        assert_eq!(h["hash"], l.hash.as_str());
+        assert!(confirmed);
+    }
+    let versions = admin(&http, &server, &format!("/api/v1/records/{record_id}")).await;
+    let versions = versions.as_array().context("record versions")?;
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(versions[0]["state"], "received", "{versions:?}");
+    assert_eq!(
+        versions[0]["record"]["photos"].as_array().unwrap().len(),
+        local.record(&record_id.parse()?)?.photos.len()
+    );
+    Ok(())
+}
