@@ -125,7 +125,7 @@ CREATE INDEX oversight_records_by_task ON oversight_records (task_id);
 CREATE INDEX oversight_records_by_received ON oversight_records (received_at);
 CREATE INDEX oversight_records_duty_pending ON oversight_records (duty_pending, state);
 -- What is due for publication: current, not yet public, oldest first.
-CREATE INDEX oversight_records_undisclosed ON oversight_records (disclosed, inspection_date);
+CREATE INDEX oversight_records_undisclosed ON oversight_records (disclosed, inspection_date, state);
 -- Catching up with records the hook was not called for (see oversight::index).
 CREATE INDEX records_by_received ON records (received_at);
 
