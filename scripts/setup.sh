@@ -19,6 +19,18 @@ APT_PACKAGES=(
   libvips-tools     # vipsthumbnail, the reference the photo benchmark runs side by side (app/core/benches/photo.rs)
   chromium          # headless browser for the console browser tests (tests/tests/console_browser.rs)
   chromium-driver   # WebDriver for that browser
+  # The field app (Tauri 2 on Linux): WebKitGTK and friends to build it,
+  # Xvfb and WebKitWebDriver to test it in its real window, CJK fonts so
+  # Chinese text renders in the window and its screenshots.
+  libwebkit2gtk-4.1-dev
+  libsoup-3.0-dev
+  libayatana-appindicator3-dev
+  librsvg2-dev
+  xvfb
+  webkit2gtk-driver
+  fonts-noto-cjk
+  jq                # scripts/run.sh reads the demo draw to enrol the field app
+  curl              # scripts/run.sh talks to the server it started
 )
 
 missing=()

@@ -61,15 +61,57 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// A child process killed and reaped on drop.
+/// A child process killed and reaped on drop, with every process it
+/// started (tauri-driver's WebKitWebDriver would otherwise outlive it).
 #[derive(Debug)]
 struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let tree = descendants(self.0.id());
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if !tree.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(tree.iter().map(u32::to_string))
+                .stderr(Stdio::null())
+                .status();
+        }
     }
+}
+
+/// Every process below `pid`, from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let procs: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| {
+                let p: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                // The command name may hold spaces: fields resume after ')'.
+                let ppid = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                Some((p, ppid))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (child, ppid) in &procs {
+            if *ppid == parent && !out.contains(child) {
+                out.push(*child);
+                frontier.push(*child);
+            }
+        }
+    }
+    out
 }
 
 /// An X server of its own, so tests can run side by side.
