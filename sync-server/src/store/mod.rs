@@ -12,6 +12,7 @@ pub(crate) mod directory;
 mod draws;
 mod group_commit;
 mod sync;
+mod token_cache;
 
 pub use console::{
     AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, ReturnEntry,
@@ -74,6 +75,8 @@ pub struct Store {
     /// the race fails with "database is locked" instead of waiting. Writers
     /// that read first therefore queue here (PostgreSQL needs no such lock).
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Device tokens already checked (see `token_cache`).
+    device_tokens: std::sync::Arc<token_cache::TokenCache>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -136,6 +139,7 @@ impl Store {
             pool,
             backend,
             write_lock: Default::default(),
+            device_tokens: Default::default(),
         })
     }
 

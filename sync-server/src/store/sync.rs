@@ -180,6 +180,9 @@ impl Store {
         .bind(device_id)
         .execute(&self.pool)
         .await?;
+        // Also when nothing changed: a device revoked by another server
+        // process must not stay trusted here either.
+        self.device_tokens.forget_device(device_id);
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
                 "设备 {device_id} 不存在或已注销"
@@ -200,16 +203,26 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// The device a token authenticates; answered from memory when the
+    /// token was checked recently (`token_cache`).
     pub async fn device_by_token(&self, token: &str) -> Result<Option<DeviceCtx>, StoreError> {
+        let hash = token_hash(token);
+        if let Some(ctx) = self.device_tokens.get(&hash) {
+            return Ok(Some(ctx));
+        }
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT device_id, officer_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
-                .bind(token_hash(token))
+                .bind(&hash)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(device_id, officer_id)| DeviceCtx {
+        let ctx = row.map(|(device_id, officer_id)| DeviceCtx {
             device_id,
             officer_id,
-        }))
+        });
+        if let Some(ctx) = &ctx {
+            self.device_tokens.put(hash, ctx.clone());
+        }
+        Ok(ctx)
     }
 
     /// Tells each officer on the drawn teams about their new tasks, and the
