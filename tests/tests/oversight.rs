@@ -118,6 +118,20 @@ impl World {
     /// Enrols a device for the task's first officer and pushes the record
     /// sealed, then stores and registers every blob.
     async fn submit(&self, record: &InspectionRecord, blobs: &[(Sha256Hex, Vec<u8>)]) {
+        self.push(EntryPayload::Sealed {
+            record: record.clone(),
+        })
+        .await;
+        self.store_blobs(blobs).await;
+    }
+
+    /// Enrols a device for the record's first officer and pushes one entry
+    /// (no blobs).
+    async fn push(&self, payload: EntryPayload) {
+        let record = match &payload {
+            EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } => record,
+            other => panic!("not a record entry: {other:?}"),
+        };
         let officer = record
             .team
             .iter()
@@ -135,15 +149,7 @@ impl World {
             device_id: e.device_id,
             officer_id: e.officer_id,
         };
-        let entry = LogEntry::new(
-            Uuid::now_v7(),
-            1,
-            None,
-            Utc::now(),
-            EntryPayload::Sealed {
-                record: record.clone(),
-            },
-        );
+        let entry = LogEntry::new(Uuid::now_v7(), 1, None, Utc::now(), payload);
         let resp = self
             .store()
             .push(&device, &[entry], &self.state.checklists)
@@ -156,6 +162,10 @@ impl World {
             ),
             "{resp:?}"
         );
+    }
+
+    /// Stores and registers blobs as the upload path does.
+    async fn store_blobs(&self, blobs: &[(Sha256Hex, Vec<u8>)]) {
         for (sha, bytes) in blobs {
             self.state
                 .uploads
@@ -858,4 +868,441 @@ async fn oversight_story_sqlite() {
 async fn oversight_story_postgres() {
     let url = pg::shared().create_database().await.unwrap();
     story(Some(&url)).await;
+}
+
+/// Tasks per status, in `Progress`'s column order.
+type Counts = [i64; 6];
+
+fn column(status: &str) -> usize {
+    match status {
+        "pending" => 0,
+        "incomplete" => 1,
+        "received" => 2,
+        "has_issues" => 3,
+        "returned" => 4,
+        "approved" => 5,
+        other => panic!("unexpected task status {other}"),
+    }
+}
+
+/// The per-team counts of the demo plan recounted from the source of
+/// truth: each task of the current draw, its target's town, its team, and
+/// the state of its newest current record version ('pending' without one).
+async fn recount_teams(store: &Store) -> BTreeMap<(String, String), Counts> {
+    let draw_id = store.current_draw_id(demo::PLAN_ID).await.unwrap().unwrap();
+    let rows: Vec<(Option<String>, String, Option<String>)> = sqlx::query_as(
+        "SELECT tg.jurisdiction, t.team, \
+         (SELECT r.state FROM records r WHERE r.task_id = t.task_id AND r.superseded = 0 \
+          ORDER BY r.received_at DESC LIMIT 1) \
+         FROM tasks t LEFT JOIN targets tg ON tg.category = t.category AND tg.target_key = t.target_key \
+         WHERE t.draw_id = $1",
+    )
+    .bind(&draw_id)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let mut out: BTreeMap<(String, String), Counts> = BTreeMap::new();
+    for (town, team, state) in rows {
+        let team: Vec<choucha_shared::plan::TeamMember> = serde_json::from_str(&team).unwrap();
+        let key = (town.unwrap_or_default(), index::team_key(&team));
+        out.entry(key).or_default()[column(state.as_deref().unwrap_or("pending"))] += 1;
+    }
+    out
+}
+
+/// The counter rows of the demo plan (teams with no task left omitted).
+async fn team_counters(store: &Store) -> BTreeMap<(String, String), Counts> {
+    type Row = (String, String, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT jurisdiction, team_key, pending, incomplete, received, has_issues, returned, approved \
+         FROM oversight_team_progress WHERE plan_id = $1",
+    )
+    .bind(demo::PLAN_ID)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(town, team, a, b, c, d, e, f)| ((town, team), [a, b, c, d, e, f]))
+        .filter(|(_, n)| n.iter().any(|x| *x != 0))
+        .collect()
+}
+
+/// The dashboard's team breakdown, the counter table and a recount from
+/// the records agree; returns the recount.
+async fn check_teams(store: &Store, step: &str) -> BTreeMap<(String, String), Counts> {
+    let scope = Scope {
+        plan_id: Some(demo::PLAN_ID.into()),
+        town: None,
+    };
+    let d = dashboard::dashboard(store, &scope, index::today_cst(), 10)
+        .await
+        .unwrap();
+    let expected = recount_teams(store).await;
+    assert_eq!(team_counters(store).await, expected, "{step}: counter rows");
+    let shown: BTreeMap<String, Counts> = d
+        .by_team
+        .iter()
+        .map(|p| {
+            let n = [
+                p.pending,
+                p.incomplete,
+                p.received,
+                p.has_issues,
+                p.returned,
+                p.approved,
+            ];
+            assert_eq!(p.planned, n.iter().sum::<i64>(), "{step}: {}", p.key);
+            (p.key.clone(), n)
+        })
+        .collect();
+    let want: BTreeMap<String, Counts> = expected
+        .iter()
+        .map(|((town, team), n)| (format!("{town}/{team}"), *n))
+        .collect();
+    assert_eq!(shown, want, "{step}: dashboard by team");
+    let (strata,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM oversight_progress WHERE plan_id = $1",
+    )
+    .bind(demo::PLAN_ID)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(strata, d.total.planned, "{step}: only stratum rows remain");
+    expected
+}
+
+/// Per-team counters through every status change a record goes through:
+/// received → returned → amended (received) → approved, and incomplete →
+/// received when the missing photos arrive.
+async fn team_progress(database_url: Option<&str>) {
+    let w = world(database_url).await;
+    let store = w.store();
+    let tasks = w.on_site_tasks(2).await;
+    let start = check_teams(store, "drawn").await;
+    assert_eq!(start.values().map(|n| n[0]).sum::<i64>(), 190);
+    let team_of = |b: &TaskBundle| {
+        (
+            b.target.jurisdiction.to_string(),
+            index::team_key(&b.task.team),
+        )
+    };
+    // The expected counts of one team: the drawn ones, `moves` applied.
+    let expect = |team: &(String, String), moves: &[(&str, i64)]| {
+        let mut n = start[team];
+        for (status, d) in moves {
+            n[column(status)] += d;
+        }
+        n
+    };
+
+    let (ba, ca) = &tasks[0];
+    let team_a = team_of(ba);
+    let (ra, blobs_a) = record_with_photos(ba, ca, 11);
+    w.submit(&ra, &blobs_a).await;
+    let now = check_teams(store, "A received").await;
+    assert_eq!(
+        now[&team_a],
+        expect(&team_a, &[("pending", -1), ("received", 1)])
+    );
+
+    store
+        .return_record(
+            &ra.record_id,
+            &ra.content_hash(),
+            "请补充现场说明",
+            BTreeMap::new(),
+            "审核员",
+        )
+        .await
+        .unwrap();
+    let now = check_teams(store, "A returned").await;
+    assert_eq!(
+        now[&team_a],
+        expect(&team_a, &[("pending", -1), ("returned", 1)])
+    );
+
+    let mut amended = ra.clone();
+    amended.items.values_mut().next().unwrap().note = Some("已按退回意见补充".into());
+    let mut new_blobs = Vec::new();
+    resign(&mut amended, &mut new_blobs);
+    w.push(EntryPayload::Amended {
+        replaces: ra.content_hash(),
+        record: amended.clone(),
+    })
+    .await;
+    w.store_blobs(&new_blobs).await;
+    let now = check_teams(store, "A amended").await;
+    assert_eq!(
+        now[&team_a],
+        expect(&team_a, &[("pending", -1), ("received", 1)]),
+        "the amendment is the task's current version"
+    );
+
+    store
+        .approve_record(&amended.record_id, &amended.content_hash())
+        .await
+        .unwrap();
+    let now = check_teams(store, "A approved").await;
+    assert_eq!(
+        now[&team_a],
+        expect(&team_a, &[("pending", -1), ("approved", 1)])
+    );
+
+    // B: sealed before its photos arrive.
+    let (bb, cb) = &tasks[1];
+    let team_b = team_of(bb);
+    let (rb, blobs_b) = record_with_photos(bb, cb, 12);
+    w.push(EntryPayload::Sealed { record: rb.clone() }).await;
+    let now = check_teams(store, "B incomplete").await;
+    let mut moves_b = vec![("pending", -1), ("incomplete", 1)];
+    if team_b == team_a {
+        moves_b.extend([("pending", -1), ("approved", 1)]);
+    }
+    assert_eq!(now[&team_b], expect(&team_b, &moves_b));
+    w.store_blobs(&blobs_b).await;
+    let now = check_teams(store, "B received").await;
+    moves_b[1] = ("received", 1);
+    assert_eq!(now[&team_b], expect(&team_b, &moves_b));
+
+    // A town lead's breakdown is the town's rows of the same counters.
+    let town_d = dashboard::dashboard(
+        store,
+        &Scope {
+            plan_id: Some(demo::PLAN_ID.into()),
+            town: Some(team_b.0.clone()),
+        },
+        index::today_cst(),
+        10,
+    )
+    .await
+    .unwrap();
+    let town_teams: Vec<String> = now
+        .keys()
+        .filter(|(town, _)| *town == team_b.0)
+        .map(|(town, team)| format!("{town}/{team}"))
+        .collect();
+    assert_eq!(
+        town_d
+            .by_team
+            .iter()
+            .map(|p| p.key.clone())
+            .collect::<Vec<_>>(),
+        town_teams
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_progress_sqlite() {
+    team_progress(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_progress_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    team_progress(Some(&url)).await;
+}
+
+/// Every plan's counter rows with their labels (rows of no task omitted).
+async fn all_team_counters(
+    pool: &sqlx::AnyPool,
+) -> BTreeMap<(String, String, String), (String, Counts)> {
+    type Row = (String, String, String, String, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT plan_id, jurisdiction, team_key, label, pending, incomplete, received, has_issues, returned, approved \
+         FROM oversight_team_progress",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(p, j, t, label, a, b, c, d, e, f)| ((p, j, t), (label, [a, b, c, d, e, f])))
+        .filter(|(_, (_, n))| n.iter().any(|x| *x != 0))
+        .collect()
+}
+
+/// The same, recounted from the task rows.
+async fn recount_tasks(
+    pool: &sqlx::AnyPool,
+) -> BTreeMap<(String, String, String), (String, Counts)> {
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT plan_id, jurisdiction, team_key, team_label, status FROM oversight_tasks",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out: BTreeMap<(String, String, String), (String, Counts)> = BTreeMap::new();
+    for (p, j, t, label, status) in rows {
+        out.entry((p, j, t)).or_insert_with(|| (label, [0; 6])).1[column(&status)] += 1;
+    }
+    out
+}
+
+/// A database made before migration 0005 keeps its team counts: they move
+/// from the (team, status) rows into one row per team, and the replaced
+/// triggers keep them from then on.
+async fn team_progress_migration(url: &str, backend: &str) {
+    // The schema up to 0004, from copies of the repository's migrations.
+    let migrations = TempDir::new("migrations-0004").unwrap();
+    let from = choucha_tests::workspace_root()
+        .join("sync-server/migrations")
+        .join(backend);
+    for e in std::fs::read_dir(&from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.as_str() < "0005" {
+            std::fs::copy(e.path(), migrations.path().join(&name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::migrate::Migrator::new(migrations.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let task = |i: usize, plan: &str, town: &str, team: &str, status: &str| {
+        let pool = pool.clone();
+        let (plan, town, team, status) = (
+            plan.to_owned(),
+            town.to_owned(),
+            team.to_owned(),
+            status.to_owned(),
+        );
+        async move {
+            sqlx::query(
+                "INSERT INTO oversight_tasks (task_id, plan_id, draw_id, stratum_id, category, jurisdiction, team_key, team_label, target_key, status) \
+                 VALUES ($1, $2, $3, 'JL', 'metrology', $4, $5, $6, $7, $8)",
+            )
+            .bind(format!("T{i}"))
+            .bind(&plan)
+            .bind(format!("{plan}-D1"))
+            .bind(&town)
+            .bind(&team)
+            .bind(format!("{team} 组"))
+            .bind(format!("K{i}"))
+            .bind(&status)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let statuses = [
+        "pending",
+        "incomplete",
+        "received",
+        "has_issues",
+        "returned",
+        "approved",
+    ];
+    let mut i = 0;
+    for (plan, town, team, n) in [
+        ("P1", "西永街道", "A+B", 9),
+        ("P1", "西永街道", "A+C", 4),
+        ("P1", "虎溪街道", "A+B", 3),
+        ("P2", "西永街道", "A+B", 7),
+    ] {
+        for k in 0..n {
+            task(i, plan, town, team, statuses[k % 6]).await;
+            i += 1;
+        }
+    }
+    let set = |i: usize, status: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("UPDATE oversight_tasks SET status = $1 WHERE task_id = $2")
+                .bind(status)
+                .bind(format!("T{i}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    set(0, "received").await;
+    set(1, "approved").await;
+    set(10, "returned").await;
+    sqlx::query("DELETE FROM oversight_tasks WHERE task_id IN ('T13', 'T14', 'T15')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (team_rows,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM oversight_progress WHERE dim = 'team'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(team_rows > 0, "the 0004 triggers wrote team rows");
+    let strata_before: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT plan_id, jurisdiction, dim_key, status, n FROM oversight_progress WHERE dim = 'stratum' ORDER BY 1, 2, 3, 4",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    // Opening the store applies 0005.
+    let dir = TempDir::new("oversight-migration").unwrap();
+    let store = Store::open(Some(url), dir.path()).await.unwrap();
+    let pool = store.pool();
+    let expected = recount_tasks(pool).await;
+    assert_eq!(expected.len(), 3, "the deleted town team has no tasks left");
+    assert_eq!(all_team_counters(pool).await, expected, "backfilled");
+    let (team_rows,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM oversight_progress WHERE dim = 'team'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(team_rows, 0, "team rows left in oversight_progress");
+    let strata_after: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT plan_id, jurisdiction, dim_key, status, n FROM oversight_progress WHERE dim = 'stratum' ORDER BY 1, 2, 3, 4",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(strata_after, strata_before);
+
+    // The new triggers on the migrated database: insert, move, delete.
+    sqlx::query(
+        "INSERT INTO oversight_tasks (task_id, plan_id, draw_id, stratum_id, category, jurisdiction, team_key, team_label, target_key, status) \
+         VALUES ('T100', 'P2', 'P2-D1', 'JL', 'metrology', '虎溪街道', 'B+C', 'B+C 组', 'K100', 'pending')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    for (task, status) in [
+        ("T100", "received"),
+        ("T2", "approved"),
+        ("T20", "returned"),
+    ] {
+        sqlx::query("UPDATE oversight_tasks SET status = $1 WHERE task_id = $2")
+            .bind(status)
+            .bind(task)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM oversight_tasks WHERE task_id IN ('T9', 'T10', 'T11', 'T12')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let expected = recount_tasks(pool).await;
+    let key = |p: &str, j: &str, t: &str| (p.to_owned(), j.to_owned(), t.to_owned());
+    assert!(!expected.contains_key(&key("P1", "西永街道", "A+C")));
+    assert_eq!(
+        expected[&key("P2", "虎溪街道", "B+C")].1,
+        [0, 0, 1, 0, 0, 0]
+    );
+    assert_eq!(all_team_counters(pool).await, expected, "after 0005");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_progress_migration_sqlite() {
+    let dir = TempDir::new("oversight-migration-db").unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    team_progress_migration(&url, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_progress_migration_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    team_progress_migration(&url, "postgres").await;
 }

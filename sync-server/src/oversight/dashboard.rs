@@ -3,7 +3,8 @@
 //! the review queue.
 //!
 //! Every query reads a counter table or walks one index: the dashboard
-//! reads the trigger-maintained counters (a few hundred rows per plan), the
+//! reads the trigger-maintained counters (a few hundred stratum rows, and
+//! for one plan one row per drawn team), the
 //! overdue list walks `oversight_findings_open`, and each review-queue
 //! filter shape has an index ordered like the queue, so a page is a range
 //! scan of `limit` rows with keyset pagination (no OFFSET) whatever the
@@ -14,8 +15,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{OversightError, index};
-use crate::store::Store;
+use super::{OversightError, corrupt, index};
+use crate::store::{Backend, Store};
 
 /// What a dashboard covers. A town-office lead's scope has `town` set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,10 +126,9 @@ pub async fn dashboard(
                 })
                 .add(status, n);
         };
-    // Each task is counted once under 'stratum' and once under 'team':
-    // totals and towns come from the stratum rows. Conditions are spelled
-    // out per scope so that each query is a range of the primary key
-    // (plan, dim, town, …) or of the (dim, plan) index.
+    // Totals and towns are sums of the stratum rows. Conditions are
+    // spelled out per scope so that each query is a range of the primary
+    // key (plan, dim, town, …) or of the (dim, plan) index.
     let (sql, args) = match (&scope.plan_id, &scope.town) {
         (Some(p), Some(t)) => (
             "SELECT jurisdiction, dim_key, status, label, n FROM oversight_progress WHERE plan_id = $1 AND dim = 'stratum' AND jurisdiction = $2 AND n <> 0",
@@ -156,28 +156,36 @@ pub async fn dashboard(
         group(&mut strata, &key, &label, &status, n);
         group(&mut towns, &town, &town, &status, n);
     }
-    // Teams are drawn per plan: the breakdown is a plan's, pivoted in SQL
-    // (one row per team).
+    // Teams are drawn per plan: the breakdown is a plan's, one counter row
+    // per team (a range of the primary key). A plan of 20,000 tasks has
+    // thousands of teams: they come back as one JSON array in one row, as
+    // row-by-row fetching through the driver cost more than the query
+    // (SQLite hands each batch of rows from its worker thread to the
+    // caller, which on a busy machine waits for a core every time).
     if let Some(plan) = &scope.plan_id {
-        let pivot = "SELECT jurisdiction, dim_key, MAX(label), \
-             CAST(SUM(CASE WHEN status = 'pending' THEN n ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN status = 'incomplete' THEN n ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN status = 'received' THEN n ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN status = 'has_issues' THEN n ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN status = 'returned' THEN n ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN status = 'approved' THEN n ELSE 0 END) AS BIGINT) \
-             FROM oversight_progress WHERE plan_id = $1 AND dim = 'team'";
-        let sql = match &scope.town {
-            Some(_) => format!("{pivot} AND jurisdiction = $2 GROUP BY jurisdiction, dim_key"),
-            None => format!("{pivot} GROUP BY jurisdiction, dim_key"),
+        let rows = match store.backend() {
+            Backend::Sqlite => {
+                "SELECT json_group_array(json_array(jurisdiction, team_key, label, pending, incomplete, received, has_issues, returned, approved))"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(COALESCE(json_agg(json_build_array(jurisdiction, team_key, label, pending, incomplete, received, has_issues, returned, approved)), '[]') AS TEXT)"
+            }
         };
-        type T = (String, String, String, i64, i64, i64, i64, i64, i64);
-        let mut q = sqlx::query_as::<_, T>(&sql).bind(plan);
+        let sql = match &scope.town {
+            Some(_) => format!(
+                "{rows} FROM oversight_team_progress WHERE plan_id = $1 AND jurisdiction = $2"
+            ),
+            None => format!("{rows} FROM oversight_team_progress WHERE plan_id = $1"),
+        };
+        let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(plan);
         if let Some(t) = &scope.town {
             q = q.bind(t);
         }
+        let (json,) = q.fetch_one(store.pool()).await?;
+        type T = (String, String, String, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<T> = serde_json::from_str(&json).map_err(corrupt)?;
         for (town, key, label, pending, incomplete, received, has_issues, returned, approved) in
-            q.fetch_all(store.pool()).await?
+            rows
         {
             let planned = pending + incomplete + received + has_issues + returned + approved;
             if planned == 0 {
@@ -200,15 +208,25 @@ pub async fn dashboard(
             );
         }
     }
-    let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT category, item_id, kind, CAST(SUM(n) AS BIGINT) FROM oversight_finding_counts \
-         WHERE ($1 = '' OR plan_id = $1) AND ($2 = '' OR jurisdiction = $2) AND n <> 0 \
-         GROUP BY category, item_id, kind ORDER BY category, item_id, kind",
-    )
-    .bind(scope.plan_id.clone().unwrap_or_default())
-    .bind(scope.town.clone().unwrap_or_default())
-    .fetch_all(store.pool())
-    .await?;
+    // Findings per scope, spelled out like the progress query: a range of
+    // the counters' primary key (plan, town, …) when a plan is chosen.
+    const COUNTS: &str = "SELECT category, item_id, kind, CAST(SUM(n) AS BIGINT) FROM oversight_finding_counts WHERE n <> 0";
+    let (cond, args) = match (&scope.plan_id, &scope.town) {
+        (Some(p), Some(t)) => (
+            " AND plan_id = $1 AND jurisdiction = $2",
+            vec![p.clone(), t.clone()],
+        ),
+        (Some(p), None) => (" AND plan_id = $1", vec![p.clone()]),
+        (None, Some(t)) => (" AND jurisdiction = $1", vec![t.clone()]),
+        (None, None) => ("", vec![]),
+    };
+    let sql =
+        format!("{COUNTS}{cond} GROUP BY category, item_id, kind ORDER BY category, item_id, kind");
+    let mut q = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
+    for a in &args {
+        q = q.bind(a);
+    }
+    let counts = q.fetch_all(store.pool()).await?;
     let mut by_item: BTreeMap<(String, String), FindingCount> = BTreeMap::new();
     let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
     for (category, item_id, kind, n) in counts {

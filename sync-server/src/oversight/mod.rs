@@ -22,8 +22,9 @@
 //! (migration `0004_oversight.sql`) with one row per task and per record
 //! version and the columns the console filters on, each filter shape backed
 //! by an index, and counters (`oversight_progress`,
-//! `oversight_finding_counts`) kept exact by database triggers, so the
-//! dashboard reads a few hundred rows whatever the number of records. A
+//! `oversight_team_progress`, `oversight_finding_counts`) kept exact by
+//! database triggers, so the dashboard reads counter rows (one per team at
+//! most) whatever the number of records. A
 //! trigger on `records` mirrors every review-state change, so no code path
 //! that approves, returns or supersedes a record has to know about this
 //! module.
