@@ -120,6 +120,14 @@ async fn review_states_and_follow_up() {
         .await
         .unwrap();
     assert!(dash.contains("progress-town"));
+    assert!(
+        !dash.contains("<option value=\"*\" selected>"),
+        "one plan by default"
+    );
+    let (st, all) = s.get("/console/dashboard?plan=*").await.unwrap();
+    assert_eq!(st, StatusCode::OK);
+    assert!(all.contains("<option value=\"*\" selected>"), "every plan");
+    assert!(all.contains("progress-total"));
 
     // Follow-up: the open order is listed; a follow-up inspection closes it.
     let (_, list) = lead.get("/console/followup").await.unwrap();

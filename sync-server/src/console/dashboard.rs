@@ -17,6 +17,10 @@ use crate::AppState;
 use crate::oversight::dashboard::{self, Progress, Scope};
 use crate::oversight::index::today_cst;
 
+/// The `plan` value that asks for every plan (plan IDs are letters,
+/// digits, `-` and `_`).
+const ALL_PLANS: &str = "*";
+
 #[derive(Debug, Default, Deserialize)]
 pub struct DashboardQuery {
     #[serde(default)]
@@ -59,10 +63,12 @@ pub async fn show(
     Query(q): Query<DashboardQuery>,
 ) -> ConsoleResult<Response> {
     let plans = state.store.console_plans().await?;
-    let plan_id = q
-        .plan
-        .filter(|p| !p.trim().is_empty())
-        .or_else(|| plans.first().map(|p| p.plan_id.clone()));
+    // No plan chosen: the newest; `*` (never a plan ID): every plan.
+    let plan_id = match q.plan.as_deref().map(str::trim) {
+        Some(ALL_PLANS) => None,
+        Some(p) if !p.is_empty() => Some(p.to_owned()),
+        _ => plans.first().map(|p| p.plan_id.clone()),
+    };
     let town = match user.jurisdiction_filter() {
         Some(own) => Some(own.to_owned()),
         None => q.town.filter(|t| !t.trim().is_empty()),
@@ -79,7 +85,10 @@ pub async fn show(
     let body = html! {
         form method="get" action="/console/dashboard" #dashboard-filter {
             label { (lang.t("抽查计划", "Plan")) " "
-                select name="plan" { @for p in &plans { option value=(p.plan_id) selected[plan_id.as_deref() == Some(p.plan_id.as_str())] { (p.plan_id) " " (p.title) } } }
+                select name="plan" {
+                    option value=(ALL_PLANS) selected[plan_id.is_none()] { (lang.t("全部计划", "All plans")) }
+                    @for p in &plans { option value=(p.plan_id) selected[plan_id.as_deref() == Some(p.plan_id.as_str())] { (p.plan_id) " " (p.title) } }
+                }
             } " "
             label { (lang.t("镇街", "Town")) " "
                 select name="town" {
