@@ -1,8 +1,10 @@
 //! The console at scale: 1 million generated inspection records on SQLite
 //! and on PostgreSQL. Reports p50/p99 of the dashboard and of review-queue
-//! pages (the `oversight` query functions the console's pages call), and
-//! streams the public feed of 1 million published results over HTTP from a
-//! separate server process whose peak RSS is read from `/proc`.
+//! pages twice: the `oversight` query functions the console's pages call,
+//! and the pages themselves fetched over HTTP from the real server
+//! (`choucha-server-it`) by a supervisor logged in through the login form.
+//! Then streams the public feed of 1 million published results over HTTP
+//! from a separate server process whose peak RSS is read from `/proc`.
 //!
 //! ```sh
 //! cargo bench -p choucha-tests --bench console_load
@@ -27,6 +29,7 @@
 //! the register gets one published result per record.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,7 +46,8 @@ use choucha_sync_server::oversight::dashboard::{self, QueueCursor, QueueFilter, 
 use choucha_sync_server::oversight::disclosure::{self, FeedFormat};
 use choucha_sync_server::oversight::index;
 use choucha_sync_server::store::Store;
-use choucha_tests::{TempDir, pg};
+use choucha_tests::console::Session;
+use choucha_tests::{TempDir, TestServer, pg};
 use chrono::{NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
@@ -602,6 +606,161 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Adds a supervisor with the server's own command line; returns the
+/// generated password.
+fn add_supervisor(data_dir: &Path, url: &str, username: &str) -> anyhow::Result<String> {
+    let out = Command::new(choucha_tests::server_binary()?)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["user", "add", username, "--role", "supervisor"])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .context("running choucha-server user add")?;
+    if !out.status.success() {
+        bail!(
+            "user add {username} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("password: ").map(str::to_owned))
+        .context("user add printed no password")
+}
+
+/// GETs `path` as the session's user; fails unless 200 with `marker` in
+/// the page. Returns the time to the last byte and the page's size.
+async fn get_page(
+    session: &Session,
+    path: &str,
+    marker: &str,
+) -> anyhow::Result<(Duration, usize)> {
+    let t0 = Instant::now();
+    let (status, body) = session.get(path).await?;
+    let e = t0.elapsed();
+    if status != reqwest::StatusCode::OK || !body.contains(marker) {
+        bail!(
+            "GET {path}: {status}, {} bytes, without {marker}",
+            body.len()
+        );
+    }
+    Ok((e, body.len()))
+}
+
+/// The same pages as the console shows them: the real server on the
+/// generated database, a supervisor logged in through the login form, and
+/// the dashboard and review-queue pages timed over HTTP (query, rendering
+/// and transfer of the whole page).
+async fn measure_pages(
+    store: &Store,
+    url: &str,
+    data_dir: &Path,
+    n: u64,
+    iterations: usize,
+) -> anyhow::Result<()> {
+    let password = add_supervisor(data_dir, url, "bench-zhiliangke")?;
+    let server = TestServer::start_in(data_dir, Some(url))?;
+    let session = Session::login(&server.base_url, "bench-zhiliangke", &password).await?;
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let plans = n.div_ceil(RECORDS_PER_PLAN);
+    // Warm up once, as a running server would be.
+    get_page(&session, "/console/dashboard?plan=*", "progress-total").await?;
+    let mut s = Vec::new();
+    let mut size = 0;
+    for _ in 0..iterations {
+        let plan = format!("BENCH-{:03}", rng.below(plans));
+        let (e, len) = get_page(
+            &session,
+            &format!("/console/dashboard?plan={plan}"),
+            "progress-team",
+        )
+        .await?;
+        s.push(e);
+        size = size.max(len);
+    }
+    report(
+        &format!("GET dashboard page, one plan ({} KiB)", size / 1024),
+        s,
+    );
+    let mut s = Vec::new();
+    for _ in 0..iterations {
+        let plan = format!("BENCH-{:03}", rng.below(plans));
+        let town = TOWNS[rng.below(8) as usize].0;
+        let (e, _) = get_page(
+            &session,
+            &format!("/console/dashboard?plan={plan}&town={town}"),
+            "progress-team",
+        )
+        .await?;
+        s.push(e);
+    }
+    report("GET dashboard page, one plan, one town", s);
+    let mut s = Vec::new();
+    for _ in 0..iterations.min(50) {
+        let (e, _) = get_page(&session, "/console/dashboard?plan=*", "progress-total").await?;
+        s.push(e);
+    }
+    report("GET dashboard page, all plans", s);
+    // Deep pages start after a random record, as the "next" link does.
+    let mut cursors = Vec::new();
+    for _ in 0..64 {
+        let id = Uuid::from_u128(u128::from(rng.below(n)) + 1).to_string();
+        let (date, version): (String, String) = sqlx::query_as(
+            "SELECT inspection_date, version FROM oversight_records WHERE record_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(store.pool())
+        .await?;
+        cursors.push(
+            QueueCursor {
+                inspection_date: date,
+                record_id: id,
+                version,
+            }
+            .to_token(),
+        );
+    }
+    let states = [
+        "received",
+        "has_issues",
+        "returned",
+        "approved",
+        "incomplete",
+    ];
+    let mut s = Vec::new();
+    for it in 0..iterations {
+        let path = match it % 3 {
+            0 => "/console/review".to_owned(),
+            1 => format!("/console/review?town={}", TOWNS[rng.below(8) as usize].0),
+            _ => format!("/console/review?state={}", states[rng.below(5) as usize]),
+        };
+        let (e, _) = get_page(&session, &path, "href=\"/console/records/").await?;
+        s.push(e);
+    }
+    report("GET review queue page, first (none/town/state)", s);
+    let mut s = Vec::new();
+    for it in 0..iterations {
+        let after = &cursors[it % cursors.len()];
+        let path = match it % 3 {
+            0 => format!("/console/review?after={after}"),
+            1 => format!(
+                "/console/review?town={}&after={after}",
+                TOWNS[rng.below(8) as usize].0
+            ),
+            _ => format!(
+                "/console/review?state={}&after={after}",
+                states[rng.below(5) as usize]
+            ),
+        };
+        let (e, _) = get_page(&session, &path, "queue-filter").await?;
+        s.push(e);
+    }
+    report("GET review queue page, deep (none/town/state)", s);
+    drop(server);
+    Ok(())
+}
+
 /// Only the public register, `n` results (for the feed measurement alone).
 async fn feed_register(store: &Store, n: u64) -> anyhow::Result<()> {
     let t0 = Instant::now();
@@ -770,6 +929,7 @@ async fn run(backend: &str, n: u64, iterations: usize) -> anyhow::Result<()> {
     } else {
         generate(&store, n).await?;
         measure(&store, n, iterations).await?;
+        measure_pages(&store, &url, dir.path(), n, iterations).await?;
     }
     store.pool().close().await;
     measure_feed(&url, n).await?;
