@@ -231,7 +231,17 @@ pub struct UploadManager {
     store: Arc<dyn BlobStore>,
     limits: UploadLimits,
     locks: StdMutex<HashMap<Sha256Hex, Weak<Mutex<()>>>>,
+    /// Bounds the whole blobs being hashed and stored at once (see
+    /// [`STORING_AT_ONCE`]).
+    storing: tokio::sync::Semaphore,
 }
+
+/// Whole blobs hashed and stored at the same time. With one per request,
+/// 200 devices uploading at once ran 200 blocking threads that hashed and
+/// created files side by side: the cores went to switching between them and
+/// a device's pull waited behind them. A few in flight keep the disk's
+/// fsync queue busy just as well.
+const STORING_AT_ONCE: usize = 8;
 
 impl UploadManager {
     /// Keeps partial uploads in `<data_dir>/uploads` (created if missing)
@@ -256,6 +266,7 @@ impl UploadManager {
             store,
             limits,
             locks: StdMutex::new(HashMap::new()),
+            storing: tokio::sync::Semaphore::new(STORING_AT_ONCE),
         })
     }
 
@@ -476,6 +487,8 @@ impl UploadManager {
         guard: Guard,
     ) -> Result<UploadState, UploadError> {
         let total = chunk.len() as u64;
+        // Never closed, so acquiring only waits.
+        let _turn = self.storing.acquire().await.ok();
         let bytes = chunk.clone();
         let actual = blocking(move || Ok(Sha256Hex::of(&bytes))).await?;
         if actual != *chunk_sha256 {
