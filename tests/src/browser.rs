@@ -13,7 +13,7 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::TempDir;
+use crate::{TempDir, free_port};
 
 /// How long a page may take to show something before a test fails.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -35,12 +35,6 @@ fn find_tool(candidates: &[&str]) -> anyhow::Result<PathBuf> {
         "{} is not installed: run scripts/setup.sh (the console browser tests need chromium and chromium-driver)",
         candidates.join(" / ")
     )
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// The chromedriver process, killed and reaped on drop.

@@ -18,6 +18,14 @@ pub mod s3;
 pub mod throttle;
 pub mod webapp;
 
+/// A free TCP port on 127.0.0.1 (bound, read, released), for the programs
+/// the tests start that must be told their port.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// Workspace root, from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

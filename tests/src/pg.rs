@@ -55,7 +55,6 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -283,7 +282,7 @@ impl PgCluster {
         // before the server binds it: then try another one.
         const ATTEMPTS: usize = 3;
         for attempt in 1..=ATTEMPTS {
-            self.port = free_port()?;
+            self.port = crate::free_port()?;
             let options = format!(
                 "-h 127.0.0.1 -p {} -k '{}' -F -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                 self.port,
@@ -471,12 +470,6 @@ fn make_private_dir(owner: Option<UnixUser>) -> anyhow::Result<PathBuf> {
         return Err(e.context(format!("preparing {}", dir.display())));
     }
     Ok(dir)
-}
-
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// This process's effective user id, from `/proc/self/status`.

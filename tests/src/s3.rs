@@ -2,7 +2,7 @@
 //! crates.io by `scripts/setup.sh`), started on 127.0.0.1 with a free port
 //! and its own directory, killed on drop.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -44,17 +44,10 @@ fn s3s_fs_binary() -> PathBuf {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
 impl S3Server {
     pub async fn start(root: &Path) -> Self {
         std::fs::create_dir_all(root.join(BUCKET)).unwrap();
-        Self::start_on(root, free_port()).await
+        Self::start_on(root, crate::free_port().expect("a free port")).await
     }
 
     pub async fn start_on(root: &Path, port: u16) -> Self {

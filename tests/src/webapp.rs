@@ -17,6 +17,8 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+use crate::free_port;
+
 /// How long a screen may take to show something before a test fails.
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -53,12 +55,6 @@ fn tool(name: &str) -> anyhow::Result<PathBuf> {
         .with_context(|| {
             format!("{name} is not installed: run scripts/setup.sh (the app window tests need Xvfb, WebKitWebDriver and tauri-driver)")
         })
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// A child process killed and reaped on drop, with every process it
