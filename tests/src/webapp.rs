@@ -7,6 +7,7 @@
 //! The tools are installed by `scripts/setup.sh`. A missing tool is an
 //! error that says what to install, never a silent skip: CI has them all.
 
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -114,43 +115,42 @@ fn descendants(pid: u32) -> Vec<u32> {
 #[derive(Debug)]
 pub struct Display {
     _xvfb: Proc,
+    /// Kept open: Xvfb must not meet a closed pipe if it writes again.
+    _stdout: std::process::ChildStdout,
     pub name: String,
 }
 
 impl Display {
+    /// Starts Xvfb on a display number it picks itself (`-displayfd`):
+    /// choosing a free number here and starting Xvfb on it raced when two
+    /// tests started at once — the loser's Xvfb exited, the loser saw the
+    /// winner's socket and shared its display, and lost its window when the
+    /// winner's test ended and stopped that display.
     pub fn start() -> anyhow::Result<Self> {
         let xvfb = tool("Xvfb")?;
-        let base = 100 + (std::process::id() % 400);
-        for n in base..base + 200 {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            {
-                continue;
-            }
-            let mut child = Command::new(&xvfb)
-                .arg(format!(":{n}"))
-                .args(["-screen", "0", "1920x1400x24", "-nolisten", "tcp", "-ac"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("starting Xvfb")?;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                    return Ok(Self {
-                        _xvfb: Proc(child),
-                        name: format!(":{n}"),
-                    });
-                }
-                if child.try_wait()?.is_some() || Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break; // taken meanwhile: try the next number
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        bail!("no free X display number found for Xvfb")
+        let mut child = Command::new(&xvfb)
+            .args(["-displayfd", "1"])
+            .args(["-screen", "0", "1920x1400x24", "-nolisten", "tcp", "-ac"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting Xvfb")?;
+        let mut stdout = child.stdout.take().context("Xvfb's stdout")?;
+        let xvfb = Proc(child);
+        // Xvfb writes the number once its socket is ready, or exits.
+        let mut line = String::new();
+        io::BufReader::new(&mut stdout)
+            .read_line(&mut line)
+            .context("reading Xvfb's display number")?;
+        let n: u32 = line
+            .trim()
+            .parse()
+            .with_context(|| format!("Xvfb did not start (it said {line:?})"))?;
+        Ok(Self {
+            _xvfb: xvfb,
+            _stdout: stdout,
+            name: format!(":{n}"),
+        })
     }
 }
 
@@ -162,6 +162,7 @@ pub struct FieldApp {
     _display: Display,
     pub home: PathBuf,
     screenshots: PathBuf,
+    log: PathBuf,
     shot: u32,
 }
 
@@ -176,6 +177,14 @@ impl FieldApp {
         let app = app_binary()?;
         let port = free_port()?;
         let native_port = free_port()?;
+        let screenshots = crate::workspace_root()
+            .join("target/e2e-screenshots")
+            .join(tag);
+        std::fs::create_dir_all(&screenshots)?;
+        // The driver's and the app's stderr, shown when a wait fails.
+        let log_path = screenshots.join("app.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
         let mut cmd = Command::new(driver_bin);
         cmd.args([
             "--port",
@@ -191,7 +200,7 @@ impl FieldApp {
         // or the DMA-BUF renderer off makes screenshot requests hang.
         .env("NO_AT_BRIDGE", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::from(log));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -213,16 +222,13 @@ impl FieldApp {
             .connect(&url)
             .await
             .context("opening a WebDriver session on the app")?;
-        let screenshots = crate::workspace_root()
-            .join("target/e2e-screenshots")
-            .join(tag);
-        std::fs::create_dir_all(&screenshots)?;
         let app = Self {
             client,
             _driver: driver,
             _display: display,
             home: home.to_owned(),
             screenshots,
+            log: log_path,
             shot: 0,
         };
         app.client.set_window_size(1280, 800).await.ok();
@@ -300,11 +306,30 @@ impl FieldApp {
         }
     }
 
+    /// The page's text; when there is no page, why not, whether the app
+    /// process still runs, and the end of its log.
     pub async fn body_text(&self) -> String {
         match self.client.find(Locator::Css("body")).await {
             Ok(b) => b.text().await.unwrap_or_default(),
-            Err(e) => format!("(no page: {e})"),
+            Err(e) => {
+                let app_running = descendants(self._driver.0.id()).iter().any(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim().starts_with("choucha-field"))
+                });
+                format!(
+                    "(no page: {e:?}; the app process is {}; its log ends:\n{})",
+                    if app_running { "running" } else { "gone" },
+                    self.log_tail(30)
+                )
+            }
         }
+    }
+
+    /// The last `lines` lines the driver and the app wrote to stderr.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     /// Clicks the element like a finger would (WebDriver click), waiting for

@@ -157,6 +157,19 @@ async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Resu
             .await?;
         if first && plan.with_finding {
             app.fill("#item-note", "现场未见计量器具检定证书").await?;
+            // The screen re-renders while the note is typed (offline, the
+            // sync status counts down every poll): the typed text stays.
+            tokio::time::sleep(Duration::from_millis(3200)).await;
+            let typed = app
+                .wait("#item-note")
+                .await?
+                .prop("value")
+                .await?
+                .unwrap_or_default();
+            anyhow::ensure!(
+                typed.contains("检定证书"),
+                "the unsaved note was wiped by a re-render: {typed:?}"
+            );
             // The note is saved when the field loses focus.
             app.click("#basis-toggle").await?;
             app.wait("#basis").await?;

@@ -7,12 +7,14 @@
 //!   and command line: a demo or test hands over an enrolment here).
 //! * [`sync_loop`] — background sync with backoff, and its status.
 //! * [`position`] — where photo positions come from on this platform.
+//! * [`recover`] — a page whose web process died is loaded again.
 //! * [`views`] — views assembled from the core's state.
 
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod position;
+pub mod recover;
 pub mod sync_loop;
 pub mod views;
 
@@ -78,6 +80,9 @@ pub fn run() {
             let shell = open_shell(config, started)?;
             let shell = Arc::new(shell);
             app.manage(shell.clone());
+            if let Some(window) = app.get_webview_window("main") {
+                recover::reload_when_the_page_dies(&window);
+            }
             tauri::async_runtime::spawn(async move {
                 startup(shell).await;
             });

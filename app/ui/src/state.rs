@@ -85,6 +85,13 @@ impl Reducible for AppState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        // The sync status is polled every 1.5 s and mostly unchanged: the
+        // same state (same `Rc`) means no re-render of the whole screen.
+        if let Action::Sync(v) = &action {
+            if self.home.as_ref().map(|h| &h.sync) == Some(v) {
+                return self;
+            }
+        }
         let mut s = (*self).clone();
         match action {
             Action::Home(h) => {

@@ -10,6 +10,7 @@ use choucha_shared::checklist::{Evidence, Verdict};
 use choucha_shared::record::PhotoSubject;
 
 use crate::components::inspect_nav::InspectNav;
+use crate::components::text_field::TextField;
 use crate::components::widgets::{PhotoInput, Thumb};
 use crate::i18n::{tr, verdict};
 use crate::ipc;
@@ -121,7 +122,7 @@ pub fn items_screen() -> Html {
                     }) }
                 </div>
                 <label>{ tr(lang, "说明（不符合时必填）", "Note (required when it does not conform)") }
-                    <textarea id="item-note" ref={note_ref} key={item.id.clone()} rows="3" disabled={!editable}
+                    <TextField id="item-note" node_ref={note_ref} key={item.id.clone()} rows={3} disabled={!editable}
                         value={entry.note.clone().unwrap_or_default()} onchange={on_note} />
                 </label>
                 <div class="item-photos">

@@ -13,4 +13,5 @@ pub mod sign;
 pub mod sync;
 pub mod task_detail;
 pub mod tasks;
+pub mod text_field;
 pub mod widgets;

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use choucha_app_api::{Lang, LocationSetting, Settings, cmd};
 
+use crate::components::text_field::TextField;
 use crate::i18n::tr;
 use crate::ipc;
 use crate::state::{Action, spawn, use_store};
@@ -130,12 +131,12 @@ pub fn settings_screen() -> Html {
             </label>
             if *mode == "fixed" {
                 <div class="row">
-                    <label>{ tr(lang, "纬度", "Latitude") }<input id="set-lat" ref={lat} type="text" value={flat} /></label>
-                    <label>{ tr(lang, "经度", "Longitude") }<input id="set-lon" ref={lon} type="text" value={flon} /></label>
+                    <label>{ tr(lang, "纬度", "Latitude") }<TextField id="set-lat" node_ref={lat} value={flat} /></label>
+                    <label>{ tr(lang, "经度", "Longitude") }<TextField id="set-lon" node_ref={lon} value={flon} /></label>
                 </div>
             }
-            <label>{ tr(lang, "执法机关（打印在通知书上）", "Authority (printed on orders)") }<input id="set-authority" ref={authority} type="text" value={s.authority.clone()} /></label>
-            <label>{ tr(lang, "设备名称", "Device name") }<input id="set-device" ref={device} type="text" value={s.device_name.clone()} /></label>
+            <label>{ tr(lang, "执法机关（打印在通知书上）", "Authority (printed on orders)") }<TextField id="set-authority" node_ref={authority} value={s.authority.clone()} /></label>
+            <label>{ tr(lang, "设备名称", "Device name") }<TextField id="set-device" node_ref={device} value={s.device_name.clone()} /></label>
             <button id="settings-save" class="primary big" onclick={save}>{ tr(lang, "保存设置", "Save settings") }</button>
             if let Some(e) = &home.enrolment {
                 <h2>{ tr(lang, "本设备", "This device") }</h2>
