@@ -259,14 +259,25 @@ impl Browser {
     pub async fn wait_download(&self, suffix: &str) -> anyhow::Result<PathBuf> {
         let dir = self.downloads();
         let deadline = Instant::now() + WAIT;
+        // Chromium reserves the final name with an empty file, writes into
+        // `*.crdownload` and renames it over the reservation when done: a
+        // download is finished when it is non-empty, nothing is still being
+        // written, and its size held still for one poll.
+        let mut last: Option<(PathBuf, u64)> = None;
         loop {
             if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.flatten() {
+                let entries: Vec<_> = entries.flatten().collect();
+                let writing = entries
+                    .iter()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"));
+                let done = entries.iter().find_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    // Chromium writes `*.crdownload` until the file is complete.
-                    if name.ends_with(suffix) && !name.ends_with(".crdownload") {
-                        return Ok(e.path());
-                    }
+                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    (name.ends_with(suffix) && len > 0).then(|| (e.path(), len))
+                });
+                match done {
+                    Some(now) if !writing && last.as_ref() == Some(&now) => return Ok(now.0),
+                    other => last = other,
                 }
             }
             if Instant::now() > deadline {
