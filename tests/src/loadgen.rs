@@ -444,7 +444,6 @@ impl fmt::Display for LatencySummary {
 #[derive(Debug, Default)]
 struct DeviceRun {
     push: Latencies,
-    head: Latencies,
     patch: Latencies,
     poll: Latencies,
     bytes_sent: u64,
@@ -471,7 +470,6 @@ pub struct Report {
     /// When each device's record became `received`, from the start.
     pub fastest: Duration,
     pub push: LatencySummary,
-    pub head: LatencySummary,
     pub patch: LatencySummary,
     pub pull: LatencySummary,
     pub poll: LatencySummary,
@@ -532,7 +530,6 @@ impl fmt::Display for Report {
             self.upload_window.as_secs_f64()
         )?;
         writeln!(f, "push  (POST /push)    {}", self.push)?;
-        writeln!(f, "HEAD  (blob offset)   {}", self.head)?;
         writeln!(f, "PATCH (blob chunk)    {}", self.patch)?;
         writeln!(f, "pull  (GET /pull)     {}", self.pull)?;
         writeln!(f, "status (GET /records) {}", self.poll)?;
@@ -549,7 +546,11 @@ impl fmt::Display for Report {
     }
 }
 
-/// HEAD, then PATCH chunks from the server's offset until stored.
+/// PATCH chunks until stored, from offset 0: a device that never sent a
+/// blob has nothing to ask the server first (the app does the same, and
+/// asks with HEAD only for a blob it started sending before). A server that
+/// holds part of it answers 409 with its offset, and the upload continues
+/// from there.
 async fn upload(
     dev: &SimDevice,
     sha: &Sha256Hex,
@@ -557,16 +558,7 @@ async fn upload(
     chunk: usize,
     out: &mut DeviceRun,
 ) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let (status, offset, complete) = dev.blob_offset(sha, bytes.len()).await?;
-    out.head.push(t.elapsed());
-    if status != StatusCode::OK {
-        bail!("HEAD {sha}: {status}");
-    }
-    if complete {
-        return Ok(());
-    }
-    let mut offset = offset as usize;
+    let mut offset = 0usize;
     // Every chunk once, and a few answers that move the offset.
     for _ in 0..bytes.len() / chunk.max(1) + 4 {
         let piece = &bytes[offset..(offset + chunk).min(bytes.len())];
@@ -731,15 +723,13 @@ pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
         upload_window: Duration::ZERO,
         fastest: Duration::MAX,
         push: LatencySummary::default(),
-        head: LatencySummary::default(),
         patch: LatencySummary::default(),
         pull: LatencySummary::default(),
         poll: LatencySummary::default(),
         pull_errors: 0,
         failures: Vec::new(),
     };
-    let (mut push, mut head, mut patch, mut poll) = (
-        Latencies::default(),
+    let (mut push, mut patch, mut poll) = (
         Latencies::default(),
         Latencies::default(),
         Latencies::default(),
@@ -757,7 +747,6 @@ pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
             report.failures.push(e);
         }
         Latencies::extend(&mut push, d.push);
-        Latencies::extend(&mut head, d.head);
         Latencies::extend(&mut patch, d.patch);
         Latencies::extend(&mut poll, d.poll);
         report.blob_bytes += d.bytes_sent;
@@ -778,7 +767,6 @@ pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
         report.upload_window = b - a;
     }
     report.push = push.summary();
-    report.head = head.summary();
     report.patch = patch.summary();
     report.poll = poll.summary();
     report.pull = pulls

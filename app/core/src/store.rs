@@ -14,7 +14,8 @@ use crate::error::CoreError;
 use crate::keys::DeviceKey;
 
 /// Migrations, in order, never edited once shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -65,7 +66,13 @@ CREATE TABLE blobs (
     kind      TEXT NOT NULL,            -- photo | signature
     uploaded  INTEGER NOT NULL DEFAULT 0
 );
-"#];
+"#,
+    r#"
+-- 1 once a chunk of the blob was sent: only then can the server hold part
+-- of it, and only then is it asked where the upload stands (HEAD).
+ALTER TABLE blobs ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The open store.
 #[derive(Debug)]

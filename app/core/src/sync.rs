@@ -303,32 +303,48 @@ impl App {
         e: &Enrolment,
         report: &mut SyncReport,
     ) -> Result<(), CoreError> {
-        let pending: Vec<(String, i64)> = self.store.read(|c| {
+        let pending: Vec<(String, i64, bool)> = self.store.read(|c| {
             let mut st = c.prepare(
-                "SELECT b.sha256, b.bytes FROM blobs b JOIN records r ON r.record_id = b.record_id \
+                "SELECT b.sha256, b.bytes, b.started FROM blobs b JOIN records r ON r.record_id = b.record_id \
                  WHERE b.uploaded = 0 AND r.state = 'sealed' ORDER BY b.sha256",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })?;
-        for (sha, total) in pending {
+        for (sha, total, started) in pending {
             let sha = Sha256Hex::parse(&sha).map_err(|e| CoreError::Format(e.to_string()))?;
             let bytes = self.evidence.get(&sha)?;
             let url = format!("{}/api/v1/device/blobs/{sha}", e.server_url);
-            let head = http
-                .head(&url)
-                .bearer_auth(&e.token)
-                .header("upload-length", total)
-                .send()
-                .await
-                .map_err(net)?;
-            if !head.status().is_success() {
-                return Err(CoreError::Server(format!("{} (HEAD {sha})", head.status())));
-            }
-            let mut offset: usize = header(&head, "upload-offset").unwrap_or(0) as usize;
-            let mut complete = head.headers().contains_key("upload-complete");
+            // A blob never sent starts at 0 without asking: one round trip
+            // less per photo on a slow link. One sent before may be partly
+            // (or wholly) on the server already: ask where it stands.
+            let (mut offset, mut complete) = if started {
+                let head = http
+                    .head(&url)
+                    .bearer_auth(&e.token)
+                    .header("upload-length", total)
+                    .send()
+                    .await
+                    .map_err(net)?;
+                if !head.status().is_success() {
+                    return Err(CoreError::Server(format!("{} (HEAD {sha})", head.status())));
+                }
+                (
+                    header(&head, "upload-offset").unwrap_or(0) as usize,
+                    head.headers().contains_key("upload-complete"),
+                )
+            } else {
+                self.store.write(|tx| {
+                    tx.execute(
+                        "UPDATE blobs SET started = 1 WHERE sha256 = ?1",
+                        [sha.as_str()],
+                    )?;
+                    Ok(())
+                })?;
+                (0, false)
+            };
             while !complete {
                 let end = (offset + CHUNK_BYTES).min(bytes.len());
                 let chunk = bytes[offset..end].to_vec();

@@ -4,7 +4,9 @@
 //! protocol a client follows:
 //!
 //! 1. [`UploadManager::offset`] (HEAD): how many bytes the server holds, or
-//!    [`UploadState::Complete`] if the blob is already stored.
+//!    [`UploadState::Complete`] if the blob is already stored. A client
+//!    that never sent any of a blob skips this and sends from 0: a server
+//!    that does hold part of it answers 409 with its offset.
 //! 2. [`UploadManager::append`] (PATCH) from exactly that offset, with the
 //!    chunk's SHA-256. A wrong offset or checksum changes nothing and says
 //!    why; on success the chunk is fsynced before the new offset is returned.
@@ -319,6 +321,18 @@ impl UploadManager {
         let current = self
             .durable_offset(hash, declared_total, guard.clone())
             .await?;
+        let end = offset.saturating_add(chunk.len() as u64);
+        if current == 0 && offset == 0 && end == declared_total && end > 0 {
+            // The whole blob at once, the common case. Whether it is stored
+            // already is not asked first: storing is idempotent (the store
+            // keeps what it has), and asking cost a round trip to the
+            // blocking pool per photo.
+            let state = self
+                .store_whole(hash, chunk, chunk_sha256, guard.clone())
+                .await;
+            drop(guard);
+            return state;
+        }
         if current == 0 {
             if let Some(size) = self.stored_size(hash).await {
                 return Ok(UploadState::Complete { size });
@@ -330,19 +344,11 @@ impl UploadManager {
                 given: offset,
             });
         }
-        let end = offset.saturating_add(chunk.len() as u64);
         if end > declared_total {
             return Err(UploadError::BeyondTotal {
                 end,
                 total: declared_total,
             });
-        }
-        if current == 0 && end == declared_total && end > 0 {
-            let state = self
-                .store_whole(hash, chunk, chunk_sha256, guard.clone())
-                .await;
-            drop(guard);
-            return state;
         }
         let part = self.part_path(hash);
         let dir = self.uploads_dir.clone();
