@@ -7,7 +7,7 @@
 //! gets the same answer and different content is a conflict. A batch is one
 //! transaction, and the answer is sent only after it committed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -412,54 +412,48 @@ impl Store {
             }
             None => None,
         };
+        // What the device already has stored under the batch's indices and
+        // entry IDs, read in two queries rather than two per entry: a push
+        // holds the single writer, and per-entry round trips to the
+        // database were most of its time. Entries stored by this batch are
+        // added as they go, so a duplicate inside one batch is answered as
+        // before.
+        let (mut at_index, mut by_id) = self.stored_entries(&mut tx, device, entries).await?;
         let mut results = Vec::with_capacity(entries.len());
         for e in entries {
-            let stored =
-                |row: Option<(String, i64, String)>| -> Result<Option<StoredEntry>, StoreError> {
-                    row.map(|(id, idx, h)| {
-                        Ok(StoredEntry {
-                            entry_id: id.parse().map_err(corrupt)?,
-                            index: idx as u64,
-                            hash: Sha256Hex::parse(&h).map_err(corrupt)?,
-                        })
-                    })
-                    .transpose()
-                };
-            let at_index = stored(
-                sqlx::query_as(
-                    "SELECT entry_id, idx, hash FROM device_log WHERE device_id = $1 AND idx = $2",
-                )
-                .bind(&device.device_id)
-                .bind(e.index as i64)
-                .fetch_optional(&mut *tx)
-                .await?,
-            )?;
-            let by_id = stored(
-                sqlx::query_as("SELECT entry_id, idx, hash FROM device_log WHERE entry_id = $1 AND device_id = $2")
-                    .bind(e.entry_id.to_string())
-                    .bind(&device.device_id)
-                    .fetch_optional(&mut *tx)
-                    .await?,
-            )?;
+            let at_index_e = at_index.get(&e.index).cloned();
+            let by_id_e = by_id.get(&e.entry_id).cloned();
             let prev = if e.index == next {
                 last_hash.clone()
             } else {
                 None
             };
-            let verdict =
-                match chain_check(e, at_index.as_ref(), by_id.as_ref(), next, prev.as_ref()) {
+            let verdict = match chain_check(
+                e,
+                at_index_e.as_ref(),
+                by_id_e.as_ref(),
+                next,
+                prev.as_ref(),
+            ) {
+                Some(v) => v,
+                None => match self.check_payload(&mut tx, device, e).await? {
                     Some(v) => v,
-                    None => match self.check_payload(&mut tx, device, e).await? {
-                        Some(v) => v,
-                        None => {
-                            self.store_entry(&mut tx, device, e, &received_at, catalogue)
-                                .await?;
-                            next += 1;
-                            last_hash = Some(e.hash.clone());
-                            EntryVerdict::Stored
-                        }
-                    },
-                };
+                    None => {
+                        self.store_entry(&mut tx, device, e, &received_at, catalogue)
+                            .await?;
+                        next += 1;
+                        last_hash = Some(e.hash.clone());
+                        let stored = StoredEntry {
+                            entry_id: e.entry_id,
+                            index: e.index,
+                            hash: e.hash.clone(),
+                        };
+                        at_index.insert(e.index, stored.clone());
+                        by_id.insert(e.entry_id, stored);
+                        EntryVerdict::Stored
+                    }
+                },
+            };
             results.push(EntryResult {
                 entry_id: e.entry_id,
                 index: e.index,
@@ -482,6 +476,50 @@ impl Store {
                 .filter_map(|(h,)| Sha256Hex::parse(&h).ok())
                 .collect(),
         })
+    }
+
+    /// The device's stored entries at the batch's indices or with its entry
+    /// IDs, by index and by ID (a row found one way is filed both ways;
+    /// lookups are only ever for the batch's own indices and IDs).
+    async fn stored_entries(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        device: &DeviceCtx,
+        entries: &[LogEntry],
+    ) -> Result<(HashMap<u64, StoredEntry>, HashMap<Uuid, StoredEntry>), StoreError> {
+        let mut at_index = HashMap::new();
+        let mut by_id = HashMap::new();
+        // A few hundred entries per query keeps well under every database's
+        // limit on bound parameters.
+        for part in entries.chunks(400) {
+            let n = part.len();
+            let idx_marks: Vec<String> = (0..n).map(|i| format!("${}", i + 2)).collect();
+            let id_marks: Vec<String> = (0..n).map(|i| format!("${}", n + i + 2)).collect();
+            let sql = format!(
+                "SELECT entry_id, idx, hash FROM device_log WHERE device_id = $1 AND idx IN ({}) \
+                 UNION ALL \
+                 SELECT entry_id, idx, hash FROM device_log WHERE entry_id IN ({}) AND device_id = $1",
+                idx_marks.join(", "),
+                id_marks.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String, i64, String)>(&sql).bind(&device.device_id);
+            for e in part {
+                q = q.bind(e.index.min(i64::MAX as u64) as i64);
+            }
+            for e in part {
+                q = q.bind(e.entry_id.to_string());
+            }
+            for (id, idx, h) in q.fetch_all(&mut **tx).await? {
+                let stored = StoredEntry {
+                    entry_id: id.parse().map_err(corrupt)?,
+                    index: idx as u64,
+                    hash: Sha256Hex::parse(&h).map_err(corrupt)?,
+                };
+                at_index.insert(stored.index, stored.clone());
+                by_id.insert(stored.entry_id, stored);
+            }
+        }
+        Ok((at_index, by_id))
     }
 
     /// Checks an entry's payload against the server's facts: only the
