@@ -771,7 +771,7 @@ impl Store {
         blobs: &[(Sha256Hex, u64)],
         catalogue: &Catalogue,
     ) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
+        let _writer = self.writer_ahead().await;
         let mut tx = self.pool.begin().await?;
         for (sha256, bytes) in blobs {
             register_blob(&mut tx, sha256, *bytes, catalogue).await?;
