@@ -55,6 +55,18 @@ pub enum EntryPayload {
 }
 
 impl EntryPayload {
+    /// The serde tag (`kind`) of this payload, without serialising it: the
+    /// server files every log row under it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Started { .. } => "started",
+            Self::ItemSet { .. } => "item_set",
+            Self::PhotoTaken { .. } => "photo_taken",
+            Self::Sealed { .. } => "sealed",
+            Self::Amended { .. } => "amended",
+        }
+    }
+
     pub fn record_id(&self) -> Uuid {
         match self {
             Self::Started { record_id, .. }
@@ -343,6 +355,18 @@ mod tests {
             entry_id: e.entry_id,
             index: e.index,
             hash: e.hash.clone(),
+        }
+    }
+
+    #[test]
+    fn kind_is_the_serde_tag() {
+        let started = EntryPayload::Started {
+            record_id: Uuid::nil(),
+            task_id: "T-1".into(),
+            started_at: Utc.with_ymd_and_hms(2024, 1, 10, 2, 0, 0).unwrap(),
+        };
+        for p in [started, entry(1, None, "a").payload] {
+            assert_eq!(serde_json::to_value(&p).unwrap()["kind"], p.kind());
         }
     }
 

@@ -101,7 +101,7 @@ impl AppState {
             blobs::UploadManager::new(data_dir, blob_store, blobs::UploadLimits::default()).await?;
         let checklists = Arc::new(Catalogue::embedded()?);
         Ok(Self {
-            blob_registrar: store::BlobRegistrar::start(store.clone(), Arc::clone(&checklists)),
+            blob_registrar: store::BlobRegistrar::start(store.clone()),
             store,
             checklists,
             uploads: Arc::new(uploads),

@@ -174,7 +174,7 @@ impl World {
                 .await
                 .unwrap();
             self.store()
-                .blob_arrived(sha, bytes.len() as u64, &self.state.checklists)
+                .blob_arrived(sha, bytes.len() as u64)
                 .await
                 .unwrap();
         }

@@ -252,6 +252,27 @@ async fn story(mut server: TestServer) {
     for (_, bytes) in rest {
         assert!(dev.upload_blob(bytes, 512, usize::MAX).await.unwrap());
     }
+    // Still incomplete, and what it lacks is now exactly the one blob not
+    // yet sent.
+    let (_, versions) = admin_get(
+        &client,
+        &server,
+        &format!("/api/v1/records/{}", record.record_id),
+    )
+    .await;
+    assert_eq!(versions[0]["state"], "incomplete");
+    let missing: Vec<&str> = versions[0]["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(
+        rest.iter().all(|(sha, _)| sha != &last_blob.0),
+        "the last blob is sent only once"
+    );
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].contains(last_blob.0.as_str()), "{missing:?}");
     assert!(!dev.upload_blob(&last_blob.1, 512, 1).await.unwrap());
     server.restart().unwrap();
     let (s, offset, _) = dev

@@ -13,9 +13,6 @@
 //! carries tens of blobs. Each caller is answered only after the commit
 //! that holds its blob, so nothing is acknowledged before it is durable.
 
-use std::sync::Arc;
-
-use choucha_checklists::Catalogue;
 use choucha_shared::value::Sha256Hex;
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,9 +40,9 @@ pub struct BlobRegistrar {
 
 impl BlobRegistrar {
     /// Starts the worker on the current Tokio runtime.
-    pub fn start(store: Store, catalogue: Arc<Catalogue>) -> Self {
+    pub fn start(store: Store) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, catalogue, rx));
+        tokio::spawn(run(store, rx));
         Self { queue }
     }
 
@@ -68,12 +65,12 @@ fn stopped() -> StoreError {
     StoreError::Db(sqlx::Error::WorkerCrashed)
 }
 
-async fn run(store: Store, catalogue: Arc<Catalogue>, mut rx: mpsc::Receiver<Pending>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let blobs: Vec<(Sha256Hex, u64)> =
             batch.iter().map(|p| (p.sha256.clone(), p.bytes)).collect();
-        match store.blobs_arrived(&blobs, &catalogue).await {
+        match store.blobs_arrived(&blobs).await {
             Ok(()) => {
                 for p in batch.drain(..) {
                     // A caller that hung up needs no answer; its blob is
@@ -92,9 +89,7 @@ async fn run(store: Store, catalogue: Arc<Catalogue>, mut rx: mpsc::Receiver<Pen
                 // others still succeed.
                 tracing::warn!(error = %e, blobs = batch.len(), "group registration failed; retrying one by one");
                 for p in batch.drain(..) {
-                    let one = store
-                        .blobs_arrived(&[(p.sha256.clone(), p.bytes)], &catalogue)
-                        .await;
+                    let one = store.blobs_arrived(&[(p.sha256.clone(), p.bytes)]).await;
                     let _ = p.done.send(one);
                 }
             }

@@ -383,7 +383,7 @@ impl Store {
         entries: &[LogEntry],
         catalogue: &Catalogue,
     ) -> Result<PushResponse, StoreError> {
-        let _writer = self.writer().await;
+        let writer = self.writer().await;
         let received_at = now();
         let mut tx = self.pool.begin().await?;
         if self.backend == super::Backend::Postgres {
@@ -394,22 +394,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let (max_idx,): (Option<i64>,) =
-            sqlx::query_as("SELECT MAX(idx) FROM device_log WHERE device_id = $1")
-                .bind(&device.device_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut next = max_idx.unwrap_or(0) as u64 + 1;
-        let mut last_hash: Option<Sha256Hex> = match max_idx {
-            Some(i) => {
-                let (h,): (String,) =
-                    sqlx::query_as("SELECT hash FROM device_log WHERE device_id = $1 AND idx = $2")
-                        .bind(&device.device_id)
-                        .bind(i)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                Some(Sha256Hex::parse(&h).map_err(corrupt)?)
-            }
+        // The head of the device's stored log: its last index and hash.
+        let head: Option<(i64, String)> = sqlx::query_as(
+            "SELECT idx, hash FROM device_log WHERE device_id = $1 ORDER BY idx DESC LIMIT 1",
+        )
+        .bind(&device.device_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut next = head.as_ref().map_or(0, |(i, _)| *i) as u64 + 1;
+        let mut last_hash: Option<Sha256Hex> = match head {
+            Some((_, h)) => Some(Sha256Hex::parse(&h).map_err(corrupt)?),
             None => None,
         };
         // What the device already has stored under the batch's indices and
@@ -420,6 +414,9 @@ impl Store {
         // before.
         let (mut at_index, mut by_id) = self.stored_entries(&mut tx, device, entries).await?;
         let mut results = Vec::with_capacity(entries.len());
+        // The batch's log rows, written together once every entry is
+        // decided (nothing below reads them back).
+        let mut log_rows: Vec<&LogEntry> = Vec::with_capacity(entries.len());
         for e in entries {
             let at_index_e = at_index.get(&e.index).cloned();
             let by_id_e = by_id.get(&e.entry_id).cloned();
@@ -439,8 +436,9 @@ impl Store {
                 None => match self.check_payload(&mut tx, device, e).await? {
                     Some(v) => v,
                     None => {
-                        self.store_entry(&mut tx, device, e, &received_at, catalogue)
+                        self.store_record(&mut tx, device, e, &received_at, catalogue)
                             .await?;
+                        log_rows.push(e);
                         next += 1;
                         last_hash = Some(e.hash.clone());
                         let stored = StoredEntry {
@@ -460,9 +458,13 @@ impl Store {
                 verdict,
             });
         }
+        insert_log_rows(&mut tx, device, &log_rows, &received_at).await?;
         tx.commit().await?;
+        // Committed: what follows only reads, and need not hold up the
+        // next writer.
+        drop(writer);
         let missing: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT rb.sha256 FROM record_blobs rb JOIN records r ON r.record_id = rb.record_id AND r.version = rb.version \
+            "SELECT DISTINCT rb.sha256 FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
              WHERE r.device_id = $1 AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256) ORDER BY rb.sha256",
         )
         .bind(&device.device_id)
@@ -602,7 +604,9 @@ impl Store {
         Ok(None)
     }
 
-    async fn store_entry(
+    /// The record version a Sealed or Amended entry carries (nothing for
+    /// other entries): its row, its blobs, its flags and its state.
+    async fn store_record(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         device: &DeviceCtx,
@@ -610,26 +614,6 @@ impl Store {
         received_at: &str,
         catalogue: &Catalogue,
     ) -> Result<(), StoreError> {
-        let kind = serde_json::to_value(&e.payload).map_err(corrupt)?["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        sqlx::query(
-            "INSERT INTO device_log (device_id, idx, entry_id, hash, prev_hash, kind, record_id, created_at, received_at, entry) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-        )
-        .bind(&device.device_id)
-        .bind(e.index as i64)
-        .bind(e.entry_id.to_string())
-        .bind(e.hash.as_str())
-        .bind(e.prev_hash.as_ref().map(|h| h.to_string()))
-        .bind(&kind)
-        .bind(e.payload.record_id().to_string())
-        .bind(e.created_at.to_rfc3339())
-        .bind(received_at)
-        .bind(serde_json::to_string(e).map_err(corrupt)?)
-        .execute(&mut **tx)
-        .await?;
         let (record, replaces) = match &e.payload {
             EntryPayload::Sealed { record } => (record, None),
             EntryPayload::Amended { replaces, record } => (record, Some(replaces)),
@@ -676,16 +660,30 @@ impl Store {
                     .await?;
             }
         }
-        let hashes: BTreeSet<String> = record.blob_hashes().map(|h| h.to_string()).collect();
-        for h in &hashes {
-            sqlx::query("INSERT INTO record_blobs (record_id, version, sha256) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(record.record_id.to_string())
-                .bind(version.as_str())
-                .bind(h)
-                .execute(&mut **tx)
-                .await?;
+        let hashes: Vec<&str> = record
+            .blob_hashes()
+            .map(Sha256Hex::as_str)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let record_id = record.record_id.to_string();
+        // One statement per few hundred blobs, not one per blob: this runs
+        // while every other device's push waits for the writer.
+        for part in hashes.chunks(300) {
+            let rows: Vec<String> = (0..part.len())
+                .map(|i| format!("($1, $2, ${})", i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO record_blobs (record_id, version, sha256) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(&record_id).bind(version.as_str());
+            for h in part {
+                q = q.bind(*h);
+            }
+            q.execute(&mut **tx).await?;
         }
-        let (state, missing) = evaluate(tx, record, catalogue).await?;
+        let (state, missing) = evaluate(tx, record, &hashes, catalogue).await?;
         sqlx::query(
             "INSERT INTO records (record_id, version, task_id, device_id, replaces, superseded, state, missing, flags, record, received_at) \
              VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
@@ -753,29 +751,17 @@ impl Store {
     }
 
     /// Registers a verified blob and completes the records that waited for it.
-    pub async fn blob_arrived(
-        &self,
-        sha256: &Sha256Hex,
-        bytes: u64,
-        catalogue: &Catalogue,
-    ) -> Result<(), StoreError> {
-        self.blobs_arrived(&[(sha256.clone(), bytes)], catalogue)
-            .await
+    pub async fn blob_arrived(&self, sha256: &Sha256Hex, bytes: u64) -> Result<(), StoreError> {
+        self.blobs_arrived(&[(sha256.clone(), bytes)]).await
     }
 
     /// Registers several verified blobs in one transaction (one commit, one
     /// fsync): see [`super::BlobRegistrar`], which groups concurrent
     /// uploads' registrations this way. All or nothing.
-    pub async fn blobs_arrived(
-        &self,
-        blobs: &[(Sha256Hex, u64)],
-        catalogue: &Catalogue,
-    ) -> Result<(), StoreError> {
+    pub async fn blobs_arrived(&self, blobs: &[(Sha256Hex, u64)]) -> Result<(), StoreError> {
         let _writer = self.writer_ahead().await;
         let mut tx = self.pool.begin().await?;
-        for (sha256, bytes) in blobs {
-            register_blob(&mut tx, sha256, *bytes, catalogue).await?;
-        }
+        register_blobs(&mut tx, blobs).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -797,15 +783,30 @@ impl Store {
         .bind(record_id.to_string())
         .fetch_all(&self.pool)
         .await?;
+        // Blobs a version names that have not arrived, listed first (in hash
+        // order) before what the sealing rules found.
+        let absent: Vec<(String, String)> = sqlx::query_as(
+            "SELECT rb.version, rb.sha256 FROM record_blobs rb WHERE rb.record_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256) ORDER BY rb.sha256",
+        )
+        .bind(record_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(
                 |(version, task_id, device_id, state, missing, superseded, flags, record)| {
+                    let mut lines: Vec<String> = absent
+                        .iter()
+                        .filter(|(v, _)| *v == version)
+                        .map(|(_, sha256)| blob_missing_line(sha256))
+                        .collect();
+                    lines.extend(serde_json::from_str::<Vec<String>>(&missing).map_err(corrupt)?);
                     Ok(StoredRecord {
                         status: RecordStatus {
                             record_id: *record_id,
                             version: Sha256Hex::parse(&version).map_err(corrupt)?,
                             state: parse_state(&state)?,
-                            missing: serde_json::from_str(&missing).map_err(corrupt)?,
+                            missing: lines,
                         },
                         task_id,
                         device_id,
@@ -948,25 +949,34 @@ pub struct StoredRecord {
     pub record: InspectionRecord,
 }
 
-/// Submitted only when every named blob has arrived and the shared sealing
-/// rules pass; otherwise incomplete, with everything that is missing.
+/// Submitted only when every named blob (`hashes`, distinct) has arrived
+/// and the shared sealing rules pass; otherwise incomplete. Returns the
+/// state and what the sealing rules found missing: the `missing` column
+/// holds only those, because they cannot change for a sealed version,
+/// while missing blobs do change and are read from `record_blobs` and
+/// `blobs` when asked for (see [`blob_missing_line`]). So an arriving
+/// blob needs no rewrite of every record that waits for it.
 async fn evaluate(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     record: &InspectionRecord,
+    hashes: &[&str],
     catalogue: &Catalogue,
 ) -> Result<(ReviewState, Vec<String>), StoreError> {
-    let mut missing = Vec::new();
-    let hashes: BTreeSet<&str> = record.blob_hashes().map(Sha256Hex::as_str).collect();
-    for h in hashes {
-        let present: Option<(String,)> =
-            sqlx::query_as("SELECT sha256 FROM blobs WHERE sha256 = $1")
-                .bind(h)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if present.is_none() {
-            missing.push(format!("证据文件 {h} 尚未上传 (blob missing)"));
+    let mut present = 0;
+    for part in hashes.chunks(400) {
+        let marks: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM blobs WHERE sha256 IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+        for h in part {
+            q = q.bind(*h);
         }
+        present += q.fetch_one(&mut **tx).await?.0;
     }
+    let blobs_missing = present < hashes.len() as i64;
+    let mut missing = Vec::new();
     match catalogue.get(&record.checklist) {
         Some(c) => missing.extend(
             completeness::check(record, c)
@@ -975,7 +985,7 @@ async fn evaluate(
         ),
         None => missing.push(format!("服务器没有检查表 {}", record.checklist)),
     }
-    let state = if missing.is_empty() {
+    let state = if missing.is_empty() && !blobs_missing {
         ReviewState::Received
     } else {
         ReviewState::Incomplete
@@ -983,68 +993,101 @@ async fn evaluate(
     Ok((state, missing))
 }
 
-/// One blob's registration inside a transaction: the blob row, then every
-/// incomplete record that waited for it.
-async fn register_blob(
+/// How a blob a record names but the server lacks is listed among what the
+/// record is missing.
+fn blob_missing_line(sha256: &str) -> String {
+    format!("证据文件 {sha256} 尚未上传 (blob missing)")
+}
+
+/// The batch's stored entries as `device_log` rows, a few dozen per
+/// statement.
+async fn insert_log_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    sha256: &Sha256Hex,
-    bytes: u64,
-    catalogue: &Catalogue,
+    device: &DeviceCtx,
+    rows: &[&LogEntry],
+    received_at: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO blobs (sha256, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(sha256.as_str())
-    .bind(bytes as i64)
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
-    // Records waiting for this blob. Most still wait for others too: for
-    // those, only the blob's line leaves the missing list; the full
-    // evaluation (record JSON, every blob, the sealing rules) runs once, when
-    // the last one arrives. Under load this was the hot spot.
-    let waiting: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT r.record_id, r.version, r.missing FROM records r JOIN record_blobs rb ON rb.record_id = r.record_id AND rb.version = r.version \
-         WHERE rb.sha256 = $1 AND r.state = 'incomplete'",
-    )
-    .bind(sha256.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    for (record_id, version, missing) in waiting {
-        let (still_missing,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM record_blobs rb WHERE rb.record_id = $1 AND rb.version = $2 \
-             AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256)",
-        )
-        .bind(&record_id)
-        .bind(&version)
-        .fetch_one(&mut **tx)
-        .await?;
-        let (state, missing) = if still_missing > 0 {
-            let list: Vec<String> = serde_json::from_str(&missing).map_err(corrupt)?;
-            let list: Vec<String> = list
-                .into_iter()
-                .filter(|m| !m.contains(sha256.as_str()))
-                .collect();
-            (ReviewState::Incomplete, list)
-        } else {
-            let (json,): (String,) =
-                sqlx::query_as("SELECT record FROM records WHERE record_id = $1 AND version = $2")
-                    .bind(&record_id)
-                    .bind(&version)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
-            evaluate(tx, &record, catalogue).await?
-        };
-        sqlx::query(
-            "UPDATE records SET state = $1, missing = $2 WHERE record_id = $3 AND version = $4",
-        )
-        .bind(state_code(state))
-        .bind(serde_json::to_string(&missing).map_err(corrupt)?)
-        .bind(&record_id)
-        .bind(&version)
-        .execute(&mut **tx)
-        .await?;
+    const COLUMNS: usize = 9;
+    for part in rows.chunks(50) {
+        let values: Vec<String> = (0..part.len())
+            .map(|i| {
+                let marks: Vec<String> = (0..COLUMNS)
+                    .map(|c| format!("${}", 2 + i * COLUMNS + c))
+                    .collect();
+                format!("($1, {})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO device_log (device_id, idx, entry_id, hash, prev_hash, kind, record_id, created_at, received_at, entry) \
+             VALUES {} ON CONFLICT DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(&device.device_id);
+        for e in part {
+            q = q
+                .bind(e.index as i64)
+                .bind(e.entry_id.to_string())
+                .bind(e.hash.as_str())
+                .bind(e.prev_hash.as_ref().map(|h| h.to_string()))
+                .bind(e.payload.kind())
+                .bind(e.payload.record_id().to_string())
+                .bind(e.created_at.to_rfc3339())
+                .bind(received_at)
+                .bind(serde_json::to_string(e).map_err(corrupt)?);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Registers verified blobs inside a transaction: their rows, then every
+/// record version one of them completes. A record waiting for other blobs
+/// too is left as it is: its missing blobs are read when asked for, so
+/// registering a group is three statements however many records wait.
+async fn register_blobs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    blobs: &[(Sha256Hex, u64)],
+) -> Result<(), StoreError> {
+    let stored_at = now();
+    for part in blobs.chunks(300) {
+        let rows: Vec<String> = (0..part.len())
+            .map(|i| format!("(${}, ${}, $1)", 2 + 2 * i, 3 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO blobs (sha256, bytes, stored_at) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(&stored_at);
+        for (sha256, bytes) in part {
+            q = q.bind(sha256.as_str()).bind(*bytes as i64);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for part in blobs.chunks(400) {
+        let marks: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+        // Incomplete versions naming one of these blobs, whose sealing rules
+        // passed (`missing` is empty) and which now lack no blob.
+        let sql = format!(
+            "SELECT DISTINCT r.record_id, r.version FROM record_blobs rb \
+             JOIN records r ON r.record_id = rb.record_id AND r.version = rb.version \
+             WHERE rb.sha256 IN ({}) AND r.state = 'incomplete' AND r.missing = '[]' \
+             AND NOT EXISTS (SELECT 1 FROM record_blobs w WHERE w.record_id = r.record_id AND w.version = r.version \
+                             AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = w.sha256))",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+        for (sha256, _) in part {
+            q = q.bind(sha256.as_str());
+        }
+        for (record_id, version) in q.fetch_all(&mut **tx).await? {
+            sqlx::query(
+                "UPDATE records SET state = 'received' WHERE record_id = $1 AND version = $2 AND state = 'incomplete'",
+            )
+            .bind(&record_id)
+            .bind(&version)
+            .execute(&mut **tx)
+            .await?;
+        }
     }
     Ok(())
 }
