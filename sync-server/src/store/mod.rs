@@ -235,3 +235,93 @@ pub fn now() -> String {
 pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<Utc>, StoreError> {
     chrono::DateTime::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad time '{s}': {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 0006 on a database written before it: blob lines leave
+    /// `records.missing` (what the sealing rules found stays), and a version
+    /// that then lacks nothing becomes `received`.
+    #[tokio::test]
+    async fn migration_0006_moves_missing_blobs_out_of_stored_lists() {
+        install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before-0006");
+        std::fs::create_dir(&before).unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if name.as_str() < "0006" {
+                std::fs::copy(&path, before.join(&name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let pool = AnyPoolOptions::new().connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+
+        let line = |h: &str| format!("证据文件 {h} 尚未上传 (blob missing)");
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let rule = "检查项 MET-1.01 未填写结论".to_owned();
+        sqlx::query(
+            "INSERT INTO blobs (sha256, bytes, stored_at) VALUES ($1, 1, 'now'), ($2, 1, 'now')",
+        )
+        .bind(&a)
+        .bind(&c)
+        .execute(&pool)
+        .await
+        .unwrap();
+        // r1 waits for b and fails a rule; r2 lacks nothing any more; r3
+        // waits for b only.
+        let rows: [(&str, Vec<String>, Vec<&String>); 3] = [
+            ("r1", vec![line(&a), line(&b), rule.clone()], vec![&a, &b]),
+            ("r2", vec![line(&c)], vec![&c]),
+            ("r3", vec![line(&b)], vec![&b]),
+        ];
+        for (id, missing, blobs) in &rows {
+            sqlx::query("INSERT INTO records (record_id, version, task_id, device_id, replaces, superseded, state, missing, flags, record, received_at) \
+                         VALUES ($1, 'v1', 'T', 'D', NULL, 0, 'incomplete', $2, '[]', '{}', 'now')")
+                .bind(*id)
+                .bind(serde_json::to_string(missing).unwrap())
+                .execute(&pool)
+                .await
+                .unwrap();
+            for h in blobs {
+                sqlx::query(
+                    "INSERT INTO record_blobs (record_id, version, sha256) VALUES ($1, 'v1', $2)",
+                )
+                .bind(*id)
+                .bind(h.as_str())
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        }
+        pool.close().await;
+
+        let store = Store::open(Some(&url), dir.path()).await.unwrap();
+        let after: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT record_id, state, missing FROM records ORDER BY record_id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let parsed: Vec<(String, String, Vec<String>)> = after
+            .into_iter()
+            .map(|(id, state, m)| (id, state, serde_json::from_str(&m).unwrap()))
+            .collect();
+        assert_eq!(
+            parsed,
+            vec![
+                ("r1".to_owned(), "incomplete".to_owned(), vec![rule]),
+                ("r2".to_owned(), "received".to_owned(), vec![]),
+                ("r3".to_owned(), "incomplete".to_owned(), vec![]),
+            ]
+        );
+    }
+}
