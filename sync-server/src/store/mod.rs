@@ -232,6 +232,15 @@ pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Numbered bind markers `$first, …, $(first + n − 1)`, for an `IN (…)`
+/// list or a row of a multi-row insert built at run time.
+pub(crate) fn marks(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<Utc>, StoreError> {
     chrono::DateTime::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad time '{s}': {e}")))
 }
@@ -266,7 +275,7 @@ mod tests {
             .await
             .unwrap();
 
-        let line = |h: &str| format!("证据文件 {h} 尚未上传 (blob missing)");
+        let line = sync::blob_missing_line;
         let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
         let rule = "检查项 MET-1.01 未填写结论".to_owned();
         sqlx::query(

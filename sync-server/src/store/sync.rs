@@ -25,7 +25,7 @@ use choucha_shared::sync::{
 };
 use choucha_shared::value::Sha256Hex;
 
-use super::{Store, StoreError, now, parse_time, random_token, token_hash};
+use super::{Store, StoreError, marks, now, parse_time, random_token, token_hash};
 
 /// An authenticated device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -495,14 +495,12 @@ impl Store {
         // limit on bound parameters.
         for part in entries.chunks(400) {
             let n = part.len();
-            let idx_marks: Vec<String> = (0..n).map(|i| format!("${}", i + 2)).collect();
-            let id_marks: Vec<String> = (0..n).map(|i| format!("${}", n + i + 2)).collect();
             let sql = format!(
                 "SELECT entry_id, idx, hash FROM device_log WHERE device_id = $1 AND idx IN ({}) \
                  UNION ALL \
                  SELECT entry_id, idx, hash FROM device_log WHERE entry_id IN ({}) AND device_id = $1",
-                idx_marks.join(", "),
-                id_marks.join(", ")
+                marks(2, n),
+                marks(n + 2, n)
             );
             let mut q = sqlx::query_as::<_, (String, i64, String)>(&sql).bind(&device.device_id);
             for e in part {
@@ -964,10 +962,9 @@ async fn evaluate(
 ) -> Result<(ReviewState, Vec<String>), StoreError> {
     let mut present = 0;
     for part in hashes.chunks(400) {
-        let marks: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT COUNT(*) FROM blobs WHERE sha256 IN ({})",
-            marks.join(", ")
+            marks(1, part.len())
         );
         let mut q = sqlx::query_as::<_, (i64,)>(&sql);
         for h in part {
@@ -995,7 +992,7 @@ async fn evaluate(
 
 /// How a blob a record names but the server lacks is listed among what the
 /// record is missing.
-fn blob_missing_line(sha256: &str) -> String {
+pub(super) fn blob_missing_line(sha256: &str) -> String {
     format!("证据文件 {sha256} 尚未上传 (blob missing)")
 }
 
@@ -1010,12 +1007,7 @@ async fn insert_log_rows(
     const COLUMNS: usize = 9;
     for part in rows.chunks(50) {
         let values: Vec<String> = (0..part.len())
-            .map(|i| {
-                let marks: Vec<String> = (0..COLUMNS)
-                    .map(|c| format!("${}", 2 + i * COLUMNS + c))
-                    .collect();
-                format!("($1, {})", marks.join(", "))
-            })
+            .map(|i| format!("($1, {})", marks(2 + i * COLUMNS, COLUMNS)))
             .collect();
         let sql = format!(
             "INSERT INTO device_log (device_id, idx, entry_id, hash, prev_hash, kind, record_id, created_at, received_at, entry) \
@@ -1064,7 +1056,6 @@ async fn register_blobs(
         q.execute(&mut **tx).await?;
     }
     for part in blobs.chunks(400) {
-        let marks: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
         // Incomplete versions naming one of these blobs, whose sealing rules
         // passed (`missing` is empty) and which now lack no blob.
         let sql = format!(
@@ -1073,7 +1064,7 @@ async fn register_blobs(
              WHERE rb.sha256 IN ({}) AND r.state = 'incomplete' AND r.missing = '[]' \
              AND NOT EXISTS (SELECT 1 FROM record_blobs w WHERE w.record_id = r.record_id AND w.version = r.version \
                              AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = w.sha256))",
-            marks.join(", ")
+            marks(1, part.len())
         );
         let mut q = sqlx::query_as::<_, (String, String)>(&sql);
         for (sha256, _) in part {
