@@ -31,6 +31,30 @@ pub mod value;
 pub use category::TargetCategory;
 pub use value::{CivilDate, CredentialNo, GeoPoint, Name, Sha256Hex, StandardNo, Uscc, ValueError};
 
+/// A stored or sent code that names no variant of the enum it should be
+/// (a review state, a disposition kind, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} '{value}'")]
+pub struct UnknownCode {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+impl UnknownCode {
+    /// The variant of `all` whose code is `s`.
+    pub fn find<T: Copy>(
+        kind: &'static str,
+        s: &str,
+        all: impl IntoIterator<Item = T>,
+        code: impl Fn(T) -> &'static str,
+    ) -> Result<T, Self> {
+        all.into_iter().find(|v| code(*v) == s).ok_or_else(|| Self {
+            kind,
+            value: s.to_owned(),
+        })
+    }
+}
+
 /// Version of every serialised structure that is stored or crosses the wire.
 ///
 /// Each such structure carries a `format` field; a reader refuses a format it

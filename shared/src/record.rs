@@ -162,15 +162,130 @@ pub enum Disposition {
 }
 
 impl Disposition {
-    pub fn label_zh(&self) -> &'static str {
+    /// Which of the six dispositions this is, without its details.
+    pub fn kind(&self) -> DispositionKind {
         match self {
-            Self::FixedOnSite { .. } => "现场整改",
-            Self::RectificationOrder { .. } => "责令整改",
-            Self::CaseFiled { .. } => "立案查处",
-            Self::TransferredToJudicial { .. } => "移送司法机关",
-            Self::TransferredToDiscipline { .. } => "移交纪检监察机关",
-            Self::NoticeToDepartment { .. } => "通报相关部门",
+            Self::FixedOnSite { .. } => DispositionKind::FixedOnSite,
+            Self::RectificationOrder { .. } => DispositionKind::RectificationOrder,
+            Self::CaseFiled { .. } => DispositionKind::CaseFiled,
+            Self::TransferredToJudicial { .. } => DispositionKind::TransferredToJudicial,
+            Self::TransferredToDiscipline { .. } => DispositionKind::TransferredToDiscipline,
+            Self::NoticeToDepartment { .. } => DispositionKind::NoticeToDepartment,
         }
+    }
+
+    pub fn label_zh(&self) -> &'static str {
+        self.kind().label_zh()
+    }
+}
+
+/// The kind of a [`Disposition`]: its serde tag, what the database stores,
+/// and its label. Code that handles kinds (follow-up, reports, the app's
+/// finding form) names them through this type, never as strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispositionKind {
+    FixedOnSite,
+    RectificationOrder,
+    CaseFiled,
+    TransferredToJudicial,
+    TransferredToDiscipline,
+    NoticeToDepartment,
+}
+
+impl DispositionKind {
+    pub const ALL: [DispositionKind; 6] = [
+        Self::RectificationOrder,
+        Self::FixedOnSite,
+        Self::CaseFiled,
+        Self::TransferredToJudicial,
+        Self::TransferredToDiscipline,
+        Self::NoticeToDepartment,
+    ];
+
+    /// The stable code (the serde tag of [`Disposition`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FixedOnSite => "fixed_on_site",
+            Self::RectificationOrder => "rectification_order",
+            Self::CaseFiled => "case_filed",
+            Self::TransferredToJudicial => "transferred_to_judicial",
+            Self::TransferredToDiscipline => "transferred_to_discipline",
+            Self::NoticeToDepartment => "notice_to_department",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::FixedOnSite => "现场整改",
+            Self::RectificationOrder => "责令整改",
+            Self::CaseFiled => "立案查处",
+            Self::TransferredToJudicial => "移送司法机关",
+            Self::TransferredToDiscipline => "移交纪检监察机关",
+            Self::NoticeToDepartment => "通报相关部门",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::FixedOnSite => "Fixed on site",
+            Self::RectificationOrder => "Rectification order",
+            Self::CaseFiled => "Case filed",
+            Self::TransferredToJudicial => "Transferred to judicial organs",
+            Self::TransferredToDiscipline => "Transferred to discipline inspection",
+            Self::NoticeToDepartment => "Notice to another department",
+        }
+    }
+
+    /// A transfer to another organ (which does not end supervision).
+    pub fn is_transfer(self) -> bool {
+        matches!(
+            self,
+            Self::TransferredToJudicial | Self::TransferredToDiscipline | Self::NoticeToDepartment
+        )
+    }
+}
+
+impl std::fmt::Display for DispositionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DispositionKind {
+    type Err = crate::UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::UnknownCode::find("disposition kind", s, Self::ALL, Self::as_str)
+    }
+}
+
+impl RectificationOutcome {
+    pub const ALL: [RectificationOutcome; 3] =
+        [Self::Rectified, Self::PartlyRectified, Self::NotRectified];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rectified => "rectified",
+            Self::PartlyRectified => "partly_rectified",
+            Self::NotRectified => "not_rectified",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Rectified => "已整改",
+            Self::PartlyRectified => "部分整改",
+            Self::NotRectified => "未整改",
+        }
+    }
+}
+
+impl std::str::FromStr for RectificationOutcome {
+    type Err = crate::UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::UnknownCode::find("rectification outcome", s, Self::ALL, Self::as_str)
     }
 }
 
@@ -258,5 +373,52 @@ impl InspectionRecord {
             .iter()
             .map(|p| &p.sha256)
             .chain(self.signatures.iter().map(|s| &s.image_sha256))
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn disposition_kind_is_the_serde_tag() {
+        let d = CivilDate::parse("2024-01-31").unwrap();
+        let all = [
+            Disposition::FixedOnSite {
+                description: "x".into(),
+            },
+            Disposition::RectificationOrder {
+                order_no: "1".into(),
+                deadline: d,
+                requirements: "x".into(),
+                follow_up: None,
+            },
+            Disposition::CaseFiled { case_no: None },
+            Disposition::TransferredToJudicial {
+                organ: "x".into(),
+                reference: None,
+            },
+            Disposition::TransferredToDiscipline {
+                organ: "x".into(),
+                reference: None,
+            },
+            Disposition::NoticeToDepartment {
+                department: "x".into(),
+                reference: None,
+            },
+        ];
+        for disp in &all {
+            let v = serde_json::to_value(disp).unwrap();
+            assert_eq!(v["kind"], disp.kind().as_str());
+            assert_eq!(
+                disp.kind().as_str().parse::<DispositionKind>().unwrap(),
+                disp.kind()
+            );
+        }
+        let kinds: std::collections::BTreeSet<_> = all.iter().map(Disposition::kind).collect();
+        assert_eq!(kinds.len(), DispositionKind::ALL.len());
+        for o in RectificationOutcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
     }
 }

@@ -363,7 +363,12 @@ async fn import(store: &Store, parsed: Parsed<Target>) -> (ImportSummary, (Durat
     let cpu = process_cpu();
     let start = Instant::now();
     let summary = store
-        .import_targets(parsed, false, "bench.csv", "bench")
+        .import_targets(
+            parsed,
+            false,
+            "bench.csv",
+            &choucha_sync_server::store::Actor::cli(),
+        )
         .await
         .expect("import");
     let took = start.elapsed();

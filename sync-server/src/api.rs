@@ -7,16 +7,17 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use choucha_shared::checklist::{Checklist, ChecklistRef};
-use choucha_shared::plan::{DrawPlan, Redraw};
+use choucha_shared::plan::DrawPlan;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
-use crate::import::{self, DirectoryKind, FileFormat};
-use crate::store::{ImportSummary, PlanRecord, VerifyOutcome};
+use crate::import::FileFormat;
+use crate::service::{self, Actor};
+use crate::store::{PlanRecord, VerifyOutcome};
 
 /// Largest directory file accepted (a million-row CSV is about 150 MB).
 pub const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
@@ -61,9 +62,15 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(t) if !t.is_empty() => match state.store.admin_token_valid(t).await {
-            Ok(true) => next.run(request).await,
-            Ok(false) => ApiError::Unauthorized.into_response(),
+        Some(t) if !t.is_empty() => match state.store.admin_token_label(t).await {
+            Ok(Some(label)) => {
+                // Every change this request makes is audited under the
+                // token that authenticated it, never a name it sends.
+                let mut request = request;
+                request.extensions_mut().insert(Actor::admin_token(&label));
+                next.run(request).await
+            }
+            Ok(None) => ApiError::Unauthorized.into_response(),
             Err(e) => ApiError::from(e).into_response(),
         },
         _ => ApiError::Unauthorized.into_response(),
@@ -146,21 +153,16 @@ struct ImportParams {
     /// Import the good rows even when some are bad.
     #[serde(default)]
     partial: bool,
-    actor: Option<String>,
 }
 
 async fn import_file(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(kind): Path<String>,
     Query(params): Query<ImportParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let kind: DirectoryKind = serde_json::from_value(serde_json::Value::String(kind.clone()))
-        .map_err(|_| {
-            ApiError::NotFound(format!(
-                "未知的名录类型 '{kind}'（targets / officers / experts / recusals）"
-            ))
-        })?;
+    let kind = service::directory::parse_kind(&kind)?;
     let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
     let format = match params.format.as_deref() {
         Some("csv") => FileFormat::Csv,
@@ -174,15 +176,14 @@ async fn import_file(
             ApiError::bad_request("无法判断文件格式：请给出 format=csv|xlsx 或带扩展名的 file_name")
         })?,
     };
-    let actor = params.actor.clone().unwrap_or_else(|| "admin".into());
-    let summary = import_bytes(
-        &state,
+    let summary = service::directory::import_file(
+        &state.store,
+        &actor,
         kind,
         &body,
         format,
         params.partial,
         &file_name,
-        &actor,
     )
     .await?;
     let status = if summary.imported {
@@ -193,54 +194,12 @@ async fn import_file(
     Ok((status, Json(summary)).into_response())
 }
 
-/// Parses and stores one directory file; shared by the API and the CLI.
-pub async fn import_bytes(
-    state: &AppState,
-    kind: DirectoryKind,
-    bytes: &[u8],
-    format: FileFormat,
-    partial: bool,
-    file_name: &str,
-    actor: &str,
-) -> Result<ImportSummary, ApiError> {
-    let bad_file = |e: import::ImportError| ApiError::BadRequest {
-        message: format!("{file_name}: {e}"),
-        details: serde_json::json!({ "file": file_name }),
-    };
-    let store = &state.store;
-    Ok(match kind {
-        DirectoryKind::Targets => {
-            let known = store.jurisdictions().await?;
-            let parsed = import::parse_targets(bytes, format, &known).map_err(bad_file)?;
-            store
-                .import_targets(parsed, partial, file_name, actor)
-                .await?
-        }
-        DirectoryKind::Officers => {
-            let known = store.jurisdictions().await?;
-            let parsed = import::parse_officers(bytes, format, &known).map_err(bad_file)?;
-            store
-                .import_officers(parsed, partial, file_name, actor)
-                .await?
-        }
-        DirectoryKind::Experts => {
-            let parsed = import::parse_experts(bytes, format).map_err(bad_file)?;
-            store
-                .import_experts(parsed, partial, file_name, actor)
-                .await?
-        }
-        DirectoryKind::Recusals => {
-            let parsed = import::parse_recusals(bytes, format).map_err(bad_file)?;
-            store.import_recusals(parsed, partial).await?
-        }
-    })
-}
-
 async fn create_plan(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiJson(plan): ApiJson<DrawPlan>,
 ) -> Result<(StatusCode, Json<PlanRecord>), ApiError> {
-    state.store.create_plan(&plan, "admin").await?;
+    service::draws::create_plan(&state.store, &actor, &plan).await?;
     Ok((
         StatusCode::CREATED,
         Json(state.store.plan(&plan.plan_id).await?),
@@ -256,41 +215,24 @@ async fn get_plan(
 
 async fn freeze_plan(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Json<PlanRecord>, ApiError> {
-    Ok(Json(state.store.freeze_plan(&id).await?))
-}
-
-#[derive(Deserialize)]
-struct DrawRequest {
-    seed: String,
-    entered_by: String,
-    #[serde(default)]
-    redraw_of: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(Json(
+        service::draws::freeze_plan(&state.store, &actor, &id).await?,
+    ))
 }
 
 async fn run_draw(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(plan_id): Path<String>,
-    ApiJson(req): ApiJson<DrawRequest>,
+    ApiJson(req): ApiJson<service::draws::DrawRequest>,
 ) -> Result<Response, ApiError> {
-    if req.entered_by.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "须填写录入随机种子的人员 (entered_by)",
-        ));
-    }
-    let redraw = req.redraw_of.map(|draw_id| Redraw {
-        draw_id,
-        reason: req.reason.unwrap_or_default(),
-    });
-    let result = state
-        .store
-        .run_draw(&plan_id, &req.seed, req.entered_by.trim(), redraw, |c| {
-            state.checklist_for(c)
-        })
-        .await?;
+    let result = service::draws::run_draw(&state.store, &actor, &plan_id, req, |c| {
+        state.checklist_for(c)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 

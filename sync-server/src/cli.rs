@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::import_bytes;
 use crate::import::{DirectoryKind, FileFormat};
+use crate::service::{self, Actor};
+use crate::settings::{LogFormat, Settings};
 use crate::store::Store;
 use crate::{AppState, router};
-use choucha_shared::plan::{DrawPlan, Redraw};
+use choucha_shared::plan::DrawPlan;
 
 #[derive(Parser)]
 #[command(
@@ -28,14 +29,20 @@ struct Cli {
     command: Command,
 }
 
+/// Flags that override the settings file and the environment
+/// (`crate::settings`); absent flags leave those layers alone.
 #[derive(Args)]
 struct DbArgs {
-    /// Directory for the embedded database and evidence files.
-    #[arg(long, global = true, env = "CHOUCHA_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    /// Settings file (TOML); also `CHOUCHA_CONFIG`.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory for the embedded database and evidence files (default
+    /// `data`; also `CHOUCHA_DATA_DIR`).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
     /// PostgreSQL (`postgres://…`) or SQLite (`sqlite:…`) URL; default is
-    /// `choucha.db` in the data directory.
-    #[arg(long, global = true, env = "DATABASE_URL")]
+    /// `choucha.db` in the data directory (also `DATABASE_URL`).
+    #[arg(long, global = true)]
     database_url: Option<String>,
 }
 
@@ -43,10 +50,11 @@ struct DbArgs {
 enum Command {
     /// Serve the REST API.
     Serve {
-        /// Address to listen on. Port 0 picks a free port; the chosen address
+        /// Address to listen on (default 127.0.0.1:8080; also
+        /// `CHOUCHA_LISTEN`). Port 0 picks a free port; the chosen address
         /// is printed as `listening on http://…` once the socket is bound.
-        #[arg(long, env = "CHOUCHA_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Add towns/streets (镇街) that targets and officers may belong to.
     Jurisdictions { names: Vec<String> },
@@ -114,14 +122,9 @@ impl From<Kind> for DirectoryKind {
 
 /// Parses the command line and runs it.
 pub async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
     if let Command::Checklists { dir } = &cli.command {
+        init_logging(LogFormat::Text);
         let catalogue = match dir {
             Some(d) => choucha_checklists::Catalogue::load_dir(d)?,
             None => choucha_checklists::Catalogue::embedded()?,
@@ -137,20 +140,35 @@ pub async fn run() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let store = Store::open(cli.db.database_url.as_deref(), &cli.db.data_dir)
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database (data dir {})",
-                cli.db.data_dir.display()
-            )
-        })?;
-    let blob_config = crate::BlobConfig::from_env()?;
-    let state = AppState::open(store, &cli.db.data_dir, blob_config)
+    let mut flags: Vec<(&str, String)> = Vec::new();
+    if let Some(d) = &cli.db.data_dir {
+        flags.push(("data_dir", d.display().to_string()));
+    }
+    if let Some(u) = &cli.db.database_url {
+        flags.push(("database_url", u.clone()));
+    }
+    if let Command::Serve {
+        listen: Some(listen),
+    } = &cli.command
+    {
+        flags.push(("listen", listen.clone()));
+    }
+    let settings =
+        Settings::from_process(cli.db.config.as_deref(), &flags).context("reading the settings")?;
+    init_logging(settings.log_format);
+    let data_dir = settings.data_dir.clone();
+    let store = Store::open(
+        settings.database_url.as_ref().map(|u| u.expose()),
+        &data_dir,
+    )
+    .await
+    .with_context(|| format!("opening the database (data dir {})", data_dir.display()))?;
+    let mut state = AppState::open(store, &data_dir, settings.blob_config())
         .await
         .context("opening the evidence store")?;
+    state.configure(&settings).context("reading the settings")?;
     match cli.command {
-        Command::Serve { listen } => serve(state, listen).await?,
+        Command::Serve { .. } => serve(state, settings.listen).await?,
         Command::Jurisdictions { names } => {
             state.store.add_jurisdictions(&names).await?;
             println!(
@@ -178,9 +196,17 @@ pub async fn run() -> anyhow::Result<()> {
                 .to_owned();
             let format =
                 FileFormat::from_file_name(&name).context("file name must end in .csv or .xlsx")?;
-            let summary = import_bytes(&state, kind.into(), &bytes, format, partial, &name, "cli")
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let summary = service::directory::import_file(
+                &state.store,
+                &Actor::cli(),
+                kind.into(),
+                &bytes,
+                format,
+                partial,
+                &name,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             for e in &summary.errors {
                 eprintln!("第 {} 行 [{}] '{}': {}", e.row, e.column, e.value, e.reason);
             }
@@ -203,11 +229,15 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Plan { file } => {
             let plan = read_plan(&file)?;
-            state.store.create_plan(&plan, "cli").await?;
+            service::draws::create_plan(&state.store, &Actor::cli(), &plan)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("已创建抽查计划 {}", plan.plan_id);
         }
         Command::Freeze { plan_id } => {
-            let r = state.store.freeze_plan(&plan_id).await?;
+            let r = service::draws::freeze_plan(&state.store, &Actor::cli(), &plan_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             for (s, n) in r.plan.strata.iter().zip(&r.candidates_per_stratum) {
                 println!(
                     "分层 {}（{}）候选对象 {} 个",
@@ -225,14 +255,17 @@ pub async fn run() -> anyhow::Result<()> {
             redraw_of,
             reason,
         } => {
-            let redraw = redraw_of.map(|draw_id| Redraw {
-                draw_id,
-                reason: reason.unwrap_or_default(),
-            });
-            let d = state
-                .store
-                .run_draw(&plan_id, &seed, &by, redraw, |c| state.checklist_for(c))
-                .await?;
+            let req = service::draws::DrawRequest {
+                seed,
+                entered_by: by,
+                redraw_of,
+                reason,
+            };
+            let d = service::draws::run_draw(&state.store, &Actor::cli(), &plan_id, req, |c| {
+                state.checklist_for(c)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             for t in &d.tasks {
                 let team: Vec<&str> = t.team.iter().map(|m| m.name.as_str()).collect();
                 println!(
@@ -327,4 +360,19 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Log lines to standard error, as text or one JSON object each; the level
+/// comes from `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    // A second call (tests running the CLI in-process) keeps the first.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

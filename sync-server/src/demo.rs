@@ -14,8 +14,9 @@ use choucha_shared::plan::{DrawPlan, Quota, Stratum};
 use choucha_shared::{CivilDate, TargetCategory, Uscc};
 
 use crate::AppState;
-use crate::api::import_bytes;
 use crate::import::{DirectoryKind, FileFormat};
+use crate::service::{self, Actor};
+use crate::store::Role;
 
 pub const PLAN_ID: &str = "GXQ-2023-ZBJR";
 /// The public seed of the demo draw (digits of dice rolled at the ceremony).
@@ -287,14 +288,14 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
         (DirectoryKind::Officers, "demo-officers.csv", officers_csv()),
         (DirectoryKind::Experts, "demo-experts.csv", experts_csv()),
     ] {
-        let summary = import_bytes(
-            state,
+        let summary = service::directory::import_file(
+            store,
+            &Actor::demo(),
             kind,
             csv.as_bytes(),
             FileFormat::Csv,
             false,
             name,
-            "demo",
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -306,33 +307,33 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
         }
     }
     let plan = plan();
-    store.create_plan(&plan, "demo").await?;
-    store.freeze_plan(PLAN_ID).await?;
-    let draw = store
-        .run_draw(PLAN_ID, DRAW_SEED, "质量科（演示）", None, |c| {
-            state.checklist_for(c)
-        })
+    let demo = Actor::demo();
+    service::draws::create_plan(store, &demo, &plan)
         .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    service::draws::freeze_plan(store, &demo, PLAN_ID)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let req = service::draws::DrawRequest {
+        seed: DRAW_SEED.to_owned(),
+        entered_by: "质量科（演示）".to_owned(),
+        ..Default::default()
+    };
+    let draw = service::draws::run_draw(store, &demo, PLAN_ID, req, |c| state.checklist_for(c))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
         .context("running the demo draw")?;
     Ok(draw.draw_id)
 }
 
 /// The demo's console users: (username, role, town). Town leads get the
 /// first two towns, so the demo shows one town not seeing another's records.
-pub const CONSOLE_USERS: [(&str, crate::console::auth::Role, Option<&str>); 5] = [
-    ("admin", crate::console::auth::Role::Admin, None),
-    ("zhiliangke", crate::console::auth::Role::Supervisor, None),
-    (
-        "xiyong",
-        crate::console::auth::Role::TownLead,
-        Some(TOWNS[0].0),
-    ),
-    (
-        "huxi",
-        crate::console::auth::Role::TownLead,
-        Some(TOWNS[1].0),
-    ),
-    ("shenji", crate::console::auth::Role::Auditor, None),
+pub const CONSOLE_USERS: [(&str, Role, Option<&str>); 5] = [
+    ("admin", Role::Admin, None),
+    ("zhiliangke", Role::Supervisor, None),
+    ("xiyong", Role::TownLead, Some(TOWNS[0].0)),
+    ("huxi", Role::TownLead, Some(TOWNS[1].0)),
+    ("shenji", Role::Auditor, None),
 ];
 
 /// Creates the demo console users that do not exist yet, with generated
@@ -351,7 +352,7 @@ pub async fn console_users(state: &AppState) -> anyhow::Result<Vec<(String, Stri
             continue;
         }
         let (_, password) =
-            crate::console::users::create_user(state, "demo", name, role, town, None)
+            service::users::create_user(&state.store, &Actor::demo(), name, role, town, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo user {name}: {e}"))?;
         created.push((name.to_owned(), password.unwrap_or_default()));

@@ -18,6 +18,7 @@ use choucha_shared::value::Sha256Hex;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
+use crate::service::{self, Actor};
 use crate::store::DeviceCtx;
 
 /// Largest push batch body: a full record with many photos' metadata is a
@@ -92,19 +93,17 @@ struct EnrolmentRequest {
 
 async fn create_enrolment(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<EnrolmentRequest>,
 ) -> Result<Response, ApiError> {
-    let minutes = req.valid_minutes.unwrap_or(24 * 60);
-    if !(1..=30 * 24 * 60).contains(&minutes) {
-        return Err(ApiError::bad_request(
-            "注册码有效期须在 1 分钟到 30 天之间 (valid_minutes)",
-        ));
-    }
-    let code = state
-        .store
-        .create_enrolment(&req.officer_id, chrono::Duration::minutes(minutes), "admin")
-        .await?;
+    let code = service::devices::create_enrolment(
+        &state.store,
+        &actor,
+        &req.officer_id,
+        req.valid_minutes,
+    )
+    .await?;
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -120,9 +119,10 @@ async fn create_enrolment(
 
 async fn revoke(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(device_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.revoke_device(&device_id).await?;
+    service::devices::revoke(&state.store, &actor, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,7 +147,7 @@ async fn enrol(
     if req.device_name.trim().is_empty() {
         return Err(ApiError::bad_request("请填写设备名称 (device_name)"));
     }
-    let resp = state.store.enrol(&req.code, &req.device_name).await?;
+    let resp = service::devices::enrol(&state.store, &req.code, &req.device_name).await?;
     Ok((StatusCode::CREATED, Json(resp)).into_response())
 }
 
@@ -250,22 +250,19 @@ struct ReturnRequest {
 
 async fn return_record(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(record_id): Path<Uuid>,
     ApiJson(req): ApiJson<ReturnRequest>,
 ) -> Result<Response, ApiError> {
-    if req.comment.trim().is_empty() && req.item_comments.is_empty() {
-        return Err(ApiError::bad_request("退回须说明需要修改的内容 (comment)"));
-    }
-    let r = state
-        .store
-        .return_record(
-            &record_id,
-            &req.version,
-            &req.comment,
-            req.item_comments,
-            "admin",
-        )
-        .await?;
+    let r = service::review::return_record(
+        &state.store,
+        &actor,
+        &record_id,
+        &req.version,
+        &req.comment,
+        req.item_comments,
+    )
+    .await?;
     Ok(Json(r).into_response())
 }
 
@@ -276,10 +273,11 @@ struct ApproveRequest {
 
 async fn approve_record(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(record_id): Path<Uuid>,
     ApiJson(req): ApiJson<ApproveRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.approve_record(&record_id, &req.version).await?;
+    service::review::approve(&state.store, &actor, &record_id, &req.version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -64,6 +64,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::BadInput { message, details } => Self::BadRequest { message, details },
+            S::Invalid { message, details } => Self::Unprocessable { message, details },
+            S::NotFound(m) => Self::NotFound(m),
+            S::Conflict(m) => Self::Conflict(m),
+            S::Store(s) => s.into(),
+            S::Internal(m) => Self::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

@@ -15,6 +15,8 @@ pub mod device_api;
 pub mod error;
 pub mod import;
 pub mod oversight;
+pub mod service;
+pub mod settings;
 pub mod store;
 
 use std::sync::Arc;
@@ -35,9 +37,15 @@ pub struct AppState {
     pub uploads: Arc<blobs::UploadManager>,
     /// Registers finished uploads in grouped commits.
     pub blob_registrar: store::BlobRegistrar,
+    /// Proof-of-duty and publication settings ([`settings::Settings::oversight`]).
+    pub oversight: Arc<oversight::OversightConfig>,
+    /// Console cookies are Secure even without a proxy saying HTTPS.
+    pub secure_cookies: bool,
+    /// Bearer token a metrics scraper may use instead of an admin token.
+    pub metrics_token: Option<settings::Secret>,
 }
 
-/// Where evidence blobs are kept.
+/// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
 #[derive(Debug, Clone)]
 pub enum BlobConfig {
     /// `<data dir>/blobs` on the local filesystem (the default).
@@ -46,46 +54,10 @@ pub enum BlobConfig {
     S3(blobs::S3Config),
 }
 
-impl BlobConfig {
-    /// S3 when `CHOUCHA_S3_ENDPOINT` is set (with `CHOUCHA_S3_BUCKET`,
-    /// `CHOUCHA_S3_ACCESS_KEY`, `CHOUCHA_S3_SECRET_KEY`, optional
-    /// `CHOUCHA_S3_REGION`), else the filesystem.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let Ok(endpoint) = std::env::var("CHOUCHA_S3_ENDPOINT") else {
-            return Ok(Self::Filesystem);
-        };
-        let var = |k: &str| {
-            std::env::var(k)
-                .map_err(|_| anyhow::anyhow!("{k} must be set when CHOUCHA_S3_ENDPOINT is"))
-        };
-        let mut c = blobs::S3Config::new(
-            endpoint,
-            var("CHOUCHA_S3_BUCKET")?,
-            var("CHOUCHA_S3_ACCESS_KEY")?,
-            var("CHOUCHA_S3_SECRET_KEY")?,
-        );
-        if let Ok(r) = std::env::var("CHOUCHA_S3_REGION") {
-            c.region = r;
-        }
-        // How long an upload's last step keeps retrying an unreachable store
-        // before answering 503 (the device resends later; nothing is lost).
-        if let Ok(n) = std::env::var("CHOUCHA_S3_MAX_RETRIES") {
-            c.max_retries = n
-                .parse()
-                .map_err(|_| anyhow::anyhow!("CHOUCHA_S3_MAX_RETRIES must be a number"))?;
-        }
-        if let Ok(n) = std::env::var("CHOUCHA_S3_RETRY_TIMEOUT_SECS") {
-            let secs: u64 = n
-                .parse()
-                .map_err(|_| anyhow::anyhow!("CHOUCHA_S3_RETRY_TIMEOUT_SECS must be a number"))?;
-            c.retry_timeout = std::time::Duration::from_secs(secs);
-        }
-        Ok(Self::S3(c))
-    }
-}
-
 impl AppState {
-    /// Opens the evidence store and the upload area beside the database.
+    /// Opens the evidence store and the upload area beside the database,
+    /// with the default oversight settings ([`AppState::configure`] sets
+    /// the server's own).
     pub async fn open(
         store: Store,
         data_dir: &std::path::Path,
@@ -105,7 +77,18 @@ impl AppState {
             store,
             checklists,
             uploads: Arc::new(uploads),
+            oversight: Arc::new(oversight::OversightConfig::default()),
+            secure_cookies: false,
+            metrics_token: None,
         })
+    }
+
+    /// Applies the settings that live in the state.
+    pub fn configure(&mut self, s: &settings::Settings) -> Result<(), settings::SettingsError> {
+        self.oversight = Arc::new(s.oversight()?);
+        self.secure_cookies = s.secure_cookies;
+        self.metrics_token = s.metrics_token.clone();
+        Ok(())
     }
 
     /// The checklist version new tasks of `category` use today.

@@ -67,7 +67,12 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
     let parsed =
         parse_targets(targets_csv(0..N, |i| i).as_bytes(), FileFormat::Csv, &known).unwrap();
     let summary = store
-        .import_targets(parsed, false, "bulk.csv", "test")
+        .import_targets(
+            parsed,
+            false,
+            "bulk.csv",
+            &choucha_sync_server::store::Actor::cli(),
+        )
         .await
         .unwrap();
     assert!(summary.imported, "{summary:?}");
@@ -115,7 +120,12 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
     let clash = targets_csv(N..N + 1, |_| 77);
     let parsed = parse_targets(clash.as_bytes(), FileFormat::Csv, &known).unwrap();
     let summary = store
-        .import_targets(parsed, false, "clash.csv", "test")
+        .import_targets(
+            parsed,
+            false,
+            "clash.csv",
+            &choucha_sync_server::store::Actor::cli(),
+        )
         .await
         .unwrap();
     assert!(!summary.imported);

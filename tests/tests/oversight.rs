@@ -22,6 +22,7 @@ use choucha_sync_server::oversight::disclosure::{self, FeedFormat};
 use choucha_sync_server::oversight::duty::{self, DutyFlag};
 use choucha_sync_server::oversight::followup::{self, FollowUpAction};
 use choucha_sync_server::oversight::{OversightConfig, OversightError, index};
+use choucha_sync_server::service::{self, Actor};
 use choucha_sync_server::store::{DeviceCtx, Store};
 use choucha_sync_server::{AppState, BlobConfig, demo};
 use choucha_tests::device::{complete_record, sign};
@@ -141,7 +142,7 @@ impl World {
             .clone();
         let code = self
             .store()
-            .create_enrolment(&officer, Duration::hours(1), "test")
+            .create_enrolment(&Actor::cli(), &officer, Duration::hours(1))
             .await
             .unwrap();
         let e = self.store().enrol(&code.code, "平板").await.unwrap();
@@ -498,20 +499,24 @@ async fn story(database_url: Option<&str>) {
     assert!(dashboard::QueueCursor::from_token("garbage").is_err());
 
     // Review actions made by the sync store show up through the trigger.
-    store
-        .approve_record(&r1.record_id, &r1.content_hash())
-        .await
-        .unwrap();
-    store
-        .return_record(
-            &r3.record_id,
-            &r3.content_hash(),
-            "大门照片疑似重复使用",
-            BTreeMap::new(),
-            "审核员",
-        )
-        .await
-        .unwrap();
+    service::review::approve(
+        store,
+        &Actor::user("审核员"),
+        &r1.record_id,
+        &r1.content_hash(),
+    )
+    .await
+    .unwrap();
+    service::review::return_record(
+        store,
+        &Actor::user("审核员"),
+        &r3.record_id,
+        &r3.content_hash(),
+        "大门照片疑似重复使用",
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
     let d = dashboard::dashboard(store, &scope, today, 10)
         .await
         .unwrap();
@@ -558,7 +563,7 @@ async fn story(database_url: Option<&str>) {
         &FollowUpAction::CaseFiled {
             case_no: "  ".into(),
         },
-        "质量科",
+        &Actor::user("质量科"),
         later,
     )
     .await
@@ -572,7 +577,7 @@ async fn story(database_url: Option<&str>) {
             outcome: RectificationOutcome::Rectified,
             note: Some("已送检，检定合格".into()),
         },
-        "质量科",
+        &Actor::user("质量科"),
         later,
     )
     .await
@@ -602,7 +607,7 @@ async fn story(database_url: Option<&str>) {
             organ: "区公安分局".into(),
             reference: "渝市监移〔2023〕3号".into(),
         },
-        "质量科",
+        &Actor::user("质量科"),
         later,
     )
     .await
@@ -617,7 +622,7 @@ async fn story(database_url: Option<&str>) {
         &cfg,
         &r3.record_id.to_string(),
         None,
-        "质量科",
+        &Actor::user("质量科"),
     )
     .await
     .unwrap_err();
@@ -628,7 +633,7 @@ async fn story(database_url: Option<&str>) {
         &cfg,
         &r1.record_id.to_string(),
         None,
-        "质量科",
+        &Actor::user("质量科"),
     )
     .await
     .unwrap();
@@ -640,7 +645,7 @@ async fn story(database_url: Option<&str>) {
         &cfg,
         &r1.record_id.to_string(),
         None,
-        "质量科",
+        &Actor::user("质量科"),
     )
     .await
     .unwrap_err();
@@ -683,15 +688,20 @@ async fn story(database_url: Option<&str>) {
     .unwrap();
     assert_eq!(overdue_n, 3);
     // Withdrawal stays visible.
-    let e = disclosure::withdraw(store, &r1.record_id.to_string(), " ", "质量科")
-        .await
-        .unwrap_err();
+    let e = disclosure::withdraw(
+        store,
+        &r1.record_id.to_string(),
+        " ",
+        &Actor::user("质量科"),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, OversightError::Invalid { .. }));
     disclosure::withdraw(
         store,
         &r1.record_id.to_string(),
         "行政复议决定撤销原检查结果",
-        "质量科",
+        &Actor::user("质量科"),
     )
     .await
     .unwrap();
@@ -745,10 +755,14 @@ async fn reports(database_url: Option<&str>) {
     let (b2, c2) = &tasks[1];
     let (r2, blobs2) = record_with_photos(b2, c2, 2);
     w.submit(&r2, &blobs2).await;
-    store
-        .approve_record(&r1.record_id, &r1.content_hash())
-        .await
-        .unwrap();
+    service::review::approve(
+        store,
+        &Actor::user("审核员"),
+        &r1.record_id,
+        &r1.content_hash(),
+    )
+    .await
+    .unwrap();
 
     let town = b1.target.jurisdiction.to_string();
     let scope = Scope {
@@ -1005,16 +1019,16 @@ async fn team_progress(database_url: Option<&str>) {
         expect(&team_a, &[("pending", -1), ("received", 1)])
     );
 
-    store
-        .return_record(
-            &ra.record_id,
-            &ra.content_hash(),
-            "请补充现场说明",
-            BTreeMap::new(),
-            "审核员",
-        )
-        .await
-        .unwrap();
+    service::review::return_record(
+        store,
+        &Actor::user("审核员"),
+        &ra.record_id,
+        &ra.content_hash(),
+        "请补充现场说明",
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
     let now = check_teams(store, "A returned").await;
     assert_eq!(
         now[&team_a],
@@ -1038,10 +1052,14 @@ async fn team_progress(database_url: Option<&str>) {
         "the amendment is the task's current version"
     );
 
-    store
-        .approve_record(&amended.record_id, &amended.content_hash())
-        .await
-        .unwrap();
+    service::review::approve(
+        store,
+        &Actor::user("审核员"),
+        &amended.record_id,
+        &amended.content_hash(),
+    )
+    .await
+    .unwrap();
     let now = check_teams(store, "A approved").await;
     assert_eq!(
         now[&team_a],

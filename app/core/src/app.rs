@@ -17,6 +17,7 @@ use choucha_shared::record::{
     Finding, InspectionRecord, ItemEntry, Photo, PhotoSubject, Signature, SignatureRefusal,
     SignerRole,
 };
+use choucha_shared::review::ReviewState;
 use choucha_shared::sync::{EntryPayload, LogEntry, RecordReturn, TaskBundle};
 use choucha_shared::value::{CivilDate, GeoPoint, Sha256Hex};
 
@@ -234,12 +235,17 @@ impl App {
         let id: Uuid = record_id
             .parse()
             .map_err(|e: uuid::Error| CoreError::Format(e.to_string()))?;
+        let server_state: Option<ReviewState> = server_state.and_then(|s| s.parse().ok());
         let status = match state.as_str() {
             AMENDING => TaskStatus::Returned,
-            SEALED if server_state.as_deref() == Some("returned") => TaskStatus::Returned,
+            SEALED if server_state == Some(ReviewState::Returned) => TaskStatus::Returned,
             SEALED => {
                 let pending = self.pending_for(&record_id)?;
-                if pending == 0 && matches!(server_state.as_deref(), Some("received" | "approved"))
+                if pending == 0
+                    && matches!(
+                        server_state,
+                        Some(ReviewState::Received | ReviewState::Approved)
+                    )
                 {
                     TaskStatus::Submitted
                 } else {
@@ -353,14 +359,25 @@ impl App {
         };
         let id = record.record_id;
         self.store.write(|tx| {
+            // Looked up again under the writer: two starts at once (a
+            // double tap) find one record, not one each.
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT record_id FROM records WHERE task_id = ?1 ORDER BY updated_at DESC LIMIT 1",
+                    [task_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(existing) = existing {
+                return Uuid::parse_str(&existing).map_err(|e| CoreError::Format(e.to_string()));
+            }
             tx.execute(
                 "INSERT INTO records (record_id, task_id, state, record, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 (id.to_string(), task_id, DRAFT, serde_json::to_string(&record)?, now.to_rfc3339()),
             )?;
             append(tx, EntryPayload::Started { record_id: id, task_id: task_id.to_owned(), started_at: now }, now)?;
-            Ok(())
-        })?;
-        Ok(id)
+            Ok(id)
+        })
     }
 
     /// Loads an editable record, changes it with `f`, saves it and logs
@@ -371,25 +388,36 @@ impl App {
         now: DateTime<Utc>,
         f: impl FnOnce(&mut InspectionRecord, &Checklist) -> Result<Option<EntryPayload>, CoreError>,
     ) -> Result<InspectionRecord, CoreError> {
-        let (state, mut record): (String, InspectionRecord) = self.store.read(|c| {
-            let (s, r): (String, String) = c
-                .query_row(
-                    "SELECT state, record FROM records WHERE record_id = ?1",
-                    [record_id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| CoreError::NotFound(format!("检查记录 {record_id}")))?;
-            Ok((s, serde_json::from_str(&r)?))
-        })?;
-        if state == SEALED {
-            return Err(CoreError::Refused(
-                "记录已封存，不能修改；如被退回，请先点击「补正」再修改 (record is sealed)".into(),
-            ));
-        }
-        let checklist = self.checklist(&record.checklist)?;
-        let payload = f(&mut record, &checklist)?;
+        self.edit_in(record_id, now, |record, checklist, _| f(record, checklist))
+    }
+
+    /// [`App::edit`] with the transaction handed to `f`, for changes that
+    /// write more than the record (a blob row with a signature).
+    ///
+    /// The record is read, changed and written back inside one IMMEDIATE
+    /// transaction, so two edits (two taps, the UI and a background task)
+    /// never both start from the same version and lose one another, and no
+    /// edit lands on a record that was sealed meanwhile.
+    fn edit_in(
+        &self,
+        record_id: &Uuid,
+        now: DateTime<Utc>,
+        f: impl FnOnce(
+            &mut InspectionRecord,
+            &Checklist,
+            &rusqlite::Transaction<'_>,
+        ) -> Result<Option<EntryPayload>, CoreError>,
+    ) -> Result<InspectionRecord, CoreError> {
         self.store.write(|tx| {
+            let (state, _, mut record) = load_record(tx, record_id)?;
+            if state == SEALED {
+                return Err(CoreError::Refused(
+                    "记录已封存，不能修改；如被退回，请先点击「补正」再修改 (record is sealed)"
+                        .into(),
+                ));
+            }
+            let checklist = self.checklist(&record.checklist)?;
+            let payload = f(&mut record, &checklist, tx)?;
             tx.execute(
                 "UPDATE records SET record = ?1, updated_at = ?2 WHERE record_id = ?3",
                 (
@@ -401,9 +429,8 @@ impl App {
             if let Some(p) = payload {
                 append(tx, p, now)?;
             }
-            Ok(())
-        })?;
-        Ok(record)
+            Ok(record)
+        })
     }
 
     /// Sets the verdict and note of a checklist item.
@@ -572,7 +599,7 @@ impl App {
             signed_at: now,
             content_hash,
         };
-        self.edit(record_id, now, |record, _| {
+        self.edit_in(record_id, now, |record, _, tx| {
             if role == SignerRole::EnterpriseRepresentative {
                 record.refusal = None;
             }
@@ -582,15 +609,13 @@ impl App {
                     && (person_id.is_some() || s.name == sig.name))
             });
             record.signatures.push(sig);
-            Ok(None)
-        })?;
-        self.store.write(|tx| {
             tx.execute(
                 "INSERT INTO blobs (sha256, bytes, record_id, kind) VALUES (?1, ?2, ?3, 'signature') ON CONFLICT DO NOTHING",
                 (sha.as_str(), png.len() as i64, record_id.to_string()),
             )?;
-            Ok(())
-        })
+            Ok(None)
+        })?;
+        Ok(())
     }
 
     /// The enterprise refused to sign: recorded instead of its signature.
@@ -625,41 +650,35 @@ impl App {
     /// Seals the record (or its amendment after a return): refused with
     /// every violation listed when it is not complete.
     pub fn seal(&self, record_id: &Uuid, now: DateTime<Utc>) -> Result<Sha256Hex, CoreError> {
-        let (state, sealed_version): (String, Option<String>) = self.store.read(|c| {
-            Ok(c.query_row(
-                "SELECT state, sealed_version FROM records WHERE record_id = ?1",
-                [record_id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })?;
-        if state == SEALED {
-            return Err(CoreError::Refused("记录已封存 (already sealed)".into()));
-        }
-        let record = self.record(record_id)?;
-        let checklist = self.checklist(&record.checklist)?;
-        let violations = completeness::check(&record, &checklist);
-        if !violations.is_empty() {
-            return Err(CoreError::Incomplete(violations));
-        }
-        let version = record.content_hash();
-        let payload = match (state.as_str(), sealed_version) {
-            (AMENDING, Some(old)) => EntryPayload::Amended {
-                replaces: Sha256Hex::parse(&old).map_err(|e| CoreError::Format(e.to_string()))?,
-                record: record.clone(),
-            },
-            _ => EntryPayload::Sealed {
-                record: record.clone(),
-            },
-        };
+        // Checked and sealed in one IMMEDIATE transaction: no edit can slip
+        // in between the check and the seal, and a second seal (a double
+        // tap) finds the record sealed and is refused.
         self.store.write(|tx| {
+            let (state, sealed_version, record) = load_record(tx, record_id)?;
+            if state == SEALED {
+                return Err(CoreError::Refused("记录已封存 (already sealed)".into()));
+            }
+            let checklist = self.checklist(&record.checklist)?;
+            let violations = completeness::check(&record, &checklist);
+            if !violations.is_empty() {
+                return Err(CoreError::Incomplete(violations));
+            }
+            let version = record.content_hash();
+            let payload = match (state.as_str(), sealed_version) {
+                (AMENDING, Some(old)) => EntryPayload::Amended {
+                    replaces: Sha256Hex::parse(&old)
+                        .map_err(|e| CoreError::Format(e.to_string()))?,
+                    record,
+                },
+                _ => EntryPayload::Sealed { record },
+            };
             tx.execute(
                 "UPDATE records SET state = ?1, sealed_version = ?2, server_state = NULL, updated_at = ?3 WHERE record_id = ?4",
                 (SEALED, version.as_str(), now.to_rfc3339(), record_id.to_string()),
             )?;
             append(tx, payload, now)?;
-            Ok(())
-        })?;
-        Ok(version)
+            Ok(version)
+        })
     }
 
     /// Whether the record is sealed (immutable until a return is amended).
@@ -732,6 +751,22 @@ impl App {
     pub fn evidence(&self, sha: &Sha256Hex) -> Result<Vec<u8>, CoreError> {
         self.evidence.get(sha)
     }
+}
+
+/// A record's (state, sealed version, content), read inside `tx`.
+fn load_record(
+    tx: &rusqlite::Transaction<'_>,
+    record_id: &Uuid,
+) -> Result<(String, Option<String>, InspectionRecord), CoreError> {
+    let (state, sealed, body): (String, Option<String>, String) = tx
+        .query_row(
+            "SELECT state, sealed_version, record FROM records WHERE record_id = ?1",
+            [record_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound(format!("检查记录 {record_id}")))?;
+    Ok((state, sealed, serde_json::from_str(&body)?))
 }
 
 /// Appends an entry to the device log inside `tx`.

@@ -13,6 +13,7 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use choucha_shared::review::ReviewState;
 use choucha_shared::sync::{
     EnrolResponse, EntryVerdict, FeedItem, LogEntry, PullResponse, PushResponse, RecordStatus,
 };
@@ -221,8 +222,8 @@ impl App {
                             (r#return.record_id.to_string(), r#return.version.as_str(), serde_json::to_string(r#return)?),
                         )?;
                         tx.execute(
-                            "UPDATE records SET server_state = 'returned' WHERE record_id = ?1 AND sealed_version = ?2",
-                            (r#return.record_id.to_string(), r#return.version.as_str()),
+                            "UPDATE records SET server_state = ?3 WHERE record_id = ?1 AND sealed_version = ?2",
+                            (r#return.record_id.to_string(), r#return.version.as_str(), ReviewState::Returned.as_str()),
                         )?;
                         report.returns += 1;
                     }
@@ -390,9 +391,12 @@ impl App {
         let sealed: Vec<(String, String)> = self.store.read(|c| {
             let mut st = c.prepare(
                 "SELECT record_id, sealed_version FROM records WHERE state = 'sealed' AND sealed_version IS NOT NULL \
-                 AND (server_state IS NULL OR server_state NOT IN ('approved'))",
+                 AND (server_state IS NULL OR server_state <> ?1)",
             )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            // An approved version is final: its state cannot change again.
+            let rows = st
+                .query_map([ReviewState::Approved.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
             Ok(rows)
         })?;
         for (record_id, version) in sealed {

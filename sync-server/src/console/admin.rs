@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, layout, page};
 use crate::AppState;
-use crate::import::{DirectoryKind, FileFormat};
+use crate::import::FileFormat;
+use crate::service;
 
 const AUDIT_READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
 const KINDS: [(&str, &str, &str); 4] = [
@@ -83,39 +83,23 @@ pub async fn import_upload(
             _ => {}
         }
     }
-    let kind_code = kind.unwrap_or_default();
-    let kind: DirectoryKind = serde_json::from_value(serde_json::Value::String(kind_code.clone()))
-        .map_err(|_| {
-            bad(format!(
-                "未知的名录类型 '{kind_code}'（targets / officers / experts / recusals）"
-            ))
-        })?;
+    let kind = service::directory::parse_kind(&kind.unwrap_or_default())?;
     let (name, bytes) = file.ok_or_else(|| bad("请选择要导入的文件 (file)".into()))?;
     let format = FileFormat::from_file_name(&name).ok_or_else(|| {
         bad(format!(
             "文件 '{name}' 须为 .csv 或 .xlsx (file must end in .csv or .xlsx)"
         ))
     })?;
-    let summary =
-        crate::api::import_bytes(&state, kind, &bytes, format, partial, &name, &user.username)
-            .await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "directory.import",
-            &format!("directory:{kind_code}"),
-            None,
-            Some(&json!({
-                "file": name,
-                "imported": summary.imported,
-                "rows": summary.total_rows,
-                "inserted": summary.inserted,
-                "updated": summary.updated,
-                "rejected": summary.rejected,
-            })),
-        )
-        .await?;
+    let summary = service::directory::import_file(
+        &state.store,
+        &user.actor(),
+        kind,
+        &bytes,
+        format,
+        partial,
+        &name,
+    )
+    .await?;
     let status = if summary.imported {
         StatusCode::OK
     } else {

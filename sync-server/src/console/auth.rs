@@ -1,18 +1,16 @@
 //! Who is using the console: roles, the logged-in user (an axum extractor
-//! reading the session cookie), jurisdiction visibility, password hashing
-//! and the session/CSRF cookies.
+//! reading the session cookie), jurisdiction visibility and the
+//! session/CSRF cookies. Password hashing is `crate::service::passwords`.
 //!
 //! Sessions live in the database (only the token's SHA-256 is stored); the
 //! cookie is HttpOnly and SameSite=Strict, and Secure when the console is
 //! served over HTTPS. Every POST carries the session's CSRF token, checked
 //! by [`check_csrf`].
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 
@@ -23,58 +21,8 @@ pub const LOGIN_CSRF_COOKIE: &str = "choucha_login_csrf";
 /// How long a session lasts without logging in again (a working day).
 pub const SESSION_HOURS: i64 = 12;
 
-/// What a console user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Users, imports, everything a supervisor does.
-    Admin,
-    /// The quality section (质量科): draws, review, follow-up, reports.
-    Supervisor,
-    /// A town/street office lead: review and follow-up in their
-    /// jurisdiction only.
-    TownLead,
-    /// Reads everything, changes nothing.
-    Auditor,
-}
+pub use crate::store::Role;
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::TownLead, Role::Auditor];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Supervisor => "supervisor",
-            Role::TownLead => "town_lead",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == s)
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Role::Admin => "系统管理员",
-            Role::Supervisor => "质量科",
-            Role::TownLead => "镇街负责人",
-            Role::Auditor => "审计（只读）",
-        }
-    }
-
-    pub fn label_en(self) -> &'static str {
-        match self {
-            Role::Admin => "Administrator",
-            Role::Supervisor => "Quality section",
-            Role::TownLead => "Town office lead",
-            Role::Auditor => "Auditor (read-only)",
-        }
-    }
-}
-
-/// The logged-in console user, extracted from the session cookie. A
-/// handler that takes it cannot run for anonymous visitors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentUser {
     pub user_id: String,
@@ -87,6 +35,11 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// How the audit log names this user.
+    pub fn actor(&self) -> crate::service::Actor {
+        crate::service::Actor::user(&self.username)
+    }
+
     /// Whether this user may see things belonging to `jurisdiction`.
     pub fn may_see(&self, jurisdiction: &str) -> bool {
         may_see_jurisdiction(self.role, self.jurisdiction.as_deref(), jurisdiction)
@@ -187,7 +140,14 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(AuthError::NotLoggedIn { wants_page });
         };
         match state.store.console_session_user(token).await? {
-            Some(user) => {
+            Some(u) => {
+                let user = CurrentUser {
+                    user_id: u.user_id,
+                    username: u.username,
+                    role: u.role,
+                    jurisdiction: u.jurisdiction,
+                    csrf_token: u.csrf_token,
+                };
                 parts.extensions.insert(user.clone());
                 Ok(user)
             }
@@ -198,12 +158,12 @@ impl FromRequestParts<AppState> for CurrentUser {
 
 /// Whether cookies must be marked Secure: the console is behind HTTPS
 /// (a proxy says so), or the operator says it always is.
-pub fn secure_cookies(headers: &HeaderMap) -> bool {
+pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     let forwarded_https = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    forwarded_https || std::env::var("CHOUCHA_SECURE_COOKIES").is_ok_and(|v| v == "1")
+    forwarded_https || state.secure_cookies
 }
 
 /// A `Set-Cookie` value for a console cookie (`max_age` 0 deletes it).
@@ -243,56 +203,10 @@ pub fn check_csrf(user: &CurrentUser, submitted: Option<&str>) -> Result<(), Aut
     }
 }
 
-/// Why a password was not accepted or could not be hashed.
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    #[error("密码至少需要 {MIN_PASSWORD_CHARS} 个字符 (password too short)")]
-    TooShort,
-    #[error("password hashing failed: {0}")]
-    Hash(String),
-}
-
-pub const MIN_PASSWORD_CHARS: usize = 10;
-
-/// Argon2id (the crate's default parameters) with a fresh random salt.
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(PasswordError::TooShort);
-    }
-    let salt_bytes: [u8; 16] = rand::random();
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
-}
-
-/// Checks a password against a stored Argon2 hash.
-pub fn verify_password(password: &str, stored_hash: &str) -> bool {
-    PasswordHash::new(stored_hash).is_ok_and(|h| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
-/// A hash to verify against when the user does not exist, so a login for an
-/// unknown name takes as long as one with a wrong password.
-pub fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
-}
-
-/// A readable random password (no 0/O/1/l/I), 16 characters.
-pub fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ";
-    let bytes: [u8; 16] = rand::random();
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
-}
+pub use crate::service::passwords::{
+    MIN_PASSWORD_CHARS, PasswordError, dummy_hash, generate_password, hash_password,
+    verify_password,
+};
 
 #[cfg(test)]
 mod tests {

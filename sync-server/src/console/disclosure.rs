@@ -73,7 +73,7 @@ pub async fn due(
     user: CurrentUser,
     lang: Lang,
 ) -> ConsoleResult<Response> {
-    let cfg = super::oversight_config();
+    let cfg = &state.oversight;
     let (rows, overdue) = disclosure::due_list(
         &state.store,
         &cfg.calendar,
@@ -174,10 +174,10 @@ pub async fn publish(
     disclosure::publish(
         &state.store,
         &state.checklists,
-        super::oversight_config(),
+        &state.oversight,
         &id.to_string(),
         result,
-        &user.username,
+        &user.actor(),
     )
     .await?;
     Ok(Redirect::to(&format!("/console/records/{id}")).into_response())
@@ -197,7 +197,7 @@ pub async fn withdraw(
 ) -> ConsoleResult<Response> {
     user.require(PUBLISHERS)?;
     let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
-    disclosure::withdraw(&state.store, &id.to_string(), &form.reason, &user.username).await?;
+    disclosure::withdraw(&state.store, &id.to_string(), &form.reason, &user.actor()).await?;
     Ok(Redirect::to(&format!("/console/records/{id}")).into_response())
 }
 

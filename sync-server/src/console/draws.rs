@@ -9,16 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use serde_json::json;
 
 use choucha_shared::TargetCategory;
-use choucha_shared::plan::{DrawPlan, MemberRole, Quota, Redraw, Stratum};
+use choucha_shared::plan::{DrawPlan, MemberRole, Quota, Stratum};
 use choucha_shared::value::{CivilDate, Name};
 
 use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
+use crate::service;
 
 /// Who may see plans and draws (not town leads: a draw spans all towns).
 const READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
@@ -164,16 +164,6 @@ pub async fn create_plan(
     user.require(WRITERS)?;
     let bad = ConsoleError::BadRequest;
     let plan_id = form.plan_id.trim().to_owned();
-    if plan_id.is_empty()
-        || plan_id.len() > 64
-        || !plan_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(bad(format!(
-            "计划编号 '{plan_id}' 无效：只能用字母、数字、- 和 _，最长 64 个字符 (plan_id)"
-        )));
-    }
     let team_size: u8 = form.team_size.trim().parse().map_err(|_| {
         bad(format!(
             "每组人数 '{}' 不是整数 (team_size)",
@@ -202,21 +192,7 @@ pub async fn create_plan(
         officer_cap,
         due,
     };
-    if let Err(errs) = plan.validate() {
-        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        return Err(bad(format!("计划无效 (invalid plan)：{}", msgs.join("；"))));
-    }
-    state.store.create_plan(&plan, &user.username).await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "plan.create",
-            &format!("plan:{}", plan.plan_id),
-            None,
-            Some(&serde_json::to_value(&plan).unwrap_or_default()),
-        )
-        .await?;
+    service::draws::create_plan(&state.store, &user.actor(), &plan).await?;
     Ok(Redirect::to(&format!("/console/plans/{}", urlencode(&plan.plan_id))).into_response())
 }
 
@@ -322,33 +298,8 @@ pub async fn freeze(
     Path(plan_id): Path<String>,
 ) -> ConsoleResult<Response> {
     user.require(WRITERS)?;
-    let before = state.store.plan(&plan_id).await?;
-    let after = state.store.freeze_plan(&plan_id).await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "plan.freeze",
-            &format!("plan:{plan_id}"),
-            Some(&json!({ "frozen_at": before.frozen_at, "snapshot_hash": before.snapshot_hash })),
-            Some(&json!({
-                "frozen_at": after.frozen_at,
-                "snapshot_hash": after.snapshot_hash,
-                "candidates_per_stratum": after.candidates_per_stratum,
-            })),
-        )
-        .await?;
+    service::draws::freeze_plan(&state.store, &user.actor(), &plan_id).await?;
     Ok(Redirect::to(&format!("/console/plans/{}", urlencode(&plan_id))).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DrawForm {
-    seed: String,
-    entered_by: String,
-    #[serde(default)]
-    redraw_of: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
 }
 
 /// Runs the draw with the entered seed.
@@ -356,47 +307,13 @@ pub async fn run_draw(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(plan_id): Path<String>,
-    Form(form): Form<DrawForm>,
+    Form(form): Form<service::draws::DrawRequest>,
 ) -> ConsoleResult<Response> {
     user.require(WRITERS)?;
-    let entered_by = form.entered_by.trim();
-    if entered_by.is_empty() {
-        return Err(ConsoleError::BadRequest(
-            "须填写录入随机种子的人员 (entered_by)".into(),
-        ));
-    }
-    let redraw = form
-        .redraw_of
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(|draw_id| Redraw {
-            draw_id: draw_id.to_owned(),
-            reason: form.reason.clone().unwrap_or_default(),
-        });
-    let d = state
-        .store
-        .run_draw(&plan_id, &form.seed, entered_by, redraw.clone(), |c| {
-            state.checklist_for(c)
-        })
-        .await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "draw.run",
-            &format!("draw:{}", d.draw_id),
-            None,
-            Some(&json!({
-                "plan_id": plan_id,
-                "seed": d.seed,
-                "seed_entered_by": d.seed_entered_by,
-                "snapshot_hash": d.snapshot_hash,
-                "tasks": d.tasks.len(),
-                "redraw_of": redraw.map(|r| r.draw_id),
-            })),
-        )
-        .await?;
+    let d = service::draws::run_draw(&state.store, &user.actor(), &plan_id, form, |c| {
+        state.checklist_for(c)
+    })
+    .await?;
     Ok(Redirect::to(&format!("/console/draws/{}", urlencode(&d.draw_id))).into_response())
 }
 

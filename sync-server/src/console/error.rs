@@ -47,16 +47,21 @@ impl From<StoreError> for ConsoleError {
     }
 }
 
-impl From<crate::error::ApiError> for ConsoleError {
-    fn from(e: crate::error::ApiError) -> Self {
-        use crate::error::ApiError as A;
+impl From<crate::service::ServiceError> for ConsoleError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
         match e {
-            A::NotFound(m) => Self::NotFound(m),
-            A::Conflict(m) => Self::Conflict(m),
-            A::BadRequest { message, .. } | A::Unprocessable { message, .. } => {
-                Self::BadRequest(message)
+            S::BadInput { message, details } | S::Invalid { message, details } => {
+                if details.is_null() {
+                    Self::BadRequest(message)
+                } else {
+                    Self::BadRequest(format!("{message} {details}"))
+                }
             }
-            other => Self::Internal(other.to_string()),
+            S::NotFound(m) => Self::NotFound(m),
+            S::Conflict(m) => Self::Conflict(m),
+            S::Store(s) => s.into(),
+            S::Internal(m) => Self::Internal(m),
         }
     }
 }

@@ -250,7 +250,7 @@ pub async fn act(
         &state.store,
         &finding_id,
         &action,
-        &user.username,
+        &user.actor(),
         today_cst(),
     )
     .await?;

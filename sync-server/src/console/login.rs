@@ -44,12 +44,17 @@ fn login_form(lang: Lang, csrf: &str, message: Option<&str>, username: &str) -> 
 }
 
 /// The login form, with a fresh pre-login CSRF cookie.
-pub async fn login_page(lang: Lang, headers: HeaderMap) -> Response {
+pub async fn login_page(State(state): State<AppState>, lang: Lang, headers: HeaderMap) -> Response {
     let csrf = random_token();
     let mut resp = page(StatusCode::OK, login_form(lang, &csrf, None, ""));
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, secure_cookies(&headers)),
+        set_cookie(
+            LOGIN_CSRF_COOKIE,
+            &csrf,
+            3600,
+            secure_cookies(&state, &headers),
+        ),
     );
     resp
 }
@@ -135,7 +140,7 @@ pub async fn login(
             Some(&json!({ "client": client })),
         )
         .await?;
-    let secure = secure_cookies(&headers);
+    let secure = secure_cookies(&state, &headers);
     let mut resp = Redirect::to("/console").into_response();
     let h = resp.headers_mut();
     h.append(
@@ -171,13 +176,17 @@ pub async fn logout(
     let mut resp = Redirect::to("/console/login").into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", 0, secure_cookies(&headers)),
+        set_cookie(SESSION_COOKIE, "", 0, secure_cookies(&state, &headers)),
     );
     Ok(resp)
 }
 
 /// Switches the language and goes back where the user was.
-pub async fn set_lang(Path(lang): Path<String>, headers: HeaderMap) -> Response {
+pub async fn set_lang(
+    State(state): State<AppState>,
+    Path(lang): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let value = if lang == "en" { "en" } else { "zh" };
     // Only a path on this site is followed back, never another origin.
     let back = headers
@@ -198,7 +207,7 @@ pub async fn set_lang(Path(lang): Path<String>, headers: HeaderMap) -> Response 
             LANG_COOKIE,
             value,
             365 * 24 * 3600,
-            secure_cookies(&headers),
+            secure_cookies(&state, &headers),
         ),
     );
     resp

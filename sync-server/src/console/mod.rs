@@ -130,20 +130,6 @@ async fn require_roles(
     }
 }
 
-/// The proof-of-duty and disclosure settings, read from the environment
-/// once (bad values are logged and the defaults used, so the console still
-/// starts).
-pub fn oversight_config() -> &'static crate::oversight::OversightConfig {
-    static CONFIG: std::sync::OnceLock<crate::oversight::OversightConfig> =
-        std::sync::OnceLock::new();
-    CONFIG.get_or_init(|| {
-        crate::oversight::OversightConfig::from_env().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "oversight settings invalid; using the defaults");
-            crate::oversight::OversightConfig::default()
-        })
-    })
-}
-
 /// Refuses every POST that does not carry the right CSRF token: the
 /// session's token (form field or `?csrf=`), or for the login form the
 /// pre-login cookie's value.

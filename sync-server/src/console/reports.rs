@@ -158,7 +158,7 @@ pub async fn record_pdf(
     let bytes = reports::record_pdf(
         &state,
         &state.checklists,
-        super::oversight_config(),
+        &state.oversight,
         &id.to_string(),
         &version,
     )

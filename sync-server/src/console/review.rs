@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use choucha_shared::record::{InspectionRecord, PhotoSubject};
@@ -31,6 +30,7 @@ use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
 use crate::oversight::dashboard::{self, QueueCursor, QueueFilter};
 use crate::oversight::duty;
+use crate::service;
 use crate::store::StoredRecord;
 
 /// Who may approve and return.
@@ -38,11 +38,10 @@ const REVIEWERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::TownLead];
 const PAGE_SIZE: i64 = 50;
 
 pub fn state_label(lang: Lang, code: &str) -> String {
-    let state: Option<ReviewState> =
-        serde_json::from_value(serde_json::Value::String(code.to_owned())).ok();
-    match (lang, state) {
-        (Lang::Zh, Some(s)) => s.label_zh().to_owned(),
-        (Lang::En, Some(_)) | (_, None) => code.replace('_', " "),
+    match (lang, code.parse::<ReviewState>()) {
+        (Lang::Zh, Ok(s)) => s.label_zh().to_owned(),
+        (Lang::En, Ok(s)) => s.label_en().to_owned(),
+        (_, Err(_)) => code.to_owned(),
     }
 }
 
@@ -246,7 +245,7 @@ pub async fn record(
     };
     let rec = &current.record;
     let version = current.status.version.to_string();
-    let cfg = super::oversight_config();
+    let cfg = &state.oversight;
     crate::oversight::index::ensure_indexed(&state.store, &record_id.to_string(), &version).await?;
     let report = duty::report(&state, cfg, &record_id.to_string(), &version).await?;
     let returns = state.store.record_returns(&record_id.to_string()).await?;
@@ -265,7 +264,7 @@ pub async fn record(
             tr { th { (lang.t("检查表", "Checklist")) } td { (rec.checklist) @if let Some(c) = checklist { " " (c.title) } } }
             tr { th { (lang.t("检查组", "Team")) } td { @for m in &rec.team { (m.name) " " } } }
             tr { th { (lang.t("检查日期 / 开始", "Date / started")) } td { (rec.inspection_date) " / " (rec.started_at.to_rfc3339()) } }
-            tr { th { (lang.t("审核状态", "Review state")) } td #review-state class={ "state-" (state_code(review_state)) } { (state_label(lang, state_code(review_state))) } }
+            tr { th { (lang.t("审核状态", "Review state")) } td #review-state class={ "state-" (review_state.as_str()) } { (state_label(lang, review_state.as_str())) } }
             tr { th { (lang.t("版本", "Version")) } td { code #version { (version) } " (" (versions.len()) (lang.t(" 个版本", " versions")) ")" } }
         }
         @if !current.status.missing.is_empty() {
@@ -381,17 +380,6 @@ pub async fn record(
     ))
 }
 
-fn state_code(s: ReviewState) -> &'static str {
-    match s {
-        ReviewState::Incomplete => "incomplete",
-        ReviewState::Received => "received",
-        ReviewState::HasIssues => "has_issues",
-        ReviewState::Returned => "returned",
-        ReviewState::Approved => "approved",
-        ReviewState::Superseded => "superseded",
-    }
-}
-
 fn review_actions(
     lang: Lang,
     user: &CurrentUser,
@@ -444,20 +432,6 @@ fn parse_version(v: &str) -> ConsoleResult<Sha256Hex> {
     })
 }
 
-async fn current_state(
-    state: &AppState,
-    record_id: &Uuid,
-    version: &Sha256Hex,
-) -> ConsoleResult<Option<ReviewState>> {
-    Ok(state
-        .store
-        .record_versions(record_id)
-        .await?
-        .into_iter()
-        .find(|v| &v.status.version == version)
-        .map(|v| v.status.state))
-}
-
 /// Approves the shown version.
 pub async fn approve(
     State(state): State<AppState>,
@@ -469,18 +443,7 @@ pub async fn approve(
     let record_id = parse_record_id(&record_id)?;
     visible_record(&state, &user, &record_id).await?;
     let version = parse_version(&form.version)?;
-    let before = current_state(&state, &record_id, &version).await?;
-    state.store.approve_record(&record_id, &version).await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "record.approve",
-            &format!("record:{record_id}"),
-            Some(&json!({ "version": version, "state": before.map(state_code) })),
-            Some(&json!({ "version": version, "state": "approved" })),
-        )
-        .await?;
+    service::review::approve(&state.store, &user.actor(), &record_id, &version).await?;
     Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
 }
 
@@ -495,20 +458,7 @@ pub async fn mark_issues(
     let record_id = parse_record_id(&record_id)?;
     visible_record(&state, &user, &record_id).await?;
     let version = parse_version(&form.version)?;
-    state
-        .store
-        .mark_record_has_issues(&record_id.to_string(), version.as_str())
-        .await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "record.has_issues",
-            &format!("record:{record_id}"),
-            Some(&json!({ "version": version, "state": "received" })),
-            Some(&json!({ "version": version, "state": "has_issues" })),
-        )
-        .await?;
+    service::review::mark_has_issues(&state.store, &user.actor(), &record_id, &version).await?;
     Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
 }
 
@@ -522,7 +472,7 @@ pub async fn return_record(
 ) -> ConsoleResult<Response> {
     user.require(REVIEWERS)?;
     let record_id = parse_record_id(&record_id)?;
-    let (versions, _) = visible_record(&state, &user, &record_id).await?;
+    visible_record(&state, &user, &record_id).await?;
     let get = |name: &str| {
         fields
             .iter()
@@ -531,57 +481,19 @@ pub async fn return_record(
     };
     let version = parse_version(&get("version").unwrap_or_default())?;
     let comment = get("comment").unwrap_or_default();
-    let known_items: Vec<&String> = versions
+    let item_comments: BTreeMap<String, String> = fields
         .iter()
-        .find(|v| v.status.version == version)
-        .map(|v| v.record.items.keys().collect())
-        .unwrap_or_default();
-    let mut item_comments = BTreeMap::new();
-    for (k, v) in &fields {
-        let Some(item) = k.strip_prefix("item:") else {
-            continue;
-        };
-        if v.trim().is_empty() {
-            continue;
-        }
-        if !known_items.iter().any(|i| i.as_str() == item) {
-            return Err(ConsoleError::BadRequest(format!(
-                "检查项 '{item}' 不在此记录中 (unknown item)"
-            )));
-        }
-        item_comments.insert(item.to_owned(), v.trim().to_owned());
-    }
-    if comment.is_empty() && item_comments.is_empty() {
-        return Err(ConsoleError::BadRequest(
-            "退回须说明需要修改的内容：请填写总体意见或逐项意见 (comment)".into(),
-        ));
-    }
-    let before = current_state(&state, &record_id, &version).await?;
-    let ret = state
-        .store
-        .return_record(
-            &record_id,
-            &version,
-            &comment,
-            item_comments,
-            &user.username,
-        )
-        .await?;
-    state
-        .store
-        .audit(
-            &user.username,
-            "record.return",
-            &format!("record:{record_id}"),
-            Some(&json!({ "version": version, "state": before.map(state_code) })),
-            Some(&json!({
-                "version": version,
-                "state": "returned",
-                "comment": ret.comment,
-                "item_comments": ret.item_comments,
-            })),
-        )
-        .await?;
+        .filter_map(|(k, v)| Some((k.strip_prefix("item:")?.to_owned(), v.clone())))
+        .collect();
+    service::review::return_record(
+        &state.store,
+        &user.actor(),
+        &record_id,
+        &version,
+        &comment,
+        item_comments,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
 }
 

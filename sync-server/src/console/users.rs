@@ -1,6 +1,5 @@
 //! Console users: the admin's user page and the `choucha-server user`
-//! command line. Both go through [`create_user`], which checks the input
-//! and writes the audit log.
+//! command line, thin over `crate::service::users`.
 
 use std::io::Read as _;
 
@@ -11,12 +10,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::auth::{self, CurrentUser, Role};
+use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
+use crate::service::{self, Actor};
 use crate::store::ConsoleUser;
 
 /// `choucha-server user …`
@@ -73,9 +72,9 @@ pub async fn run_cli(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let (user, generated) = create_user(
-                state,
-                "cli",
+            let (user, generated) = service::users::create_user(
+                &state.store,
+                &Actor::cli(),
                 &username,
                 role,
                 jurisdiction.as_deref(),
@@ -92,26 +91,18 @@ pub async fn run_cli(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
             username,
             password_stdin,
         } => {
-            let (password, generated) = if password_stdin {
-                (read_password_stdin()?, false)
+            let given = if password_stdin {
+                Some(read_password_stdin()?)
             } else {
-                (auth::generate_password(), true)
+                None
             };
-            let hash = auth::hash_password(&password)?;
-            state.store.set_console_password(&username, &hash).await?;
-            state
-                .store
-                .audit(
-                    "cli",
-                    "user.password",
-                    &format!("user:{username}"),
-                    None,
-                    None,
-                )
-                .await?;
+            let generated =
+                service::users::set_password(&state.store, &Actor::cli(), &username, given)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("已更新用户 {username} 的密码");
-            if generated {
-                println!("password: {password}");
+            if let Some(p) = generated {
+                println!("password: {p}");
             }
         }
         UserCommand::List => {
@@ -127,83 +118,6 @@ pub async fn run_cli(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Checks and adds a user; returns the generated password when none was
-/// given. A town lead must name a known town/street; other roles none.
-pub async fn create_user(
-    state: &AppState,
-    actor: &str,
-    username: &str,
-    role: Role,
-    jurisdiction: Option<&str>,
-    password: Option<String>,
-) -> ConsoleResult<(ConsoleUser, Option<String>)> {
-    let username = username.trim();
-    if username.is_empty()
-        || username.chars().count() > 64
-        || username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(ConsoleError::BadRequest(format!(
-            "用户名 '{username}' 无效：须为 1–64 个字符且不含空格 (invalid username)"
-        )));
-    }
-    let jurisdiction = jurisdiction.map(str::trim).filter(|j| !j.is_empty());
-    match (role, jurisdiction) {
-        (Role::TownLead, None) => {
-            return Err(ConsoleError::BadRequest(
-                "镇街负责人须指定所属镇街 (a town lead needs --jurisdiction)".into(),
-            ));
-        }
-        (Role::TownLead, Some(j)) => {
-            if !state.store.jurisdictions().await?.contains(j) {
-                return Err(ConsoleError::BadRequest(format!(
-                    "镇街 '{j}' 不在名录中 (unknown jurisdiction)"
-                )));
-            }
-        }
-        (_, Some(_)) => {
-            return Err(ConsoleError::BadRequest(
-                "只有镇街负责人可以限定镇街 (only a town lead has a jurisdiction)".into(),
-            ));
-        }
-        (_, None) => {}
-    }
-    let (password, generated) = match password {
-        Some(p) => (p, None),
-        None => {
-            let p = auth::generate_password();
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            auth::PasswordError::TooShort => ConsoleError::BadRequest(e.to_string()),
-            other => ConsoleError::Internal(other.to_string()),
-        })?;
-    let user = state
-        .store
-        .add_console_user(username, role, jurisdiction, &hash)
-        .await?;
-    state
-        .store
-        .audit(
-            actor,
-            "user.add",
-            &format!("user:{}", user.username),
-            None,
-            Some(&json!({
-                "username": user.username,
-                "role": user.role.code(),
-                "jurisdiction": user.jurisdiction,
-            })),
-        )
-        .await?;
-    Ok((user, generated))
 }
 
 fn users_page(
@@ -273,9 +187,9 @@ pub async fn add(
 ) -> ConsoleResult<Response> {
     user.require(&[Role::Admin])?;
     let role = parse_role(&form.role).map_err(ConsoleError::BadRequest)?;
-    let (added, password) = create_user(
-        &state,
-        &user.username,
+    let (added, password) = service::users::create_user(
+        &state.store,
+        &user.actor(),
         &form.username,
         role,
         form.jurisdiction.as_deref(),

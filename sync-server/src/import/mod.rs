@@ -56,6 +56,14 @@ pub struct RecusalRow {
     pub reason: String,
 }
 
+impl std::str::FromStr for DirectoryKind {
+    type Err = choucha_shared::UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        choucha_shared::UnknownCode::find("directory kind", s, Self::ALL, Self::as_str)
+    }
+}
+
 /// What kind of directory a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +75,19 @@ pub enum DirectoryKind {
 }
 
 impl DirectoryKind {
+    pub const ALL: [DirectoryKind; 4] =
+        [Self::Targets, Self::Officers, Self::Experts, Self::Recusals];
+
+    /// The stable code (the serialised form, the REST path segment).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Targets => "targets",
+            Self::Officers => "officers",
+            Self::Experts => "experts",
+            Self::Recusals => "recusals",
+        }
+    }
+
     /// The columns a file of this kind may have, in template order.
     pub fn columns(self) -> &'static [Column] {
         match self {

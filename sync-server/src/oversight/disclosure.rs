@@ -115,7 +115,7 @@ pub async fn publish(
     cfg: &OversightConfig,
     record_id: &str,
     result: Option<PublishedResult>,
-    actor: &str,
+    actor: &crate::store::Actor,
 ) -> Result<PublicResult, OversightError> {
     let _writer = store.writer().await;
     let mut tx = store.pool().begin().await?;
@@ -177,7 +177,7 @@ pub async fn publish(
     .bind(result.label_zh())
     .bind(deadline.format("%Y-%m-%d").to_string())
     .bind(&at)
-    .bind(actor)
+    .bind(actor.as_str())
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE oversight_records SET disclosed = 1 WHERE record_id = $1 AND version = $2")
@@ -212,7 +212,7 @@ pub async fn withdraw(
     store: &Store,
     record_id: &str,
     reason: &str,
-    actor: &str,
+    actor: &crate::store::Actor,
 ) -> Result<PublicResult, OversightError> {
     let reason = reason.trim();
     if reason.is_empty() {
@@ -236,7 +236,7 @@ pub async fn withdraw(
         "UPDATE disclosures SET withdrawn_at = $1, withdrawn_by = $2, withdrawal_reason = $3 WHERE seq = $4",
     )
     .bind(now())
-    .bind(actor)
+    .bind(actor.as_str())
     .bind(reason)
     .bind(seq)
     .execute(&mut *tx)

@@ -215,7 +215,7 @@ pub async fn record_action(
     store: &Store,
     finding_id: &str,
     action: &FollowUpAction,
-    actor: &str,
+    actor: &crate::store::Actor,
     today: NaiveDate,
 ) -> Result<FindingState, OversightError> {
     let _writer = store.writer().await;
@@ -343,7 +343,7 @@ pub async fn record_action(
     .bind(finding_id)
     .bind(&action_code)
     .bind(&data)
-    .bind(actor)
+    .bind(actor.as_str())
     .bind(&at)
     .execute(&mut *tx)
     .await?;

@@ -72,52 +72,6 @@ impl Default for OversightConfig {
     }
 }
 
-impl OversightConfig {
-    /// Defaults, overridden by `CHOUCHA_DUTY_GPS_THRESHOLD_M`,
-    /// `CHOUCHA_PHASH_MAX_DISTANCE`, `CHOUCHA_AUTHORITY` and
-    /// `CHOUCHA_CALENDAR_FILE` (a TOML file of further years' holidays, see
-    /// [`WorkCalendar::from_toml`]).
-    pub fn from_env() -> Result<Self, OversightError> {
-        let mut c = Self::default();
-        if let Ok(v) = std::env::var("CHOUCHA_DUTY_GPS_THRESHOLD_M") {
-            c.gps_threshold_m = v
-                .parse::<f64>()
-                .ok()
-                .filter(|m| *m > 0.0 && m.is_finite())
-                .ok_or_else(|| {
-                    OversightError::invalid(
-                        "CHOUCHA_DUTY_GPS_THRESHOLD_M",
-                        format!("must be a positive number of metres, got '{v}'"),
-                    )
-                })?;
-        }
-        if let Ok(v) = std::env::var("CHOUCHA_PHASH_MAX_DISTANCE") {
-            c.phash_max_distance = v
-                .parse::<u32>()
-                .ok()
-                .filter(|d| *d <= phash::MAX_DISTANCE)
-                .ok_or_else(|| {
-                    OversightError::invalid(
-                        "CHOUCHA_PHASH_MAX_DISTANCE",
-                        format!("must be 0..={}, got '{v}'", phash::MAX_DISTANCE),
-                    )
-                })?;
-        }
-        if let Ok(v) = std::env::var("CHOUCHA_AUTHORITY") {
-            c.authority = v;
-        }
-        if let Ok(path) = std::env::var("CHOUCHA_CALENDAR_FILE") {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                OversightError::invalid("CHOUCHA_CALENDAR_FILE", format!("{path}: {e}"))
-            })?;
-            c.calendar.extend_from_toml(&text).map_err(|e| {
-                OversightError::invalid("CHOUCHA_CALENDAR_FILE", format!("{path}: {e}"))
-            })?;
-        }
-        Ok(c)
-    }
-}
-
 /// Failures of the oversight functions.
 #[derive(Debug, thiserror::Error)]
 pub enum OversightError {
@@ -168,26 +122,26 @@ impl From<OversightError> for ApiError {
     }
 }
 
-/// Appends to the console's audit log inside the caller's transaction, so
-/// the entry commits with the change or not at all.
+/// Appends to the audit log inside the caller's transaction, so the entry
+/// commits with the change or not at all.
 pub(crate) async fn audit_tx(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    actor: &str,
+    actor: &crate::store::Actor,
     action: &str,
     object: &str,
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> Result<(), OversightError> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, object, before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6)",
+    crate::store::audit::append(
+        tx,
+        crate::store::Change {
+            actor,
+            action,
+            object: object.to_owned(),
+            before: before.cloned(),
+            after: after.cloned(),
+        },
     )
-    .bind(crate::store::now())
-    .bind(actor)
-    .bind(action)
-    .bind(object)
-    .bind(before.map(serde_json::Value::to_string))
-    .bind(after.map(serde_json::Value::to_string))
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

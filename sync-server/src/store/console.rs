@@ -5,11 +5,73 @@
 //! password).
 
 use chrono::{Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::audit::{self, Actor, Change};
 use super::{Store, StoreError, now, parse_time, random_token, token_hash};
-use crate::console::auth::{CurrentUser, Role};
+
+/// What a console user may do (stored as its code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Users, imports, everything a supervisor does.
+    Admin,
+    /// The quality section (质量科): draws, review, follow-up, reports.
+    Supervisor,
+    /// A town/street office lead: review and follow-up in their
+    /// jurisdiction only.
+    TownLead,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::TownLead, Role::Auditor];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::TownLead => "town_lead",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == s)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Admin => "系统管理员",
+            Role::Supervisor => "质量科",
+            Role::TownLead => "镇街负责人",
+            Role::Auditor => "审计（只读）",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Supervisor => "Quality section",
+            Role::TownLead => "Town office lead",
+            Role::Auditor => "Auditor (read-only)",
+        }
+    }
+}
+
+/// The logged-in console user, extracted from the session cookie. A
+/// handler that takes it cannot run for anonymous visitors./// The user behind a live console session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    pub jurisdiction: Option<String>,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+}
 
 /// A console user as listed (never with the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,16 +140,18 @@ impl Store {
     /// Adds a console user. The username must be new.
     pub async fn add_console_user(
         &self,
+        actor: &Actor,
         username: &str,
         role: Role,
         jurisdiction: Option<&str>,
         password_hash: &str,
     ) -> Result<ConsoleUser, StoreError> {
         let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
         let exists: Option<(String,)> =
             sqlx::query_as("SELECT user_id FROM console_users WHERE username = $1")
                 .bind(username)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
         if exists.is_some() {
             return Err(StoreError::Conflict(format!(
@@ -105,8 +169,24 @@ impl Store {
         .bind(jurisdiction)
         .bind(password_hash)
         .bind(&created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "user.add",
+                object: format!("user:{username}"),
+                before: None,
+                after: Some(serde_json::json!({
+                    "username": username,
+                    "role": role.code(),
+                    "jurisdiction": jurisdiction,
+                })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(ConsoleUser {
             user_id,
             username: username.to_owned(),
@@ -120,6 +200,7 @@ impl Store {
     /// Replaces a user's password hash and ends their sessions.
     pub async fn set_console_password(
         &self,
+        actor: &Actor,
         username: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
@@ -141,6 +222,17 @@ impl Store {
             .bind(&user_id)
             .execute(&mut *tx)
             .await?;
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "user.password",
+                object: format!("user:{username}"),
+                before: None,
+                after: None,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -208,7 +300,7 @@ impl Store {
     pub async fn console_session_user(
         &self,
         token: &str,
-    ) -> Result<Option<CurrentUser>, StoreError> {
+    ) -> Result<Option<SessionUser>, StoreError> {
         type Row = (String, String, String, Option<String>, String, String);
         let row: Option<Row> = sqlx::query_as(
             "SELECT u.user_id, u.username, u.role, u.jurisdiction, s.csrf_token, s.expires_at FROM console_sessions s JOIN console_users u ON u.user_id = s.user_id WHERE s.token_hash = $1 AND u.disabled_at IS NULL",
@@ -222,7 +314,7 @@ impl Store {
         if parse_time(&expires_at)? <= Utc::now() {
             return Ok(None);
         }
-        Ok(Some(CurrentUser {
+        Ok(Some(SessionUser {
             user_id,
             username,
             role: Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role '{role}'")))?,
@@ -519,29 +611,6 @@ impl Store {
                 },
             )
             .collect()
-    }
-
-    /// Marks the current version of a record "has issues" (存在问题): the
-    /// reviewer saw something to clear up before approving or returning.
-    pub async fn mark_record_has_issues(
-        &self,
-        record_id: &str,
-        version: &str,
-    ) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
-        let done = sqlx::query(
-            "UPDATE records SET state = 'has_issues' WHERE record_id = $1 AND version = $2 AND superseded = 0 AND state = 'received'",
-        )
-        .bind(record_id)
-        .bind(version)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "记录 {record_id} 的版本 {version} 不是“已接收”状态的当前版本 (not a received current version)"
-            )));
-        }
-        Ok(())
     }
 
     /// The record IDs that name a blob (photo or signature).

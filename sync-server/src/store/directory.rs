@@ -15,6 +15,7 @@ use sqlx::{Any, Row};
 
 use choucha_shared::directory::{Expert, Officer, Target, TargetIdentity};
 
+use super::audit::{self, Actor, Change};
 use super::{Store, StoreError, now};
 use crate::import::{Parsed, RecusalRow, RowError};
 
@@ -30,6 +31,30 @@ pub struct ImportSummary {
     pub unchanged: usize,
     pub rejected: usize,
     pub errors: Vec<RowError>,
+}
+
+/// The audit entry of an import that committed.
+fn import_change<'a>(
+    actor: &'a Actor,
+    kind: &str,
+    file_name: &str,
+    summary: &ImportSummary,
+) -> Change<'a> {
+    Change {
+        actor,
+        action: "directory.import",
+        object: format!("directory:{kind}"),
+        before: None,
+        after: Some(serde_json::json!({
+            "file": file_name,
+            "imported": summary.imported,
+            "rows": summary.total_rows,
+            "inserted": summary.inserted,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "rejected": summary.rejected,
+        })),
+    }
 }
 
 /// A value bound into a query; the `Any` driver needs concrete types.
@@ -268,7 +293,7 @@ impl Store {
         parsed: Parsed<Target>,
         partial: bool,
         file_name: &str,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
         self.import_versioned("targets", parsed, partial, file_name, actor)
             .await
@@ -279,7 +304,7 @@ impl Store {
         parsed: Parsed<Officer>,
         partial: bool,
         file_name: &str,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
         self.import_versioned("officers", parsed, partial, file_name, actor)
             .await
@@ -290,7 +315,7 @@ impl Store {
         parsed: Parsed<Expert>,
         partial: bool,
         file_name: &str,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
         self.import_versioned("experts", parsed, partial, file_name, actor)
             .await
@@ -302,7 +327,7 @@ impl Store {
         parsed: Parsed<T>,
         partial: bool,
         file_name: &str,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
         let _writer = self.writer().await;
         let Parsed { rows, mut errors } = parsed;
@@ -425,7 +450,7 @@ impl Store {
         )
         .bind(kind)
         .bind(file_name)
-        .bind(actor)
+        .bind(actor.as_str())
         .bind(total_rows as i64)
         .bind(summary.inserted as i64)
         .bind(summary.updated as i64)
@@ -539,9 +564,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
         summary.imported = true;
         summary.import_id = Some(import_id);
+        audit::append(&mut tx, import_change(actor, kind, file_name, &summary)).await?;
+        tx.commit().await?;
         Ok(summary)
     }
 
@@ -550,6 +576,8 @@ impl Store {
         &self,
         parsed: Parsed<RecusalRow>,
         partial: bool,
+        file_name: &str,
+        actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
         let _writer = self.writer().await;
         let total_rows = parsed.rows.len() + parsed.errors.len();
@@ -585,8 +613,13 @@ impl Store {
                 summary.unchanged += 1
             }
         }
-        tx.commit().await?;
         summary.imported = true;
+        audit::append(
+            &mut tx,
+            import_change(actor, "recusals", file_name, &summary),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(summary)
     }
 

@@ -20,6 +20,7 @@ use choucha_shared::draw::{
 };
 use choucha_shared::plan::{DrawPlan, DrawResult, Redraw, Task, TeamMember};
 
+use super::audit::{self, Actor, Change};
 use super::directory::{Val, bind_all};
 use super::{Store, StoreError, now, parse_time};
 
@@ -69,7 +70,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Store {
-    pub async fn create_plan(&self, plan: &DrawPlan, actor: &str) -> Result<(), StoreError> {
+    pub async fn create_plan(&self, plan: &DrawPlan, actor: &Actor) -> Result<(), StoreError> {
         if let Err(errors) = plan.validate() {
             let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
             return Err(StoreError::invalid(
@@ -78,14 +79,15 @@ impl Store {
             ));
         }
         let spec = serde_json::to_string(plan).map_err(corrupt)?;
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO plans (plan_id, spec, created_by, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (plan_id) DO NOTHING",
         )
         .bind(&plan.plan_id)
         .bind(&spec)
-        .bind(actor)
+        .bind(actor.as_str())
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
@@ -93,6 +95,18 @@ impl Store {
                 plan.plan_id
             )));
         }
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "plan.create",
+                object: format!("plan:{}", plan.plan_id),
+                before: None,
+                after: Some(serde_json::to_value(plan).map_err(corrupt)?),
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -131,7 +145,11 @@ impl Store {
     }
 
     /// Freezes the directory for a plan and publishes the snapshot hash.
-    pub async fn freeze_plan(&self, plan_id: &str) -> Result<PlanRecord, StoreError> {
+    pub async fn freeze_plan(
+        &self,
+        plan_id: &str,
+        actor: &Actor,
+    ) -> Result<PlanRecord, StoreError> {
         let _writer = self.writer().await;
         let record = self.plan(plan_id).await?;
         if record.frozen_at.is_some() {
@@ -209,10 +227,11 @@ impl Store {
                 bind_all(sqlx::query(&sql), vals).execute(&mut *tx).await?;
             }
         }
+        let frozen_at = now();
         let done = sqlx::query(
             "UPDATE plans SET frozen_at = $1, snapshot_hash = $2, pool = $3 WHERE plan_id = $4 AND frozen_at IS NULL",
         )
-        .bind(now())
+        .bind(&frozen_at)
         .bind(hash.as_str())
         .bind(serde_json::to_string(&pool).map_err(corrupt)?)
         .bind(plan_id)
@@ -221,6 +240,22 @@ impl Store {
         if done.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("抽查计划 {plan_id} 已被冻结")));
         }
+        let counts: Vec<usize> = strata.iter().map(|s| s.candidates.len()).collect();
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "plan.freeze",
+                object: format!("plan:{plan_id}"),
+                before: Some(serde_json::json!({ "frozen_at": null, "snapshot_hash": null })),
+                after: Some(serde_json::json!({
+                    "frozen_at": frozen_at,
+                    "snapshot_hash": hash.as_str(),
+                    "candidates_per_stratum": counts,
+                })),
+            },
+        )
+        .await?;
         tx.commit().await?;
         self.plan(plan_id).await
     }
@@ -331,6 +366,7 @@ impl Store {
         seed: &str,
         entered_by: &str,
         redraw: Option<Redraw>,
+        actor: &Actor,
         checklist_for: impl Fn(TargetCategory) -> Option<ChecklistRef>,
     ) -> Result<DrawRecord, StoreError> {
         let _writer = self.writer().await;
@@ -475,6 +511,24 @@ impl Store {
             .map(|r| format!("抽取 {} 已被重新抽取替代：{}", r.draw_id, r.reason))
             .unwrap_or_default();
         Store::feed_draw(&mut tx, &result_tasks, &withdrawn, &reason).await?;
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "draw.run",
+                object: format!("draw:{draw_id}"),
+                before: None,
+                after: Some(serde_json::json!({
+                    "plan_id": plan_id,
+                    "seed": seed,
+                    "seed_entered_by": entered_by,
+                    "snapshot_hash": snapshot_hash,
+                    "tasks": result_tasks.len(),
+                    "redraw_of": redraw.as_ref().map(|r| r.draw_id.clone()),
+                })),
+            },
+        )
+        .await?;
         tx.commit().await?;
         self.draw(&draw_id).await
     }

@@ -7,20 +7,24 @@
 //! documents as JSON text), and the few dialect differences live in the two
 //! migration directories. So one code path is tested against both backends.
 
+pub(crate) mod audit;
 mod console;
 pub(crate) mod directory;
 mod draws;
 mod group_commit;
+mod review;
 mod sync;
 mod token_cache;
 
+pub use audit::{Actor, Change};
 pub use console::{
     AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, ReturnEntry,
-    TaskPlace,
+    Role, SessionUser, TaskPlace,
 };
 pub use directory::{DirectoryTable, ImportSummary};
 pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
 pub use group_commit::BlobRegistrar;
+pub use review::ReviewChange;
 pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};
 
 use std::path::Path;
@@ -205,14 +209,16 @@ impl Store {
         Ok(token)
     }
 
-    pub async fn admin_token_valid(&self, token: &str) -> Result<bool, StoreError> {
+    /// The label of a valid (unrevoked) admin token, which names it in
+    /// the audit log.
+    pub async fn admin_token_label(&self, token: &str) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
-            "SELECT token_hash FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+            "SELECT label FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash(token))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.is_some())
+        Ok(row.map(|(label,)| label))
     }
 }
 

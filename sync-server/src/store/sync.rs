@@ -18,13 +18,14 @@ use choucha_shared::completeness;
 use choucha_shared::directory::{Target, TargetKey};
 use choucha_shared::plan::{MemberRole, Task, TeamMember};
 use choucha_shared::record::InspectionRecord;
-use choucha_shared::review::ReviewState;
+use choucha_shared::review::{ReviewAction, ReviewState};
 use choucha_shared::sync::{
     EnrolResponse, EntryPayload, EntryResult, EntryVerdict, FeedItem, LogEntry, PullResponse,
-    PushResponse, RecordReturn, RecordStatus, StoredEntry, TaskBundle, chain_check,
+    PushResponse, RecordStatus, StoredEntry, TaskBundle, chain_check,
 };
 use choucha_shared::value::Sha256Hex;
 
+use super::audit::{self, Actor, Change};
 use super::{Store, StoreError, marks, now, parse_time, random_token, token_hash};
 
 /// An authenticated device.
@@ -57,21 +58,6 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn state_code(s: ReviewState) -> &'static str {
-    match s {
-        ReviewState::Incomplete => "incomplete",
-        ReviewState::Received => "received",
-        ReviewState::HasIssues => "has_issues",
-        ReviewState::Returned => "returned",
-        ReviewState::Approved => "approved",
-        ReviewState::Superseded => "superseded",
-    }
-}
-
-fn parse_state(s: &str) -> Result<ReviewState, StoreError> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(corrupt)
-}
-
 /// How far a device clock may run ahead of the server before it is flagged.
 const CLOCK_TOLERANCE_MIN: i64 = 10;
 
@@ -79,9 +65,9 @@ impl Store {
     /// Creates a one-time enrolment code for an officer.
     pub async fn create_enrolment(
         &self,
+        actor: &Actor,
         officer_id: &str,
         valid_for: Duration,
-        actor: &str,
     ) -> Result<EnrolmentCode, StoreError> {
         let officer: Option<(String, i64)> =
             sqlx::query_as("SELECT name, enforcement FROM officers WHERE credential_no = $1")
@@ -98,16 +84,31 @@ impl Store {
             .collect();
         let expires_at =
             (Utc::now() + valid_for).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO enrolment_codes (code_hash, officer_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash(&code))
         .bind(officer_id)
-        .bind(actor)
+        .bind(actor.as_str())
         .bind(now())
         .bind(&expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // The code itself is a secret until used: the log names whom it
+        // was for and until when, never the code.
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "device.enrolment_code",
+                object: format!("officer:{officer_id}"),
+                before: None,
+                after: Some(serde_json::json!({ "expires_at": expires_at })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(EnrolmentCode {
             code: format!("{}-{}", &code[..4], &code[4..]),
             officer_id: officer_id.to_owned(),
@@ -158,6 +159,20 @@ impl Store {
             .bind(&at)
             .execute(&mut *tx)
             .await?;
+        audit::append(
+            &mut tx,
+            Change {
+                actor: &Actor::device(&device_id),
+                action: "device.enrol",
+                object: format!("device:{device_id}"),
+                before: None,
+                after: Some(serde_json::json!({
+                    "officer_id": officer_id,
+                    "name": device_name.trim(),
+                })),
+            },
+        )
+        .await?;
         tx.commit().await?;
         let (officer_name,): (String,) =
             sqlx::query_as("SELECT name FROM officers WHERE credential_no = $1")
@@ -172,14 +187,30 @@ impl Store {
         })
     }
 
-    pub async fn revoke_device(&self, device_id: &str) -> Result<(), StoreError> {
+    pub async fn revoke_device(&self, actor: &Actor, device_id: &str) -> Result<(), StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL",
         )
-        .bind(now())
+        .bind(&at)
         .bind(device_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            audit::append(
+                &mut tx,
+                Change {
+                    actor,
+                    action: "device.revoke",
+                    object: format!("device:{device_id}"),
+                    before: Some(serde_json::json!({ "revoked_at": null })),
+                    after: Some(serde_json::json!({ "revoked_at": at })),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
         // Also when nothing changed: a device revoked by another server
         // process must not stay trusted here either.
         self.device_tokens.forget_device(device_id);
@@ -584,17 +615,19 @@ impl Store {
                             ),
                         }));
                     }
-                    Some((_, state)) if state == "approved" => {
-                        return Ok(Some(EntryVerdict::Conflict {
-                            message: "记录已审核通过，不能再补正".into(),
-                        }));
+                    Some((_, state)) => {
+                        let state: ReviewState = state.parse().map_err(corrupt)?;
+                        if let Err(e) = state.apply(ReviewAction::Supersede) {
+                            return Ok(Some(EntryVerdict::Conflict {
+                                message: e.to_string(),
+                            }));
+                        }
                     }
                     None => {
                         return Ok(Some(EntryVerdict::Conflict {
                             message: format!("记录 {} 尚未封存，无从补正", record.record_id),
                         }));
                     }
-                    Some(_) => {}
                 }
             }
             _ => {}
@@ -691,7 +724,7 @@ impl Store {
         .bind(&record.task_id)
         .bind(&device.device_id)
         .bind(replaces.map(|r| r.to_string()))
-        .bind(state_code(state))
+        .bind(state.as_str())
         .bind(serde_json::to_string(&missing).map_err(corrupt)?)
         .bind(serde_json::to_string(&flags).map_err(corrupt)?)
         .bind(serde_json::to_string(record).map_err(corrupt)?)
@@ -803,7 +836,7 @@ impl Store {
                         status: RecordStatus {
                             record_id: *record_id,
                             version: Sha256Hex::parse(&version).map_err(corrupt)?,
-                            state: parse_state(&state)?,
+                            state: state.parse().map_err(corrupt)?,
                             missing: lines,
                         },
                         task_id,
@@ -815,96 +848,6 @@ impl Store {
                 },
             )
             .collect()
-    }
-
-    /// Returns the current version of a record to its team ("please fix").
-    pub async fn return_record(
-        &self,
-        record_id: &Uuid,
-        version: &Sha256Hex,
-        comment: &str,
-        item_comments: BTreeMap<String, String>,
-        actor: &str,
-    ) -> Result<RecordReturn, StoreError> {
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT state, task_id FROM records WHERE record_id = $1 AND version = $2 AND superseded = 0",
-        )
-        .bind(record_id.to_string())
-        .bind(version.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (state, task_id) = row.ok_or_else(|| {
-            StoreError::NotFound(format!("记录 {record_id} 没有当前版本 {version}"))
-        })?;
-        if state == "approved" || state == "returned" {
-            return Err(StoreError::Conflict(format!(
-                "记录 {record_id} 当前状态为 {state}，不能退回"
-            )));
-        }
-        let ret = RecordReturn {
-            record_id: *record_id,
-            task_id: task_id.clone(),
-            version: version.clone(),
-            comment: comment.to_owned(),
-            item_comments,
-            returned_at: Utc::now(),
-        };
-        sqlx::query("UPDATE records SET state = 'returned' WHERE record_id = $1 AND version = $2")
-            .bind(record_id.to_string())
-            .bind(version.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO returns (record_id, version, comment, item_comments, returned_by, returned_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(record_id.to_string())
-            .bind(version.as_str())
-            .bind(comment)
-            .bind(serde_json::to_string(&ret.item_comments).map_err(corrupt)?)
-            .bind(actor)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
-        let members: Vec<(String,)> = sqlx::query_as(
-            "SELECT person_id FROM task_members WHERE task_id = $1 AND role = 'officer'",
-        )
-        .bind(&task_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let payload = serde_json::to_string(&ret).map_err(corrupt)?;
-        for (person,) in members {
-            sqlx::query("INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) VALUES ($1, 'return', $2, $3, $4)")
-                .bind(person)
-                .bind(record_id.to_string())
-                .bind(&payload)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(ret)
-    }
-
-    /// Approves the current version of a record.
-    pub async fn approve_record(
-        &self,
-        record_id: &Uuid,
-        version: &Sha256Hex,
-    ) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
-        let done = sqlx::query(
-            "UPDATE records SET state = 'approved' WHERE record_id = $1 AND version = $2 AND superseded = 0 AND state IN ('received', 'has_issues')",
-        )
-        .bind(record_id.to_string())
-        .bind(version.as_str())
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "记录 {record_id} 的版本 {version} 不是待审核的当前版本"
-            )));
-        }
-        Ok(())
     }
 
     /// A device's log as stored: (index, entry id, hash), in index order.
@@ -1055,27 +998,35 @@ async fn register_blobs(
         }
         q.execute(&mut **tx).await?;
     }
+    let from = ReviewState::Incomplete;
+    let to = from
+        .apply(ReviewAction::EvidenceComplete)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     for part in blobs.chunks(400) {
         // Incomplete versions naming one of these blobs, whose sealing rules
         // passed (`missing` is empty) and which now lack no blob.
         let sql = format!(
             "SELECT DISTINCT r.record_id, r.version FROM record_blobs rb \
              JOIN records r ON r.record_id = rb.record_id AND r.version = rb.version \
-             WHERE rb.sha256 IN ({}) AND r.state = 'incomplete' AND r.missing = '[]' \
+             WHERE rb.sha256 IN ({}) AND r.state = ${} AND r.missing = '[]' \
              AND NOT EXISTS (SELECT 1 FROM record_blobs w WHERE w.record_id = r.record_id AND w.version = r.version \
                              AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = w.sha256))",
-            marks(1, part.len())
+            marks(1, part.len()),
+            part.len() + 1
         );
         let mut q = sqlx::query_as::<_, (String, String)>(&sql);
         for (sha256, _) in part {
             q = q.bind(sha256.as_str());
         }
+        q = q.bind(from.as_str());
         for (record_id, version) in q.fetch_all(&mut **tx).await? {
             sqlx::query(
-                "UPDATE records SET state = 'received' WHERE record_id = $1 AND version = $2 AND state = 'incomplete'",
+                "UPDATE records SET state = $3 WHERE record_id = $1 AND version = $2 AND state = $4",
             )
             .bind(&record_id)
             .bind(&version)
+            .bind(to.as_str())
+            .bind(from.as_str())
             .execute(&mut **tx)
             .await?;
         }

@@ -1,0 +1,41 @@
+//! Tablets: a one-time enrolment code for an officer, the device's
+//! exchange of that code for its token, and revocation.
+
+use choucha_shared::sync::EnrolResponse;
+
+use super::{Actor, ServiceError, ServiceResult};
+use crate::store::{EnrolmentCode, Store};
+
+/// How long an enrolment code stays valid by default: one working day.
+pub const DEFAULT_CODE_MINUTES: i64 = 24 * 60;
+/// The longest validity a code may be given.
+pub const MAX_CODE_MINUTES: i64 = 30 * 24 * 60;
+
+/// A one-time code for `officer_id`'s tablet, valid `minutes` (default
+/// one day, at most 30 days).
+pub async fn create_enrolment(
+    store: &Store,
+    actor: &Actor,
+    officer_id: &str,
+    minutes: Option<i64>,
+) -> ServiceResult<EnrolmentCode> {
+    let minutes = minutes.unwrap_or(DEFAULT_CODE_MINUTES);
+    if !(1..=MAX_CODE_MINUTES).contains(&minutes) {
+        return Err(ServiceError::bad_input(
+            "注册码有效期须在 1 分钟到 30 天之间 (valid_minutes)",
+        ));
+    }
+    Ok(store
+        .create_enrolment(actor, officer_id, chrono::Duration::minutes(minutes))
+        .await?)
+}
+
+/// A tablet exchanges its one-time code for a device token.
+pub async fn enrol(store: &Store, code: &str, device_name: &str) -> ServiceResult<EnrolResponse> {
+    Ok(store.enrol(code, device_name).await?)
+}
+
+/// Revokes a device: every later request with its token is refused.
+pub async fn revoke(store: &Store, actor: &Actor, device_id: &str) -> ServiceResult<()> {
+    Ok(store.revoke_device(actor, device_id).await?)
+}

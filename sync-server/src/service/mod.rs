@@ -1,0 +1,66 @@
+//! The server's use cases, each in one place.
+//!
+//! A use case takes the [`Actor`] its transport authenticated, validates
+//! its input, and calls the one store method that makes the change and
+//! appends the audit entry in the same transaction. The REST API, the
+//! device API, the console, the command line and the demo are thin
+//! transports over these functions: they parse their own wire format,
+//! call here, and render the answer; none calls another transport.
+
+pub mod devices;
+pub mod directory;
+pub mod draws;
+pub mod passwords;
+pub mod review;
+pub mod users;
+
+use serde_json::Value;
+
+pub use crate::store::Actor;
+use crate::store::StoreError;
+
+/// Why a use case did not happen. Each transport turns it into its own
+/// answer (a JSON error, an HTML page, a command-line message).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request lacks something or is malformed (HTTP 400); the
+    /// message says what and where.
+    #[error("{message}")]
+    BadInput { message: String, details: Value },
+    /// The request is well formed but what it asks is not valid (a seed
+    /// too short, a plan that breaks its own rules; HTTP 422).
+    #[error("{message}")]
+    Invalid { message: String, details: Value },
+    #[error("{0}")]
+    NotFound(String),
+    /// The change does not fit the current state (e.g. approving a
+    /// returned record).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadInput {
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Invalid { message, details } => Self::Invalid { message, details },
+            other => Self::Store(other),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

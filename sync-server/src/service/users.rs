@@ -1,0 +1,93 @@
+//! Console users: add one, set a password. The admin's user page, the
+//! `choucha-server user` command line and the demo all come here.
+
+use super::passwords::{self, PasswordError};
+use super::{Actor, ServiceError, ServiceResult};
+use crate::store::{ConsoleUser, Role, Store};
+
+/// Hashing takes ~50 ms of CPU on purpose; it runs off the async threads.
+async fn hash(password: String) -> ServiceResult<String> {
+    tokio::task::spawn_blocking(move || passwords::hash_password(&password))
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            PasswordError::TooShort => ServiceError::bad_input(e.to_string()),
+            other => ServiceError::Internal(other.to_string()),
+        })
+}
+
+/// Checks and adds a user; returns the generated password when none was
+/// given. A town lead must name a known town/street; other roles none.
+pub async fn create_user(
+    store: &Store,
+    actor: &Actor,
+    username: &str,
+    role: Role,
+    jurisdiction: Option<&str>,
+    password: Option<String>,
+) -> ServiceResult<(ConsoleUser, Option<String>)> {
+    let username = username.trim();
+    if username.is_empty()
+        || username.chars().count() > 64
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ServiceError::bad_input(format!(
+            "用户名 '{username}' 无效：须为 1–64 个字符且不含空格 (invalid username)"
+        )));
+    }
+    let jurisdiction = jurisdiction.map(str::trim).filter(|j| !j.is_empty());
+    match (role, jurisdiction) {
+        (Role::TownLead, None) => {
+            return Err(ServiceError::bad_input(
+                "镇街负责人须指定所属镇街 (a town lead needs --jurisdiction)",
+            ));
+        }
+        (Role::TownLead, Some(j)) => {
+            if !store.jurisdictions().await?.contains(j) {
+                return Err(ServiceError::bad_input(format!(
+                    "镇街 '{j}' 不在名录中 (unknown jurisdiction)"
+                )));
+            }
+        }
+        (_, Some(_)) => {
+            return Err(ServiceError::bad_input(
+                "只有镇街负责人可以限定镇街 (only a town lead has a jurisdiction)",
+            ));
+        }
+        (_, None) => {}
+    }
+    let (password, generated) = match password {
+        Some(p) => (p, None),
+        None => {
+            let p = passwords::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = hash(password).await?;
+    let user = store
+        .add_console_user(actor, username, role, jurisdiction, &hash)
+        .await?;
+    Ok((user, generated))
+}
+
+/// Sets a user's password (ends their sessions); returns the generated
+/// password when none was given.
+pub async fn set_password(
+    store: &Store,
+    actor: &Actor,
+    username: &str,
+    password: Option<String>,
+) -> ServiceResult<Option<String>> {
+    let (password, generated) = match password {
+        Some(p) => (p, None),
+        None => {
+            let p = passwords::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = hash(password).await?;
+    store.set_console_password(actor, username, &hash).await?;
+    Ok(generated)
+}
