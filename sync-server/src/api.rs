@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let public = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // Checks its own token (admin or the scraper's), see `observe`.
+        .route("/metrics", get(crate::observe::metrics_endpoint))
         .route("/api/v1/checklists", get(list_checklists))
         .route("/api/v1/checklists/{id}/{version}", get(get_checklist))
         .route("/api/v1/public/plans/{id}", get(public_plan))
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::device_api::blob_routes(state.clone()))
         .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("没有这个接口 (no such endpoint)".into()) })
+        .layer(middleware::from_fn(crate::observe::observe_request))
         .with_state(state)
 }
 

@@ -179,10 +179,7 @@ async fn push(
     Extension(device): Extension<DeviceCtx>,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Response, ApiError> {
-    let resp = state
-        .store
-        .push(&device, &req.entries, &state.checklists)
-        .await?;
+    let resp = service::sync::push(&state.store, &device, &req.entries, &state.checklists).await?;
     let status = if resp
         .results
         .iter()
@@ -339,7 +336,7 @@ fn state_response(state: &crate::blobs::UploadState, status: StatusCode) -> Resp
 /// Also done when HEAD finds the blob stored, so a crash between storing and
 /// registering heals on the next check.
 async fn register(state: &AppState, sha: &Sha256Hex, size: u64) -> Result<(), ApiError> {
-    state.blob_registrar.register(sha, size).await?;
+    service::sync::blob_arrived(&state.blob_registrar, sha, size).await?;
     Ok(())
 }
 
@@ -409,12 +406,14 @@ async fn blob_patch(
                 "缺少或无效的请求头 Upload-Checksum（格式：sha256 <64位十六进制>）",
             )
         })?;
+    let len = chunk.len();
     match state
         .uploads
         .append(&sha, total, offset, chunk, &checksum)
         .await
     {
         Ok(s) => {
+            service::sync::chunk_accepted(len);
             if let crate::blobs::UploadState::Complete { size } = s {
                 register(&state, &sha, size).await?;
             }

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod device_api;
 pub mod error;
 pub mod import;
+pub mod observe;
 pub mod oversight;
 pub mod service;
 pub mod settings;

@@ -280,6 +280,17 @@ impl UploadManager {
         self.limits
     }
 
+    /// Uploads a request is working on right now (each holds its blob's
+    /// lock), for the `/metrics` gauge.
+    pub fn in_flight(&self) -> usize {
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
     /// The part file of an upload (whether or not it exists).
     pub fn part_path(&self, hash: &Sha256Hex) -> PathBuf {
         self.uploads_dir.join(format!("{hash}.part"))

@@ -13,6 +13,7 @@ pub const MAX_CODE_MINUTES: i64 = 30 * 24 * 60;
 
 /// A one-time code for `officer_id`'s tablet, valid `minutes` (default
 /// one day, at most 30 days).
+#[tracing::instrument(skip_all, fields(actor = %actor, officer_id = %officer_id))]
 pub async fn create_enrolment(
     store: &Store,
     actor: &Actor,
@@ -31,11 +32,13 @@ pub async fn create_enrolment(
 }
 
 /// A tablet exchanges its one-time code for a device token.
+#[tracing::instrument(skip_all)]
 pub async fn enrol(store: &Store, code: &str, device_name: &str) -> ServiceResult<EnrolResponse> {
     Ok(store.enrol(code, device_name).await?)
 }
 
 /// Revokes a device: every later request with its token is refused.
+#[tracing::instrument(skip_all, fields(actor = %actor, device_id = %device_id))]
 pub async fn revoke(store: &Store, actor: &Actor, device_id: &str) -> ServiceResult<()> {
     Ok(store.revoke_device(actor, device_id).await?)
 }

@@ -10,6 +10,7 @@ use super::{Actor, ServiceError, ServiceResult};
 /// all is an error naming the file; bad rows come back in the summary
 /// (nothing is written unless `partial`), with the audit entry written in
 /// the import's transaction when it committed.
+#[tracing::instrument(skip_all, fields(actor = %actor, file_name = %file_name))]
 pub async fn import_file(
     store: &Store,
     actor: &Actor,

@@ -12,6 +12,7 @@ use crate::store::{DrawRecord, PlanRecord, Store};
 
 /// Checks and stores a new plan. Its ID appears in URLs, task IDs and
 /// printed records, so it is kept to letters, digits, `-` and `_`.
+#[tracing::instrument(skip_all, fields(actor = %actor))]
 pub async fn create_plan(store: &Store, actor: &Actor, plan: &DrawPlan) -> ServiceResult<()> {
     let id = &plan.plan_id;
     if id.is_empty()
@@ -28,6 +29,7 @@ pub async fn create_plan(store: &Store, actor: &Actor, plan: &DrawPlan) -> Servi
 }
 
 /// Freezes the plan's directory snapshot and publishes its hash.
+#[tracing::instrument(skip_all, fields(actor = %actor, plan_id = %plan_id))]
 pub async fn freeze_plan(store: &Store, actor: &Actor, plan_id: &str) -> ServiceResult<PlanRecord> {
     Ok(store.freeze_plan(plan_id, actor).await?)
 }
@@ -50,6 +52,7 @@ pub struct DrawRequest {
 /// Runs the draw. The seed's own rules (length, no control characters)
 /// and whether a redraw is allowed are checked by the store inside the
 /// draw's transaction.
+#[tracing::instrument(skip_all, fields(actor = %actor, plan_id = %plan_id))]
 pub async fn run_draw(
     store: &Store,
     actor: &Actor,

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod draws;
 pub mod passwords;
 pub mod review;
+pub mod sync;
 pub mod users;
 
 use serde_json::Value;

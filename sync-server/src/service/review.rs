@@ -13,6 +13,7 @@ use super::{Actor, ServiceError, ServiceResult};
 use crate::store::{ReviewChange, Store};
 
 /// Approves the record's current version `version` (审核通过).
+#[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id))]
 pub async fn approve(
     store: &Store,
     actor: &Actor,
@@ -25,6 +26,7 @@ pub async fn approve(
 }
 
 /// Flags the record's current version "has issues" (存在问题).
+#[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id))]
 pub async fn mark_has_issues(
     store: &Store,
     actor: &Actor,
@@ -38,6 +40,7 @@ pub async fn mark_has_issues(
 
 /// Returns the current version to its team. There must be something to
 /// fix: an overall comment or a comment on an item the version has.
+#[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id))]
 pub async fn return_record(
     store: &Store,
     actor: &Actor,

@@ -18,6 +18,7 @@ async fn hash(password: String) -> ServiceResult<String> {
 
 /// Checks and adds a user; returns the generated password when none was
 /// given. A town lead must name a known town/street; other roles none.
+#[tracing::instrument(skip_all, fields(actor = %actor, username = %username))]
 pub async fn create_user(
     store: &Store,
     actor: &Actor,
@@ -74,6 +75,7 @@ pub async fn create_user(
 
 /// Sets a user's password (ends their sessions); returns the generated
 /// password when none was given.
+#[tracing::instrument(skip_all, fields(actor = %actor, username = %username))]
 pub async fn set_password(
     store: &Store,
     actor: &Actor,

@@ -138,6 +138,7 @@ fn user_from_row(
 
 impl Store {
     /// Adds a console user. The username must be new.
+    #[tracing::instrument(level = "debug", name = "store.add_console_user", skip_all)]
     pub async fn add_console_user(
         &self,
         actor: &Actor,
@@ -198,6 +199,7 @@ impl Store {
     }
 
     /// Replaces a user's password hash and ends their sessions.
+    #[tracing::instrument(level = "debug", name = "store.set_console_password", skip_all)]
     pub async fn set_console_password(
         &self,
         actor: &Actor,

@@ -321,6 +321,7 @@ impl Store {
             .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store.import_versioned", skip_all)]
     async fn import_versioned<T: DirectoryRow + Send + 'static>(
         &self,
         kind: &str,
@@ -572,6 +573,7 @@ impl Store {
     }
 
     /// Adds recusal pairs; an existing pair keeps its first reason.
+    #[tracing::instrument(level = "debug", name = "store.import_recusals", skip_all)]
     pub async fn import_recusals(
         &self,
         parsed: Parsed<RecusalRow>,

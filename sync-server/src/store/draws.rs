@@ -70,6 +70,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Store {
+    #[tracing::instrument(level = "debug", name = "store.create_plan", skip_all)]
     pub async fn create_plan(&self, plan: &DrawPlan, actor: &Actor) -> Result<(), StoreError> {
         if let Err(errors) = plan.validate() {
             let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -145,6 +146,7 @@ impl Store {
     }
 
     /// Freezes the directory for a plan and publishes the snapshot hash.
+    #[tracing::instrument(level = "debug", name = "store.freeze_plan", skip_all)]
     pub async fn freeze_plan(
         &self,
         plan_id: &str,
@@ -360,6 +362,7 @@ impl Store {
 
     /// Enters the seed and runs the draw. With an earlier draw of the plan,
     /// `redraw` must name the current draw and give a reason.
+    #[tracing::instrument(level = "debug", name = "store.run_draw", skip_all)]
     pub async fn run_draw(
         &self,
         plan_id: &str,
@@ -620,6 +623,7 @@ impl Store {
     }
 
     /// Re-runs a stored draw from its frozen inputs and compares.
+    #[tracing::instrument(level = "debug", name = "store.verify_draw", skip_all)]
     pub async fn verify_draw(&self, draw_id: &str) -> Result<VerifyOutcome, StoreError> {
         let stored = self.draw(draw_id).await?;
         let (record, inputs) = self.draw_inputs(&stored.plan_id).await?;

@@ -157,8 +157,13 @@ impl Store {
     pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self.backend {
             Backend::Sqlite => {
+                let started = std::time::Instant::now();
                 let _queued = self.write_queue.lock().await;
-                Some(self.write_lock.lock().await)
+                let guard = self.write_lock.lock().await;
+                crate::observe::metrics()
+                    .writer_wait
+                    .observe(started.elapsed().as_secs_f64());
+                Some(guard)
             }
             Backend::Postgres => None,
         }
@@ -174,6 +179,11 @@ impl Store {
             Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// (connections open, of which idle), for `/metrics`.
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     pub fn backend(&self) -> Backend {

@@ -79,6 +79,7 @@ fn object(record_id: &Uuid) -> String {
 impl Store {
     /// Approves (审核通过) or marks "has issues" (存在问题) the current
     /// version of a record, with its audit entry.
+    #[tracing::instrument(level = "debug", name = "store.review_record", skip_all)]
     pub async fn review_record(
         &self,
         actor: &Actor,
@@ -111,6 +112,7 @@ impl Store {
     /// Returns the current version of a record to its team ("please fix"):
     /// the state, the return note, one feed item per officer of the team
     /// and the audit entry, in one transaction.
+    #[tracing::instrument(level = "debug", name = "store.return_record", skip_all)]
     pub async fn return_record(
         &self,
         actor: &Actor,

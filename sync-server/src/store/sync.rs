@@ -63,6 +63,7 @@ const CLOCK_TOLERANCE_MIN: i64 = 10;
 
 impl Store {
     /// Creates a one-time enrolment code for an officer.
+    #[tracing::instrument(level = "debug", name = "store.create_enrolment", skip_all)]
     pub async fn create_enrolment(
         &self,
         actor: &Actor,
@@ -118,6 +119,7 @@ impl Store {
     }
 
     /// Exchanges a one-time code for a device token.
+    #[tracing::instrument(level = "debug", name = "store.enrol", skip_all)]
     pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, StoreError> {
         let _writer = self.writer().await;
         let hash = token_hash(&normalise_code(code));
@@ -187,6 +189,7 @@ impl Store {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "store.revoke_device", skip_all)]
     pub async fn revoke_device(&self, actor: &Actor, device_id: &str) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.pool.begin().await?;
@@ -356,6 +359,7 @@ impl Store {
     }
 
     /// The officer's feed after `cursor`, at most `limit` items.
+    #[tracing::instrument(level = "debug", name = "store.pull", skip_all)]
     pub async fn pull(
         &self,
         officer_id: &str,
@@ -408,6 +412,7 @@ impl Store {
     }
 
     /// Stores a batch of one device's log entries; see the module docs.
+    #[tracing::instrument(level = "debug", name = "store.push", skip_all)]
     pub async fn push(
         &self,
         device: &DeviceCtx,
