@@ -7,18 +7,21 @@
 //! * [`console`] — the supervisor console (HTML) and the public pages.
 
 pub mod api;
-pub mod blobs;
 pub mod cli;
 pub mod console;
 pub mod demo;
 pub mod device_api;
 pub mod error;
-pub mod import;
 pub mod observe;
 pub mod oversight;
 pub mod service;
 pub mod settings;
 pub mod store;
+
+/// Evidence blob stores and uploads: the `choucha-blobs` crate.
+pub use choucha_blobs as blobs;
+/// Directory file parsing: the `choucha-import` crate.
+pub use choucha_import as import;
 
 use std::sync::Arc;
 

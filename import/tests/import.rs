@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use choucha_shared::directory::TargetIdentity;
-use choucha_shared::{TargetCategory, Uscc};
-use choucha_sync_server::import::{
+use choucha_import::{
     DirectoryKind, FileFormat, ImportError, RowError, parse_experts, parse_officers,
     parse_recusals, parse_targets,
 };
+use choucha_shared::directory::TargetIdentity;
+use choucha_shared::{TargetCategory, Uscc};
 use rust_xlsxwriter::Workbook;
 
 // ---------------------------------------------------------------------------

@@ -37,9 +37,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError, Weak};
 
-use axum::http::StatusCode;
 use bytes::Bytes;
 use choucha_shared::Sha256Hex;
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
