@@ -11,17 +11,19 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use choucha_shared::review::ReviewState;
-use choucha_shared::sync::{
-    EnrolResponse, EntryVerdict, FeedItem, LogEntry, PullResponse, PushResponse, RecordStatus,
-};
+use choucha_shared::sync::{FeedItem, LogEntry, PullResponse};
 use choucha_shared::value::Sha256Hex;
+use choucha_sync_client::http::HttpTransport;
+use choucha_sync_client::{ClientError, decide};
 
 use crate::app::{App, Enrolment};
 use crate::error::CoreError;
 use crate::store::{meta_get, meta_set};
+
+/// The protocol's client over HTTP, as the tablet uses it.
+type Client = choucha_sync_client::Client<HttpTransport>;
 
 /// Entries per push request.
 const PUSH_BATCH: usize = 50;
@@ -52,27 +54,23 @@ pub struct SyncReport {
     pub progress: Progress,
 }
 
-fn net(e: reqwest::Error) -> CoreError {
-    CoreError::Network(e.to_string())
-}
+pub use choucha_sync_client::http::http_client;
 
-/// A client with sane timeouts for bad networks.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap_or_default()
-}
-
-async fn error_from(resp: reqwest::Response) -> CoreError {
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    let message = body["message"].as_str().unwrap_or("").to_owned();
-    if status == reqwest::StatusCode::UNAUTHORIZED && body["code"] == "device_revoked" {
-        return CoreError::Revoked(message);
+impl From<ClientError> for CoreError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Network(m) => CoreError::Network(m),
+            ClientError::Revoked(m) => CoreError::Revoked(m),
+            ClientError::Server {
+                status, message, ..
+            } => CoreError::Server(format!("{status} {message}")),
+            ClientError::Decode(m) => CoreError::Server(m),
+        }
     }
-    CoreError::Server(format!("{status} {message}"))
+}
+
+fn client(http: &reqwest::Client, e: &Enrolment) -> Client {
+    Client::new(HttpTransport::new(http.clone(), &e.server_url), &e.token)
 }
 
 impl App {
@@ -90,16 +88,8 @@ impl App {
                 "服务器地址须以 http:// 或 https:// 开头".into(),
             ));
         }
-        let resp = http
-            .post(format!("{base}/api/v1/device/enrol"))
-            .json(&json!({ "code": code.trim(), "device_name": device_name }))
-            .send()
-            .await
-            .map_err(net)?;
-        if !resp.status().is_success() {
-            return Err(error_from(resp).await);
-        }
-        let e: EnrolResponse = resp.json().await.map_err(net)?;
+        let transport = HttpTransport::new(http.clone(), &base);
+        let e = Client::enrol(&transport, code, device_name).await?;
         let enrolment = Enrolment {
             server_url: base,
             device_id: e.device_id,
@@ -156,30 +146,22 @@ impl App {
     async fn sync_steps(&self, http: &reqwest::Client) -> Result<SyncReport, CoreError> {
         let e = self.enrolment()?.ok_or(CoreError::NotEnrolled)?;
         let mut report = SyncReport::default();
-        self.pull(http, &e, &mut report).await?;
-        self.push(http, &e, &mut report).await?;
-        self.upload(http, &e, &mut report).await?;
-        self.refresh_states(http, &e).await?;
+        let client = client(http, &e);
+        self.pull(&client, &mut report).await?;
+        self.push(&client, &mut report).await?;
+        self.upload(&client, &mut report).await?;
+        self.refresh_states(&client).await?;
         Ok(report)
     }
 
-    async fn pull(
-        &self,
-        http: &reqwest::Client,
-        e: &Enrolment,
-        report: &mut SyncReport,
-    ) -> Result<(), CoreError> {
+    async fn pull(&self, client: &Client, report: &mut SyncReport) -> Result<(), CoreError> {
         loop {
             let cursor: i64 = self.store.read(|c| {
                 Ok(meta_get(c, "cursor")?
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0))
             })?;
-            let resp = device_get(http, e, &format!("pull?cursor={cursor}")).await?;
-            if !resp.status().is_success() {
-                return Err(error_from(resp).await);
-            }
-            let page: PullResponse = resp.json().await.map_err(net)?;
+            let page: PullResponse = client.pull(cursor).await?;
             self.apply_pull(&page, report)?;
             if !page.more {
                 return Ok(());
@@ -233,12 +215,7 @@ impl App {
         })
     }
 
-    async fn push(
-        &self,
-        http: &reqwest::Client,
-        e: &Enrolment,
-        report: &mut SyncReport,
-    ) -> Result<(), CoreError> {
+    async fn push(&self, client: &Client, report: &mut SyncReport) -> Result<(), CoreError> {
         loop {
             let batch: Vec<LogEntry> = self.store.read(|c| {
                 let mut st =
@@ -248,95 +225,55 @@ impl App {
                     .collect::<Result<_, _>>()?;
                 rows.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
             })?;
-            if batch.is_empty() {
+            let Some(first) = batch.first().map(|e| e.index) else {
                 return Ok(());
-            }
-            let resp = http
-                .post(format!("{}/api/v1/device/push", e.server_url))
-                .bearer_auth(&e.token)
-                .json(&json!({ "entries": batch }))
-                .send()
-                .await
-                .map_err(net)?;
-            let status = resp.status();
-            if !(status.is_success() || status.as_u16() == 409 || status.as_u16() == 422) {
-                return Err(error_from(resp).await);
-            }
-            let answer: PushResponse = resp.json().await.map_err(net)?;
-            let mut progressed = false;
+            };
+            let (_, answer) = client.push(&batch).await?;
+            let reading = decide::read_push(&answer, first);
             self.store.write(|tx| {
-                for r in &answer.results {
-                    match &r.verdict {
-                        v if v.is_confirmed() => {
-                            tx.execute(
-                                "UPDATE log SET confirmed = 1 WHERE idx = ?1",
-                                [r.index as i64],
-                            )?;
-                            report.entries_confirmed += 1;
-                            progressed = true;
-                        }
-                        EntryVerdict::Gap { .. } => {}
-                        EntryVerdict::Conflict { message } | EntryVerdict::Rejected { message } => {
-                            report.refused.push(format!("第 {} 条：{message}", r.index));
-                        }
-                        _ => {}
-                    }
+                for index in &reading.confirmed {
+                    tx.execute(
+                        "UPDATE log SET confirmed = 1 WHERE idx = ?1",
+                        [*index as i64],
+                    )?;
                 }
-                // The server holds everything before `next_index`: an answer
-                // lost on the way back is recovered here.
-                let n = tx.execute(
+                tx.execute(
                     "UPDATE log SET confirmed = 1 WHERE idx < ?1 AND confirmed = 0",
-                    [answer.next_index as i64],
+                    [reading.confirmed_below as i64],
                 )?;
-                progressed |= n > 0;
                 Ok(())
             })?;
-            if !report.refused.is_empty() || !progressed {
+            report.entries_confirmed += reading.confirmed.len();
+            report.refused.extend(
+                reading
+                    .refused
+                    .iter()
+                    .map(|(index, message)| format!("第 {index} 条：{message}")),
+            );
+            if !reading.go_on {
                 // The rest would only be refused in turn; the user must act.
                 return Ok(());
             }
         }
     }
 
-    async fn upload(
-        &self,
-        http: &reqwest::Client,
-        e: &Enrolment,
-        report: &mut SyncReport,
-    ) -> Result<(), CoreError> {
-        let pending: Vec<(String, i64, bool)> = self.store.read(|c| {
+    async fn upload(&self, client: &Client, report: &mut SyncReport) -> Result<(), CoreError> {
+        let pending: Vec<(String, bool)> = self.store.read(|c| {
             let mut st = c.prepare(
-                "SELECT b.sha256, b.bytes, b.started FROM blobs b JOIN records r ON r.record_id = b.record_id \
+                "SELECT b.sha256, b.started FROM blobs b JOIN records r ON r.record_id = b.record_id \
                  WHERE b.uploaded = 0 AND r.state = 'sealed' ORDER BY b.sha256",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })?;
-        for (sha, total, started) in pending {
+        for (sha, started) in pending {
             let sha = Sha256Hex::parse(&sha).map_err(|e| CoreError::Format(e.to_string()))?;
             let bytes = self.evidence.get(&sha)?;
-            let url = format!("{}/api/v1/device/blobs/{sha}", e.server_url);
-            // A blob never sent starts at 0 without asking: one round trip
-            // less per photo on a slow link. One sent before may be partly
-            // (or wholly) on the server already: ask where it stands.
-            let (mut offset, mut complete) = if started {
-                let head = http
-                    .head(&url)
-                    .bearer_auth(&e.token)
-                    .header("upload-length", total)
-                    .send()
-                    .await
-                    .map_err(net)?;
-                if !head.status().is_success() {
-                    return Err(CoreError::Server(format!("{} (HEAD {sha})", head.status())));
-                }
-                (
-                    header(&head, "upload-offset").unwrap_or(0) as usize,
-                    head.headers().contains_key("upload-complete"),
-                )
-            } else {
+            if !started {
+                // Remembered before the first byte goes: from then on the
+                // server may hold part of it, and the next run asks first.
                 self.store.write(|tx| {
                     tx.execute(
                         "UPDATE blobs SET started = 1 WHERE sha256 = ?1",
@@ -344,36 +281,13 @@ impl App {
                     )?;
                     Ok(())
                 })?;
-                (0, false)
-            };
-            while !complete {
-                let end = (offset + CHUNK_BYTES).min(bytes.len());
-                let chunk = bytes[offset..end].to_vec();
-                let resp = http
-                    .patch(&url)
-                    .bearer_auth(&e.token)
-                    .header("upload-length", total)
-                    .header("upload-offset", offset)
-                    .header(
-                        "upload-checksum",
-                        format!("sha256 {}", Sha256Hex::of(&chunk)),
-                    )
-                    .body(chunk)
-                    .send()
-                    .await
-                    .map_err(net)?;
-                let status = resp.status();
-                let server_offset = header(&resp, "upload-offset");
-                if status.is_success() {
-                    report.bytes_uploaded += (end - offset) as u64;
-                    complete = resp.headers().contains_key("upload-complete");
-                    offset = server_offset.unwrap_or(end as u64) as usize;
-                } else if let (409, Some(o)) = (status.as_u16(), server_offset) {
-                    // Our idea of the offset was stale: continue from the server's.
-                    offset = o as usize;
-                } else {
-                    return Err(error_from(resp).await);
-                }
+            }
+            let outcome = client
+                .upload(&sha, &bytes, CHUNK_BYTES, started, usize::MAX)
+                .await?;
+            report.bytes_uploaded += outcome.sent;
+            if !outcome.complete {
+                continue;
             }
             self.store.write(|tx| {
                 tx.execute(
@@ -387,7 +301,7 @@ impl App {
         Ok(())
     }
 
-    async fn refresh_states(&self, http: &reqwest::Client, e: &Enrolment) -> Result<(), CoreError> {
+    async fn refresh_states(&self, client: &Client) -> Result<(), CoreError> {
         let sealed: Vec<(String, String)> = self.store.read(|c| {
             let mut st = c.prepare(
                 "SELECT record_id, sealed_version FROM records WHERE state = 'sealed' AND sealed_version IS NOT NULL \
@@ -400,19 +314,13 @@ impl App {
             Ok(rows)
         })?;
         for (record_id, version) in sealed {
-            let resp = device_get(http, e, &format!("records/{record_id}")).await?;
-            if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            let id =
+                uuid::Uuid::parse_str(&record_id).map_err(|e| CoreError::Format(e.to_string()))?;
+            let Some(versions) = client.record(&id).await? else {
                 continue; // not pushed yet
-            }
-            if !resp.status().is_success() {
-                return Err(error_from(resp).await);
-            }
-            let versions: Vec<RecordStatus> = resp.json().await.map_err(net)?;
+            };
             if let Some(v) = versions.iter().find(|v| v.version.as_str() == version) {
-                let state = serde_json::to_value(v.state)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let state = v.state.as_str();
                 self.store.write(|tx| {
                     tx.execute(
                         "UPDATE records SET server_state = ?1 WHERE record_id = ?2 AND sealed_version = ?3",
@@ -447,26 +355,6 @@ impl App {
     }
 }
 
-/// An authenticated GET of a device endpoint (`/api/v1/device/<path>`).
-async fn device_get(
-    http: &reqwest::Client,
-    e: &Enrolment,
-    path: &str,
-) -> Result<reqwest::Response, CoreError> {
-    http.get(format!("{}/api/v1/device/{path}", e.server_url))
-        .bearer_auth(&e.token)
-        .send()
-        .await
-        .map_err(net)
-}
-
-fn header(resp: &reqwest::Response, name: &str) -> Option<u64> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-}
-
 /// Runs syncs until `stop` turns true: immediately, then every `interval`
 /// after a success, or after an exponential backoff with jitter (1 s
 /// doubling to 5 min) after a failure. Returns on revocation.
@@ -499,14 +387,11 @@ pub async fn run_background(
     }
 }
 
-/// 1 s, 2 s, 4 s … capped at 5 min, each with up to 50 % random jitter so
-/// that a room of tablets regaining signal does not retry in lock-step.
+/// The wait after `failures` failures in a row ([`decide::backoff`]), with
+/// up to 50 % random jitter so that a room of tablets regaining signal does
+/// not retry in lock-step.
 pub fn backoff(failures: u32) -> Duration {
-    let base = 1000u64
-        .saturating_mul(1 << failures.min(9).saturating_sub(1))
-        .min(300_000);
-    let jitter = rand::random::<u64>() % (base / 2 + 1);
-    Duration::from_millis(base + jitter)
+    decide::backoff(failures, rand::random::<f64>())
 }
 
 #[cfg(test)]

@@ -110,11 +110,10 @@ fn concurrent_edits_lose_nothing() {
     }
 }
 
-#[test]
-fn a_record_is_sealed_once_and_never_edited_after() {
-    let (_root, app) = open();
+/// A record ready to seal: every item passing, photos, three signatures.
+fn ready_to_seal(app: &App) -> uuid::Uuid {
     let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
-    for (item, verdict, photo) in passing(&app, &id) {
+    for (item, verdict, photo) in passing(app, &id) {
         app.set_item(&id, &item, Some(verdict), None, Utc::now())
             .unwrap();
         if photo {
@@ -148,55 +147,118 @@ fn a_record_is_sealed_once_and_never_edited_after() {
         .unwrap();
     }
     assert!(app.check(&id).unwrap().is_empty());
+    id
+}
 
-    // Half the threads seal (a double tap, twice over); the other half
-    // keep writing notes on an item that has no note requirement.
-    let item = passing(&app, &id)[0].0.clone();
-    let barrier = Barrier::new(THREADS);
-    let results: Vec<(bool, Result<(), CoreError>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let (app, item, barrier) = (&app, &item, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    if t % 2 == 0 {
-                        (true, app.seal(&id, Utc::now()).map(|_| ()))
-                    } else {
-                        let verdict = Some(passing(app, &id)[0].1);
-                        let r =
-                            app.set_item(&id, item, verdict, Some(format!("备注 {t}")), Utc::now());
-                        (false, r)
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let seals_ok = results
-        .iter()
-        .filter(|(seal, r)| *seal && r.is_ok())
-        .count();
-    assert_eq!(seals_ok, 1, "exactly one seal succeeds: {results:?}");
-    for (_, r) in &results {
-        if let Err(e) = r {
-            assert!(
-                matches!(e, CoreError::Refused(m) if m.contains("已封存")),
-                "only 'already sealed' refusals: {e}"
-            );
-        }
-    }
-    let log = app.log().unwrap();
-    let sealed: Vec<_> = log
+fn sealed_entries(app: &App) -> Vec<choucha_shared::record::InspectionRecord> {
+    app.log()
+        .unwrap()
         .iter()
         .filter_map(|(e, _)| match &e.payload {
             EntryPayload::Sealed { record } => Some(record.clone()),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_double_tap_seals_once() {
+    let (_root, app) = open();
+    let id = ready_to_seal(&app);
+    let barrier = Barrier::new(THREADS);
+    let results: Vec<Result<_, CoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (app, barrier) = (&app, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    app.seal(&id, Utc::now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one seal succeeds: {results:?}"
+    );
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(e, CoreError::Refused(m) if m.contains("已封存")),
+                "the others are told it is sealed: {e}"
+            );
+        }
+    }
+    let sealed = sealed_entries(&app);
     assert_eq!(sealed.len(), 1, "one Sealed entry in the log");
-    // What was sealed is what is stored: no edit landed after the seal.
     assert_eq!(sealed[0], app.record(&id).unwrap());
-    assert!(app.is_sealed(&id).unwrap());
+}
+
+#[test]
+fn an_edit_racing_a_seal_lands_before_it_or_is_refused() {
+    for _round in 0..5 {
+        let (_root, app) = open();
+        let id = ready_to_seal(&app);
+        let (item, verdict, _) = passing(&app, &id)[0].clone();
+        let barrier = Barrier::new(THREADS);
+        // Half the threads seal; the others change a note, which makes the
+        // signatures stale if it lands first.
+        let results: Vec<(bool, Result<(), CoreError>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (app, item, barrier) = (&app, &item, &barrier);
+                    s.spawn(move || {
+                        barrier.wait();
+                        if t % 2 == 0 {
+                            (true, app.seal(&id, Utc::now()).map(|_| ()))
+                        } else {
+                            let note = Some(format!("备注 {t}"));
+                            (
+                                false,
+                                app.set_item(&id, item, Some(verdict), note, Utc::now()),
+                            )
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let seals_ok = results
+            .iter()
+            .filter(|(seal, r)| *seal && r.is_ok())
+            .count();
+        let edits_ok = results
+            .iter()
+            .filter(|(seal, r)| !*seal && r.is_ok())
+            .count();
+        assert!(seals_ok <= 1, "{results:?}");
+        for (seal, r) in &results {
+            match r {
+                Ok(()) => {}
+                Err(CoreError::Refused(m)) if m.contains("已封存") => {}
+                // A seal after an edit finds the signatures stale: right.
+                Err(CoreError::Incomplete(v)) if *seal && edits_ok > 0 => {
+                    assert!(!v.is_empty());
+                }
+                Err(e) => panic!("unexpected: {e} in {results:?}"),
+            }
+        }
+        let sealed = sealed_entries(&app);
+        assert_eq!(sealed.len(), seals_ok);
+        if seals_ok == 1 {
+            // What was sealed is what is stored: no edit landed after it.
+            assert_eq!(sealed[0], app.record(&id).unwrap());
+            assert!(app.is_sealed(&id).unwrap());
+        } else {
+            assert!(
+                edits_ok > 0,
+                "nothing sealed only because an edit came first"
+            );
+            assert!(!app.is_sealed(&id).unwrap());
+        }
+    }
 }
 
 #[test]
