@@ -73,3 +73,42 @@ impl Transport for HttpTransport {
         })
     }
 }
+
+/// Sends a request again when no answer came back (a stale keep-alive
+/// connection to a restarted server, a cut), up to `attempts` times with a
+/// short pause: every device call is idempotent, so resending is safe.
+#[derive(Debug, Clone)]
+pub struct Retrying<T> {
+    inner: T,
+    attempts: u32,
+    pause: Duration,
+}
+
+impl<T> Retrying<T> {
+    pub fn new(inner: T, attempts: u32, pause: Duration) -> Self {
+        Self {
+            inner,
+            attempts: attempts.max(1),
+            pause,
+        }
+    }
+
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: Transport + Sync> Transport for Retrying<T> {
+    async fn send(&self, request: Request) -> Result<Response, String> {
+        let mut attempt = 1;
+        loop {
+            match self.inner.send(request.clone()).await {
+                Err(_) if attempt < self.attempts => {
+                    attempt += 1;
+                    tokio::time::sleep(self.pause).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}

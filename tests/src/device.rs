@@ -2,12 +2,14 @@
 //! keeps its own append-only log, pushes what the server has not confirmed,
 //! and builds complete inspection records for the tasks it pulls.
 //!
-//! Deliberately small and independent of the app core, so the protocol is
-//! tested from the wire up.
+//! Independent of the app core's store, but speaking through the same
+//! sync client (`choucha-sync-client`), so the tests exercise the client the
+//! tablets run; the low-level calls (a chunk with a wrong checksum, a batch
+//! out of order) stay available for fault tests.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -20,10 +22,24 @@ use choucha_shared::sync::{
     EnrolResponse, EntryPayload, LogEntry, PullResponse, PushResponse, TaskBundle,
 };
 use choucha_shared::value::{CivilDate, GeoPoint, Sha256Hex};
+use choucha_sync_client::Client;
+use choucha_sync_client::http::{HttpTransport, Retrying};
+
+/// The device's side of the protocol: the shared sync client over HTTP,
+/// resending a request whose answer never came (as a tablet does).
+pub type DeviceClient = Client<Retrying<HttpTransport>>;
+
+fn transport(client: &reqwest::Client, base: &str) -> Retrying<HttpTransport> {
+    Retrying::new(
+        HttpTransport::new(client.clone(), base),
+        3,
+        std::time::Duration::from_millis(50),
+    )
+}
 
 /// Enrols a device for `officer_id` with an admin token.
 pub async fn enrol(
-    client: &Client,
+    client: &reqwest::Client,
     base: &str,
     admin_token: &str,
     officer_id: &str,
@@ -38,17 +54,12 @@ pub async fn enrol(
         .json()
         .await?;
     let code = code["enrolment"]["code"].as_str().context("no code")?;
-    let resp = client
-        .post(format!("{base}/api/v1/device/enrol"))
-        .json(&json!({ "code": code, "device_name": format!("平板-{officer_id}") }))
-        .send()
-        .await?;
-    if resp.status() != StatusCode::CREATED {
-        bail!("enrol failed: {} {}", resp.status(), resp.text().await?);
-    }
-    let e: EnrolResponse = resp.json().await?;
+    let t = transport(client, base);
+    let e = DeviceClient::enrol(&t, code, &format!("平板-{officer_id}"))
+        .await
+        .map_err(|e| anyhow::anyhow!("enrol failed: {e}"))?;
     Ok(SimDevice {
-        client: client.clone(),
+        sync: Client::new(t, &e.token),
         base: base.to_owned(),
         enrolment: e,
         log: Vec::new(),
@@ -59,7 +70,8 @@ pub async fn enrol(
 
 #[derive(Debug, Clone)]
 pub struct SimDevice {
-    pub client: Client,
+    /// The protocol client every call goes through.
+    pub sync: DeviceClient,
     pub base: String,
     pub enrolment: EnrolResponse,
     /// The device's own log, index i+1 at position i.
@@ -69,26 +81,11 @@ pub struct SimDevice {
     pub cursor: i64,
 }
 
-impl SimDevice {
-    /// Sends a request, again if it dies in transit (a stale keep-alive
-    /// connection to a restarted server, a cut): every device call is
-    /// idempotent, so resending is always safe.
-    pub async fn send(
-        &self,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> reqwest::Result<reqwest::Response> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match build().bearer_auth(&self.enrolment.token).send().await {
-                Err(e) if attempt < 3 && (e.is_request() || e.is_connect()) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                other => return other,
-            }
-        }
-    }
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
 
+impl SimDevice {
     pub fn officer(&self) -> &str {
         &self.enrolment.officer_id
     }
@@ -110,12 +107,11 @@ impl SimDevice {
         let mut checklists = Vec::new();
         let mut others = Vec::new();
         loop {
-            let url = format!("{}/api/v1/device/pull?cursor={}", self.base, self.cursor);
-            let resp = self.send(|| self.client.get(&url)).await?;
-            if resp.status() != StatusCode::OK {
-                bail!("pull failed: {} {}", resp.status(), resp.text().await?);
-            }
-            let p: PullResponse = resp.json().await?;
+            let p: PullResponse = self
+                .sync
+                .pull(self.cursor)
+                .await
+                .map_err(|e| anyhow::anyhow!("pull failed: {e}"))?;
             for item in p.items {
                 match item {
                     choucha_shared::sync::FeedItem::TaskAssigned { bundle } => tasks.push(*bundle),
@@ -152,14 +148,12 @@ impl SimDevice {
         &self,
         entries: &[LogEntry],
     ) -> anyhow::Result<(StatusCode, PushResponse)> {
-        let body = json!({ "entries": entries });
-        let url = format!("{}/api/v1/device/push", self.base);
-        let resp = self.send(|| self.client.post(&url).json(&body)).await?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        let body: PushResponse =
-            serde_json::from_str(&text).with_context(|| format!("push answer {status}: {text}"))?;
-        Ok((status, body))
+        let (code, body) = self
+            .sync
+            .push(entries)
+            .await
+            .map_err(|e| anyhow::anyhow!("push: {e}"))?;
+        Ok((status(code), body))
     }
 
     /// Pushes every unconfirmed entry and advances `confirmed`.
@@ -187,18 +181,12 @@ impl SimDevice {
         sha: &Sha256Hex,
         total: usize,
     ) -> anyhow::Result<(StatusCode, u64, bool)> {
-        let url = format!("{}/api/v1/device/blobs/{sha}", self.base);
-        let resp = self
-            .send(|| self.client.head(&url).header("upload-length", total))
-            .await?;
-        let offset = resp
-            .headers()
-            .get("upload-offset")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let complete = resp.headers().get("upload-complete").is_some();
-        Ok((resp.status(), offset, complete))
+        let r = self
+            .sync
+            .blob_head(sha, total as u64)
+            .await
+            .map_err(|e| anyhow::anyhow!("HEAD {sha}: {e}"))?;
+        Ok((status(r.status), r.offset.unwrap_or(0), r.complete))
     }
 
     /// PATCH one chunk at `offset`; returns the status and the JSON answer.
@@ -210,19 +198,15 @@ impl SimDevice {
         chunk: &[u8],
         checksum: &Sha256Hex,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let url = format!("{}/api/v1/device/blobs/{sha}", self.base);
-        let resp = self
-            .send(|| {
-                self.client
-                    .patch(&url)
-                    .header("upload-length", total)
-                    .header("upload-offset", offset)
-                    .header("upload-checksum", format!("sha256 {checksum}"))
-                    .body(chunk.to_vec())
-            })
-            .await?;
-        let status = resp.status();
-        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+        let (reply, resp) = self
+            .sync
+            .blob_patch(sha, total as u64, offset as u64, chunk.to_vec(), checksum)
+            .await
+            .map_err(|e| anyhow::anyhow!("PATCH {sha}: {e}"))?;
+        Ok((
+            status(reply.status),
+            serde_json::from_slice(&resp.body).unwrap_or(Value::Null),
+        ))
     }
 
     /// Uploads a blob from wherever the server says it stands, in chunks;
@@ -234,36 +218,13 @@ impl SimDevice {
         max_chunks: usize,
     ) -> anyhow::Result<bool> {
         let sha = Sha256Hex::of(bytes);
-        let (status, mut offset, complete) = self.blob_offset(&sha, bytes.len()).await?;
-        if status != StatusCode::OK {
-            bail!("HEAD {sha}: {status}");
-        }
-        if complete {
-            return Ok(true);
-        }
-        let mut offset_usize = offset as usize;
-        for _ in 0..max_chunks {
-            let end = (offset_usize + chunk).min(bytes.len());
-            let piece = &bytes[offset_usize..end];
-            let (status, body) = self
-                .blob_chunk(
-                    &sha,
-                    bytes.len(),
-                    offset_usize,
-                    piece,
-                    &Sha256Hex::of(piece),
-                )
-                .await?;
-            if status != StatusCode::OK {
-                bail!("PATCH {sha} at {offset}: {status} {body}");
-            }
-            if body["state"] == "complete" {
-                return Ok(true);
-            }
-            offset = body["offset"].as_u64().unwrap_or(0);
-            offset_usize = offset as usize;
-        }
-        Ok(false)
+        // Asks first (HEAD), then at most `max_chunks` chunks.
+        let outcome = self
+            .sync
+            .upload(&sha, bytes, chunk, true, max_chunks.saturating_add(1))
+            .await
+            .map_err(|e| anyhow::anyhow!("upload {sha}: {e}"))?;
+        Ok(outcome.complete)
     }
 }
 

@@ -35,10 +35,11 @@ use uuid::Uuid;
 use choucha_shared::checklist::{Checklist, Evidence};
 use choucha_shared::record::{InspectionRecord, ItemEntry};
 use choucha_shared::review::ReviewState;
-use choucha_shared::sync::{EntryPayload, PullResponse, RecordStatus, TaskBundle};
+use choucha_shared::sync::{EntryPayload, RecordStatus, TaskBundle};
 use choucha_shared::value::Sha256Hex;
 
 use crate::device::{SimDevice, blob_bytes, complete_record, enrol, sign};
+use choucha_sync_client::decide::{Upload, UploadStep};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -558,10 +559,20 @@ async fn upload(
     chunk: usize,
     out: &mut DeviceRun,
 ) -> anyhow::Result<()> {
-    let mut offset = 0usize;
+    // A blob never sent: straight to offset 0, no HEAD (as a tablet does).
+    let mut up = Upload::new(bytes.len() as u64, chunk, false);
     // Every chunk once, and a few answers that move the offset.
     for _ in 0..bytes.len() / chunk.max(1) + 4 {
-        let piece = &bytes[offset..(offset + chunk).min(bytes.len())];
+        let (offset, end) = match up.next() {
+            UploadStep::Done => {
+                out.blobs_sent += 1;
+                out.bytes_sent += up.sent;
+                return Ok(());
+            }
+            UploadStep::Ask => bail!("a new blob never asks first"),
+            UploadStep::Send { offset, end } => (offset as usize, end as usize),
+        };
+        let piece = &bytes[offset..end];
         // A whole blob's checksum is its hash, which a tablet has from the
         // moment it took the photo: hashing it again would charge the load
         // generator's CPU (on the server's cores) for nothing a device does.
@@ -571,21 +582,23 @@ async fn upload(
             Sha256Hex::of(piece)
         };
         let t = Instant::now();
-        let (status, body) = dev
-            .blob_chunk(sha, bytes.len(), offset, piece, &checksum)
+        let (reply, resp) = dev
+            .sync
+            .blob_patch(
+                sha,
+                bytes.len() as u64,
+                offset as u64,
+                piece.to_vec(),
+                &checksum,
+            )
             .await?;
         out.patch.push(t.elapsed());
-        out.bytes_sent += piece.len() as u64;
-        match status {
-            StatusCode::OK if body["state"] == "complete" => {
-                out.blobs_sent += 1;
-                return Ok(());
-            }
-            StatusCode::OK => offset = body["offset"].as_u64().context("no offset")? as usize,
-            StatusCode::CONFLICT => {
-                offset = body["details"]["offset"].as_u64().context("no offset")? as usize
-            }
-            other => bail!("PATCH {sha} at {offset}: {other} {body}"),
+        if up.on_reply(&reply).is_err() {
+            bail!(
+                "PATCH {sha} at {offset}: {} {}",
+                reply.status,
+                String::from_utf8_lossy(&resp.body)
+            );
         }
     }
     bail!("PATCH {sha}: not complete after every chunk")
@@ -612,17 +625,11 @@ async fn one_device(
             upload(dev, sha, bytes, cfg.chunk_bytes, &mut out).await?;
         }
         out.last_blob = Some(Instant::now());
-        let url = format!("{}/api/v1/device/records/{}", dev.base, p.record_id);
         loop {
             let t = Instant::now();
-            let resp = dev.send(|| dev.client.get(&url)).await?;
-            let status = resp.status();
-            let text = resp.text().await?;
+            let versions = dev.sync.record(&p.record_id).await?;
             out.poll.push(t.elapsed());
-            if status != StatusCode::OK {
-                bail!("record status: {status} {text}");
-            }
-            let versions: Vec<RecordStatus> = serde_json::from_str(&text)?;
+            let versions: Vec<RecordStatus> = versions.context("record status: not found")?;
             match versions.last() {
                 Some(v) if v.state == ReviewState::Received => {
                     out.received_at = Some(Instant::now());
@@ -664,17 +671,13 @@ async fn pull_loop(
     let mut cursor = dev.cursor;
     loop {
         tick.tick().await;
-        let url = format!("{}/api/v1/device/pull?cursor={cursor}", dev.base);
         let t = Instant::now();
-        let ok = match dev.send(|| dev.client.get(&url)).await {
-            Ok(r) if r.status() == StatusCode::OK => match r.json::<PullResponse>().await {
-                Ok(p) => {
-                    cursor = p.cursor;
-                    true
-                }
-                Err(_) => false,
-            },
-            _ => false,
+        let ok = match dev.sync.pull(cursor).await {
+            Ok(p) => {
+                cursor = p.cursor;
+                true
+            }
+            Err(_) => false,
         };
         if ok {
             let d = t.elapsed();
