@@ -612,7 +612,10 @@ async fn story(database_url: Option<&str>) {
     )
     .await
     .unwrap();
-    assert_eq!(t.kind, "transferred_to_judicial");
+    assert_eq!(
+        t.kind,
+        choucha_shared::record::DispositionKind::TransferredToJudicial
+    );
     assert_eq!(t.reference.as_deref(), Some("渝市监移〔2023〕3号"));
 
     // Disclosure: only approved records; nothing personal in the feeds.

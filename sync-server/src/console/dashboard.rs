@@ -117,7 +117,7 @@ pub async fn show(
             @for f in &d.findings_by_item {
                 tr {
                     td { (category_label(lang, &f.category)) } td { (f.item_id) } td { (f.total) }
-                    td { @for (k, n) in &f.by_kind { (crate::oversight::followup::kind_label_zh(k)) " " (n) "；" } }
+                    td { @for (k, n) in &f.by_kind { (k.parse::<choucha_shared::record::DispositionKind>().map_or(k.as_str(), |d| d.label_zh())) " " (n) "；" } }
                 }
             }
         }

@@ -12,7 +12,7 @@ use maud::html;
 use serde::Deserialize;
 
 use choucha_shared::calendar::PublicationStatus;
-use choucha_shared::review::PublishedResult;
+use choucha_shared::review::{PublishedResult, ReviewState};
 
 use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
@@ -95,7 +95,7 @@ pub async fn due(
                     td { (super::review::state_label(lang, &r.state)) }
                     td class=[matches!(r.status, PublicationStatus::Overdue { .. }).then_some("flag")] { (status_text(lang, &r.status)) }
                     td {
-                        @if can_publish && r.state == "approved" {
+                        @if can_publish && r.state == ReviewState::Approved.as_str() {
                             (publish_form(lang, &user, &r.record_id))
                         }
                     }

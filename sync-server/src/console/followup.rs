@@ -16,26 +16,22 @@ use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
 use crate::oversight::dashboard::{self, Scope};
-use crate::oversight::followup::{self, FindingState, FollowUpAction, kind_label_zh};
+use crate::oversight::followup::{self, FindingState, FollowUpAction};
 use crate::oversight::index::today_cst;
+use choucha_shared::record::{DispositionKind, RectificationOutcome};
 
 /// Who may record follow-up (town leads for their own town).
 const WRITERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::TownLead];
 const LIST_LIMIT: i64 = 200;
 
-fn kind_label(lang: Lang, kind: &str) -> String {
-    match lang {
-        Lang::Zh => kind_label_zh(kind).to_owned(),
-        Lang::En => kind.replace('_', " "),
-    }
+fn kind_label(lang: Lang, kind: DispositionKind) -> &'static str {
+    lang.t(kind.label_zh(), kind.label_en())
 }
 
 fn outcome_label(lang: Lang, o: &str) -> &'static str {
-    match o {
-        "rectified" => lang.t("已整改", "rectified"),
-        "partly_rectified" => lang.t("部分整改", "partly rectified"),
-        "not_rectified" => lang.t("未整改", "not rectified"),
-        _ => lang.t("其他", "other"),
+    match o.parse::<RectificationOutcome>() {
+        Ok(o) => lang.t(o.label_zh(), o.as_str()),
+        Err(_) => lang.t("其他", "other"),
     }
 }
 
@@ -97,7 +93,7 @@ fn findings_table(lang: Lang, findings: &[FindingState]) -> maud::Markup {
                         td { (f.town) }
                         td { (f.item_id) }
                         td { a href={ "/console/followup/" (f.finding_id) } { (f.description) } }
-                        td { (kind_label(lang, &f.kind)) }
+                        td { (kind_label(lang, f.kind)) }
                         td {
                             @if let Some(d) = &f.deadline { span class=[f.overdue.then_some("flag")] { (d) } " " }
                             (f.order_no.as_deref().or(f.reference.as_deref()).unwrap_or(""))
@@ -143,7 +139,7 @@ pub async fn finding(
             tr { th { (lang.t("镇街", "Town")) } td { (f.town) } }
             tr { th { (lang.t("检查项", "Item")) } td { (f.item_id) } }
             tr { th { (lang.t("检查记录", "Record")) } td { a href={ "/console/records/" (f.record_id) } { (f.record_id) } } }
-            tr { th { (lang.t("处置方式", "Disposition")) } td #finding-kind { (kind_label(lang, &f.kind)) } }
+            tr { th { (lang.t("处置方式", "Disposition")) } td #finding-kind { (kind_label(lang, f.kind)) } }
             @if let Some(o) = &f.order_no { tr { th { (lang.t("整改通知书", "Order no.")) } td { (o) } } }
             @if let Some(d) = &f.deadline { tr { th { (lang.t("整改期限", "Deadline")) } td class=[f.overdue.then_some("flag")] { (d) @if f.overdue { (lang.t("（已逾期）", " (overdue)")) } } } }
             @if let Some(r) = &f.reference { tr { th { (lang.t("文号", "Reference")) } td { (r) } } }
@@ -176,9 +172,7 @@ pub async fn finding(
                 strong { (lang.t("整改复查", "Follow-up inspection")) } " "
                 label { (lang.t("复查日期", "Date")) " " input type="date" name="inspected_on" required; } " "
                 label { (lang.t("结果", "Outcome")) " " select name="outcome" {
-                    option value="rectified" { (outcome_label(lang, "rectified")) }
-                    option value="partly_rectified" { (outcome_label(lang, "partly_rectified")) }
-                    option value="not_rectified" { (outcome_label(lang, "not_rectified")) }
+                    @for o in RectificationOutcome::ALL { option value=(o.as_str()) { (outcome_label(lang, o.as_str())) } }
                 } } " "
                 label { (lang.t("说明", "Note")) " " input name="note" size="30"; } " "
                 button type="submit" { (lang.t("登记", "Record")) }
@@ -189,7 +183,7 @@ pub async fn finding(
                 label { (lang.t("立案编号", "Case no.")) " " input name="case_no" required; } " "
                 button type="submit" { (lang.t("登记", "Record")) }
             }
-            @if f.kind == "case_filed" {
+            @if f.kind == DispositionKind::CaseFiled {
                 form method="post" action=(action) #form-close {
                     (csrf_field(&user)) input type="hidden" name="action" value="case_closed";
                     strong { (lang.t("结案", "Case closed")) } " "

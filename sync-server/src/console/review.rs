@@ -139,7 +139,7 @@ pub async fn queue(
             label { (lang.t("状态", "State")) " "
                 select name="state" #filter-state {
                     option value="" { (lang.t("全部（当前版本）", "All (current versions)")) }
-                    @for s in dashboard::STATES { option value=(s) selected[filter.state.as_deref() == Some(s)] { (state_label(lang, s)) } }
+                    @for s in ReviewState::ALL.map(ReviewState::as_str) { option value=(s) selected[filter.state.as_deref() == Some(s)] { (state_label(lang, s)) } }
                 }
             } " "
             label { (lang.t("检查日期自", "From")) " " input type="date" name="from" value=(filter.from.map(|d| d.to_string()).unwrap_or_default()); } " "

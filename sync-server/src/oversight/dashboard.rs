@@ -13,8 +13,12 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+
+use choucha_shared::record::DispositionKind;
+use choucha_shared::review::ReviewState;
 use serde::{Deserialize, Serialize};
 
+use super::index::TaskState;
 use super::{OversightError, corrupt, index};
 use crate::store::{Backend, Store};
 
@@ -45,15 +49,18 @@ pub struct Progress {
 
 impl Progress {
     fn add(&mut self, status: &str, n: i64) {
+        use ReviewState as S;
         self.planned += n;
-        match status {
-            "pending" => self.pending += n,
-            "incomplete" => self.incomplete += n,
-            "received" => self.received += n,
-            "has_issues" => self.has_issues += n,
-            "returned" => self.returned += n,
-            "approved" => self.approved += n,
-            _ => {}
+        match status.parse::<TaskState>() {
+            Ok(TaskState::Pending) => self.pending += n,
+            Ok(TaskState::Record(S::Incomplete)) => self.incomplete += n,
+            Ok(TaskState::Record(S::Received)) => self.received += n,
+            Ok(TaskState::Record(S::HasIssues)) => self.has_issues += n,
+            Ok(TaskState::Record(S::Returned)) => self.returned += n,
+            Ok(TaskState::Record(S::Approved)) => self.approved += n,
+            // A task's current record is never a superseded version; an
+            // unknown code counts as planned only.
+            Ok(TaskState::Record(S::Superseded)) | Err(_) => {}
         }
     }
 
@@ -280,7 +287,10 @@ pub async fn overdue_rectifications(
         String,
     );
     // Spelled out per scope so each query walks the index made for it.
-    let mut cond = String::from("kind = 'rectification_order' AND closed = 0 AND deadline < $1");
+    let mut cond = format!(
+        "kind = '{}' AND closed = 0 AND deadline < $1",
+        DispositionKind::RectificationOrder.as_str()
+    );
     let mut args = vec![today];
     if let Some(p) = &scope.plan_id {
         args.push(p.clone());
@@ -389,15 +399,6 @@ impl QueueCursor {
     }
 }
 
-pub const STATES: [&str; 6] = [
-    "incomplete",
-    "received",
-    "has_issues",
-    "returned",
-    "approved",
-    "superseded",
-];
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueRow {
     pub record_id: String,
@@ -432,7 +433,7 @@ pub async fn review_queue(
     limit: i64,
 ) -> Result<QueuePage, OversightError> {
     if let Some(s) = &filter.state {
-        if !STATES.contains(&s.as_str()) {
+        if s.parse::<ReviewState>().is_err() {
             return Err(OversightError::invalid(
                 "state",
                 format!("未知的审核状态 '{s}' (unknown review state)"),
@@ -466,7 +467,7 @@ pub async fn review_queue(
     }
     match &filter.state {
         Some(s) => cond.push(format!("state = {}", arg(s.clone(), &mut args))),
-        None => cond.push("state <> 'superseded'".into()),
+        None => cond.push(format!("state <> '{}'", ReviewState::Superseded.as_str())),
     }
     if let Some(d) = filter.from {
         cond.push(format!(

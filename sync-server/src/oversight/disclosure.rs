@@ -27,7 +27,7 @@ use bytes::Bytes;
 use choucha_checklists::Catalogue;
 use choucha_shared::calendar::{PublicationStatus, WorkCalendar};
 use choucha_shared::record::{Disposition, InspectionRecord};
-use choucha_shared::review::PublishedResult;
+use choucha_shared::review::{PublishedResult, ReviewState};
 use choucha_shared::value::CivilDate;
 use chrono::NaiveDate;
 use futures_util::Stream;
@@ -127,7 +127,7 @@ pub async fn publish(
     .await?;
     let (version, state, json) =
         row.ok_or_else(|| OversightError::NotFound(format!("记录 {record_id} 不存在")))?;
-    if state != "approved" {
+    if state != ReviewState::Approved.as_str() {
         return Err(OversightError::Conflict(format!(
             "记录 {record_id} 尚未审核通过（当前状态 {state}），不能公示"
         )));
@@ -288,15 +288,17 @@ pub async fn due_list(
     limit: i64,
 ) -> Result<(Vec<DueResult>, i64), OversightError> {
     super::index::catch_up(store).await?;
-    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+    let sql = format!(
         "SELECT record_id, version, jurisdiction, target_name, inspection_date, state FROM oversight_records \
-         WHERE disclosed = 0 AND state <> 'superseded' AND ($1 = '' OR jurisdiction = $1) \
+         WHERE disclosed = 0 AND state <> '{}' AND ($1 = '' OR jurisdiction = $1) \
          ORDER BY inspection_date, record_id LIMIT $2",
-    )
-    .bind(town.unwrap_or_default())
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
+        ReviewState::Superseded.as_str()
+    );
+    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(&sql)
+        .bind(town.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(store.pool())
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for (record_id, version, town, target_name, inspection_date, state) in rows {
         let d = CivilDate::parse(&inspection_date).map_err(corrupt)?;
@@ -313,14 +315,16 @@ pub async fn due_list(
     // Overdue ⇔ deadline < today ⇔ inspected on or before the last date
     // whose deadline has passed: one indexed range count.
     let cutoff = last_overdue_inspection_date(calendar, today);
-    let (overdue,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM oversight_records WHERE disclosed = 0 AND state <> 'superseded' \
+    let sql = format!(
+        "SELECT COUNT(*) FROM oversight_records WHERE disclosed = 0 AND state <> '{}' \
          AND inspection_date <= $1 AND ($2 = '' OR jurisdiction = $2)",
-    )
-    .bind(cutoff.format("%Y-%m-%d").to_string())
-    .bind(town.unwrap_or_default())
-    .fetch_one(store.pool())
-    .await?;
+        ReviewState::Superseded.as_str()
+    );
+    let (overdue,): (i64,) = sqlx::query_as(&sql)
+        .bind(cutoff.format("%Y-%m-%d").to_string())
+        .bind(town.unwrap_or_default())
+        .fetch_one(store.pool())
+        .await?;
     Ok((out, overdue))
 }
 

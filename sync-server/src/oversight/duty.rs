@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use choucha_shared::completeness::MIN_OFFICER_SIGNATURES;
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{InspectionRecord, PhotoSubject, SignerRole};
+use choucha_shared::review::ReviewState;
 use choucha_shared::value::{GeoPoint, Sha256Hex};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -522,13 +523,15 @@ pub async fn on_blob_stored(
     cfg: &OversightConfig,
     sha: &Sha256Hex,
 ) -> Result<(), OversightError> {
-    let users: Vec<(String, String)> = sqlx::query_as(
+    let sql = format!(
         "SELECT o.record_id, o.version FROM record_blobs rb JOIN oversight_records o \
-         ON o.record_id = rb.record_id AND o.version = rb.version WHERE rb.sha256 = $1 AND o.state <> 'superseded'",
-    )
-    .bind(sha.as_str())
-    .fetch_all(state.store.pool())
-    .await?;
+         ON o.record_id = rb.record_id AND o.version = rb.version WHERE rb.sha256 = $1 AND o.state <> '{}'",
+        ReviewState::Superseded.as_str()
+    );
+    let users: Vec<(String, String)> = sqlx::query_as(&sql)
+        .bind(sha.as_str())
+        .fetch_all(state.store.pool())
+        .await?;
     for (record_id, version) in users {
         report(state, cfg, &record_id, &version).await?;
     }
@@ -543,12 +546,15 @@ pub async fn refresh_pending(
     cfg: &OversightConfig,
     limit: i64,
 ) -> Result<usize, OversightError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT record_id, version FROM oversight_records WHERE duty_pending = 1 AND state <> 'incomplete' AND state <> 'superseded' LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(state.store.pool())
-    .await?;
+    let sql = format!(
+        "SELECT record_id, version FROM oversight_records WHERE duty_pending = 1 AND state <> '{}' AND state <> '{}' LIMIT $1",
+        ReviewState::Incomplete.as_str(),
+        ReviewState::Superseded.as_str()
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+        .bind(limit)
+        .fetch_all(state.store.pool())
+        .await?;
     for (record_id, version) in &rows {
         report(state, cfg, record_id, version).await?;
     }

@@ -10,12 +10,12 @@
 //! console owns the finding (`managed`), so a later amendment of the record
 //! cannot silently undo a recorded follow-up.
 
-use choucha_shared::record::RectificationOutcome;
+use choucha_shared::record::{DispositionKind, RectificationOutcome};
+use choucha_shared::review::ReviewState;
 use choucha_shared::value::CivilDate;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::index::outcome_code;
 use super::{OversightError, corrupt};
 use crate::store::{Store, now};
 
@@ -32,11 +32,11 @@ pub enum TransferTo {
 }
 
 impl TransferTo {
-    fn kind(self) -> &'static str {
+    fn kind(self) -> DispositionKind {
         match self {
-            Self::Judicial => "transferred_to_judicial",
-            Self::Discipline => "transferred_to_discipline",
-            Self::Department => "notice_to_department",
+            Self::Judicial => DispositionKind::TransferredToJudicial,
+            Self::Discipline => DispositionKind::TransferredToDiscipline,
+            Self::Department => DispositionKind::NoticeToDepartment,
         }
     }
 }
@@ -79,7 +79,7 @@ pub struct FindingState {
     pub category: String,
     pub item_id: String,
     pub description: String,
-    pub kind: String,
+    pub kind: DispositionKind,
     pub order_no: Option<String>,
     pub deadline: Option<String>,
     pub reference: Option<String>,
@@ -90,18 +90,6 @@ pub struct FindingState {
     /// Overdue on the day asked: an open rectification order past its
     /// deadline.
     pub overdue: bool,
-}
-
-pub fn kind_label_zh(kind: &str) -> &'static str {
-    match kind {
-        "fixed_on_site" => "现场整改",
-        "rectification_order" => "责令整改",
-        "case_filed" => "立案查处",
-        "transferred_to_judicial" => "移送司法机关",
-        "transferred_to_discipline" => "移交纪检监察机关",
-        "notice_to_department" => "通报相关部门",
-        _ => "其他",
-    }
 }
 
 const COLUMNS: &str = "finding_id, record_id, task_id, jurisdiction, category, item_id, description, kind, order_no, deadline, \
@@ -125,12 +113,15 @@ type Row = (
     i64,
 );
 
-fn from_row(r: Row, today: NaiveDate) -> FindingState {
+fn from_row(r: Row, today: NaiveDate) -> Result<FindingState, OversightError> {
     let today = today.format("%Y-%m-%d").to_string();
-    let overdue = r.7 == "rectification_order"
+    let kind: DispositionKind =
+        r.7.parse()
+            .map_err(|e: choucha_shared::UnknownCode| OversightError::Corrupt(e.to_string()))?;
+    let overdue = kind == DispositionKind::RectificationOrder
         && r.14 == 0
         && r.9.as_deref().is_some_and(|d| d < today.as_str());
-    FindingState {
+    Ok(FindingState {
         finding_id: r.0,
         record_id: r.1,
         task_id: r.2,
@@ -138,7 +129,7 @@ fn from_row(r: Row, today: NaiveDate) -> FindingState {
         category: r.4,
         item_id: r.5,
         description: r.6,
-        kind: r.7,
+        kind,
         order_no: r.8,
         deadline: r.9,
         reference: r.10,
@@ -147,7 +138,7 @@ fn from_row(r: Row, today: NaiveDate) -> FindingState {
         outcome: r.13,
         closed: r.14 != 0,
         overdue,
-    }
+    })
 }
 
 /// The findings of a record's current version.
@@ -162,7 +153,7 @@ pub async fn findings_of_record(
     .bind(record_id)
     .fetch_all(store.pool())
     .await?;
-    Ok(rows.into_iter().map(|r| from_row(r, today)).collect())
+    rows.into_iter().map(|r| from_row(r, today)).collect()
 }
 
 pub async fn finding(
@@ -177,6 +168,7 @@ pub async fn finding(
     .fetch_optional(store.pool())
     .await?;
     row.map(|r| from_row(r, today))
+        .transpose()?
         .ok_or_else(|| OversightError::NotFound(format!("问题 {finding_id} 不存在")))
 }
 
@@ -228,11 +220,13 @@ pub async fn record_action(
     .await?;
     let before = row
         .map(|r| from_row(r, today))
+        .transpose()?
         .ok_or_else(|| OversightError::NotFound(format!("问题 {finding_id} 不存在")))?;
     let (inspection_date,): (String,) = sqlx::query_as(
-        "SELECT inspection_date FROM oversight_records WHERE record_id = $1 AND state <> 'superseded' ORDER BY received_at DESC LIMIT 1",
+        "SELECT inspection_date FROM oversight_records WHERE record_id = $1 AND state <> $2 ORDER BY received_at DESC LIMIT 1",
     )
     .bind(&before.record_id)
+    .bind(ReviewState::Superseded.as_str())
     .fetch_one(&mut *tx)
     .await?;
     let mut after = before.clone();
@@ -250,7 +244,7 @@ pub async fn record_action(
                     format!("整改期限 {deadline} 须晚于检查日期 {inspection_date}"),
                 ));
             }
-            after.kind = "rectification_order".into();
+            after.kind = DispositionKind::RectificationOrder;
             after.order_no = Some(order_no);
             after.deadline = Some(deadline.to_string());
             after.followed_up_on = None;
@@ -262,10 +256,10 @@ pub async fn record_action(
             outcome,
             ..
         } => {
-            if before.kind != "rectification_order" {
+            if before.kind != DispositionKind::RectificationOrder {
                 return Err(OversightError::Conflict(format!(
                     "问题 {finding_id} 的处置方式是「{}」，没有整改可复查",
-                    kind_label_zh(&before.kind)
+                    before.kind.label_zh()
                 )));
             }
             if inspected_on.to_string() < inspection_date {
@@ -281,16 +275,16 @@ pub async fn record_action(
                 ));
             }
             after.followed_up_on = Some(inspected_on.to_string());
-            after.outcome = Some(outcome_code(*outcome).into());
+            after.outcome = Some(outcome.as_str().into());
             after.closed = *outcome == RectificationOutcome::Rectified;
         }
         FollowUpAction::CaseFiled { case_no } => {
-            after.kind = "case_filed".into();
+            after.kind = DispositionKind::CaseFiled;
             after.reference = Some(required("case_no", case_no, "立案编号")?);
             after.closed = false;
         }
         FollowUpAction::CaseClosed { note } => {
-            if before.kind != "case_filed" {
+            if before.kind != DispositionKind::CaseFiled {
                 return Err(OversightError::Conflict(format!(
                     "问题 {finding_id} 没有立案，无从结案"
                 )));
@@ -303,13 +297,13 @@ pub async fn record_action(
             organ,
             reference,
         } => {
-            after.kind = to.kind().into();
+            after.kind = to.kind();
             after.organ = Some(required("organ", organ, "接收机关")?);
             after.reference = Some(required("reference", reference, "移送文号")?);
             after.closed = true;
         }
     }
-    after.overdue = after.kind == "rectification_order"
+    after.overdue = after.kind == DispositionKind::RectificationOrder
         && !after.closed
         && after
             .deadline
@@ -320,7 +314,7 @@ pub async fn record_action(
         "UPDATE oversight_findings SET kind = $1, order_no = $2, deadline = $3, reference = $4, organ = $5, \
          followed_up_on = $6, outcome = $7, closed = $8, managed = 1, updated_at = $9 WHERE finding_id = $10",
     )
-    .bind(&after.kind)
+    .bind(after.kind.as_str())
     .bind(&after.order_no)
     .bind(&after.deadline)
     .bind(&after.reference)

@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 
 use choucha_shared::plan::{MemberRole, TeamMember};
 use choucha_shared::record::{Disposition, InspectionRecord, RectificationOutcome};
+use choucha_shared::review::ReviewState;
 use chrono::{Duration, SecondsFormat, Utc};
 
 use super::{OversightError, corrupt};
@@ -50,15 +51,39 @@ pub fn team_label(team: &[TeamMember]) -> String {
         .join("、")
 }
 
-/// Disposition kind as stored (the serde tag).
-pub fn disposition_kind(d: &Disposition) -> &'static str {
-    match d {
-        Disposition::FixedOnSite { .. } => "fixed_on_site",
-        Disposition::RectificationOrder { .. } => "rectification_order",
-        Disposition::CaseFiled { .. } => "case_filed",
-        Disposition::TransferredToJudicial { .. } => "transferred_to_judicial",
-        Disposition::TransferredToDiscipline { .. } => "transferred_to_discipline",
-        Disposition::NoticeToDepartment { .. } => "notice_to_department",
+/// What a drawn task's row in `oversight_tasks` says of it: not inspected
+/// yet, or the review state of its current record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// 待检查: no sealed record has arrived.
+    Pending,
+    Record(ReviewState),
+}
+
+impl TaskState {
+    pub const PENDING: &'static str = "pending";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => Self::PENDING,
+            Self::Record(s) => s.as_str(),
+        }
+    }
+}
+
+impl std::str::FromStr for TaskState {
+    type Err = choucha_shared::UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == Self::PENDING {
+            return Ok(Self::Pending);
+        }
+        s.parse()
+            .map(Self::Record)
+            .map_err(|_| choucha_shared::UnknownCode {
+                kind: "task state",
+                value: s.to_owned(),
+            })
     }
 }
 
@@ -107,7 +132,7 @@ pub async fn index_draws(store: &Store) -> Result<usize, OversightError> {
                     sql.push_str(", ");
                 }
                 let cols: Vec<String> = (1..=9).map(|c| format!("${}", i * 9 + c)).collect();
-                sql.push_str(&format!("({}, 'pending')", cols.join(", ")));
+                sql.push_str(&format!("({}, '{}')", cols.join(", "), TaskState::PENDING));
             }
             sql.push_str(" ON CONFLICT (task_id) DO NOTHING");
             let mut q = sqlx::query(&sql);
@@ -129,11 +154,12 @@ pub async fn index_draws(store: &Store) -> Result<usize, OversightError> {
         }
         // Records may have arrived before the draw was indexed: their
         // state becomes the task's status (the triggers move the counts).
-        sqlx::query(
+        let superseded = ReviewState::Superseded.as_str();
+        sqlx::query(&format!(
             "UPDATE oversight_tasks SET status = (SELECT o.state FROM oversight_records o \
-             WHERE o.task_id = oversight_tasks.task_id AND o.state <> 'superseded' ORDER BY o.received_at DESC LIMIT 1) \
-             WHERE draw_id = $1 AND EXISTS (SELECT 1 FROM oversight_records o WHERE o.task_id = oversight_tasks.task_id AND o.state <> 'superseded')",
-        )
+             WHERE o.task_id = oversight_tasks.task_id AND o.state <> '{superseded}' ORDER BY o.received_at DESC LIMIT 1) \
+             WHERE draw_id = $1 AND EXISTS (SELECT 1 FROM oversight_records o WHERE o.task_id = oversight_tasks.task_id AND o.state <> '{superseded}')",
+        ))
         .bind(&draw_id)
         .execute(&mut *tx)
         .await?;
@@ -299,7 +325,7 @@ async fn index_batch(
             _ => task_facts(tx, &record).await?,
         };
         let state = if superseded != 0 {
-            "superseded".to_owned()
+            ReviewState::Superseded.as_str().to_owned()
         } else {
             state
         };
@@ -342,7 +368,7 @@ async fn index_batch(
     }
     for (record, version, state, _, facts) in &values {
         let had = with_findings.contains(&record.record_id.to_string());
-        if state != "superseded" && (had || !record.findings.is_empty()) {
+        if state != ReviewState::Superseded.as_str() && (had || !record.findings.is_empty()) {
             index_findings(tx, record, version, facts).await?;
         }
     }
@@ -374,7 +400,7 @@ async fn index_in(
     let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
     let facts = task_facts(tx, &record).await?;
     let state = if superseded != 0 {
-        "superseded".to_owned()
+        ReviewState::Superseded.as_str().to_owned()
     } else {
         state
     };
@@ -401,7 +427,7 @@ async fn index_in(
     .bind(record.findings.len() as i64)
     .execute(&mut **tx)
     .await?;
-    if state != "superseded" {
+    if state != ReviewState::Superseded.as_str() {
         index_findings(tx, &record, version, &facts).await?;
     }
     Ok(())
@@ -469,9 +495,7 @@ async fn index_findings(
                 None,
                 None,
                 follow_up.as_ref().map(|f| f.inspected_on.to_string()),
-                follow_up
-                    .as_ref()
-                    .map(|f| outcome_code(f.outcome).to_owned()),
+                follow_up.as_ref().map(|f| f.outcome.as_str().to_owned()),
             ),
             Disposition::CaseFiled { case_no } => (None, None, case_no.clone(), None, None, None),
             Disposition::TransferredToJudicial { organ, reference }
@@ -522,7 +546,7 @@ async fn index_findings(
         .bind(record.category.code())
         .bind(f.item_id.clone().unwrap_or_default())
         .bind(&f.description)
-        .bind(disposition_kind(d))
+        .bind(d.kind().as_str())
         .bind(order_no)
         .bind(deadline)
         .bind(reference)
@@ -535,14 +559,6 @@ async fn index_findings(
         .await?;
     }
     Ok(())
-}
-
-pub(crate) fn outcome_code(o: RectificationOutcome) -> &'static str {
-    match o {
-        RectificationOutcome::Rectified => "rectified",
-        RectificationOutcome::PartlyRectified => "partly_rectified",
-        RectificationOutcome::NotRectified => "not_rectified",
-    }
 }
 
 /// Indexes new draws and every record version not yet indexed (see the

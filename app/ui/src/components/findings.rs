@@ -5,7 +5,7 @@ use web_sys::{HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAr
 use yew::prelude::*;
 
 use choucha_app_api::{AddFinding, CommandError, Inspection, OrderView, cmd};
-use choucha_shared::record::{Disposition, Finding, PhotoSubject};
+use choucha_shared::record::{Disposition, DispositionKind, Finding, PhotoSubject};
 use choucha_shared::value::CivilDate;
 
 use crate::components::inspect_nav::InspectNav;
@@ -13,27 +13,6 @@ use crate::components::widgets::{PhotoInput, Thumb};
 use crate::i18n::tr;
 use crate::ipc;
 use crate::state::{Action, spawn, use_store};
-
-const KINDS: [(&str, &str, &str); 6] = [
-    ("rectification_order", "责令整改", "Rectification order"),
-    ("fixed_on_site", "现场整改", "Fixed on site"),
-    ("case_filed", "立案查处", "Case filed"),
-    (
-        "transferred_to_judicial",
-        "移送司法机关",
-        "Transferred to judicial organs",
-    ),
-    (
-        "transferred_to_discipline",
-        "移交纪检监察机关",
-        "Transferred to discipline inspection",
-    ),
-    (
-        "notice_to_department",
-        "通报相关部门",
-        "Notice to another department",
-    ),
-];
 
 fn value_of(r: &NodeRef) -> String {
     if let Some(i) = r.cast::<HtmlInputElement>() {
@@ -55,7 +34,7 @@ fn bad(msg: &str) -> CommandError {
 pub fn findings_screen() -> Html {
     let store = use_store();
     let lang = store.lang;
-    let kind = use_state(|| "rectification_order".to_owned());
+    let kind = use_state(|| DispositionKind::RectificationOrder);
     let orders = use_state(Vec::<OrderView>::new);
     let (item_ref, desc_ref, no_ref, deadline_ref, req_ref, ref_ref) = (
         use_node_ref(),
@@ -93,8 +72,8 @@ pub fn findings_screen() -> Html {
                 value_of(&refs.5),
             );
             let opt = |s: String| (!s.is_empty()).then_some(s);
-            let disposition = match kind.as_str() {
-                "rectification_order" => {
+            let disposition = match *kind {
+                DispositionKind::RectificationOrder => {
                     let Ok(deadline) = CivilDate::parse(&deadline) else {
                         store.dispatch(Action::Failed(bad("请填写整改期限 (enter the deadline)")));
                         return;
@@ -106,19 +85,19 @@ pub fn findings_screen() -> Html {
                         follow_up: None,
                     }
                 }
-                "fixed_on_site" => Disposition::FixedOnSite { description: req },
-                "case_filed" => Disposition::CaseFiled {
+                DispositionKind::FixedOnSite => Disposition::FixedOnSite { description: req },
+                DispositionKind::CaseFiled => Disposition::CaseFiled {
                     case_no: opt(reference),
                 },
-                "transferred_to_judicial" => Disposition::TransferredToJudicial {
+                DispositionKind::TransferredToJudicial => Disposition::TransferredToJudicial {
                     organ: req,
                     reference: opt(reference),
                 },
-                "transferred_to_discipline" => Disposition::TransferredToDiscipline {
+                DispositionKind::TransferredToDiscipline => Disposition::TransferredToDiscipline {
                     organ: req,
                     reference: opt(reference),
                 },
-                _ => Disposition::NoticeToDepartment {
+                DispositionKind::NoticeToDepartment => Disposition::NoticeToDepartment {
                     department: req,
                     reference: opt(reference),
                 },
@@ -175,7 +154,10 @@ pub fn findings_screen() -> Html {
     let on_kind = {
         let kind = kind.clone();
         Callback::from(move |e: Event| {
-            kind.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+            let code = e.target_unchecked_into::<HtmlSelectElement>().value();
+            if let Ok(k) = code.parse::<DispositionKind>() {
+                kind.set(k);
+            }
         })
     };
     let nonconforming: Vec<_> = insp
@@ -189,12 +171,14 @@ pub fn findings_screen() -> Html {
                 .is_some_and(|v| v.is_nonconforming())
         })
         .collect();
-    let req_label = match kind.as_str() {
-        "rectification_order" => tr(lang, "整改要求", "Requirements"),
-        "fixed_on_site" => tr(lang, "现场整改情况", "What was fixed"),
-        "notice_to_department" => tr(lang, "通报部门", "Department"),
-        "case_filed" => tr(lang, "备注", "Remarks"),
-        _ => tr(lang, "移送机关", "Organ"),
+    let req_label = match *kind {
+        DispositionKind::RectificationOrder => tr(lang, "整改要求", "Requirements"),
+        DispositionKind::FixedOnSite => tr(lang, "现场整改情况", "What was fixed"),
+        DispositionKind::NoticeToDepartment => tr(lang, "通报部门", "Department"),
+        DispositionKind::CaseFiled => tr(lang, "备注", "Remarks"),
+        DispositionKind::TransferredToJudicial | DispositionKind::TransferredToDiscipline => {
+            tr(lang, "移送机关", "Organ")
+        }
     };
     html! {
         <>
@@ -237,15 +221,15 @@ pub fn findings_screen() -> Html {
                     <label>{ tr(lang, "问题描述", "Description") }<textarea id="finding-desc" ref={desc_ref} rows="3" /></label>
                     <label>{ tr(lang, "处置方式", "Disposition") }
                         <select id="finding-kind" onchange={on_kind}>
-                            { for KINDS.iter().map(|(k, zh, en)| html! { <option value={*k} selected={*kind == *k}>{ tr(lang, zh, en) }</option> }) }
+                            { for DispositionKind::ALL.into_iter().map(|k| html! { <option value={k.as_str()} selected={*kind == k}>{ tr(lang, k.label_zh(), k.label_en()) }</option> }) }
                         </select>
                     </label>
-                    if *kind == "rectification_order" {
+                    if *kind == DispositionKind::RectificationOrder {
                         <label>{ tr(lang, "文书编号", "Order no.") }<input id="finding-order-no" ref={no_ref} type="text" placeholder="渝高新市监责改〔2024〕1号" /></label>
                         <label>{ tr(lang, "整改期限", "Deadline") }<input id="finding-deadline" ref={deadline_ref} type="date" /></label>
                     }
                     <label>{ req_label }<textarea id="finding-req" ref={req_ref} rows="2" /></label>
-                    if matches!(kind.as_str(), "case_filed" | "transferred_to_judicial" | "transferred_to_discipline" | "notice_to_department") {
+                    if *kind == DispositionKind::CaseFiled || kind.is_transfer() {
                         <label>{ tr(lang, "文号/编号", "Reference") }<input id="finding-ref" ref={ref_ref} type="text" /></label>
                     }
                     <button id="finding-add" class="primary big" onclick={add}>{ tr(lang, "添加问题", "Add finding") }</button>

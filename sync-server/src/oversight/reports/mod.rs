@@ -24,10 +24,12 @@ use serde::Serialize;
 
 use super::dashboard::Scope;
 use super::disclosure::csv_field;
-use super::followup::kind_label_zh;
+use super::index::TaskState;
 use super::{OversightConfig, OversightError, corrupt, index};
 use crate::AppState;
 use crate::store::Store;
+use choucha_shared::record::{DispositionKind, RectificationOutcome};
+use choucha_shared::review::ReviewState;
 
 /// One line of the summary: a town and target category.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -100,10 +102,11 @@ pub async fn town_summary(store: &Store, scope: &Scope) -> Result<TownSummary, O
     for (t, c, status, n) in tasks {
         let mut r = row(&mut rows, &t, &c);
         r.planned += n;
-        if status != "pending" {
+        let status: TaskState = status.parse().map_err(corrupt)?;
+        if status != TaskState::Pending {
             r.inspected += n;
         }
-        if status == "approved" {
+        if status == TaskState::Record(ReviewState::Approved) {
             r.approved += n;
         }
         rows.insert((t, c), r);
@@ -149,27 +152,35 @@ pub async fn town_summary(store: &Store, scope: &Scope) -> Result<TownSummary, O
         closed,
     ) in problems
     {
+        let kind: DispositionKind = kind.parse().map_err(corrupt)?;
+        let outcome: Option<RectificationOutcome> =
+            outcome.map(|o| o.parse()).transpose().map_err(corrupt)?;
         let mut r = row(&mut rows, &t, &c);
         r.findings += 1;
-        match kind.as_str() {
-            "fixed_on_site" => r.fixed_on_site += 1,
-            "rectification_order" => {
+        match kind {
+            DispositionKind::FixedOnSite => r.fixed_on_site += 1,
+            DispositionKind::RectificationOrder => {
                 r.rectification_orders += 1;
                 if closed == 0 {
                     r.rectification_open += 1;
                 }
             }
-            "case_filed" => r.cases_filed += 1,
-            _ => r.transferred += 1,
+            DispositionKind::CaseFiled => r.cases_filed += 1,
+            DispositionKind::TransferredToJudicial
+            | DispositionKind::TransferredToDiscipline
+            | DispositionKind::NoticeToDepartment => r.transferred += 1,
         }
         rows.insert((t.clone(), c.clone()), r);
-        let status = match (kind.as_str(), closed, outcome.as_deref()) {
-            (_, 1, Some("rectified")) => "已整改".to_owned(),
-            ("fixed_on_site", _, _) => "已现场整改".to_owned(),
+        use DispositionKind as K;
+        use RectificationOutcome as O;
+        let status = match (kind, closed, outcome) {
+            (_, 1, Some(O::Rectified)) => "已整改".to_owned(),
+            (K::FixedOnSite, _, _) => "已现场整改".to_owned(),
             (_, 1, _) => "已办结".to_owned(),
-            ("rectification_order", _, Some("partly_rectified")) => "部分整改".to_owned(),
-            ("rectification_order", _, Some("not_rectified")) => "未整改".to_owned(),
-            ("rectification_order", _, _) => "整改中".to_owned(),
+            (K::RectificationOrder, _, Some(o @ (O::PartlyRectified | O::NotRectified))) => {
+                o.label_zh().to_owned()
+            }
+            (K::RectificationOrder, _, _) => "整改中".to_owned(),
             _ => "办理中".to_owned(),
         };
         out.push(ProblemRow {
@@ -180,7 +191,7 @@ pub async fn town_summary(store: &Store, scope: &Scope) -> Result<TownSummary, O
             inspection_date: date,
             item_id: item,
             description: desc,
-            disposition: kind_label_zh(&kind).to_owned(),
+            disposition: kind.label_zh().to_owned(),
             deadline,
             reference,
             status,
@@ -458,11 +469,10 @@ fn render_record(
             ("记录编号", record.record_id.to_string()),
             (
                 "审核状态",
-                serde_json::from_value::<choucha_shared::review::ReviewState>(
-                    serde_json::Value::String(review_state.to_owned()),
-                )
-                .map(|s| s.label_zh().to_owned())
-                .unwrap_or_else(|_| review_state.to_owned()),
+                review_state
+                    .parse::<ReviewState>()
+                    .map(|s| s.label_zh().to_owned())
+                    .unwrap_or_else(|_| review_state.to_owned()),
             ),
         ],
     );
