@@ -274,7 +274,14 @@ async fn approve_record(
     Path(record_id): Path<Uuid>,
     ApiJson(req): ApiJson<ApproveRequest>,
 ) -> Result<StatusCode, ApiError> {
-    service::review::approve(&state.store, &actor, &record_id, &req.version).await?;
+    service::review::decide(
+        &state.store,
+        &actor,
+        &record_id,
+        &req.version,
+        service::review::Decision::Approve,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -499,11 +499,12 @@ async fn story(database_url: Option<&str>) {
     assert!(dashboard::QueueCursor::from_token("garbage").is_err());
 
     // Review actions made by the sync store show up through the trigger.
-    service::review::approve(
+    service::review::decide(
         store,
         &Actor::user("审核员"),
         &r1.record_id,
         &r1.content_hash(),
+        service::review::Decision::Approve,
     )
     .await
     .unwrap();
@@ -758,11 +759,12 @@ async fn reports(database_url: Option<&str>) {
     let (b2, c2) = &tasks[1];
     let (r2, blobs2) = record_with_photos(b2, c2, 2);
     w.submit(&r2, &blobs2).await;
-    service::review::approve(
+    service::review::decide(
         store,
         &Actor::user("审核员"),
         &r1.record_id,
         &r1.content_hash(),
+        service::review::Decision::Approve,
     )
     .await
     .unwrap();
@@ -1055,11 +1057,12 @@ async fn team_progress(database_url: Option<&str>) {
         "the amendment is the task's current version"
     );
 
-    service::review::approve(
+    service::review::decide(
         store,
         &Actor::user("审核员"),
         &amended.record_id,
         &amended.content_hash(),
+        service::review::Decision::Approve,
     )
     .await
     .unwrap();

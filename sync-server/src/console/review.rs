@@ -443,7 +443,14 @@ pub async fn approve(
     let record_id = parse_record_id(&record_id)?;
     visible_record(&state, &user, &record_id).await?;
     let version = parse_version(&form.version)?;
-    service::review::approve(&state.store, &user.actor(), &record_id, &version).await?;
+    service::review::decide(
+        &state.store,
+        &user.actor(),
+        &record_id,
+        &version,
+        service::review::Decision::Approve,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
 }
 
@@ -458,7 +465,14 @@ pub async fn mark_issues(
     let record_id = parse_record_id(&record_id)?;
     visible_record(&state, &user, &record_id).await?;
     let version = parse_version(&form.version)?;
-    service::review::mark_has_issues(&state.store, &user.actor(), &record_id, &version).await?;
+    service::review::decide(
+        &state.store,
+        &user.actor(),
+        &record_id,
+        &version,
+        service::review::Decision::HasIssues,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/console/records/{record_id}")).into_response())
 }
 

@@ -12,29 +12,30 @@ use choucha_shared::value::Sha256Hex;
 use super::{Actor, ServiceError, ServiceResult};
 use crate::store::{ReviewChange, Store};
 
-/// Approves the record's current version `version` (审核通过).
-#[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id))]
-pub async fn approve(
-    store: &Store,
-    actor: &Actor,
-    record_id: &Uuid,
-    version: &Sha256Hex,
-) -> ServiceResult<ReviewChange> {
-    Ok(store
-        .review_record(actor, record_id, version, ReviewAction::Approve)
-        .await?)
+/// A reviewer's decision that needs no comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// 审核通过
+    Approve,
+    /// 存在问题: to be cleared up before approving or returning.
+    HasIssues,
 }
 
-/// Flags the record's current version "has issues" (存在问题).
-#[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id))]
-pub async fn mark_has_issues(
+/// Approves or flags the record's current version `version`.
+#[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id, ?decision))]
+pub async fn decide(
     store: &Store,
     actor: &Actor,
     record_id: &Uuid,
     version: &Sha256Hex,
+    decision: Decision,
 ) -> ServiceResult<ReviewChange> {
+    let action = match decision {
+        Decision::Approve => ReviewAction::Approve,
+        Decision::HasIssues => ReviewAction::MarkHasIssues,
+    };
     Ok(store
-        .review_record(actor, record_id, version, ReviewAction::MarkHasIssues)
+        .review_record(actor, record_id, version, action)
         .await?)
 }
 

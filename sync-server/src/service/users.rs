@@ -16,6 +16,19 @@ async fn hash(password: String) -> ServiceResult<String> {
         })
 }
 
+/// The hash of `password`, or of a generated one, which is returned to
+/// be shown once.
+async fn hash_or_generate(password: Option<String>) -> ServiceResult<(String, Option<String>)> {
+    let (password, generated) = match password {
+        Some(p) => (p, None),
+        None => {
+            let p = passwords::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    Ok((hash(password).await?, generated))
+}
+
 /// Checks and adds a user; returns the generated password when none was
 /// given. A town lead must name a known town/street; other roles none.
 #[tracing::instrument(skip_all, fields(actor = %actor, username = %username))]
@@ -59,14 +72,7 @@ pub async fn create_user(
         }
         (_, None) => {}
     }
-    let (password, generated) = match password {
-        Some(p) => (p, None),
-        None => {
-            let p = passwords::generate_password();
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = hash(password).await?;
+    let (hash, generated) = hash_or_generate(password).await?;
     let user = store
         .add_console_user(actor, username, role, jurisdiction, &hash)
         .await?;
@@ -82,14 +88,7 @@ pub async fn set_password(
     username: &str,
     password: Option<String>,
 ) -> ServiceResult<Option<String>> {
-    let (password, generated) = match password {
-        Some(p) => (p, None),
-        None => {
-            let p = passwords::generate_password();
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = hash(password).await?;
+    let (hash, generated) = hash_or_generate(password).await?;
     store.set_console_password(actor, username, &hash).await?;
     Ok(generated)
 }
