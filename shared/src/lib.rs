@@ -9,6 +9,7 @@
 //!   names, dates): once a value has one of these types it is known good.
 //! * [`category`] — the six inspection-target categories.
 //! * [`directory`] — targets, officers, experts and recusal pairs (名录库).
+//! * [`pad`] — a signature pad's strokes, as captured.
 //! * [`plan`] — draw plans, draw results and tasks (双随机).
 //! * [`checklist`] — the checklist schema and its validating loader.
 //! * [`record`] — inspection records, photos, signatures, findings.
@@ -22,6 +23,7 @@ pub mod checklist;
 pub mod completeness;
 pub mod directory;
 pub mod draw;
+pub mod pad;
 pub mod plan;
 pub mod record;
 pub mod review;

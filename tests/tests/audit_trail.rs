@@ -401,6 +401,38 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
         ("has_issues", "approved")
     );
 
+    // Publication (一公开) and its withdrawal, from the console.
+    let (s, body) = s_
+        .post(&format!("/console/records/{r1}/publish"), &[])
+        .await
+        .unwrap();
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    watch
+        .one("console publish", "zhiliangke", "disclosure.publish", &rec1)
+        .await;
+    let (s, _) = s_
+        .post(&format!("/console/records/{r1}/publish"), &[])
+        .await
+        .unwrap();
+    assert_eq!(s, StatusCode::CONFLICT, "published once");
+    watch.none("second publish").await;
+    let (s, body) = s_
+        .post(
+            &format!("/console/records/{r1}/withdraw"),
+            &[("reason", "复核发现结论有误")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    watch
+        .one(
+            "console withdraw",
+            "zhiliangke",
+            "disclosure.withdraw",
+            &rec1,
+        )
+        .await;
+
     // REST: returning an approved record is refused and writes nothing.
     let (s, body) = rest
         .post(

@@ -12,33 +12,6 @@ use choucha_shared::record::{Finding, InspectionRecord, PhotoSubject, SignerRole
 use choucha_shared::sync::RecordReturn;
 use choucha_shared::value::CivilDate;
 
-/// Command names, as `invoke` spells them.
-pub mod cmd {
-    pub const HOME: &str = "home";
-    pub const ENROL: &str = "enrol";
-    pub const TASK_DETAIL: &str = "task_detail";
-    pub const START_TASK: &str = "start_task";
-    pub const INSPECTION: &str = "inspection";
-    pub const SET_ITEM: &str = "set_item";
-    /// Raw body: the image file's bytes; headers [`super::PHOTO_RECORD_HEADER`]
-    /// and [`super::PHOTO_SUBJECT_HEADER`].
-    pub const TAKE_PHOTO: &str = "take_photo";
-    pub const PHOTO_DATA: &str = "photo_data";
-    pub const REMOVE_PHOTO: &str = "remove_photo";
-    pub const ADD_FINDING: &str = "add_finding";
-    pub const REMOVE_FINDING: &str = "remove_finding";
-    pub const RECTIFICATION_ORDERS: &str = "rectification_orders";
-    pub const SIGN: &str = "sign";
-    pub const RECORD_REFUSAL: &str = "record_refusal";
-    pub const SEAL: &str = "seal";
-    pub const START_AMENDMENT: &str = "start_amendment";
-    pub const SYNC_NOW: &str = "sync_now";
-    pub const SYNC_STATUS: &str = "sync_status";
-    pub const SAVE_SETTINGS: &str = "save_settings";
-    pub const LOCATION_FIX: &str = "location_fix";
-    pub const UI_TIMING: &str = "ui_timing";
-}
-
 /// Header naming the record a raw photo body belongs to.
 pub const PHOTO_RECORD_HEADER: &str = "x-choucha-record";
 /// Header with the photo's subject as JSON, percent-encoded.
@@ -309,28 +282,8 @@ pub struct OrderView {
     pub html: String,
 }
 
-/// One point of a signature pad, in pad pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PadPoint {
-    pub x: f32,
-    pub y: f32,
-    pub t_ms: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pressure: Option<f32>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PadStroke {
-    pub points: Vec<PadPoint>,
-}
-
-/// What a signature pad captured (the app core's `Capture`, same JSON).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PadCapture {
-    pub width: u32,
-    pub height: u32,
-    pub strokes: Vec<PadStroke>,
-}
+/// What a signature pad captured (the app core renders and binds it).
+pub use choucha_shared::pad::{Capture as PadCapture, Point as PadPoint, Stroke as PadStroke};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sign {

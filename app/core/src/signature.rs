@@ -17,7 +17,6 @@ use std::io::Cursor;
 use choucha_shared::record::{Signature, SignatureRefusal, SignerRole};
 use choucha_shared::value::{Name, Sha256Hex, ValueError};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 
 /// Largest rendered width in pixels; larger pads are scaled down.
 pub const MAX_WIDTH: u32 = 1600;
@@ -60,48 +59,11 @@ const OUR_KEYS: [&str; 6] = [
     KEY_STROKES_SHA256,
 ];
 
-/// One sampled point of a stroke, in pad pixels from the top-left corner.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    pub x: f32,
-    pub y: f32,
-    /// Milliseconds since the capture started.
-    pub t_ms: u32,
-    /// Pen pressure 0..=1 where the device reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pressure: Option<f32>,
-}
+pub use choucha_shared::pad::{Capture, Point, Stroke};
 
-/// One pen-down … pen-up movement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Stroke {
-    pub points: Vec<Point>,
-}
-
-/// Everything the signing pad captured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Capture {
-    /// Pad size in pixels; every point must lie inside it.
-    pub width: u32,
-    pub height: u32,
-    pub strokes: Vec<Stroke>,
-}
-
-impl Capture {
-    /// Total number of points in all strokes.
-    pub fn point_count(&self) -> usize {
-        self.strokes.iter().map(|s| s.points.len()).sum()
-    }
-
-    /// The canonical JSON of the capture, as stored beside the PNG.
-    pub fn to_json(&self) -> String {
-        // Plain numbers and vectors: serialising cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    pub fn from_json(json: &str) -> Result<Self, SignatureError> {
-        serde_json::from_str(json).map_err(|e| SignatureError::StrokesJson(e.to_string()))
-    }
+/// Reads a capture back from the strokes JSON stored beside its PNG.
+pub fn capture_from_json(json: &str) -> Result<Capture, SignatureError> {
+    serde_json::from_str(json).map_err(|e| SignatureError::StrokesJson(e.to_string()))
 }
 
 /// A rendered signature: the PNG, its SHA-256 (what

@@ -146,7 +146,10 @@ fn metadata_round_trips() {
     assert!(meta.matches_strokes(&img.strokes_json));
     assert!(!meta.matches_strokes("{}"));
     // The strokes are kept and read back to the same capture.
-    assert_eq!(Capture::from_json(&img.strokes_json).unwrap(), capture());
+    assert_eq!(
+        signature::capture_from_json(&img.strokes_json).unwrap(),
+        capture()
+    );
 
     for role in [SignerRole::Officer, SignerRole::Expert] {
         let img = render(&capture(), "李四", role, at(), &hash("x")).unwrap();

@@ -12,13 +12,12 @@ use chrono::Utc;
 use tauri::State;
 use uuid::Uuid;
 
+use choucha_app_api::command::{BlobId, NoArgs, RecordFinding, RecordId, RecordPhoto, TaskId};
 use choucha_app_api::{
-    AddFinding, CommandError, EnrolTarget, EnrolmentView, Home, Inspection, LocationFix, OrderView,
-    PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER, PhotoTaken, Refusal, SetItem, Settings, Sign,
-    SyncView, TaskDetail, UiTiming, decode_subject,
+    Command, CommandError, EnrolmentView, OrderView, PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER,
+    PhotoTaken, cmd, decode_subject,
 };
 use choucha_app_core::photo::PhotoConfig;
-use choucha_app_core::signature::Capture;
 use choucha_shared::record::SignatureRefusal;
 use choucha_shared::value::Sha256Hex;
 
@@ -27,6 +26,44 @@ use crate::error::{CmdResult, command_error};
 use crate::views;
 
 type ShellState<'a> = State<'a, Arc<Shell>>;
+/// A command's arguments and answer, from its type in `choucha-app-api`.
+type In<C> = <C as Command>::Args;
+type Out<C> = CmdResult<<C as Command>::Output>;
+
+/// Fails to compile when a handler is not named as its command: the front
+/// end invokes `C::NAME`, Tauri routes by the function's name.
+macro_rules! serves {
+    ($($cmd:ty => $f:ident),* $(,)?) => {
+        $(const _: () = assert!(
+            choucha_app_api::command::same_name(<$cmd as Command>::NAME, stringify!($f)),
+            concat!("handler ", stringify!($f), " is not named as its command"),
+        );)*
+    };
+}
+
+serves! {
+    cmd::Home => home,
+    cmd::Enrol => enrol,
+    cmd::TaskDetail => task_detail,
+    cmd::StartTask => start_task,
+    cmd::Inspection => inspection,
+    cmd::SetItem => set_item,
+    cmd::TakePhoto => take_photo,
+    cmd::PhotoData => photo_data,
+    cmd::RemovePhoto => remove_photo,
+    cmd::AddFinding => add_finding,
+    cmd::RemoveFinding => remove_finding,
+    cmd::RectificationOrders => rectification_orders,
+    cmd::Sign => sign,
+    cmd::RecordRefusal => record_refusal,
+    cmd::Seal => seal,
+    cmd::StartAmendment => start_amendment,
+    cmd::SyncNow => sync_now,
+    cmd::SyncStatus => sync_status,
+    cmd::SaveSettings => save_settings,
+    cmd::LocationFix => location_fix,
+    cmd::UiTiming => ui_timing,
+}
 
 /// Runs blocking core work on the blocking pool.
 async fn blocking<T: Send + 'static>(
@@ -40,12 +77,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn home(shell: ShellState<'_>) -> CmdResult<Home> {
+pub async fn home(shell: ShellState<'_>, args: In<cmd::Home>) -> Out<cmd::Home> {
+    let NoArgs {} = args;
     blocking(&shell, |s| views::home(s).map_err(command_error)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn enrol(shell: ShellState<'_>, req: EnrolTarget) -> CmdResult<EnrolmentView> {
+pub async fn enrol(shell: ShellState<'_>, args: In<cmd::Enrol>) -> Out<cmd::Enrol> {
+    let req = args;
     if req.code.trim().is_empty() {
         return Err(CommandError::new(
             "bad_request",
@@ -69,7 +108,8 @@ pub async fn enrol(shell: ShellState<'_>, req: EnrolTarget) -> CmdResult<Enrolme
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn task_detail(shell: ShellState<'_>, task_id: String) -> CmdResult<TaskDetail> {
+pub async fn task_detail(shell: ShellState<'_>, args: In<cmd::TaskDetail>) -> Out<cmd::TaskDetail> {
+    let TaskId { task_id } = args;
     blocking(&shell, move |s| {
         views::task_detail(&s.app, &task_id).map_err(command_error)
     })
@@ -77,7 +117,8 @@ pub async fn task_detail(shell: ShellState<'_>, task_id: String) -> CmdResult<Ta
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn start_task(shell: ShellState<'_>, task_id: String) -> CmdResult<Inspection> {
+pub async fn start_task(shell: ShellState<'_>, args: In<cmd::StartTask>) -> Out<cmd::StartTask> {
+    let TaskId { task_id } = args;
     blocking(&shell, move |s| {
         let id = s
             .app
@@ -89,7 +130,8 @@ pub async fn start_task(shell: ShellState<'_>, task_id: String) -> CmdResult<Ins
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn inspection(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspection> {
+pub async fn inspection(shell: ShellState<'_>, args: In<cmd::Inspection>) -> Out<cmd::Inspection> {
+    let RecordId { record_id } = args;
     blocking(&shell, move |s| {
         views::inspection(&s.app, &record_id).map_err(command_error)
     })
@@ -97,7 +139,8 @@ pub async fn inspection(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Ins
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn set_item(shell: ShellState<'_>, req: SetItem) -> CmdResult<Inspection> {
+pub async fn set_item(shell: ShellState<'_>, args: In<cmd::SetItem>) -> Out<cmd::SetItem> {
+    let req = args;
     blocking(&shell, move |s| {
         s.app
             .set_item(
@@ -128,7 +171,7 @@ fn header<'a>(request: &'a tauri::ipc::Request<'_>, name: &str) -> CmdResult<&'a
 pub async fn take_photo(
     shell: ShellState<'_>,
     request: tauri::ipc::Request<'_>,
-) -> CmdResult<PhotoTaken> {
+) -> Out<cmd::TakePhoto> {
     let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
         return Err(CommandError::new(
             "bad_request",
@@ -191,7 +234,8 @@ fn parse_sha(sha: &str) -> CmdResult<Sha256Hex> {
 
 /// An evidence file (photo or signature image) as a data URL.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn photo_data(shell: ShellState<'_>, sha256: String) -> CmdResult<String> {
+pub async fn photo_data(shell: ShellState<'_>, args: In<cmd::PhotoData>) -> Out<cmd::PhotoData> {
+    let BlobId { sha256 } = args;
     blocking(&shell, move |s| {
         let sha = parse_sha(&sha256)?;
         Ok(data_url(&s.app.evidence(&sha).map_err(command_error)?))
@@ -202,9 +246,9 @@ pub async fn photo_data(shell: ShellState<'_>, sha256: String) -> CmdResult<Stri
 #[tauri::command(rename_all = "snake_case")]
 pub async fn remove_photo(
     shell: ShellState<'_>,
-    record_id: Uuid,
-    sha256: String,
-) -> CmdResult<Inspection> {
+    args: In<cmd::RemovePhoto>,
+) -> Out<cmd::RemovePhoto> {
+    let RecordPhoto { record_id, sha256 } = args;
     blocking(&shell, move |s| {
         let sha = parse_sha(&sha256)?;
         s.app
@@ -216,7 +260,8 @@ pub async fn remove_photo(
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn add_finding(shell: ShellState<'_>, req: AddFinding) -> CmdResult<Inspection> {
+pub async fn add_finding(shell: ShellState<'_>, args: In<cmd::AddFinding>) -> Out<cmd::AddFinding> {
+    let req = args;
     blocking(&shell, move |s| {
         let mut finding = req.finding;
         if finding.finding_id.is_nil() {
@@ -233,9 +278,12 @@ pub async fn add_finding(shell: ShellState<'_>, req: AddFinding) -> CmdResult<In
 #[tauri::command(rename_all = "snake_case")]
 pub async fn remove_finding(
     shell: ShellState<'_>,
-    record_id: Uuid,
-    finding_id: Uuid,
-) -> CmdResult<Inspection> {
+    args: In<cmd::RemoveFinding>,
+) -> Out<cmd::RemoveFinding> {
+    let RecordFinding {
+        record_id,
+        finding_id,
+    } = args;
     blocking(&shell, move |s| {
         s.app
             .remove_finding(&record_id, &finding_id, Utc::now())
@@ -249,8 +297,9 @@ pub async fn remove_finding(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rectification_orders(
     shell: ShellState<'_>,
-    record_id: Uuid,
-) -> CmdResult<Vec<OrderView>> {
+    args: In<cmd::RectificationOrders>,
+) -> Out<cmd::RectificationOrders> {
+    let RecordId { record_id } = args;
     blocking(&shell, move |s| {
         let record = s.app.record(&record_id).map_err(command_error)?;
         let checklist = s.app.checklist(&record.checklist).map_err(command_error)?;
@@ -274,12 +323,10 @@ pub async fn rectification_orders(
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sign(shell: ShellState<'_>, req: Sign) -> CmdResult<Inspection> {
+pub async fn sign(shell: ShellState<'_>, args: In<cmd::Sign>) -> Out<cmd::Sign> {
+    let req = args;
     blocking(&shell, move |s| {
-        // The pad's capture is the core's `Capture` with the same JSON.
-        let capture: Capture = serde_json::to_value(&req.capture)
-            .and_then(serde_json::from_value)
-            .map_err(|e| CommandError::new("bad_request", format!("签名数据无效：{e}")))?;
+        let capture = req.capture;
         if req.name.trim().is_empty() {
             return Err(CommandError::new(
                 "refused",
@@ -302,7 +349,11 @@ pub async fn sign(shell: ShellState<'_>, req: Sign) -> CmdResult<Inspection> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn record_refusal(shell: ShellState<'_>, req: Refusal) -> CmdResult<Inspection> {
+pub async fn record_refusal(
+    shell: ShellState<'_>,
+    args: In<cmd::RecordRefusal>,
+) -> Out<cmd::RecordRefusal> {
+    let req = args;
     blocking(&shell, move |s| {
         let refusal = SignatureRefusal {
             reason: req.reason.trim().to_owned(),
@@ -323,7 +374,8 @@ pub async fn record_refusal(shell: ShellState<'_>, req: Refusal) -> CmdResult<In
 /// Seals the record (refused with every violation listed when it is not
 /// complete), then wakes the background sync.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn seal(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspection> {
+pub async fn seal(shell: ShellState<'_>, args: In<cmd::Seal>) -> Out<cmd::Seal> {
+    let RecordId { record_id } = args;
     let view = blocking(&shell, move |s| {
         s.app.seal(&record_id, Utc::now()).map_err(command_error)?;
         views::inspection(&s.app, &record_id).map_err(command_error)
@@ -337,7 +389,11 @@ pub async fn seal(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspectio
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn start_amendment(shell: ShellState<'_>, record_id: Uuid) -> CmdResult<Inspection> {
+pub async fn start_amendment(
+    shell: ShellState<'_>,
+    args: In<cmd::StartAmendment>,
+) -> Out<cmd::StartAmendment> {
+    let RecordId { record_id } = args;
     blocking(&shell, move |s| {
         s.app
             .start_amendment(&record_id, Utc::now())
@@ -350,7 +406,8 @@ pub async fn start_amendment(shell: ShellState<'_>, record_id: Uuid) -> CmdResul
 /// Syncs now and answers when that sync has finished (or after 2 minutes,
 /// with the status so far).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sync_now(shell: ShellState<'_>) -> CmdResult<SyncView> {
+pub async fn sync_now(shell: ShellState<'_>, args: In<cmd::SyncNow>) -> Out<cmd::SyncNow> {
+    let NoArgs {} = args;
     if shell.app.enrolment().map_err(command_error)?.is_none() {
         return Err(command_error(choucha_app_core::CoreError::NotEnrolled));
     }
@@ -359,12 +416,17 @@ pub async fn sync_now(shell: ShellState<'_>) -> CmdResult<SyncView> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sync_status(shell: ShellState<'_>) -> CmdResult<SyncView> {
+pub async fn sync_status(shell: ShellState<'_>, args: In<cmd::SyncStatus>) -> Out<cmd::SyncStatus> {
+    let NoArgs {} = args;
     blocking(&shell, |s| s.sync.view(&s.app).map_err(command_error)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn save_settings(shell: ShellState<'_>, settings: Settings) -> CmdResult<Settings> {
+pub async fn save_settings(
+    shell: ShellState<'_>,
+    args: In<cmd::SaveSettings>,
+) -> Out<cmd::SaveSettings> {
+    let settings = args;
     if settings.authority.trim().is_empty() {
         return Err(CommandError::new(
             "refused",
@@ -395,7 +457,8 @@ pub async fn save_settings(shell: ShellState<'_>, settings: Settings) -> CmdResu
 
 /// A position from the platform (webview geolocation or the mobile plugin).
 #[tauri::command(rename_all = "snake_case")]
-pub fn location_fix(shell: ShellState<'_>, fix: LocationFix) -> CmdResult<()> {
+pub fn location_fix(shell: ShellState<'_>, args: In<cmd::LocationFix>) -> Out<cmd::LocationFix> {
+    let fix = args;
     shell
         .position
         .platform
@@ -407,7 +470,8 @@ pub fn location_fix(shell: ShellState<'_>, fix: LocationFix) -> CmdResult<()> {
 /// A timing measured by the front end, appended to `CHOUCHA_TIMINGS_FILE`
 /// with the time since the process started (the benchmarks read it).
 #[tauri::command(rename_all = "snake_case")]
-pub fn ui_timing(shell: ShellState<'_>, timing: UiTiming) -> CmdResult<()> {
+pub fn ui_timing(shell: ShellState<'_>, args: In<cmd::UiTiming>) -> Out<cmd::UiTiming> {
+    let timing = args;
     let Some(path) = &shell.config.timings_file else {
         return Ok(());
     };

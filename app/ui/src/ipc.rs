@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 
-use choucha_app_api::CommandError;
+use choucha_app_api::{Command, CommandError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
@@ -66,26 +66,14 @@ thread_local! {
 }
 
 /// Commands that change the record run one at a time, in the order the
-/// user acted: a note saved on blur and the verdict tapped right after
-/// must not overtake each other in the shell's thread pool.
-fn is_serial(cmd: &str) -> bool {
-    !cmd.starts_with("plugin:")
-        && !matches!(
-            cmd,
-            choucha_app_api::cmd::SYNC_STATUS
-                | choucha_app_api::cmd::SYNC_NOW
-                | choucha_app_api::cmd::PHOTO_DATA
-                | choucha_app_api::cmd::UI_TIMING
-                | choucha_app_api::cmd::LOCATION_FIX
-                | choucha_app_api::cmd::HOME
-        )
-}
-
+/// user acted ([`Command::SERIAL`]): a note saved on blur and the verdict
+/// tapped right after must not overtake each other in the shell's thread
+/// pool. (The core serialises writes too; this keeps the user's order.)
 struct Turn(bool);
 
 impl Turn {
-    async fn wait(cmd: &str) -> Self {
-        if !is_serial(cmd) {
+    async fn wait(serial: bool) -> Self {
+        if !serial {
             return Self(false);
         }
         let mine = NEXT_TICKET.with(|n| n.replace(n.get() + 1));
@@ -104,26 +92,34 @@ impl Drop for Turn {
     }
 }
 
-/// Calls a command with named arguments (an object whose keys are the
-/// command's parameter names).
-pub async fn call<A: Serialize, R: DeserializeOwned>(
+/// Invokes the shell's handler of `C` with `args`; the answer is a
+/// `C::Output` or the handler's [`CommandError`].
+pub async fn invoke<C: Command>(args: &C::Args) -> Result<C::Output, CommandError> {
+    let args = to_js(&serde_json::json!({ "args": args }))?;
+    let _turn = Turn::wait(C::SERIAL).await;
+    match tauri_invoke(C::NAME, args).await {
+        Ok(v) => from_js(v),
+        Err(e) => Err(error_from(e)),
+    }
+}
+
+/// Calls a plugin's command (not one of ours) with named arguments.
+pub async fn plugin<A: Serialize, R: DeserializeOwned>(
     cmd: &str,
     args: &A,
 ) -> Result<R, CommandError> {
     let args = to_js(args)?;
-    let _turn = Turn::wait(cmd).await;
     match tauri_invoke(cmd, args).await {
         Ok(v) => from_js(v),
         Err(e) => Err(error_from(e)),
     }
 }
 
-/// Calls a command with a raw body (file bytes) and headers.
-pub async fn call_raw<R: DeserializeOwned>(
-    cmd: &str,
+/// Invokes `C` with a raw body (file bytes) and headers.
+pub async fn invoke_raw<C: Command>(
     body: js_sys::Uint8Array,
     headers: &[(&str, String)],
-) -> Result<R, CommandError> {
+) -> Result<C::Output, CommandError> {
     let h = js_sys::Object::new();
     for (k, v) in headers {
         js_sys::Reflect::set(&h, &JsValue::from_str(k), &JsValue::from_str(v))
@@ -132,8 +128,8 @@ pub async fn call_raw<R: DeserializeOwned>(
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &JsValue::from_str("headers"), &h)
         .map_err(|_| CommandError::new("internal", "headers"))?;
-    let _turn = Turn::wait(cmd).await;
-    match tauri_invoke_with(cmd, body.into(), options.into()).await {
+    let _turn = Turn::wait(C::SERIAL).await;
+    match tauri_invoke_with(C::NAME, body.into(), options.into()).await {
         Ok(v) => from_js(v),
         Err(e) => Err(error_from(e)),
     }

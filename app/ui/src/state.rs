@@ -204,7 +204,9 @@ where
 
 /// Reloads the start screen's data.
 pub async fn reload_home(store: &Store) -> Result<(), CommandError> {
-    let h: Home = crate::ipc::call(choucha_app_api::cmd::HOME, &serde_json::json!({})).await?;
+    let h: Home =
+        crate::ipc::invoke::<choucha_app_api::cmd::Home>(&choucha_app_api::command::NoArgs {})
+            .await?;
     store.dispatch(Action::Home(h));
     Ok(())
 }

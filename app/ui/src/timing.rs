@@ -23,8 +23,7 @@ fn report(name: &str, ms: f64) {
         ms,
     };
     wasm_bindgen_futures::spawn_local(async move {
-        let _: Result<(), _> =
-            crate::ipc::call(cmd::UI_TIMING, &serde_json::json!({ "timing": timing })).await;
+        let _: Result<(), _> = crate::ipc::invoke::<cmd::UiTiming>(&timing).await;
     });
 }
 

@@ -163,12 +163,9 @@ pub async fn publish(
         .map(str::trim)
         .filter(|r| !r.is_empty())
     {
-        Some(code) => Some(
-            serde_json::from_value::<PublishedResult>(serde_json::Value::String(code.to_owned()))
-                .map_err(|_| {
-                ConsoleError::BadRequest(format!("未知的检查结果类别 '{code}' (result)"))
-            })?,
-        ),
+        Some(code) => Some(code.parse::<PublishedResult>().map_err(|_| {
+            ConsoleError::BadRequest(format!("未知的检查结果类别 '{code}' (result)"))
+        })?),
         None => None,
     };
     disclosure::publish(

@@ -5,6 +5,7 @@
 use gloo_timers::callback::Interval;
 use yew::prelude::*;
 
+use choucha_app_api::command::NoArgs;
 use choucha_app_api::{Lang, LocationSetting, SyncView, cmd};
 
 use crate::components::{
@@ -33,9 +34,7 @@ pub fn root() -> Html {
                 Interval::new(1500, move || {
                     let store = store.clone();
                     wasm_bindgen_futures::spawn_local(async move {
-                        if let Ok(v) =
-                            ipc::call::<_, SyncView>(cmd::SYNC_STATUS, &serde_json::json!({})).await
-                        {
+                        if let Ok(v) = ipc::invoke::<cmd::SyncStatus>(&NoArgs {}).await {
                             let changed = store.home.as_ref().map(|h| &h.sync) != Some(&v);
                             let finished = store
                                 .home
@@ -121,11 +120,7 @@ fn top_bar() -> Html {
             store.dispatch(Action::Lang(settings.lang));
             let store2 = store.clone();
             spawn(&store, async move {
-                let s = ipc::call(
-                    cmd::SAVE_SETTINGS,
-                    &serde_json::json!({ "settings": settings }),
-                )
-                .await?;
+                let s = ipc::invoke::<cmd::SaveSettings>(&settings).await?;
                 store2.dispatch(Action::Settings(s));
                 Ok(())
             });

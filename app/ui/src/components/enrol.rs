@@ -23,8 +23,7 @@ pub fn enrol_screen() -> Html {
         move |target: EnrolTarget| {
             let store2 = store.clone();
             spawn(&store, async move {
-                let e: EnrolmentView =
-                    ipc::call(cmd::ENROL, &serde_json::json!({ "req": target })).await?;
+                let e: EnrolmentView = ipc::invoke::<cmd::Enrol>(&target).await?;
                 reload_home(&store2).await?;
                 store2.dispatch(Action::Go(Screen::Tasks));
                 store2.dispatch(Action::Info(format!(

@@ -4,6 +4,7 @@
 use web_sys::{HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
+use choucha_app_api::command::{RecordFinding, RecordId};
 use choucha_app_api::{AddFinding, CommandError, Inspection, OrderView, cmd};
 use choucha_shared::record::{Disposition, DispositionKind, Finding, PhotoSubject};
 use choucha_shared::value::CivilDate;
@@ -114,8 +115,7 @@ pub fn findings_screen() -> Html {
             let store2 = store.clone();
             let desc_ref = refs.1.clone();
             spawn(&store, async move {
-                let i: Inspection =
-                    ipc::call(cmd::ADD_FINDING, &serde_json::json!({ "req": req })).await?;
+                let i: Inspection = ipc::invoke::<cmd::AddFinding>(&req).await?;
                 store2.dispatch(Action::Inspection(i));
                 if let Some(t) = desc_ref.cast::<HtmlTextAreaElement>() {
                     t.set_value("");
@@ -130,11 +130,8 @@ pub fn findings_screen() -> Html {
         Callback::from(move |_| {
             let orders = orders.clone();
             spawn(&store, async move {
-                let o: Vec<OrderView> = ipc::call(
-                    cmd::RECTIFICATION_ORDERS,
-                    &serde_json::json!({ "record_id": record_id }),
-                )
-                .await?;
+                let o: Vec<OrderView> =
+                    ipc::invoke::<cmd::RectificationOrders>(&RecordId { record_id }).await?;
                 orders.set(o);
                 Ok(())
             });
@@ -194,7 +191,7 @@ pub fn findings_screen() -> Html {
                         let remove = Callback::from(move |_| {
                             let store2 = store.clone();
                             spawn(&store, async move {
-                                let i = ipc::call(cmd::REMOVE_FINDING, &serde_json::json!({ "record_id": record_id, "finding_id": fid })).await?;
+                                let i = ipc::invoke::<cmd::RemoveFinding>(&RecordFinding { record_id, finding_id: fid }).await?;
                                 store2.dispatch(Action::Inspection(i));
                                 Ok(())
                             });

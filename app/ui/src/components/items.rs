@@ -56,8 +56,7 @@ pub fn items_screen() -> Html {
             };
             let store2 = store.clone();
             spawn(&store, async move {
-                let i: Inspection =
-                    ipc::call(cmd::SET_ITEM, &serde_json::json!({ "req": req })).await?;
+                let i: Inspection = ipc::invoke::<cmd::SetItem>(&req).await?;
                 store2.dispatch(Action::Inspection(i));
                 Ok(())
             });

@@ -4,6 +4,7 @@
 use yew::prelude::*;
 
 use choucha_app_api::cmd;
+use choucha_app_api::command::RecordPhoto;
 use choucha_shared::record::PhotoSubject;
 
 use crate::components::inspect_nav::InspectNav;
@@ -38,7 +39,7 @@ pub fn photos_screen() -> Html {
                             let store2 = store.clone();
                             let sha = sha.clone();
                             spawn(&store, async move {
-                                let i = ipc::call(cmd::REMOVE_PHOTO, &serde_json::json!({ "record_id": record_id, "sha256": sha })).await?;
+                                let i = ipc::invoke::<cmd::RemovePhoto>(&RecordPhoto { record_id, sha256: sha }).await?;
                                 store2.dispatch(Action::Inspection(i));
                                 Ok(())
                             });

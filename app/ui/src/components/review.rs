@@ -3,6 +3,7 @@
 
 use yew::prelude::*;
 
+use choucha_app_api::command::RecordId;
 use choucha_app_api::{Inspection, cmd};
 use choucha_shared::completeness::Violation;
 
@@ -48,8 +49,7 @@ pub fn review_screen() -> Html {
         Callback::from(move |_| {
             let store2 = store.clone();
             spawn(&store, async move {
-                let i: Inspection =
-                    ipc::call(cmd::SEAL, &serde_json::json!({ "record_id": record_id })).await?;
+                let i: Inspection = ipc::invoke::<cmd::Seal>(&RecordId { record_id }).await?;
                 store2.dispatch(Action::Inspection(i));
                 store2.dispatch(Action::Info(
                     "已封存，将在联网时自动上传。(Sealed; it uploads when online.)".into(),
@@ -63,11 +63,8 @@ pub fn review_screen() -> Html {
         Callback::from(move |_| {
             let store2 = store.clone();
             spawn(&store, async move {
-                let i: Inspection = ipc::call(
-                    cmd::START_AMENDMENT,
-                    &serde_json::json!({ "record_id": record_id }),
-                )
-                .await?;
+                let i: Inspection =
+                    ipc::invoke::<cmd::StartAmendment>(&RecordId { record_id }).await?;
                 store2.dispatch(Action::Inspection(i));
                 store2.dispatch(Action::Item(0));
                 Ok(())

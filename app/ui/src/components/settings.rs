@@ -91,11 +91,7 @@ pub fn settings_screen() -> Html {
             };
             let store2 = store.clone();
             spawn(&store, async move {
-                let saved: Settings = ipc::call(
-                    cmd::SAVE_SETTINGS,
-                    &serde_json::json!({ "settings": settings }),
-                )
-                .await?;
+                let saved: Settings = ipc::invoke::<cmd::SaveSettings>(&settings).await?;
                 store2.dispatch(Action::Settings(saved));
                 store2.dispatch(Action::Info("设置已保存 (settings saved)".into()));
                 Ok(())

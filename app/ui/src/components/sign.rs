@@ -64,8 +64,7 @@ pub fn sign_screen() -> Html {
             };
             let store2 = store.clone();
             spawn(&store, async move {
-                let i: Inspection =
-                    ipc::call(cmd::SIGN, &serde_json::json!({ "req": req })).await?;
+                let i: Inspection = ipc::invoke::<cmd::Sign>(&req).await?;
                 store2.dispatch(Action::Inspection(i));
                 Ok(())
             });
@@ -113,8 +112,7 @@ pub fn sign_screen() -> Html {
             };
             let store2 = store.clone();
             spawn(&store, async move {
-                let i: Inspection =
-                    ipc::call(cmd::RECORD_REFUSAL, &serde_json::json!({ "req": req })).await?;
+                let i: Inspection = ipc::invoke::<cmd::RecordRefusal>(&req).await?;
                 store2.dispatch(Action::Inspection(i));
                 Ok(())
             });

@@ -3,6 +3,7 @@
 
 use yew::prelude::*;
 
+use choucha_app_api::command::NoArgs;
 use choucha_app_api::{Lang, SyncView, cmd};
 
 use crate::components::app::sync_pill;
@@ -70,7 +71,7 @@ pub fn sync_screen() -> Html {
         Callback::from(move |_| {
             let store2 = store.clone();
             spawn(&store, async move {
-                let v: SyncView = ipc::call(cmd::SYNC_NOW, &serde_json::json!({})).await?;
+                let v: SyncView = ipc::invoke::<cmd::SyncNow>(&NoArgs {}).await?;
                 store2.dispatch(Action::Sync(v));
                 reload_home(&store2).await
             });

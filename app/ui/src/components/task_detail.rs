@@ -3,6 +3,7 @@
 
 use yew::prelude::*;
 
+use choucha_app_api::command::TaskId;
 use choucha_app_api::{Inspection, cmd};
 use choucha_shared::directory::TargetIdentity;
 use choucha_shared::plan::MemberRole;
@@ -27,8 +28,7 @@ pub fn task_screen() -> Html {
             let store2 = store.clone();
             let task_id = task_id.clone();
             spawn(&store, async move {
-                let i: Inspection =
-                    ipc::call(cmd::START_TASK, &serde_json::json!({ "task_id": task_id })).await?;
+                let i: Inspection = ipc::invoke::<cmd::StartTask>(&TaskId { task_id }).await?;
                 store2.dispatch(Action::Inspection(i));
                 store2.dispatch(Action::Item(0));
                 Ok(())

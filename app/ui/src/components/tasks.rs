@@ -2,6 +2,7 @@
 
 use yew::prelude::*;
 
+use choucha_app_api::command::TaskId;
 use choucha_app_api::{TaskDetail, TaskRow, TaskState, cmd};
 
 use crate::i18n::{category, tr};
@@ -41,9 +42,7 @@ pub fn tasks_screen() -> Html {
                 let store2 = store.clone();
                 let task_id = task_id.clone();
                 spawn(&store, async move {
-                    let d: TaskDetail =
-                        ipc::call(cmd::TASK_DETAIL, &serde_json::json!({ "task_id": task_id }))
-                            .await?;
+                    let d: TaskDetail = ipc::invoke::<cmd::TaskDetail>(&TaskId { task_id }).await?;
                     store2.dispatch(Action::Detail(d));
                     Ok(())
                 });

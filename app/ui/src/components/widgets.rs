@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use choucha_app_api::command::BlobId;
 use choucha_app_api::{
     LocationFix, PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER, PhotoTaken, cmd, encode_subject,
 };
@@ -57,8 +58,7 @@ pub fn photo_input(p: &PhotoInputProps) -> Html {
                             )
                         })?;
                     let bytes = js_sys::Uint8Array::new(&buffer);
-                    let taken: PhotoTaken = ipc::call_raw(
-                        cmd::TAKE_PHOTO,
+                    let taken: PhotoTaken = ipc::invoke_raw::<cmd::TakePhoto>(
                         bytes,
                         &[
                             (PHOTO_RECORD_HEADER, record_id.to_string()),
@@ -98,10 +98,7 @@ pub fn thumb(p: &ThumbProps) -> Html {
         use_effect_with(p.sha.clone(), move |sha| {
             let sha = sha.to_string();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(u) =
-                    ipc::call::<_, String>(cmd::PHOTO_DATA, &serde_json::json!({ "sha256": sha }))
-                        .await
-                {
+                if let Ok(u) = ipc::invoke::<cmd::PhotoData>(&BlobId { sha256: sha }).await {
                     url.set(Some(u));
                 }
             });
@@ -134,7 +131,7 @@ pub fn watch_position() {
         let options = serde_json::json!({ "options": { "enableHighAccuracy": true, "timeout": 10000, "maximumAge": 0 } });
         let mut plugin = true;
         while plugin {
-            match ipc::call::<_, serde_json::Value>(
+            match ipc::plugin::<_, serde_json::Value>(
                 "plugin:geolocation|get_current_position",
                 &options,
             )
@@ -164,8 +161,7 @@ fn forward(pos: &serde_json::Value) {
         timestamp_ms: pos["timestamp"].as_f64().unwrap_or(0.0) as i64,
     };
     wasm_bindgen_futures::spawn_local(async move {
-        let _: Result<(), _> =
-            ipc::call(cmd::LOCATION_FIX, &serde_json::json!({ "fix": fix })).await;
+        let _: Result<(), _> = ipc::invoke::<cmd::LocationFix>(&fix).await;
     });
 }
 
