@@ -16,6 +16,17 @@ use crate::sync::SyncReport;
 
 pub const OFFICER: &str = "渝50010723001";
 
+/// Metadata of a photo taken now, without a position, at 2048×1536.
+pub fn photo_meta() -> crate::PhotoMeta {
+    crate::PhotoMeta {
+        taken_at: Utc::now(),
+        gps: None,
+        gps_time: None,
+        width: 2048,
+        height: 1536,
+    }
+}
+
 /// Enrols the app as [`OFFICER`] against a server that is never contacted.
 pub fn offline_enrolment(app: &App) -> Result<(), CoreError> {
     app.save_enrolment(&Enrolment {

@@ -5,8 +5,8 @@
 
 use std::sync::Barrier;
 
-use choucha_app_core::testkit::{OFFICER, give_tasks, offline_enrolment};
-use choucha_app_core::{App, CoreError, PhotoMeta};
+use choucha_app_core::testkit::{OFFICER, give_tasks, offline_enrolment, photo_meta};
+use choucha_app_core::{App, CoreError};
 use choucha_shared::TargetCategory;
 use choucha_shared::checklist::{Evidence, Verdict};
 use choucha_shared::record::{PhotoSubject, SignerRole};
@@ -25,16 +25,6 @@ fn open() -> (tempfile::TempDir, App) {
     offline_enrolment(&app).unwrap();
     give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
     (root, app)
-}
-
-fn meta() -> PhotoMeta {
-    PhotoMeta {
-        taken_at: Utc::now(),
-        gps: None,
-        gps_time: None,
-        width: 2048,
-        height: 1536,
-    }
 }
 
 fn passing(app: &App, record_id: &uuid::Uuid) -> Vec<(String, Verdict, bool)> {
@@ -78,7 +68,7 @@ fn concurrent_edits_lose_nothing() {
                             &id,
                             PhotoSubject::Item(item.clone()),
                             &jpeg,
-                            meta(),
+                            photo_meta(),
                             Utc::now(),
                         )
                         .unwrap();
@@ -118,15 +108,21 @@ fn ready_to_seal(app: &App) -> uuid::Uuid {
             .unwrap();
         if photo {
             let jpeg = format!("photo of {item}").into_bytes();
-            app.attach_photo(&id, PhotoSubject::Item(item), &jpeg, meta(), Utc::now())
-                .unwrap();
+            app.attach_photo(
+                &id,
+                PhotoSubject::Item(item),
+                &jpeg,
+                photo_meta(),
+                Utc::now(),
+            )
+            .unwrap();
         }
     }
     for (subject, bytes) in [
         (PhotoSubject::Gate, &b"gate"[..]),
         (PhotoSubject::Process, &b"process"[..]),
     ] {
-        app.attach_photo(&id, subject, bytes, meta(), Utc::now())
+        app.attach_photo(&id, subject, bytes, photo_meta(), Utc::now())
             .unwrap();
     }
     let hash = app.content_hash(&id).unwrap();

@@ -1,6 +1,6 @@
 //! The inspection workflow on the encrypted offline store, without a server.
 
-use choucha_app_core::testkit::{OFFICER, give_tasks, offline_enrolment};
+use choucha_app_core::testkit::{OFFICER, give_tasks, offline_enrolment, photo_meta};
 use choucha_app_core::{App, CoreError, PhotoMeta, TaskStatus};
 use choucha_shared::TargetCategory;
 use choucha_shared::checklist::{Evidence, Verdict};
@@ -26,16 +26,6 @@ fn dirs() -> Dirs {
     }
 }
 
-fn meta() -> PhotoMeta {
-    PhotoMeta {
-        taken_at: Utc::now(),
-        gps: None,
-        gps_time: None,
-        width: 2048,
-        height: 1536,
-    }
-}
-
 /// Fills every item (first passing verdict), photos where needed, gate and
 /// process photos, and both officers' and the enterprise's signatures.
 fn complete(app: &App, record_id: &uuid::Uuid) {
@@ -55,7 +45,7 @@ fn complete(app: &App, record_id: &uuid::Uuid) {
                 record_id,
                 PhotoSubject::Item(item.id.clone()),
                 &jpeg,
-                meta(),
+                photo_meta(),
                 Utc::now(),
             )
             .unwrap();
@@ -65,7 +55,7 @@ fn complete(app: &App, record_id: &uuid::Uuid) {
         record_id,
         PhotoSubject::Gate,
         b"gate photo",
-        meta(),
+        photo_meta(),
         Utc::now(),
     )
     .unwrap();
@@ -73,7 +63,7 @@ fn complete(app: &App, record_id: &uuid::Uuid) {
         record_id,
         PhotoSubject::Process,
         b"process photo",
-        meta(),
+        photo_meta(),
         Utc::now(),
     )
     .unwrap();
@@ -207,7 +197,7 @@ fn data_at_rest_is_encrypted_and_needs_the_key() {
             &id,
             PhotoSubject::Gate,
             "大门照片-明文标记".as_bytes(),
-            meta(),
+            photo_meta(),
             Utc::now(),
         )
         .unwrap();
@@ -332,7 +322,10 @@ fn log_entries_keep_their_hash_with_measured_coordinates() {
         let f = (x >> 11) as f64 / (1u64 << 53) as f64;
         let gps =
             choucha_shared::GeoPoint::new(29.0 + f, 106.0 + f * 0.7, Some(3.0 + f * 12.0)).ok();
-        let photo = PhotoMeta { gps, ..meta() };
+        let photo = PhotoMeta {
+            gps,
+            ..photo_meta()
+        };
         app.attach_photo(
             &id,
             PhotoSubject::Process,
