@@ -23,6 +23,7 @@ pub mod checklist;
 pub mod completeness;
 pub mod directory;
 pub mod draw;
+pub mod followup;
 pub mod pad;
 pub mod plan;
 pub mod record;

@@ -197,6 +197,27 @@ pub struct Redraw {
     pub reason: String,
 }
 
+/// Stable key of a drawn team: its officers' credential numbers, sorted and
+/// joined by `+`. Teams are drawn per task, so the same two officers on
+/// several tasks are one team for the dashboard.
+pub fn team_key(team: &[TeamMember]) -> String {
+    let ids: std::collections::BTreeSet<&str> = team
+        .iter()
+        .filter(|m| m.role == MemberRole::Officer)
+        .map(|m| m.person_id.as_str())
+        .collect();
+    ids.into_iter().collect::<Vec<_>>().join("+")
+}
+
+/// The team as people read it: officers' names in drawn order.
+pub fn team_label(team: &[TeamMember]) -> String {
+    team.iter()
+        .filter(|m| m.role == MemberRole::Officer)
+        .map(|m| m.name.as_str())
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

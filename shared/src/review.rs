@@ -171,6 +171,40 @@ impl std::str::FromStr for ReviewState {
     }
 }
 
+/// Where a drawn task stands: not inspected yet, or the review state of
+/// its current record (the console's progress counts by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskState {
+    /// 待检查: no sealed record has arrived.
+    Pending,
+    Record(ReviewState),
+}
+
+impl TaskState {
+    pub const PENDING: &'static str = "pending";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => Self::PENDING,
+            Self::Record(s) => s.as_str(),
+        }
+    }
+}
+
+impl std::str::FromStr for TaskState {
+    type Err = crate::UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == Self::PENDING {
+            return Ok(Self::Pending);
+        }
+        s.parse().map(Self::Record).map_err(|_| crate::UnknownCode {
+            kind: "task state",
+            value: s.to_owned(),
+        })
+    }
+}
+
 /// Result categories used when publishing inspection results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

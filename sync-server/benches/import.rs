@@ -489,7 +489,7 @@ fn main() {
     let history = runtime
         .block_on(
             sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM target_history")
-                .fetch_one(store.pool()),
+                .fetch_one(store.raw_pool()),
         )
         .expect("count history")
         .0;
@@ -541,5 +541,5 @@ fn main() {
         "| peak RSS (VmHWM) | {peak_first:.0} MiB after first import, {peak_end:.0} MiB at end |"
     );
 
-    runtime.block_on(store.pool().close());
+    runtime.block_on(store.raw_pool().close());
 }

@@ -42,7 +42,7 @@ async fn index_sql(store: &Store) -> Vec<(String, Option<String>)> {
     sqlx::query_as(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'targets' ORDER BY name",
     )
-    .fetch_all(store.pool())
+    .fetch_all(store.raw_pool())
     .await
     .unwrap()
 }
@@ -87,7 +87,7 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
         "the same indexes, defined the same way"
     );
     let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
-        .fetch_one(store.pool())
+        .fetch_one(store.raw_pool())
         .await
         .unwrap();
     assert_eq!(integrity, "ok");
@@ -95,7 +95,7 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
     let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
         "EXPLAIN QUERY PLAN SELECT target_key FROM targets WHERE category = 'metrology' AND name = 'x'",
     )
-    .fetch_all(store.pool())
+    .fetch_all(store.raw_pool())
     .await
     .unwrap();
     assert!(
@@ -105,7 +105,7 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
     let (by_name,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM targets INDEXED BY targets_by_name WHERE category = 'metrology' AND name LIKE '重庆%'",
     )
-    .fetch_one(store.pool())
+    .fetch_one(store.raw_pool())
     .await
     .unwrap();
     assert_eq!(by_name, i64::from(N));

@@ -25,7 +25,7 @@
 //! approved, 10 % received, 5 % each has-issues / returned / incomplete.
 //! The directory, tasks and records are written with bulk SQL (the sync
 //! path's per-entry checks are not what is measured here); the oversight
-//! projection is then built by the real indexer (`index::catch_up`), and
+//! projection is then built by the real indexer (`Store::catch_up_projection`), and
 //! the register gets one published result per record.
 
 use std::io::{BufRead, BufReader};
@@ -42,10 +42,10 @@ use choucha_shared::record::{
     Disposition, Finding, InspectionRecord, ItemEntry, Photo, PhotoSubject, Signature, SignerRole,
 };
 use choucha_shared::value::{CivilDate, GeoPoint, Sha256Hex, Uscc};
-use choucha_sync_server::oversight::dashboard::{self, QueueCursor, QueueFilter, Scope};
+use choucha_sync_server::console::disclosure::feed_response;
 use choucha_sync_server::oversight::disclosure::{self, FeedFormat};
-use choucha_sync_server::oversight::index;
 use choucha_sync_server::store::Store;
+use choucha_sync_server::store::dashboard::{QueueCursor, QueueFilter, Scope};
 use choucha_tests::console::Session;
 use choucha_tests::{TempDir, TestServer, pg};
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -96,7 +96,7 @@ async fn bulk(
     rows: Vec<Vec<Val>>,
 ) -> anyhow::Result<()> {
     let per = 200;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.raw_pool().begin().await?;
     for chunk in rows.chunks(per) {
         let mut sql = format!("INSERT INTO {table_and_cols} VALUES ");
         let mut n = 0;
@@ -218,7 +218,7 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
         sqlx::query("INSERT INTO plans (plan_id, spec, created_by, created_at) VALUES ($1, '{}', 'bench', $2)")
             .bind(&plan_id)
             .bind(&now)
-            .execute(store.pool())
+            .execute(store.raw_pool())
             .await?;
         sqlx::query(
             "INSERT INTO draws (draw_id, plan_id, seq, algorithm, snapshot_hash, seed, seed_entered_by, seed_entered_at) \
@@ -227,7 +227,7 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
         .bind(&draw_id)
         .bind(&plan_id)
         .bind(format!("{year}-01-01T00:00:00.000000Z"))
-        .execute(store.pool())
+        .execute(store.raw_pool())
         .await?;
         let count = RECORDS_PER_PLAN.min(n - made);
         let mut task_rows = Vec::with_capacity(count as usize);
@@ -423,7 +423,7 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
     }
     let gen_time = started.elapsed();
     let t0 = Instant::now();
-    let indexed = index::catch_up(store).await?;
+    let indexed = store.catch_up_projection().await?;
     println!(
         "  generated {n} records in {:.1} s; indexed {} in {:.1} s ({:.0} records/s)",
         gen_time.as_secs_f64(),
@@ -434,9 +434,9 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
     // The register holds a result for every record (for the feed); the
     // due list should see only the approved ones as published.
     sqlx::query("UPDATE oversight_records SET disclosed = 1 WHERE state = 'approved'")
-        .execute(store.pool())
+        .execute(store.raw_pool())
         .await?;
-    sqlx::query("ANALYZE").execute(store.pool()).await?;
+    sqlx::query("ANALYZE").execute(store.raw_pool()).await?;
     Ok(())
 }
 
@@ -464,7 +464,7 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
     let today = NaiveDate::from_ymd_opt(2026, 11, 24).context("date")?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     // Warm up caches once (as a running server would be).
-    dashboard::dashboard(store, &Scope::default(), today, 20).await?;
+    store.dashboard(&Scope::default(), today, 20).await?;
     let plans = n.div_ceil(RECORDS_PER_PLAN);
     let mut s = Vec::new();
     for _ in 0..iterations {
@@ -473,7 +473,7 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
             town: None,
         };
         let t0 = Instant::now();
-        let d = dashboard::dashboard(store, &scope, today, 20).await?;
+        let d = store.dashboard(&scope, today, 20).await?;
         s.push(t0.elapsed());
         assert!(d.total.planned > 0);
     }
@@ -485,14 +485,14 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
             town: Some(TOWNS[rng.below(8) as usize].0.to_owned()),
         };
         let t0 = Instant::now();
-        dashboard::dashboard(store, &scope, today, 20).await?;
+        store.dashboard(&scope, today, 20).await?;
         s.push(t0.elapsed());
     }
     report("dashboard, one plan, one town (town lead)", s);
     let mut s = Vec::new();
     for _ in 0..iterations.min(50) {
         let t0 = Instant::now();
-        let d = dashboard::dashboard(store, &Scope::default(), today, 20).await?;
+        let d = store.dashboard(&Scope::default(), today, 20).await?;
         s.push(t0.elapsed());
         assert_eq!(d.total.planned as u64, n);
     }
@@ -506,7 +506,7 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
             "SELECT inspection_date, version FROM oversight_records WHERE record_id = $1",
         )
         .bind(&id)
-        .fetch_one(store.pool())
+        .fetch_one(store.raw_pool())
         .await?;
         cursors.push(QueueCursor {
             inspection_date: row.0,
@@ -519,7 +519,7 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
     )
     .bind(Uuid::from_u128(5).to_string())
     .bind(Uuid::from_u128(n as u128 / 2).to_string())
-    .fetch_all(store.pool())
+    .fetch_all(store.raw_pool())
     .await?;
     let states = [
         "received",
@@ -578,7 +578,7 @@ async fn measure(store: &Store, n: u64, iterations: usize) -> anyhow::Result<()>
             // Half first pages, half deep pages.
             let after = (it % 2 == 1).then(|| &cursors[it % cursors.len()]);
             let t0 = Instant::now();
-            let page = dashboard::review_queue(store, &filter, after, 50).await?;
+            let page = store.review_queue(&filter, after, 50).await?;
             let e = t0.elapsed();
             s.push(e);
             all.push(e);
@@ -710,7 +710,7 @@ async fn measure_pages(
             "SELECT inspection_date, version FROM oversight_records WHERE record_id = $1",
         )
         .bind(&id)
-        .fetch_one(store.pool())
+        .fetch_one(store.raw_pool())
         .await?;
         cursors.push(
             QueueCursor {
@@ -815,14 +815,14 @@ async fn serve_feed(url: &str) -> anyhow::Result<()> {
             "/feed.json",
             axum::routing::get(move || {
                 let s = s1.clone();
-                async move { disclosure::feed_response(s, FeedFormat::Json) }
+                async move { feed_response(s, FeedFormat::Json) }
             }),
         )
         .route(
             "/feed.csv",
             axum::routing::get(move || {
                 let s = s2.clone();
-                async move { disclosure::feed_response(s, FeedFormat::Csv) }
+                async move { feed_response(s, FeedFormat::Csv) }
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -931,7 +931,7 @@ async fn run(backend: &str, n: u64, iterations: usize) -> anyhow::Result<()> {
         measure(&store, n, iterations).await?;
         measure_pages(&store, &url, dir.path(), n, iterations).await?;
     }
-    store.pool().close().await;
+    store.raw_pool().close().await;
     measure_feed(&url, n).await?;
     Ok(())
 }

@@ -11,18 +11,21 @@
 use std::collections::BTreeMap;
 
 use choucha_shared::checklist::Checklist;
+use choucha_shared::followup::{FollowUpAction, TransferTo};
+use choucha_shared::plan::team_key;
 use choucha_shared::record::{
     Disposition, Finding, InspectionRecord, PhotoSubject, RectificationOutcome,
 };
 use choucha_shared::sync::{EntryPayload, LogEntry, TaskBundle};
 use choucha_shared::value::{CivilDate, GeoPoint, Sha256Hex};
 use choucha_sync_server::blobs::BlobSource;
-use choucha_sync_server::oversight::dashboard::{self, QueueFilter, Scope};
 use choucha_sync_server::oversight::disclosure::{self, FeedFormat};
 use choucha_sync_server::oversight::duty::{self, DutyFlag};
-use choucha_sync_server::oversight::followup::{self, FollowUpAction};
-use choucha_sync_server::oversight::{OversightConfig, OversightError, index};
+use choucha_sync_server::oversight::{OversightConfig, today_cst};
+use choucha_sync_server::service::ServiceError;
 use choucha_sync_server::service::{self, Actor};
+use choucha_sync_server::store::StoreError;
+use choucha_sync_server::store::dashboard::{QueueCursor, QueueFilter, Scope};
 use choucha_sync_server::store::{DeviceCtx, Store};
 use choucha_sync_server::{AppState, BlobConfig, demo};
 use choucha_tests::device::{complete_record, sign};
@@ -243,16 +246,14 @@ async fn story(database_url: Option<&str>) {
     let w = world(database_url).await;
     let store = w.store();
     let cfg = OversightConfig::default();
-    let today = index::today_cst();
+    let today = today_cst();
 
     // Draw indexed: every task planned, none inspected.
     let scope = Scope {
         plan_id: Some(demo::PLAN_ID.into()),
         town: None,
     };
-    let d = dashboard::dashboard(store, &scope, today, 10)
-        .await
-        .unwrap();
+    let d = store.dashboard(&scope, today, 10).await.unwrap();
     assert_eq!(d.total.planned, 190);
     assert_eq!(d.total.pending, 190);
     assert_eq!(d.by_stratum.len(), 6);
@@ -337,7 +338,15 @@ async fn story(database_url: Option<&str>) {
     r4.signatures.remove(first_officer);
     w.submit(&r4, &blobs4).await;
 
-    // Proof of duty.
+    // Proof of duty. The server's checker hashes the photos and keeps the
+    // queue's flag counts (R4 waits: its evidence is incomplete); the
+    // reports below only read.
+    let (checked, settled) = duty::refresh_pending(&w.state, &cfg, 100).await.unwrap();
+    assert_eq!((checked, settled), (3, 3));
+    assert_eq!(
+        duty::refresh_pending(&w.state, &cfg, 100).await.unwrap(),
+        (0, 0)
+    );
     let v = |r: &InspectionRecord| r.content_hash().to_string();
     let f1 = duty::report(&w.state, &cfg, &r1.record_id.to_string(), &v(&r1))
         .await
@@ -394,17 +403,17 @@ async fn story(database_url: Option<&str>) {
     assert!(has(&f4.flags, "officer_signatures_missing"));
     assert!(has(&f4.flags, "photos_out_of_order"));
     // The queue: R1-R3 received, R4 incomplete (one officer signature).
-    let page = dashboard::review_queue(
-        store,
-        &QueueFilter {
-            state: Some("received".into()),
-            ..Default::default()
-        },
-        None,
-        50,
-    )
-    .await
-    .unwrap();
+    let page = store
+        .review_queue(
+            &QueueFilter {
+                state: Some("received".into()),
+                ..Default::default()
+            },
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     let ids: Vec<&str> = page.rows.iter().map(|r| r.record_id.as_str()).collect();
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert!(page.next.is_none());
@@ -419,14 +428,15 @@ async fn story(database_url: Option<&str>) {
     let mut walked = Vec::new();
     let mut after = None;
     loop {
-        let p = dashboard::review_queue(store, &QueueFilter::default(), after.as_ref(), 1)
+        let p = store
+            .review_queue(&QueueFilter::default(), after.as_ref(), 1)
             .await
             .unwrap();
         walked.extend(p.rows.iter().map(|r| r.record_id.clone()));
         match p.next {
             Some(c) => {
                 let token = c.to_token();
-                after = Some(dashboard::QueueCursor::from_token(&token).unwrap());
+                after = Some(QueueCursor::from_token(&token).unwrap());
             }
             None => break,
         }
@@ -434,17 +444,17 @@ async fn story(database_url: Option<&str>) {
     assert_eq!(walked.len(), 4);
     // Town filter: only that town's records.
     let town = b1.target.jurisdiction.to_string();
-    let by_town = dashboard::review_queue(
-        store,
-        &QueueFilter {
-            town: Some(town.clone()),
-            ..Default::default()
-        },
-        None,
-        50,
-    )
-    .await
-    .unwrap();
+    let by_town = store
+        .review_queue(
+            &QueueFilter {
+                town: Some(town.clone()),
+                ..Default::default()
+            },
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert!(by_town.rows.iter().all(|r| r.town == town));
     assert!(
         by_town
@@ -453,50 +463,50 @@ async fn story(database_url: Option<&str>) {
             .any(|r| r.record_id == r1.record_id.to_string())
     );
     // Team filter.
-    let team = index::team_key(&r1.team);
-    let by_team = dashboard::review_queue(
-        store,
-        &QueueFilter {
-            team: Some(team.clone()),
-            ..Default::default()
-        },
-        None,
-        50,
-    )
-    .await
-    .unwrap();
+    let team = team_key(&r1.team);
+    let by_team = store
+        .review_queue(
+            &QueueFilter {
+                team: Some(team.clone()),
+                ..Default::default()
+            },
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert!(!by_team.rows.is_empty());
     assert!(by_team.rows.iter().all(|r| r.team_key == team));
     // Date filter that excludes everything.
-    let none = dashboard::review_queue(
-        store,
-        &QueueFilter {
-            to: Some(inspected - Duration::days(1)),
-            ..Default::default()
-        },
-        None,
-        50,
-    )
-    .await
-    .unwrap();
+    let none = store
+        .review_queue(
+            &QueueFilter {
+                to: Some(inspected - Duration::days(1)),
+                ..Default::default()
+            },
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert!(none.rows.is_empty());
     // Bad input is named.
-    let e = dashboard::review_queue(
-        store,
-        &QueueFilter {
-            state: Some("x' OR 1=1 --".into()),
-            ..Default::default()
-        },
-        None,
-        10,
-    )
-    .await
-    .unwrap_err();
+    let e = store
+        .review_queue(
+            &QueueFilter {
+                state: Some("x' OR 1=1 --".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap_err();
     assert!(
-        matches!(e, OversightError::Invalid { ref field, .. } if field == "state"),
+        matches!(e, StoreError::Invalid { .. }) && e.field_name() == Some("state"),
         "{e}"
     );
-    assert!(dashboard::QueueCursor::from_token("garbage").is_err());
+    assert!(QueueCursor::from_token("garbage").is_err());
 
     // Review actions made by the sync store show up through the trigger.
     service::review::decide(
@@ -518,9 +528,7 @@ async fn story(database_url: Option<&str>) {
     )
     .await
     .unwrap();
-    let d = dashboard::dashboard(store, &scope, today, 10)
-        .await
-        .unwrap();
+    let d = store.dashboard(&scope, today, 10).await.unwrap();
     assert_eq!(d.total.planned, 190);
     assert_eq!(d.total.pending, 186);
     assert_eq!(d.total.approved, 1);
@@ -530,17 +538,17 @@ async fn story(database_url: Option<&str>) {
     assert_eq!(d.findings_by_category.values().sum::<i64>(), 1);
     assert_eq!(d.findings_by_item[0].by_kind["rectification_order"], 1);
     // A town lead's scope sees only that town.
-    let town_d = dashboard::dashboard(
-        store,
-        &Scope {
-            plan_id: Some(demo::PLAN_ID.into()),
-            town: Some(town.clone()),
-        },
-        today,
-        10,
-    )
-    .await
-    .unwrap();
+    let town_d = store
+        .dashboard(
+            &Scope {
+                plan_id: Some(demo::PLAN_ID.into()),
+                town: Some(town.clone()),
+            },
+            today,
+            10,
+        )
+        .await
+        .unwrap();
     assert_eq!(town_d.by_town.len(), 1);
     assert_eq!(town_d.by_town[0].key, town);
     assert!(town_d.total.planned < 190);
@@ -548,67 +556,70 @@ async fn story(database_url: Option<&str>) {
     // Follow-up: the order is overdue 20 days on; recording the follow-up
     // inspection closes it, with an audit entry.
     let later = inspected + Duration::days(20);
-    let (overdue, total) = dashboard::overdue_rectifications(store, &scope, later, 10)
+    let (overdue, total) = store
+        .overdue_rectifications(&scope, later, 10)
         .await
         .unwrap();
     assert_eq!(total, 1);
     let finding_id = overdue[0].finding_id.clone();
     assert_eq!(finding_id, r1.findings[0].finding_id.to_string());
-    let (_, before_deadline) = dashboard::overdue_rectifications(store, &scope, today, 10)
+    let (_, before_deadline) = store
+        .overdue_rectifications(&scope, today, 10)
         .await
         .unwrap();
     assert_eq!(before_deadline, 0);
-    let bad = followup::record_action(
+    let bad = service::followup::record(
         store,
+        &Actor::user("质量科"),
         &finding_id,
         &FollowUpAction::CaseFiled {
             case_no: "  ".into(),
         },
-        &Actor::user("质量科"),
         later,
     )
     .await
     .unwrap_err();
-    assert!(matches!(bad, OversightError::Invalid { ref field, .. } if field == "case_no"));
-    let after_fu = followup::record_action(
+    assert_eq!(bad.field_name(), Some("case_no"), "{bad}");
+    let after_fu = service::followup::record(
         store,
+        &Actor::user("质量科"),
         &finding_id,
         &FollowUpAction::FollowUpInspection {
             inspected_on: CivilDate::new(inspected + Duration::days(16)).unwrap(),
             outcome: RectificationOutcome::Rectified,
             note: Some("已送检，检定合格".into()),
         },
-        &Actor::user("质量科"),
         later,
     )
     .await
     .unwrap();
     assert!(after_fu.closed);
     assert_eq!(after_fu.outcome.as_deref(), Some("rectified"));
-    let (_, total) = dashboard::overdue_rectifications(store, &scope, later, 10)
+    let (_, total) = store
+        .overdue_rectifications(&scope, later, 10)
         .await
         .unwrap();
     assert_eq!(total, 0);
-    let hist = followup::history(store, &finding_id).await.unwrap();
+    let hist = store.followup_history(&finding_id).await.unwrap();
     assert_eq!(hist.len(), 1);
     let (audits,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM audit_log WHERE object = $1 AND action = 'followup.follow_up_inspection'",
     )
     .bind(format!("finding:{finding_id}"))
-    .fetch_one(store.pool())
+    .fetch_one(store.raw_pool())
     .await
     .unwrap();
     assert_eq!(audits, 1);
     // Transfer with a reference number.
-    let t = followup::record_action(
+    let t = service::followup::record(
         store,
+        &Actor::user("质量科"),
         &finding_id,
         &FollowUpAction::Transfer {
-            to: followup::TransferTo::Judicial,
+            to: TransferTo::Judicial,
             organ: "区公安分局".into(),
             reference: "渝市监移〔2023〕3号".into(),
         },
-        &Actor::user("质量科"),
         later,
     )
     .await
@@ -620,40 +631,40 @@ async fn story(database_url: Option<&str>) {
     assert_eq!(t.reference.as_deref(), Some("渝市监移〔2023〕3号"));
 
     // Disclosure: only approved records; nothing personal in the feeds.
-    let e = disclosure::publish(
+    let e = service::disclosure::publish(
         store,
         &w.state.checklists,
         &cfg,
+        &Actor::user("质量科"),
         &r3.record_id.to_string(),
         None,
-        &Actor::user("质量科"),
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, OversightError::Conflict(_)), "{e}");
-    let published = disclosure::publish(
+    assert!(matches!(e, ServiceError::Conflict(_)), "{e}");
+    let published = service::disclosure::publish(
         store,
         &w.state.checklists,
         &cfg,
+        &Actor::user("质量科"),
         &r1.record_id.to_string(),
         None,
-        &Actor::user("质量科"),
     )
     .await
     .unwrap();
     assert_eq!(published.result, "发现问题已责令改正");
     assert_eq!(published.uscc.as_deref(), Some(r1.target.as_str()));
-    let again = disclosure::publish(
+    let again = service::disclosure::publish(
         store,
         &w.state.checklists,
         &cfg,
+        &Actor::user("质量科"),
         &r1.record_id.to_string(),
         None,
-        &Actor::user("质量科"),
     )
     .await
     .unwrap_err();
-    assert!(matches!(again, OversightError::Conflict(_)));
+    assert!(matches!(again, ServiceError::Conflict(_)));
     let json = feed_text(store, FeedFormat::Json).await;
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     let results = parsed["results"].as_array().unwrap();
@@ -692,20 +703,20 @@ async fn story(database_url: Option<&str>) {
     .unwrap();
     assert_eq!(overdue_n, 3);
     // Withdrawal stays visible.
-    let e = disclosure::withdraw(
+    let e = service::disclosure::withdraw(
         store,
+        &Actor::user("质量科"),
         &r1.record_id.to_string(),
         " ",
-        &Actor::user("质量科"),
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, OversightError::Invalid { .. }));
-    disclosure::withdraw(
+    assert!(matches!(e, ServiceError::BadInput { .. }), "{e}");
+    service::disclosure::withdraw(
         store,
+        &Actor::user("质量科"),
         &r1.record_id.to_string(),
         "行政复议决定撤销原检查结果",
-        &Actor::user("质量科"),
     )
     .await
     .unwrap();
@@ -774,12 +785,10 @@ async fn reports(database_url: Option<&str>) {
         plan_id: Some(demo::PLAN_ID.into()),
         town: Some(town.clone()),
     };
-    let summary = reports::town_summary(store, &scope).await.unwrap();
+    let summary = store.town_summary(&scope).await.unwrap();
     assert!(summary.rows.iter().all(|r| r.town == town));
     let planned: i64 = summary.rows.iter().map(|r| r.planned).sum();
-    let d = dashboard::dashboard(store, &scope, index::today_cst(), 5)
-        .await
-        .unwrap();
+    let d = store.dashboard(&scope, today_cst(), 5).await.unwrap();
     assert_eq!(planned, d.total.planned);
     assert_eq!(summary.problems.len(), 1);
     assert_eq!(summary.problems[0].target_name, r1.target_name);
@@ -917,13 +926,13 @@ async fn recount_teams(store: &Store) -> BTreeMap<(String, String), Counts> {
          WHERE t.draw_id = $1",
     )
     .bind(&draw_id)
-    .fetch_all(store.pool())
+    .fetch_all(store.raw_pool())
     .await
     .unwrap();
     let mut out: BTreeMap<(String, String), Counts> = BTreeMap::new();
     for (town, team, state) in rows {
         let team: Vec<choucha_shared::plan::TeamMember> = serde_json::from_str(&team).unwrap();
-        let key = (town.unwrap_or_default(), index::team_key(&team));
+        let key = (town.unwrap_or_default(), team_key(&team));
         out.entry(key).or_default()[column(state.as_deref().unwrap_or("pending"))] += 1;
     }
     out
@@ -937,7 +946,7 @@ async fn team_counters(store: &Store) -> BTreeMap<(String, String), Counts> {
          FROM oversight_team_progress WHERE plan_id = $1",
     )
     .bind(demo::PLAN_ID)
-    .fetch_all(store.pool())
+    .fetch_all(store.raw_pool())
     .await
     .unwrap();
     rows.into_iter()
@@ -953,9 +962,7 @@ async fn check_teams(store: &Store, step: &str) -> BTreeMap<(String, String), Co
         plan_id: Some(demo::PLAN_ID.into()),
         town: None,
     };
-    let d = dashboard::dashboard(store, &scope, index::today_cst(), 10)
-        .await
-        .unwrap();
+    let d = store.dashboard(&scope, today_cst(), 10).await.unwrap();
     let expected = recount_teams(store).await;
     assert_eq!(team_counters(store).await, expected, "{step}: counter rows");
     let shown: BTreeMap<String, Counts> = d
@@ -983,7 +990,7 @@ async fn check_teams(store: &Store, step: &str) -> BTreeMap<(String, String), Co
         "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM oversight_progress WHERE plan_id = $1",
     )
     .bind(demo::PLAN_ID)
-    .fetch_one(store.pool())
+    .fetch_one(store.raw_pool())
     .await
     .unwrap();
     assert_eq!(strata, d.total.planned, "{step}: only stratum rows remain");
@@ -999,12 +1006,7 @@ async fn team_progress(database_url: Option<&str>) {
     let tasks = w.on_site_tasks(2).await;
     let start = check_teams(store, "drawn").await;
     assert_eq!(start.values().map(|n| n[0]).sum::<i64>(), 190);
-    let team_of = |b: &TaskBundle| {
-        (
-            b.target.jurisdiction.to_string(),
-            index::team_key(&b.task.team),
-        )
-    };
+    let team_of = |b: &TaskBundle| (b.target.jurisdiction.to_string(), team_key(&b.task.team));
     // The expected counts of one team: the drawn ones, `moves` applied.
     let expect = |team: &(String, String), moves: &[(&str, i64)]| {
         let mut n = start[team];
@@ -1089,17 +1091,17 @@ async fn team_progress(database_url: Option<&str>) {
     assert_eq!(now[&team_b], expect(&team_b, &moves_b));
 
     // A town lead's breakdown is the town's rows of the same counters.
-    let town_d = dashboard::dashboard(
-        store,
-        &Scope {
-            plan_id: Some(demo::PLAN_ID.into()),
-            town: Some(team_b.0.clone()),
-        },
-        index::today_cst(),
-        10,
-    )
-    .await
-    .unwrap();
+    let town_d = store
+        .dashboard(
+            &Scope {
+                plan_id: Some(demo::PLAN_ID.into()),
+                town: Some(team_b.0.clone()),
+            },
+            today_cst(),
+            10,
+        )
+        .await
+        .unwrap();
     let town_teams: Vec<String> = now
         .keys()
         .filter(|(town, _)| *town == team_b.0)
@@ -1266,7 +1268,7 @@ async fn team_progress_migration(url: &str, backend: &str) {
     // Opening the store applies 0005.
     let dir = TempDir::new("oversight-migration").unwrap();
     let store = Store::open(Some(url), dir.path()).await.unwrap();
-    let pool = store.pool();
+    let pool = store.raw_pool();
     let expected = recount_tasks(pool).await;
     assert_eq!(expected.len(), 3, "the deleted town team has no tasks left");
     assert_eq!(all_team_counters(pool).await, expected, "backfilled");

@@ -14,8 +14,8 @@ use super::auth::CurrentUser;
 use super::error::ConsoleResult;
 use super::page::{Lang, layout, page};
 use crate::AppState;
-use crate::oversight::dashboard::{self, Progress, Scope};
-use crate::oversight::index::today_cst;
+use crate::oversight::today_cst;
+use crate::store::dashboard::{Progress, Scope};
 
 /// The `plan` value that asks for every plan (plan IDs are letters,
 /// digits, `-` and `_`).
@@ -77,7 +77,7 @@ pub async fn show(
         plan_id: plan_id.clone(),
         town: town.clone(),
     };
-    let d = dashboard::dashboard(&state.store, &scope, today_cst(), 50).await?;
+    let d = state.store.dashboard(&scope, today_cst(), 50).await?;
     let towns: Vec<String> = match user.jurisdiction_filter() {
         Some(own) => vec![own.to_owned()],
         None => state.store.jurisdictions().await?.into_iter().collect(),

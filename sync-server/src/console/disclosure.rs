@@ -4,6 +4,11 @@
 //! (they are rendered from the register alone, see
 //! `oversight::disclosure`).
 
+use std::io;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -19,7 +24,8 @@ use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
 use crate::oversight::disclosure::{self, FeedFormat};
-use crate::oversight::index::today_cst;
+use crate::oversight::today_cst;
+use crate::service;
 
 /// Who publishes and withdraws in the authority's name.
 pub const PUBLISHERS: &[Role] = &[Role::Admin, Role::Supervisor];
@@ -168,13 +174,13 @@ pub async fn publish(
         })?),
         None => None,
     };
-    disclosure::publish(
+    service::disclosure::publish(
         &state.store,
         &state.checklists,
         &state.oversight,
+        &user.actor(),
         &id.to_string(),
         result,
-        &user.actor(),
     )
     .await?;
     Ok(Redirect::to(&format!("/console/records/{id}")).into_response())
@@ -194,7 +200,8 @@ pub async fn withdraw(
 ) -> ConsoleResult<Response> {
     user.require(PUBLISHERS)?;
     let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
-    disclosure::withdraw(&state.store, &id.to_string(), &form.reason, &user.actor()).await?;
+    service::disclosure::withdraw(&state.store, &user.actor(), &id.to_string(), &form.reason)
+        .await?;
     Ok(Redirect::to(&format!("/console/records/{id}")).into_response())
 }
 
@@ -210,7 +217,10 @@ pub async fn public_page(
     lang: Lang,
     Query(q): Query<PublicQuery>,
 ) -> ConsoleResult<Response> {
-    let rows = disclosure::public_page(&state.store, q.before, PUBLIC_PAGE_SIZE).await?;
+    let rows = state
+        .store
+        .disclosures_before(q.before, PUBLIC_PAGE_SIZE)
+        .await?;
     let next = (rows.len() as i64 == PUBLIC_PAGE_SIZE)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
@@ -252,10 +262,27 @@ pub async fn public_page(
 
 /// The register as streamed JSON.
 pub async fn feed_json(State(state): State<AppState>) -> Response {
-    disclosure::feed_response(state.store.clone(), FeedFormat::Json)
+    feed_response(state.store.clone(), FeedFormat::Json)
 }
 
 /// The register as streamed CSV.
 pub async fn feed_csv(State(state): State<AppState>) -> Response {
-    disclosure::feed_response(state.store.clone(), FeedFormat::Csv)
+    feed_response(state.store.clone(), FeedFormat::Csv)
+}
+
+/// The feed as a complete streamed response with its content type.
+pub fn feed_response(store: crate::store::Store, format: FeedFormat) -> Response {
+    use futures_util::TryStreamExt;
+    let (ctype, name) = match format {
+        FeedFormat::Json => ("application/json; charset=utf-8", "results.json"),
+        FeedFormat::Csv => ("text/csv; charset=utf-8", "results.csv"),
+    };
+    let body = Body::from_stream(disclosure::feed_stream(store, format).map_err(io::Error::other));
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
 }

@@ -30,18 +30,25 @@ impl ConsoleError {
     }
 }
 
+/// The message an officer reads: the details only when they add something
+/// (a field's name is already the message's first word).
+fn shown(message: String, details: &serde_json::Value) -> String {
+    let only_field = details
+        .as_object()
+        .is_some_and(|o| o.len() == 1 && o.contains_key("field"));
+    if details.is_null() || only_field {
+        message
+    } else {
+        format!("{message} {details}")
+    }
+}
+
 impl From<StoreError> for ConsoleError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => Self::NotFound(m),
             StoreError::Conflict(m) => Self::Conflict(m),
-            StoreError::Invalid { message, details } => {
-                if details.is_null() {
-                    Self::BadRequest(message)
-                } else {
-                    Self::BadRequest(format!("{message} {details}"))
-                }
-            }
+            StoreError::Invalid { message, details } => Self::BadRequest(shown(message, &details)),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -52,11 +59,7 @@ impl From<crate::service::ServiceError> for ConsoleError {
         use crate::service::ServiceError as S;
         match e {
             S::BadInput { message, details } | S::Invalid { message, details } => {
-                if details.is_null() {
-                    Self::BadRequest(message)
-                } else {
-                    Self::BadRequest(format!("{message} {details}"))
-                }
+                Self::BadRequest(shown(message, &details))
             }
             S::NotFound(m) => Self::NotFound(m),
             S::Conflict(m) => Self::Conflict(m),

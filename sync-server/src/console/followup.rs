@@ -2,7 +2,7 @@
 //! rectification orders, and one finding's history with the forms that
 //! record what happened next (rectification order, follow-up inspection,
 //! case filed/closed, transfer). The work and its audit entry are done by
-//! `oversight::followup`.
+//! `service::followup`.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -15,9 +15,11 @@ use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
-use crate::oversight::dashboard::{self, Scope};
-use crate::oversight::followup::{self, FindingState, FollowUpAction};
-use crate::oversight::index::today_cst;
+use crate::oversight::today_cst;
+use crate::service;
+use crate::store::StoreError;
+use crate::store::dashboard::Scope;
+use choucha_shared::followup::{FindingState, FollowUpAction};
 use choucha_shared::record::{DispositionKind, RectificationOutcome};
 
 /// Who may record follow-up (town leads for their own town).
@@ -47,15 +49,17 @@ pub async fn list(
         plan_id: None,
         town: town.clone(),
     };
-    let (overdue, overdue_total) =
-        dashboard::overdue_rectifications(&state.store, &scope, today, LIST_LIMIT).await?;
+    let (overdue, overdue_total) = state
+        .store
+        .overdue_rectifications(&scope, today, LIST_LIMIT)
+        .await?;
     let ids = state
         .store
         .open_finding_ids(town.as_deref(), LIST_LIMIT)
         .await?;
     let mut open = Vec::with_capacity(ids.len());
     for id in ids {
-        open.push(followup::finding(&state.store, &id, today).await?);
+        open.push(state.store.finding(&id, today).await?);
     }
     let body = html! {
         h2 #overdue-title { (lang.t("逾期未整改", "Overdue rectifications")) " (" (overdue_total) ")" }
@@ -110,10 +114,12 @@ async fn visible_finding(
     user: &CurrentUser,
     finding_id: &str,
 ) -> ConsoleResult<FindingState> {
-    let f = followup::finding(&state.store, finding_id, today_cst())
+    let f = state
+        .store
+        .finding(finding_id, today_cst())
         .await
         .map_err(|e| match e {
-            crate::oversight::OversightError::NotFound(_) => ConsoleError::not_found(),
+            StoreError::NotFound(_) => ConsoleError::not_found(),
             other => other.into(),
         })?;
     if !user.may_see(&f.town) {
@@ -130,7 +136,7 @@ pub async fn finding(
     Path(finding_id): Path<String>,
 ) -> ConsoleResult<Response> {
     let f = visible_finding(&state, &user, &finding_id).await?;
-    let history = followup::history(&state.store, &finding_id).await?;
+    let history = state.store.followup_history(&finding_id).await?;
     let can_write = WRITERS.contains(&user.role);
     let action = format!("/console/followup/{}/actions", f.finding_id);
     let body = html! {
@@ -240,11 +246,11 @@ pub async fn act(
     let action: FollowUpAction = serde_json::from_value(Value::Object(obj)).map_err(|e| {
         ConsoleError::BadRequest(format!("后续处置表单有误：{e} (invalid follow-up form)"))
     })?;
-    followup::record_action(
+    service::followup::record(
         &state.store,
+        &user.actor(),
         &finding_id,
         &action,
-        &user.actor(),
         today_cst(),
     )
     .await?;

@@ -8,7 +8,7 @@
 mod admin;
 pub mod auth;
 mod dashboard;
-mod disclosure;
+pub mod disclosure;
 mod draws;
 pub mod error;
 mod followup;

@@ -12,8 +12,8 @@ use super::auth::CurrentUser;
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, layout, page};
 use crate::AppState;
-use crate::oversight::dashboard::Scope;
 use crate::oversight::reports;
+use crate::store::dashboard::Scope;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ReportQuery {
@@ -95,7 +95,7 @@ pub async fn summary_xlsx(
     Query(q): Query<ReportQuery>,
 ) -> ConsoleResult<Response> {
     let scope = scope(&user, q);
-    let s = reports::town_summary(&state.store, &scope).await?;
+    let s = state.store.town_summary(&scope).await?;
     let title = format!(
         "监督检查情况、存在问题汇总{}",
         scope
@@ -117,7 +117,7 @@ pub async fn summary_csv(
     user: CurrentUser,
     Query(q): Query<ReportQuery>,
 ) -> ConsoleResult<Response> {
-    let s = reports::town_summary(&state.store, &scope(&user, q)).await?;
+    let s = state.store.town_summary(&scope(&user, q)).await?;
     Ok(download(
         reports::summary_csv(&s),
         "text/csv; charset=utf-8",
@@ -130,7 +130,7 @@ pub async fn problems_csv(
     user: CurrentUser,
     Query(q): Query<ReportQuery>,
 ) -> ConsoleResult<Response> {
-    let s = reports::town_summary(&state.store, &scope(&user, q)).await?;
+    let s = state.store.town_summary(&scope(&user, q)).await?;
     Ok(download(
         reports::problems_csv(&s),
         "text/csv; charset=utf-8",
@@ -154,7 +154,6 @@ pub async fn record_pdf(
         .or(versions.last())
         .ok_or_else(ConsoleError::not_found)?;
     let version = current.status.version.to_string();
-    crate::oversight::index::ensure_indexed(&state.store, &id.to_string(), &version).await?;
     let bytes = reports::record_pdf(
         &state,
         &state.checklists,

@@ -28,10 +28,10 @@ use super::draws::urlencode;
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
-use crate::oversight::dashboard::{self, QueueCursor, QueueFilter};
 use crate::oversight::duty;
 use crate::service;
 use crate::store::StoredRecord;
+use crate::store::dashboard::{QueueCursor, QueueFilter};
 
 /// Who may approve and return.
 const REVIEWERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::TownLead];
@@ -101,7 +101,10 @@ pub async fn queue(
     let after = non_empty(&q.after)
         .map(|t| QueueCursor::from_token(&t))
         .transpose()?;
-    let result = dashboard::review_queue(&state.store, &filter, after.as_ref(), PAGE_SIZE).await?;
+    let result = state
+        .store
+        .review_queue(&filter, after.as_ref(), PAGE_SIZE)
+        .await?;
     let towns: Vec<String> = match user.jurisdiction_filter() {
         Some(own) => vec![own.to_owned()],
         None => state.store.jurisdictions().await?.into_iter().collect(),
@@ -246,7 +249,6 @@ pub async fn record(
     let rec = &current.record;
     let version = current.status.version.to_string();
     let cfg = &state.oversight;
-    crate::oversight::index::ensure_indexed(&state.store, &record_id.to_string(), &version).await?;
     let report = duty::report(&state, cfg, &record_id.to_string(), &version).await?;
     let returns = state.store.record_returns(&record_id.to_string()).await?;
     let disclosed = state.store.record_disclosed(&record_id.to_string()).await?;

@@ -6,35 +6,30 @@
 //! social credit code, inspection matter, date, authority, result category.
 //! Nothing about officers, no photos or signatures, no enterprise staff:
 //! the `disclosures` table has no column that could hold them, and the feed
-//! is written from that table alone.
+//! is written from that table alone. Publishing and withdrawing are use
+//! cases (`service::disclosure`); the rows are the store's
+//! (`store::disclosure`). Here: the result a record suggests, the deadline
+//! list, and the feeds.
 //!
 //! # Feeds
 //!
 //! [`feed_stream`] yields the register as JSON or CSV in chunks read from
 //! the database page by page (keyset on `seq`), so memory stays flat
-//! whatever the register's size; [`feed_body`] wraps it as an HTTP body.
-//! Routes are the console's (part A) to mount, e.g.
-//! `GET /public/results.json` → `feed_response(state.store.clone(), FeedFormat::Json)`,
-//! `GET /public/results.csv` → `feed_response(…, FeedFormat::Csv)`,
-//! both without login.
+//! whatever the register's size; the console serves it without login at
+//! `GET /public/results.json` and `GET /public/results.csv`.
 
-use std::io;
-
-use axum::body::Body;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use choucha_checklists::Catalogue;
 use choucha_shared::calendar::{PublicationStatus, WorkCalendar};
 use choucha_shared::record::{Disposition, InspectionRecord};
-use choucha_shared::review::{PublishedResult, ReviewState};
+use choucha_shared::review::PublishedResult;
 use choucha_shared::value::CivilDate;
 use chrono::NaiveDate;
 use futures_util::Stream;
 use serde::Serialize;
 
-use super::{OversightConfig, OversightError, corrupt};
-use crate::store::{Store, now};
+use super::{OversightError, corrupt};
+use crate::store::Store;
+use crate::store::disclosure::PublicResult;
 
 /// The result category a record suggests; the reviewer may choose another
 /// when publishing.
@@ -53,216 +48,6 @@ pub fn suggested_result(record: &InspectionRecord) -> PublishedResult {
     } else {
         PublishedResult::ProblemOrderedCorrected
     }
-}
-
-/// One published result, exactly as the public sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PublicResult {
-    pub seq: i64,
-    /// 检查对象名称
-    pub target_name: String,
-    /// 统一社会信用代码 (of the issuer, for a standard)
-    pub uscc: Option<String>,
-    /// 检查事项
-    pub matter: String,
-    /// 检查日期
-    pub inspection_date: String,
-    /// 检查机关
-    pub authority: String,
-    /// 检查结果 (the category's Chinese label)
-    pub result: String,
-    pub published_at: String,
-    /// Set when the result was withdrawn (撤回), with the public reason.
-    pub withdrawn_at: Option<String>,
-    pub withdrawal_reason: Option<String>,
-}
-
-const RESULT_COLUMNS: &str = "seq, target_name, uscc, matter, inspection_date, authority, result, published_at, withdrawn_at, withdrawal_reason";
-
-type ResultRow = (
-    i64,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
-
-fn from_row(r: ResultRow) -> PublicResult {
-    PublicResult {
-        seq: r.0,
-        target_name: r.1,
-        uscc: r.2,
-        matter: r.3,
-        inspection_date: r.4,
-        authority: r.5,
-        result: r.6,
-        published_at: r.7,
-        withdrawn_at: r.8,
-        withdrawal_reason: r.9,
-    }
-}
-
-/// Publishes the approved current version of a record. `result` overrides
-/// the suggested category. A record has at most one live result.
-pub async fn publish(
-    store: &Store,
-    catalogue: &Catalogue,
-    cfg: &OversightConfig,
-    record_id: &str,
-    result: Option<PublishedResult>,
-    actor: &crate::store::Actor,
-) -> Result<PublicResult, OversightError> {
-    let _writer = store.writer().await;
-    let mut tx = store.pool().begin().await?;
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT version, state, record FROM records WHERE record_id = $1 AND superseded = 0",
-    )
-    .bind(record_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (version, state, json) =
-        row.ok_or_else(|| OversightError::NotFound(format!("记录 {record_id} 不存在")))?;
-    if state != ReviewState::Approved.as_str() {
-        return Err(OversightError::Conflict(format!(
-            "记录 {record_id} 尚未审核通过（当前状态 {state}），不能公示"
-        )));
-    }
-    let live: Option<(i64,)> =
-        sqlx::query_as("SELECT seq FROM disclosures WHERE record_id = $1 AND withdrawn_at IS NULL")
-            .bind(record_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((seq,)) = live {
-        return Err(OversightError::Conflict(format!(
-            "记录 {record_id} 的检查结果已公示（第 {seq} 号），如需更正请先撤回"
-        )));
-    }
-    let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
-    let uscc: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT CASE WHEN issuer IS NULL THEN target_key ELSE issuer_uscc END FROM targets WHERE category = $1 AND target_key = $2",
-    )
-    .bind(record.category.code())
-    .bind(record.target.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let uscc = match uscc {
-        Some((u,)) => u,
-        None if record.category.is_standard() => None,
-        None => Some(record.target.to_string()),
-    };
-    let matter = catalogue
-        .get(&record.checklist)
-        .map(|c| c.title.clone())
-        .unwrap_or_else(|| format!("{}监督检查", record.category.label_zh()));
-    let result = result.unwrap_or_else(|| suggested_result(&record));
-    let deadline = cfg.calendar.publication_deadline(record.inspection_date);
-    let at = now();
-    sqlx::query(
-        "INSERT INTO disclosures (record_id, version, target_key, target_name, uscc, matter, inspection_date, authority, result, deadline, published_at, published_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(record_id)
-    .bind(&version)
-    .bind(record.target.as_str())
-    .bind(&record.target_name)
-    .bind(&uscc)
-    .bind(&matter)
-    .bind(record.inspection_date.to_string())
-    .bind(&cfg.authority)
-    .bind(result.label_zh())
-    .bind(deadline.format("%Y-%m-%d").to_string())
-    .bind(&at)
-    .bind(actor.as_str())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE oversight_records SET disclosed = 1 WHERE record_id = $1 AND version = $2")
-        .bind(record_id)
-        .bind(&version)
-        .execute(&mut *tx)
-        .await?;
-    let row: ResultRow = sqlx::query_as(&format!(
-        "SELECT {RESULT_COLUMNS} FROM disclosures WHERE record_id = $1 AND withdrawn_at IS NULL"
-    ))
-    .bind(record_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let published = from_row(row.clone());
-    super::audit_tx(
-        &mut tx,
-        actor,
-        "disclosure.publish",
-        &format!("record:{record_id}"),
-        None,
-        Some(&serde_json::to_value(&published).map_err(corrupt)?),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(from_row(row))
-}
-
-/// Withdraws the live result of a record (overturned on review,
-/// reconsideration or litigation). The entry stays public, marked withdrawn
-/// with `reason`.
-pub async fn withdraw(
-    store: &Store,
-    record_id: &str,
-    reason: &str,
-    actor: &crate::store::Actor,
-) -> Result<PublicResult, OversightError> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(OversightError::invalid(
-            "reason",
-            "撤回公示须说明理由 (a withdrawal needs a reason)",
-        ));
-    }
-    let _writer = store.writer().await;
-    let mut tx = store.pool().begin().await?;
-    let live: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, version FROM disclosures WHERE record_id = $1 AND withdrawn_at IS NULL",
-    )
-    .bind(record_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (seq, version) = live.ok_or_else(|| {
-        OversightError::NotFound(format!("记录 {record_id} 没有公示中的检查结果"))
-    })?;
-    sqlx::query(
-        "UPDATE disclosures SET withdrawn_at = $1, withdrawn_by = $2, withdrawal_reason = $3 WHERE seq = $4",
-    )
-    .bind(now())
-    .bind(actor.as_str())
-    .bind(reason)
-    .bind(seq)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE oversight_records SET disclosed = 0 WHERE record_id = $1 AND version = $2")
-        .bind(record_id)
-        .bind(&version)
-        .execute(&mut *tx)
-        .await?;
-    let row: ResultRow = sqlx::query_as(&format!(
-        "SELECT {RESULT_COLUMNS} FROM disclosures WHERE seq = $1"
-    ))
-    .bind(seq)
-    .fetch_one(&mut *tx)
-    .await?;
-    super::audit_tx(
-        &mut tx,
-        actor,
-        "disclosure.withdraw",
-        &format!("record:{record_id}"),
-        None,
-        Some(&serde_json::to_value(from_row(row.clone())).map_err(corrupt)?),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(from_row(row))
 }
 
 /// A record not yet public, against its deadline.
@@ -287,44 +72,23 @@ pub async fn due_list(
     today: NaiveDate,
     limit: i64,
 ) -> Result<(Vec<DueResult>, i64), OversightError> {
-    super::index::catch_up(store).await?;
-    let sql = format!(
-        "SELECT record_id, version, jurisdiction, target_name, inspection_date, state FROM oversight_records \
-         WHERE disclosed = 0 AND state <> '{}' AND ($1 = '' OR jurisdiction = $1) \
-         ORDER BY inspection_date, record_id LIMIT $2",
-        ReviewState::Superseded.as_str()
-    );
-    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(&sql)
-        .bind(town.unwrap_or_default())
-        .bind(limit)
-        .fetch_all(store.pool())
-        .await?;
+    // Overdue ⇔ deadline < today ⇔ inspected on or before the last date
+    // whose deadline has passed.
+    let cutoff = last_overdue_inspection_date(calendar, today);
+    let (rows, overdue) = store.undisclosed(town, cutoff, limit).await?;
     let mut out = Vec::with_capacity(rows.len());
-    for (record_id, version, town, target_name, inspection_date, state) in rows {
-        let d = CivilDate::parse(&inspection_date).map_err(corrupt)?;
+    for r in rows {
+        let d = CivilDate::parse(&r.inspection_date).map_err(corrupt)?;
         out.push(DueResult {
             status: calendar.publication_status(d, None, today),
-            record_id,
-            version,
-            town,
-            target_name,
-            inspection_date,
-            state,
+            record_id: r.record_id,
+            version: r.version,
+            town: r.town,
+            target_name: r.target_name,
+            inspection_date: r.inspection_date,
+            state: r.state,
         });
     }
-    // Overdue ⇔ deadline < today ⇔ inspected on or before the last date
-    // whose deadline has passed: one indexed range count.
-    let cutoff = last_overdue_inspection_date(calendar, today);
-    let sql = format!(
-        "SELECT COUNT(*) FROM oversight_records WHERE disclosed = 0 AND state <> '{}' \
-         AND inspection_date <= $1 AND ($2 = '' OR jurisdiction = $2)",
-        ReviewState::Superseded.as_str()
-    );
-    let (overdue,): (i64,) = sqlx::query_as(&sql)
-        .bind(cutoff.format("%Y-%m-%d").to_string())
-        .bind(town.unwrap_or_default())
-        .fetch_one(store.pool())
-        .await?;
     Ok((out, overdue))
 }
 
@@ -390,14 +154,7 @@ pub fn feed_stream(
                     ))
                 }
                 FeedState::Page { after, first } => {
-                    let rows: Result<Vec<ResultRow>, sqlx::Error> = sqlx::query_as(&format!(
-                        "SELECT {RESULT_COLUMNS} FROM disclosures WHERE seq > $1 ORDER BY seq LIMIT $2"
-                    ))
-                    .bind(after)
-                    .bind(FEED_PAGE)
-                    .fetch_all(store.pool())
-                    .await;
-                    let rows = match rows {
+                    let rows = match store.disclosures_after(after, FEED_PAGE).await {
                         Ok(r) => r,
                         Err(e) => return Some((Err(e.into()), FeedState::Done)),
                     };
@@ -408,11 +165,10 @@ pub fn feed_stream(
                         };
                         return Some((Ok(tail), FeedState::Done));
                     }
-                    let last = rows.last().map_or(after, |r| r.0);
+                    let last = rows.last().map_or(after, |r| r.seq);
                     let mut out = Vec::with_capacity(rows.len() * 256);
                     let mut first = first;
                     for r in rows {
-                        let r = from_row(r);
                         match format {
                             FeedFormat::Json => {
                                 if !first {
@@ -469,41 +225,4 @@ pub(crate) fn csv_field(f: &str) -> String {
     } else {
         f
     }
-}
-
-/// The feed as an HTTP body.
-pub fn feed_body(store: Store, format: FeedFormat) -> Body {
-    use futures_util::TryStreamExt;
-    Body::from_stream(feed_stream(store, format).map_err(io::Error::other))
-}
-
-/// The feed as a complete response with its content type.
-pub fn feed_response(store: Store, format: FeedFormat) -> Response {
-    let (ctype, name) = match format {
-        FeedFormat::Json => ("application/json; charset=utf-8", "results.json"),
-        FeedFormat::Csv => ("text/csv; charset=utf-8", "results.csv"),
-    };
-    let mut resp = feed_body(store, format).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
-        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    resp
-}
-
-/// One page of the register for the public HTML page (newest first).
-pub async fn public_page(
-    store: &Store,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<PublicResult>, OversightError> {
-    let rows: Vec<ResultRow> = sqlx::query_as(&format!(
-        "SELECT {RESULT_COLUMNS} FROM disclosures WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
-    ))
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(limit.clamp(1, 500))
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows.into_iter().map(from_row).collect())
 }

@@ -14,29 +14,31 @@
 //! * a device clock the sync store already found implausible;
 //! * fewer than two enforcement officers of the team signed.
 //!
-//! # Photo hashes: when they are computed
+//! # When they run
 //!
-//! Lazily, and cached in `photo_hashes`: [`report`] (the record view) and
-//! [`refresh`] hash any photo of the record whose blob is stored and not yet
-//! hashed. For eager hashing the ingest path can call [`on_blob_stored`]
-//! when a blob has been verified, and [`refresh_pending`] catches up with
-//! every record whose checks could not all run yet (`duty_pending`).
+//! [`report`] runs every check for the record view and the PDF and writes
+//! nothing (a photo not hashed yet is hashed in memory). The flag counts the
+//! review queue shows, and the photo-hash cache, are written by the
+//! [`Checker`], a background task of the server: each new record version
+//! enters the projection with `duty_pending` set, and the checker runs
+//! [`refresh_pending`] over those whose evidence is complete, hashing their
+//! photos once and keeping the count — so no page read ever writes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use choucha_shared::completeness::MIN_OFFICER_SIGNATURES;
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{InspectionRecord, PhotoSubject, SignerRole};
-use choucha_shared::review::ReviewState;
 use choucha_shared::value::{GeoPoint, Sha256Hex};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::phash;
-use super::{OversightConfig, OversightError, corrupt};
+use super::{OversightConfig, OversightError};
 use crate::AppState;
 use crate::blobs::BlobStore;
-use crate::store::{Store, now};
+use crate::store::Store;
+use crate::store::duty::PhotoHash;
 
 /// One reason to doubt that the officers were on site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -305,54 +307,53 @@ pub fn static_flags(
     flags
 }
 
-/// The cached pHash of a photo: `Some(Ok(hash))`, `Some(Err(()))` when the
-/// blob could not be decoded, `None` when not computed yet.
-async fn cached_hash(store: &Store, sha: &str) -> Result<Option<Result<u64, ()>>, OversightError> {
-    let row: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT phash FROM photo_hashes WHERE sha256 = $1")
-            .bind(sha)
-            .fetch_optional(store.pool())
-            .await?;
-    Ok(row.map(|(h,)| h.map(phash::from_db).ok_or(())))
+/// How a photo's perceptual hash stands.
+enum Hash {
+    Known(u64),
+    Unreadable,
+    /// The blob has not arrived.
+    Absent,
 }
 
-/// Hashes a stored photo blob and caches the result. `None` when the blob
-/// has not arrived.
-pub async fn hash_photo(
+/// The photo's hash: from the cache, else computed from the stored blob
+/// (and cached when `cache`).
+async fn photo_hash(
     store: &Store,
     blobs: &dyn BlobStore,
     sha: &Sha256Hex,
-) -> Result<Option<Result<u64, ()>>, OversightError> {
-    if let Some(h) = cached_hash(store, sha.as_str()).await? {
-        return Ok(Some(h));
+    cache: bool,
+) -> Result<Hash, OversightError> {
+    match store.photo_hash(sha.as_str()).await? {
+        Some(Some(h)) => return Ok(Hash::Known(phash::from_db(h))),
+        Some(None) => return Ok(Hash::Unreadable),
+        None => {}
     }
     let Some(bytes) = blobs.read_all(sha).await? else {
-        return Ok(None);
+        return Ok(Hash::Absent);
     };
     // Decoding a 12-megapixel JPEG is CPU work: off the async workers.
     let result = tokio::task::spawn_blocking(move || phash::phash(&bytes))
         .await
         .map_err(|e| OversightError::Corrupt(format!("photo hashing panicked: {e}")))?;
-    let (value, bands, error) = match &result {
-        Ok(h) => (Some(phash::to_db(*h)), phash::bands(*h).map(Some), None),
-        Err(e) => (None, [None; phash::BANDS], Some(e.to_string())),
-    };
-    sqlx::query(
-        "INSERT INTO photo_hashes (sha256, phash, b0, b1, b2, b3, b4, error, computed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sha256) DO NOTHING",
-    )
-    .bind(sha.as_str())
-    .bind(value)
-    .bind(bands[0])
-    .bind(bands[1])
-    .bind(bands[2])
-    .bind(bands[3])
-    .bind(bands[4])
-    .bind(error)
-    .bind(now())
-    .execute(store.pool())
-    .await?;
-    Ok(Some(result.map_err(|_| ())))
+    if cache {
+        let row = match &result {
+            Ok(h) => PhotoHash {
+                hash: Some(phash::to_db(*h)),
+                bands: phash::bands(*h).map(Some),
+                error: None,
+            },
+            Err(e) => PhotoHash {
+                hash: None,
+                bands: [None; phash::BANDS],
+                error: Some(e.to_string()),
+            },
+        };
+        store.save_photo_hash(sha.as_str(), &row).await?;
+    }
+    Ok(match result {
+        Ok(h) => Hash::Known(h),
+        Err(_) => Hash::Unreadable,
+    })
 }
 
 /// Other records (by record id) that name a photo: the same file, or a
@@ -369,53 +370,34 @@ async fn reuse_flags(
     let mut candidates: BTreeMap<String, Option<u32>> = BTreeMap::new();
     candidates.insert(sha.to_owned(), None);
     if let Some(h) = hash {
-        let b = phash::bands(h);
-        let near: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT sha256, phash FROM photo_hashes WHERE (b0 = $1 OR b1 = $2 OR b2 = $3 OR b3 = $4 OR b4 = $5) AND sha256 <> $6",
-        )
-        .bind(b[0])
-        .bind(b[1])
-        .bind(b[2])
-        .bind(b[3])
-        .bind(b[4])
-        .bind(sha)
-        .fetch_all(store.pool())
-        .await?;
-        for (other, ph) in near {
-            if let Some(ph) = ph {
-                let d = phash::distance(h, phash::from_db(ph));
-                if d <= cfg.phash_max_distance {
-                    candidates.insert(other, Some(d));
-                }
+        for (other, ph) in store.photos_sharing_a_band(sha, phash::bands(h)).await? {
+            let d = phash::distance(h, phash::from_db(ph));
+            if d <= cfg.phash_max_distance {
+                candidates.insert(other, Some(d));
             }
         }
     }
     let mut flags = Vec::new();
     let mut seen = BTreeSet::new();
     for (other_sha, distance) in candidates {
-        let users: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT DISTINCT rb.record_id, r.task_id, r.record FROM record_blobs rb \
-             JOIN records r ON r.record_id = rb.record_id AND r.version = rb.version \
-             WHERE rb.sha256 = $1 AND rb.record_id <> $2 AND r.superseded = 0",
-        )
-        .bind(&other_sha)
-        .bind(&me)
-        .fetch_all(store.pool())
-        .await?;
-        for (other_record_id, other_task_id, json) in users {
-            if !seen.insert(other_record_id.clone()) {
+        for other in store.other_records_naming(&other_sha, &me).await? {
+            if !seen.insert(other.record_id.clone()) {
                 continue;
             }
-            let other: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
             // A signature image is a blob too; only photos count.
-            if !other.photos.iter().any(|p| p.sha256.as_str() == other_sha) {
+            if !other
+                .record
+                .photos
+                .iter()
+                .any(|p| p.sha256.as_str() == other_sha)
+            {
                 continue;
             }
             flags.push(DutyFlag::PhotoUsedElsewhere {
                 sha256: sha.to_owned(),
-                other_record_id,
-                other_task_id,
-                other_target_name: other.target_name,
+                other_record_id: other.record_id,
+                other_task_id: other.task_id,
+                other_target_name: other.record.target_name,
                 distance,
             });
         }
@@ -423,60 +405,74 @@ async fn reuse_flags(
     Ok(flags)
 }
 
-/// Runs every check on one record version, hashing its stored photos as
-/// needed, and stores the number of flags for the review queue.
+/// Runs every check on one record version. Writes nothing.
 pub async fn report(
     state: &AppState,
     cfg: &OversightConfig,
     record_id: &str,
     version: &str,
 ) -> Result<DutyReport, OversightError> {
+    check(state, cfg, record_id, version, false).await
+}
+
+/// Runs every check on one record version, caching photo hashes, and keeps
+/// the number of flags for the review queue (the [`Checker`]'s step).
+pub async fn refresh(
+    state: &AppState,
+    cfg: &OversightConfig,
+    record_id: &str,
+    version: &str,
+) -> Result<DutyReport, OversightError> {
+    let report = check(state, cfg, record_id, version, true).await?;
+    state
+        .store
+        .set_duty_counts(
+            record_id,
+            version,
+            report.flags.len(),
+            !report.pending_photos.is_empty(),
+        )
+        .await?;
+    Ok(report)
+}
+
+async fn check(
+    state: &AppState,
+    cfg: &OversightConfig,
+    record_id: &str,
+    version: &str,
+    cache: bool,
+) -> Result<DutyReport, OversightError> {
     let store = &state.store;
-    super::index::ensure_indexed(store, record_id, version).await?;
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT record, flags FROM records WHERE record_id = $1 AND version = $2")
-            .bind(record_id)
-            .bind(version)
-            .fetch_optional(store.pool())
-            .await?;
-    let (json, store_flags) = row
+    let (record, _, store_flags) = store
+        .record_version(record_id, version)
+        .await?
         .ok_or_else(|| OversightError::NotFound(format!("记录 {record_id} 没有版本 {version}")))?;
-    let record: InspectionRecord = serde_json::from_str(&json).map_err(corrupt)?;
-    let store_flags: Vec<String> = serde_json::from_str(&store_flags).map_err(corrupt)?;
-    let location = target_location(store, &record).await?;
+    let (location, _) = store.target_place(record.category, &record.target).await?;
     let mut flags = static_flags(&record, location, &store_flags, cfg);
     let mut pending = Vec::new();
     let mut checked = BTreeSet::new();
+    let blobs = state.uploads.store();
     for p in &record.photos {
         if !checked.insert(p.sha256.as_str()) {
             continue;
         }
-        match hash_photo(store, state.uploads.store().as_ref(), &p.sha256).await? {
-            None => {
+        let sha = p.sha256.as_str();
+        match photo_hash(store, blobs.as_ref(), &p.sha256, cache).await? {
+            Hash::Absent => {
                 pending.push(p.sha256.to_string());
                 // The identical file can be found without the bytes.
-                flags.extend(reuse_flags(store, &record, p.sha256.as_str(), None, cfg).await?);
+                flags.extend(reuse_flags(store, &record, sha, None, cfg).await?);
             }
-            Some(Ok(h)) => {
-                flags.extend(reuse_flags(store, &record, p.sha256.as_str(), Some(h), cfg).await?)
-            }
-            Some(Err(())) => {
+            Hash::Known(h) => flags.extend(reuse_flags(store, &record, sha, Some(h), cfg).await?),
+            Hash::Unreadable => {
                 flags.push(DutyFlag::PhotoUnreadable {
                     sha256: p.sha256.to_string(),
                 });
-                flags.extend(reuse_flags(store, &record, p.sha256.as_str(), None, cfg).await?);
+                flags.extend(reuse_flags(store, &record, sha, None, cfg).await?);
             }
         }
     }
-    sqlx::query(
-        "UPDATE oversight_records SET duty_flags = $1, duty_pending = $2 WHERE record_id = $3 AND version = $4",
-    )
-    .bind(flags.len() as i64)
-    .bind(i64::from(!pending.is_empty()))
-    .bind(record_id)
-    .bind(version)
-    .execute(store.pool())
-    .await?;
     let photos = record
         .photos
         .iter()
@@ -498,65 +494,53 @@ pub async fn report(
     })
 }
 
-/// The target's registered coordinates.
-pub async fn target_location(
-    store: &Store,
-    record: &InspectionRecord,
-) -> Result<Option<GeoPoint>, OversightError> {
-    let row: Option<(Option<f64>, Option<f64>)> =
-        sqlx::query_as("SELECT lat, lon FROM targets WHERE category = $1 AND target_key = $2")
-            .bind(record.category.code())
-            .bind(record.target.as_str())
-            .fetch_optional(store.pool())
-            .await?;
-    Ok(match row {
-        Some((Some(lat), Some(lon))) => GeoPoint::new(lat, lon, None).ok(),
-        _ => None,
-    })
-}
-
-/// The ingest hook for blobs: hashes the blob if it is a photo of some
-/// record and re-checks the records that name it. Cheap for signatures and
-/// unknown blobs.
-pub async fn on_blob_stored(
-    state: &AppState,
-    cfg: &OversightConfig,
-    sha: &Sha256Hex,
-) -> Result<(), OversightError> {
-    let sql = format!(
-        "SELECT o.record_id, o.version FROM record_blobs rb JOIN oversight_records o \
-         ON o.record_id = rb.record_id AND o.version = rb.version WHERE rb.sha256 = $1 AND o.state <> '{}'",
-        ReviewState::Superseded.as_str()
-    );
-    let users: Vec<(String, String)> = sqlx::query_as(&sql)
-        .bind(sha.as_str())
-        .fetch_all(state.store.pool())
-        .await?;
-    for (record_id, version) in users {
-        report(state, cfg, &record_id, &version).await?;
-    }
-    Ok(())
-}
-
-/// Re-checks up to `limit` records whose checks could not all run yet
-/// (a photo blob had not arrived) and whose evidence is now complete, plus
-/// records never checked. Returns how many were checked.
+/// Checks up to `limit` record versions whose checks could not all run yet
+/// (new, or a photo blob had not arrived) and whose evidence is now
+/// complete. Returns how many were checked and how many of those are now
+/// settled (every photo checked).
 pub async fn refresh_pending(
     state: &AppState,
     cfg: &OversightConfig,
     limit: i64,
-) -> Result<usize, OversightError> {
-    let sql = format!(
-        "SELECT record_id, version FROM oversight_records WHERE duty_pending = 1 AND state <> '{}' AND state <> '{}' LIMIT $1",
-        ReviewState::Incomplete.as_str(),
-        ReviewState::Superseded.as_str()
-    );
-    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
-        .bind(limit)
-        .fetch_all(state.store.pool())
-        .await?;
+) -> Result<(usize, usize), OversightError> {
+    let rows = state.store.duty_unchecked(limit).await?;
+    let mut settled = 0;
     for (record_id, version) in &rows {
-        report(state, cfg, record_id, version).await?;
+        if refresh(state, cfg, record_id, version)
+            .await?
+            .pending_photos
+            .is_empty()
+        {
+            settled += 1;
+        }
     }
-    Ok(rows.len())
+    Ok((rows.len(), settled))
+}
+
+/// The background task that keeps the queue's proof-of-duty counts and the
+/// photo-hash cache current (see the module docs).
+#[derive(Debug)]
+pub struct Checker;
+
+impl Checker {
+    /// How often the checker looks for versions to check when idle.
+    pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+    const BATCH: i64 = 50;
+
+    /// Runs until the process ends. A failure is logged and retried on the
+    /// next round; it never stops the server.
+    pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let cfg = state.oversight.clone();
+                match refresh_pending(&state, &cfg, Self::BATCH).await {
+                    // A full batch that made progress: there may be more.
+                    Ok((n, settled)) if n as i64 == Self::BATCH && settled > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "proof-of-duty checks failed; retrying"),
+                }
+                tokio::time::sleep(Self::INTERVAL).await;
+            }
+        })
+    }
 }

@@ -1,39 +1,19 @@
-//! Oversight by the quality section (质量科): what the console shows and
-//! exports, as plain functions over the [`Store`](crate::store::Store) that
-//! the console's pages (and the public pages) call.
+//! Oversight by the quality section (质量科): the rules and renderings
+//! behind what the console shows and exports, as functions over data the
+//! [`Store`](crate::store::Store) reads. The store owns every query and the
+//! `oversight_*` projection they read (kept current in the same transaction
+//! as each write, see `store::projection`); what is here computes.
 //!
-//! * [`index`] — keeps the `oversight_*` projection of draws and records
-//!   (town, team, stratum, dates) that every query here filters and counts
-//!   by; see there for when it runs.
 //! * [`duty`] — proof-of-duty flags (证实履职到位) of a record, with
 //!   [`phash`], the perceptual photo hash behind "the same photo used in
-//!   another inspection".
-//! * [`dashboard`] — progress against the plan, findings by checklist item
-//!   and category, overdue rectifications, and the review queue.
-//! * [`followup`] — what happens to a finding after the inspection.
-//! * [`disclosure`] — the public register (一公开) and its streamed feeds.
-//! * [`reports`] — the town summary (XLSX/CSV) and the per-inspection PDF.
-//!
-//! # Design
-//!
-//! `records` (the sync projection) holds each record as one JSON document:
-//! right for sync, useless for "all records of town X waiting for review,
-//! page 40" over a million rows. So this module keeps its own narrow tables
-//! (migration `0004_oversight.sql`) with one row per task and per record
-//! version and the columns the console filters on, each filter shape backed
-//! by an index, and counters (`oversight_progress`,
-//! `oversight_team_progress`, `oversight_finding_counts`) kept exact by
-//! database triggers, so the dashboard reads counter rows (one per team at
-//! most) whatever the number of records. A
-//! trigger on `records` mirrors every review-state change, so no code path
-//! that approves, returns or supersedes a record has to know about this
-//! module.
+//!   another inspection", and the background checker that keeps the
+//!   queue's flag counts.
+//! * [`disclosure`] — the result a record suggests, the publication
+//!   deadline list and the streamed feeds of the public register (一公开).
+//! * [`reports`] — the town summary as XLSX/CSV and the per-inspection PDF.
 
-pub mod dashboard;
 pub mod disclosure;
 pub mod duty;
-pub mod followup;
-pub mod index;
 pub mod phash;
 pub mod reports;
 
@@ -77,8 +57,6 @@ impl Default for OversightConfig {
 pub enum OversightError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -122,26 +100,9 @@ impl From<OversightError> for ApiError {
     }
 }
 
-/// Appends to the audit log inside the caller's transaction, so the entry
-/// commits with the change or not at all.
-pub(crate) async fn audit_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    actor: &crate::store::Actor,
-    action: &str,
-    object: &str,
-    before: Option<&serde_json::Value>,
-    after: Option<&serde_json::Value>,
-) -> Result<(), OversightError> {
-    crate::store::audit::append(
-        tx,
-        crate::store::Change {
-            actor,
-            action,
-            object: object.to_owned(),
-            before: before.cloned(),
-            after: after.cloned(),
-        },
-    )
-    .await?;
-    Ok(())
+/// Today's date where the inspections happen (China Standard Time): a
+/// record inspected "today" must not count as late before the day is over
+/// locally.
+pub fn today_cst() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
 }

@@ -9,7 +9,9 @@
 
 pub mod devices;
 pub mod directory;
+pub mod disclosure;
 pub mod draws;
+pub mod followup;
 pub mod passwords;
 pub mod review;
 pub mod sync;
@@ -49,6 +51,17 @@ impl ServiceError {
         Self::BadInput {
             message: message.into(),
             details: Value::Null,
+        }
+    }
+
+    /// The input field the error names, if it names one.
+    pub fn field_name(&self) -> Option<&str> {
+        match self {
+            Self::BadInput { details, .. } | Self::Invalid { details, .. } => {
+                details.get("field").and_then(Value::as_str)
+            }
+            Self::Store(s) => s.field_name(),
+            _ => None,
         }
     }
 }

@@ -514,6 +514,7 @@ impl Store {
             .map(|r| format!("抽取 {} 已被重新抽取替代：{}", r.draw_id, r.reason))
             .unwrap_or_default();
         Store::feed_draw(&mut tx, &result_tasks, &withdrawn, &reason).await?;
+        super::projection::index_draw(&mut tx, &draw_id).await?;
         audit::append(
             &mut tx,
             Change {

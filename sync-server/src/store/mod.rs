@@ -9,9 +9,15 @@
 
 pub(crate) mod audit;
 mod console;
+pub mod dashboard;
 pub(crate) mod directory;
+pub mod disclosure;
 mod draws;
+pub mod duty;
+pub mod findings;
 mod group_commit;
+mod projection;
+pub mod reports;
 mod review;
 mod sync;
 mod token_cache;
@@ -60,6 +66,23 @@ impl StoreError {
         Self::Invalid {
             message: message.into(),
             details,
+        }
+    }
+
+    /// Bad input in one named field: the message leads with the field, and
+    /// the details carry it (`{"field": …}`) for clients that point at it.
+    pub fn field(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            message: format!("{field}: {message}"),
+            details: serde_json::json!({ "field": field }),
+        }
+    }
+
+    /// The field a [`StoreError::field`] error names.
+    pub fn field_name(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { details, .. } => details.get("field").and_then(|f| f.as_str()),
+            _ => None,
         }
     }
 }
@@ -143,13 +166,17 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self {
+        let store = Self {
             pool,
             backend,
             write_lock: Default::default(),
             write_queue: Default::default(),
             device_tokens: Default::default(),
-        })
+        };
+        // A database from before the projection was written with each
+        // change (or bulk-loaded): index what it lacks, once, here.
+        store.catch_up_projection().await?;
+        Ok(store)
     }
 
     /// Held around read-then-write transactions on SQLite; a no-op on
@@ -190,7 +217,11 @@ impl Store {
         self.backend
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    /// The raw pool, for the cross-crate tests' assertions and the console
+    /// benchmark's bulk loader only (feature `test-support`): the server
+    /// reaches its database through the store's methods alone.
+    #[cfg(feature = "test-support")]
+    pub fn raw_pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -333,7 +364,7 @@ mod tests {
         let store = Store::open(Some(&url), dir.path()).await.unwrap();
         let after: Vec<(String, String, String)> =
             sqlx::query_as("SELECT record_id, state, missing FROM records ORDER BY record_id")
-                .fetch_all(store.pool())
+                .fetch_all(&store.pool)
                 .await
                 .unwrap();
         let parsed: Vec<(String, String, Vec<String>)> = after

@@ -736,6 +736,7 @@ impl Store {
         .bind(received_at)
         .execute(&mut **tx)
         .await?;
+        super::projection::index_version(tx, record, version.as_str(), state, received_at).await?;
         Ok(())
     }
 

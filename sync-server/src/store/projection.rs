@@ -1,0 +1,482 @@
+//! The `oversight_*` projection: one row per task of a current draw and per
+//! sealed record version, with the town, team, stratum and dates the console
+//! filters by, and one row per finding of a record's current version.
+//!
+//! # When it is written
+//!
+//! In the same transaction as the write that changes it, so a page never
+//! reads a record the projection does not hold and no read has to write:
+//!
+//! * [`index_draw`] — by [`Store::run_draw`](super::Store::run_draw), for the
+//!   draw's tasks (a redraw replaces the tasks of the draw it supersedes);
+//! * [`index_version`] — by the push, for every record version it stores;
+//! * review-state changes (approve, return, has-issues, an amendment
+//!   superseding a version, the last blob arriving) — by the trigger
+//!   `oversight_mirror_state` on `records`;
+//! * follow-up steps — by [`Store::record_followup`](super::Store::record_followup).
+//!
+//! [`Store::catch_up_projection`] indexes what an older database (or a bulk
+//! load that wrote `records` directly) holds and the projection does not;
+//! the store runs it once when it opens.
+
+use std::collections::BTreeSet;
+
+use choucha_shared::plan::{TeamMember, team_key, team_label};
+use choucha_shared::record::{Disposition, InspectionRecord, RectificationOutcome};
+use choucha_shared::review::{ReviewState, TaskState};
+use chrono::{Duration, SecondsFormat};
+
+use super::{Backend, Store, StoreError, marks, now, parse_time};
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// How far back a catch-up looks before the newest indexed record: a push
+/// transaction takes its `received_at` when it starts and may commit after
+/// a later one.
+const CATCH_UP_OVERLAP_MIN: i64 = 10;
+
+/// Indexes the tasks of one draw; a redraw replaces the tasks of the draw it
+/// supersedes. Idempotent. Returns the number of tasks added.
+pub(super) async fn index_draw(tx: &mut Tx<'_>, draw_id: &str) -> Result<usize, StoreError> {
+    let done: Option<(String,)> =
+        sqlx::query_as("SELECT draw_id FROM oversight_draws WHERE draw_id = $1")
+            .bind(draw_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if done.is_some() {
+        return Ok(0);
+    }
+    let (plan_id, supersedes): (String, Option<String>) =
+        sqlx::query_as("SELECT plan_id, supersedes FROM draws WHERE draw_id = $1")
+            .bind(draw_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    if let Some(old) = &supersedes {
+        sqlx::query("DELETE FROM oversight_tasks WHERE draw_id = $1")
+            .bind(old)
+            .execute(&mut **tx)
+            .await?;
+    }
+    type Row = (String, String, String, String, String, Option<String>);
+    let tasks: Vec<Row> = sqlx::query_as(
+        "SELECT t.task_id, t.stratum_id, t.category, t.target_key, t.team, tg.jurisdiction \
+         FROM tasks t LEFT JOIN targets tg ON tg.category = t.category AND tg.target_key = t.target_key \
+         WHERE t.draw_id = $1 ORDER BY t.seq",
+    )
+    .bind(draw_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut added = 0;
+    for part in tasks.chunks(100) {
+        let rows: Vec<String> = (0..part.len())
+            .map(|i| format!("({}, '{}')", marks(i * 9 + 1, 9), TaskState::PENDING))
+            .collect();
+        let sql = format!(
+            "INSERT INTO oversight_tasks (task_id, plan_id, draw_id, stratum_id, category, jurisdiction, team_key, team_label, target_key, status) \
+             VALUES {} ON CONFLICT (task_id) DO NOTHING",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (task_id, stratum_id, category, target_key, team, town) in part {
+            let team: Vec<TeamMember> = serde_json::from_str(team).map_err(corrupt)?;
+            q = q
+                .bind(task_id.clone())
+                .bind(plan_id.clone())
+                .bind(draw_id.to_owned())
+                .bind(stratum_id.clone())
+                .bind(category.clone())
+                .bind(town.clone().unwrap_or_default())
+                .bind(team_key(&team))
+                .bind(team_label(&team))
+                .bind(target_key.clone());
+        }
+        q.execute(&mut **tx).await?;
+        added += part.len();
+    }
+    // Records may have arrived before the draw was indexed (an older
+    // database): their state becomes the task's status (the triggers move
+    // the counts).
+    let superseded = ReviewState::Superseded.as_str();
+    sqlx::query(&format!(
+        "UPDATE oversight_tasks SET status = (SELECT o.state FROM oversight_records o \
+         WHERE o.task_id = oversight_tasks.task_id AND o.state <> '{superseded}' ORDER BY o.received_at DESC LIMIT 1) \
+         WHERE draw_id = $1 AND EXISTS (SELECT 1 FROM oversight_records o WHERE o.task_id = oversight_tasks.task_id AND o.state <> '{superseded}')",
+    ))
+    .bind(draw_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO oversight_draws (draw_id, indexed_at) VALUES ($1, $2)")
+        .bind(draw_id)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(added)
+}
+
+/// Where a task sits: from the task index, else from the task itself.
+#[derive(Clone)]
+struct TaskFacts {
+    plan_id: String,
+    stratum_id: String,
+    jurisdiction: String,
+    team_key: String,
+    team_label: String,
+}
+
+async fn task_facts(tx: &mut Tx<'_>, record: &InspectionRecord) -> Result<TaskFacts, StoreError> {
+    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT plan_id, stratum_id, jurisdiction, team_key, team_label FROM oversight_tasks WHERE task_id = $1",
+    )
+    .bind(&record.task_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((plan_id, stratum_id, jurisdiction, team_key, team_label)) = row {
+        return Ok(TaskFacts {
+            plan_id,
+            stratum_id,
+            jurisdiction,
+            team_key,
+            team_label,
+        });
+    }
+    // A task of a superseded draw: the record still belongs somewhere.
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT d.plan_id, t.stratum_id, t.team, tg.jurisdiction FROM tasks t JOIN draws d ON d.draw_id = t.draw_id \
+         LEFT JOIN targets tg ON tg.category = t.category AND tg.target_key = t.target_key WHERE t.task_id = $1",
+    )
+    .bind(&record.task_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (plan_id, stratum_id, team, town) = row.unwrap_or_default();
+    let team: Vec<TeamMember> = if team.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(&team).map_err(corrupt)?
+    };
+    Ok(TaskFacts {
+        plan_id,
+        stratum_id,
+        jurisdiction: town.unwrap_or_default(),
+        team_key: team_key(&team),
+        team_label: team_label(&team),
+    })
+}
+
+/// One record version as the projection holds it.
+struct Version<'a> {
+    record: &'a InspectionRecord,
+    version: &'a str,
+    state: &'a str,
+    received_at: &'a str,
+}
+
+const RECORD_COLUMNS: &str = "record_id, version, task_id, plan_id, stratum_id, category, jurisdiction, team_key, team_label, \
+     target_key, target_name, inspection_date, received_at, state, findings, duty_flags, duty_pending, disclosed";
+
+/// Inserts (or, when already there, refreshes the state of) record
+/// versions, a few hundred per statement.
+async fn insert_versions(
+    tx: &mut Tx<'_>,
+    values: &[(Version<'_>, TaskFacts)],
+) -> Result<(), StoreError> {
+    for part in values.chunks(100) {
+        let rows: Vec<String> = (0..part.len())
+            .map(|i| format!("({}, 0, 1, 0)", marks(i * 15 + 1, 15)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO oversight_records ({RECORD_COLUMNS}) VALUES {} \
+             ON CONFLICT (record_id, version) DO UPDATE SET state = excluded.state",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (v, facts) in part {
+            // The task's own target and category, not the device's word.
+            q = q
+                .bind(v.record.record_id.to_string())
+                .bind(v.version.to_owned())
+                .bind(v.record.task_id.clone())
+                .bind(facts.plan_id.clone())
+                .bind(facts.stratum_id.clone())
+                .bind(v.record.category.code())
+                .bind(facts.jurisdiction.clone())
+                .bind(facts.team_key.clone())
+                .bind(facts.team_label.clone())
+                .bind(v.record.target.to_string())
+                .bind(v.record.target_name.clone())
+                .bind(v.record.inspection_date.to_string())
+                .bind(v.received_at.to_owned())
+                .bind(v.state.to_owned())
+                .bind(v.record.findings.len() as i64);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Indexes one record version just stored by the push, in its transaction.
+pub(super) async fn index_version(
+    tx: &mut Tx<'_>,
+    record: &InspectionRecord,
+    version: &str,
+    state: ReviewState,
+    received_at: &str,
+) -> Result<(), StoreError> {
+    let facts = task_facts(tx, record).await?;
+    let v = Version {
+        record,
+        version,
+        state: state.as_str(),
+        received_at,
+    };
+    insert_versions(tx, &[(v, facts.clone())]).await?;
+    if state != ReviewState::Superseded {
+        index_findings(tx, record, version, &facts).await?;
+    }
+    Ok(())
+}
+
+/// Indexes stored record versions the projection does not hold yet, in one
+/// transaction, with a few multi-row statements instead of several round
+/// trips per record.
+async fn index_batch(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    chunk: &[(String, String)],
+) -> Result<(), StoreError> {
+    let wanted: BTreeSet<(&str, &str)> = chunk
+        .iter()
+        .map(|(r, v)| (r.as_str(), v.as_str()))
+        .collect();
+    let ids: BTreeSet<&str> = chunk.iter().map(|(r, _)| r.as_str()).collect();
+    let placeholders = marks(1, ids.len());
+    // Lock the record rows so a concurrent state change waits for this
+    // transaction; its mirror trigger then finds the rows inserted here.
+    let lock = if backend == Backend::Postgres {
+        " FOR UPDATE OF r"
+    } else {
+        ""
+    };
+    type Row = (String, String, String, i64, String, String);
+    let sql = format!(
+        "SELECT r.record_id, r.version, r.state, r.superseded, r.record, r.received_at \
+         FROM records r WHERE r.record_id IN ({placeholders}){lock}"
+    );
+    let mut q = sqlx::query_as::<_, Row>(&sql);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let rows = q.fetch_all(&mut **tx).await?;
+    let sql = format!(
+        "SELECT DISTINCT record_id FROM oversight_findings WHERE record_id IN ({placeholders})"
+    );
+    let mut q = sqlx::query_as::<_, (String,)>(&sql);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let with_findings: BTreeSet<String> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    let mut parsed: Vec<(InspectionRecord, String, String, String)> = Vec::new();
+    for (record_id, version, state, superseded, json, received_at) in rows {
+        if !wanted.contains(&(record_id.as_str(), version.as_str())) {
+            continue;
+        }
+        // One unreadable row must not keep the rest (or the server) out:
+        // it is named in the log and left for an operator.
+        let record: InspectionRecord = match serde_json::from_str(&json) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%record_id, %version, error = %e, "record not indexed: unreadable");
+                continue;
+            }
+        };
+        let state = if superseded != 0 {
+            ReviewState::Superseded.as_str().to_owned()
+        } else {
+            state
+        };
+        parsed.push((record, version, state, received_at));
+    }
+    let mut values = Vec::with_capacity(parsed.len());
+    for (record, version, state, received_at) in &parsed {
+        let facts = task_facts(tx, record).await?;
+        values.push((
+            Version {
+                record,
+                version,
+                state,
+                received_at,
+            },
+            facts,
+        ));
+    }
+    insert_versions(tx, &values).await?;
+    for (v, facts) in &values {
+        let had = with_findings.contains(&v.record.record_id.to_string());
+        if v.state != ReviewState::Superseded.as_str() && (had || !v.record.findings.is_empty()) {
+            index_findings(tx, v.record, v.version, facts).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the finding rows those of this (current) version: new findings
+/// added, dropped ones removed, changed ones updated unless the console has
+/// taken the finding over.
+async fn index_findings(
+    tx: &mut Tx<'_>,
+    record: &InspectionRecord,
+    version: &str,
+    facts: &TaskFacts,
+) -> Result<(), StoreError> {
+    let record_id = record.record_id.to_string();
+    let existing: Vec<(String,)> =
+        sqlx::query_as("SELECT finding_id FROM oversight_findings WHERE record_id = $1")
+            .bind(&record_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    let keep: BTreeSet<String> = record
+        .findings
+        .iter()
+        .map(|f| f.finding_id.to_string())
+        .collect();
+    for (id,) in existing {
+        if !keep.contains(&id) {
+            sqlx::query("DELETE FROM oversight_findings WHERE finding_id = $1 AND managed = 0")
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    let at = now();
+    for f in &record.findings {
+        let d = &f.disposition;
+        let (order_no, deadline, reference, organ, followed_up_on, outcome) = match d {
+            Disposition::RectificationOrder {
+                order_no,
+                deadline,
+                follow_up,
+                ..
+            } => (
+                Some(order_no.clone()),
+                Some(deadline.to_string()),
+                None,
+                None,
+                follow_up.as_ref().map(|f| f.inspected_on.to_string()),
+                follow_up.as_ref().map(|f| f.outcome.as_str().to_owned()),
+            ),
+            Disposition::CaseFiled { case_no } => (None, None, case_no.clone(), None, None, None),
+            Disposition::TransferredToJudicial { organ, reference }
+            | Disposition::TransferredToDiscipline { organ, reference } => (
+                None,
+                None,
+                reference.clone(),
+                Some(organ.clone()),
+                None,
+                None,
+            ),
+            Disposition::NoticeToDepartment {
+                department,
+                reference,
+            } => (
+                None,
+                None,
+                reference.clone(),
+                Some(department.clone()),
+                None,
+                None,
+            ),
+            Disposition::FixedOnSite { .. } => (None, None, None, None, None, None),
+        };
+        let closed = match d {
+            Disposition::RectificationOrder { follow_up, .. } => follow_up
+                .as_ref()
+                .is_some_and(|f| f.outcome == RectificationOutcome::Rectified),
+            Disposition::CaseFiled { .. } => false,
+            _ => true,
+        };
+        sqlx::query(
+            "INSERT INTO oversight_findings (finding_id, record_id, version, task_id, plan_id, jurisdiction, category, item_id, description, \
+             kind, order_no, deadline, reference, organ, followed_up_on, outcome, closed, managed, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, $18) \
+             ON CONFLICT (finding_id) DO UPDATE SET version = excluded.version, description = excluded.description, \
+             item_id = excluded.item_id, kind = excluded.kind, order_no = excluded.order_no, deadline = excluded.deadline, \
+             reference = excluded.reference, organ = excluded.organ, followed_up_on = excluded.followed_up_on, \
+             outcome = excluded.outcome, closed = excluded.closed, updated_at = excluded.updated_at \
+             WHERE oversight_findings.managed = 0",
+        )
+        .bind(f.finding_id.to_string())
+        .bind(&record_id)
+        .bind(version)
+        .bind(&record.task_id)
+        .bind(&facts.plan_id)
+        .bind(&facts.jurisdiction)
+        .bind(record.category.code())
+        .bind(f.item_id.clone().unwrap_or_default())
+        .bind(&f.description)
+        .bind(d.kind().as_str())
+        .bind(order_no)
+        .bind(deadline)
+        .bind(reference)
+        .bind(organ)
+        .bind(followed_up_on)
+        .bind(outcome)
+        .bind(i64::from(closed))
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Indexes every draw and record version the projection does not hold
+    /// (see the module docs): all of them the first time over an older
+    /// database, else the last minutes' (one indexed range query when
+    /// there is nothing to do). Returns the record versions indexed.
+    pub async fn catch_up_projection(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let draws: Vec<(String,)> = sqlx::query_as(
+            "SELECT d.draw_id FROM draws d \
+             WHERE NOT EXISTS (SELECT 1 FROM oversight_draws o WHERE o.draw_id = d.draw_id) ORDER BY d.plan_id, d.seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (draw_id,) in draws {
+            let _writer = self.writer().await;
+            let mut tx = self.pool.begin().await?;
+            index_draw(&mut tx, &draw_id).await?;
+            tx.commit().await?;
+        }
+        let (newest,): (Option<String>,) =
+            sqlx::query_as("SELECT MAX(received_at) FROM oversight_records")
+                .fetch_one(&self.pool)
+                .await?;
+        let since = match newest {
+            Some(t) => (parse_time(&t)? - Duration::minutes(CATCH_UP_OVERLAP_MIN))
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
+            None => String::new(),
+        };
+        let missing: Vec<(String, String)> = sqlx::query_as(
+            "SELECT r.record_id, r.version FROM records r WHERE r.received_at >= $1 \
+             AND NOT EXISTS (SELECT 1 FROM oversight_records o WHERE o.record_id = r.record_id AND o.version = r.version) \
+             ORDER BY r.received_at",
+        )
+        .bind(&since)
+        .fetch_all(&self.pool)
+        .await?;
+        for chunk in missing.chunks(500) {
+            let _writer = self.writer().await;
+            let mut tx = self.pool.begin().await?;
+            index_batch(&mut tx, self.backend, chunk).await?;
+            tx.commit().await?;
+        }
+        Ok(missing)
+    }
+}
