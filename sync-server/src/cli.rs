@@ -335,7 +335,7 @@ async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("reading bound address")?;
     // Tests and scripts wait for this exact line to learn the port.
     println!("listening on http://{addr}");
-    let checker = crate::oversight::duty::Checker::spawn(state.clone());
+    let checker = crate::oversight::duty::Checker::spawn(state.clone(), state.oversight.clone());
     // With the peer address, so the console can rate-limit logins per client.
     axum::serve(
         listener,

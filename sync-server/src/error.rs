@@ -129,3 +129,19 @@ impl From<JsonRejection> for ApiError {
         }
     }
 }
+
+impl From<crate::oversight::OversightError> for ApiError {
+    fn from(e: crate::oversight::OversightError) -> Self {
+        use crate::oversight::OversightError;
+        match e {
+            OversightError::Store(s) => s.into(),
+            OversightError::NotFound(m) => Self::NotFound(m),
+            OversightError::Conflict(m) => Self::Conflict(m),
+            OversightError::Invalid { field, message } => Self::Unprocessable {
+                message: format!("{field}: {message}"),
+                details: serde_json::json!({ "field": field }),
+            },
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}

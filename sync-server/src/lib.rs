@@ -13,15 +13,15 @@ pub mod demo;
 pub mod device_api;
 pub mod error;
 pub mod observe;
-pub mod oversight;
 pub mod service;
 pub mod settings;
-pub mod store;
 
 /// Evidence blob stores and uploads: the `choucha-blobs` crate.
 pub use choucha_blobs as blobs;
 /// Directory file parsing: the `choucha-import` crate.
 pub use choucha_import as import;
+pub use choucha_oversight as oversight;
+pub use choucha_store as store;
 
 use std::sync::Arc;
 
@@ -58,6 +58,16 @@ pub enum BlobConfig {
     S3(blobs::S3Config),
 }
 
+impl oversight::Sources for AppState {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn blobs(&self) -> Arc<dyn blobs::BlobStore> {
+        self.uploads.store().clone()
+    }
+}
+
 impl AppState {
     /// Opens the evidence store and the upload area beside the database,
     /// with the default oversight settings ([`AppState::configure`] sets
@@ -76,6 +86,7 @@ impl AppState {
         let uploads =
             blobs::UploadManager::new(data_dir, blob_store, blobs::UploadLimits::default()).await?;
         let checklists = Arc::new(Catalogue::embedded()?);
+        store.observe_writer_wait(|secs| observe::metrics().writer_wait.observe(secs));
         Ok(Self {
             blob_registrar: store::BlobRegistrar::start(store.clone()),
             store,

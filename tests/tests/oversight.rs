@@ -1170,7 +1170,7 @@ async fn team_progress_migration(url: &str, backend: &str) {
     // The schema up to 0004, from copies of the repository's migrations.
     let migrations = TempDir::new("migrations-0004").unwrap();
     let from = choucha_tests::workspace_root()
-        .join("sync-server/migrations")
+        .join("store/migrations")
         .join(backend);
     for e in std::fs::read_dir(&from).unwrap() {
         let e = e.unwrap();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::audit::{self, Actor, Change};
-use super::{Store, StoreError, now, parse_time, random_token, token_hash};
+use super::{Store, StoreError, corrupt, now, parse_time, random_token, token_hash};
 
 /// What a console user may do (stored as its code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -108,10 +108,6 @@ pub struct NewSession {
 pub struct RecentFailures {
     pub for_username: i64,
     pub from_client: i64,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 type UserRow = (

@@ -17,7 +17,7 @@ use flate2::Compression;
 use flate2::write::ZlibEncoder;
 
 /// The font, shared with the tablet's watermark (`app/core/assets/fonts`).
-static FONT: &[u8] = include_bytes!("../../../../app/core/assets/fonts/NotoSansSC-Bold-GB2312.otf");
+static FONT: &[u8] = include_bytes!("../../../app/core/assets/fonts/NotoSansSC-Bold-GB2312.otf");
 
 pub const A4: (f32, f32) = (595.0, 842.0);
 

@@ -17,7 +17,7 @@ use choucha_shared::directory::{Expert, Officer, Target, TargetIdentity};
 
 use super::audit::{self, Actor, Change};
 use super::{Store, StoreError, now};
-use crate::import::{Parsed, RecusalRow, RowError};
+use choucha_import::{Parsed, RecusalRow, RowError};
 
 /// Outcome of one import, returned to the user.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -9,11 +9,7 @@ use choucha_shared::review::ReviewState;
 use chrono::NaiveDate;
 
 use super::audit::{self, Actor, Change};
-use super::{Store, StoreError, now};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use super::{Store, StoreError, corrupt, now};
 
 impl From<FollowUpError> for StoreError {
     fn from(e: FollowUpError) -> Self {

@@ -11,11 +11,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::audit::{self, Actor, Change};
-use super::{Store, StoreError, now};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use super::{Store, StoreError, corrupt, now};
 
 /// One published result, exactly as the public sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -20,11 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use choucha_shared::review::TaskState;
 
-use super::{Backend, Store, StoreError};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use super::{Backend, Store, StoreError, corrupt};
 
 /// What a dashboard covers. A town-office lead's scope has `town` set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

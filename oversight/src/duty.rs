@@ -35,10 +35,10 @@ use serde::Serialize;
 
 use super::phash;
 use super::{OversightConfig, OversightError};
-use crate::AppState;
-use crate::blobs::BlobStore;
-use crate::store::Store;
-use crate::store::duty::PhotoHash;
+use crate::Sources;
+use choucha_blobs::BlobStore;
+use choucha_store::Store;
+use choucha_store::duty::PhotoHash;
 
 /// One reason to doubt that the officers were on site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -407,7 +407,7 @@ async fn reuse_flags(
 
 /// Runs every check on one record version. Writes nothing.
 pub async fn report(
-    state: &AppState,
+    state: &impl Sources,
     cfg: &OversightConfig,
     record_id: &str,
     version: &str,
@@ -418,14 +418,14 @@ pub async fn report(
 /// Runs every check on one record version, caching photo hashes, and keeps
 /// the number of flags for the review queue (the [`Checker`]'s step).
 pub async fn refresh(
-    state: &AppState,
+    state: &impl Sources,
     cfg: &OversightConfig,
     record_id: &str,
     version: &str,
 ) -> Result<DutyReport, OversightError> {
     let report = check(state, cfg, record_id, version, true).await?;
     state
-        .store
+        .store()
         .set_duty_counts(
             record_id,
             version,
@@ -437,13 +437,13 @@ pub async fn refresh(
 }
 
 async fn check(
-    state: &AppState,
+    state: &impl Sources,
     cfg: &OversightConfig,
     record_id: &str,
     version: &str,
     cache: bool,
 ) -> Result<DutyReport, OversightError> {
-    let store = &state.store;
+    let store = state.store();
     let (record, _, store_flags) = store
         .record_version(record_id, version)
         .await?
@@ -452,7 +452,7 @@ async fn check(
     let mut flags = static_flags(&record, location, &store_flags, cfg);
     let mut pending = Vec::new();
     let mut checked = BTreeSet::new();
-    let blobs = state.uploads.store();
+    let blobs = state.blobs();
     for p in &record.photos {
         if !checked.insert(p.sha256.as_str()) {
             continue;
@@ -499,11 +499,11 @@ async fn check(
 /// complete. Returns how many were checked and how many of those are now
 /// settled (every photo checked).
 pub async fn refresh_pending(
-    state: &AppState,
+    state: &impl Sources,
     cfg: &OversightConfig,
     limit: i64,
 ) -> Result<(usize, usize), OversightError> {
-    let rows = state.store.duty_unchecked(limit).await?;
+    let rows = state.store().duty_unchecked(limit).await?;
     let mut settled = 0;
     for (record_id, version) in &rows {
         if refresh(state, cfg, record_id, version)
@@ -529,10 +529,12 @@ impl Checker {
 
     /// Runs until the process ends. A failure is logged and retried on the
     /// next round; it never stops the server.
-    pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    pub fn spawn<S>(state: S, cfg: std::sync::Arc<OversightConfig>) -> tokio::task::JoinHandle<()>
+    where
+        S: Sources + Send + Sync + 'static,
+    {
         tokio::spawn(async move {
             loop {
-                let cfg = state.oversight.clone();
                 match refresh_pending(&state, &cfg, Self::BATCH).await {
                     // A full batch that made progress: there may be more.
                     Ok((n, settled)) if n as i64 == Self::BATCH && settled > 0 => continue,

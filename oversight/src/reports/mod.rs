@@ -25,8 +25,8 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
 
 use super::disclosure::csv_field;
 use super::{OversightConfig, OversightError};
-use crate::AppState;
-pub use crate::store::reports::{ProblemRow, SummaryRow, TownSummary};
+use crate::Sources;
+pub use choucha_store::reports::{ProblemRow, SummaryRow, TownSummary};
 
 const SUMMARY_HEADER: [&str; 11] = [
     "镇街",
@@ -206,13 +206,13 @@ pub fn summary_xlsx(s: &TownSummary, title: &str) -> Result<Vec<u8>, OversightEr
 /// The record of one inspection as PDF, with its photos and signatures as
 /// stored. A blob that has not arrived is named instead of shown.
 pub async fn record_pdf(
-    state: &AppState,
+    state: &impl Sources,
     catalogue: &Catalogue,
     cfg: &OversightConfig,
     record_id: &str,
     version: &str,
 ) -> Result<Vec<u8>, OversightError> {
-    let store = &state.store;
+    let store = state.store();
     let (record, review_state, _) = store
         .record_version(record_id, version)
         .await?
@@ -221,7 +221,7 @@ pub async fn record_pdf(
     let (_, town) = store.target_place(record.category, &record.target).await?;
     let mut blobs = BTreeMap::new();
     for h in record.blob_hashes() {
-        if let Some(b) = state.uploads.store().read_all(h).await? {
+        if let Some(b) = state.blobs().read_all(h).await? {
             blobs.insert(h.to_string(), b.to_vec());
         }
     }

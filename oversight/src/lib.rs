@@ -1,6 +1,6 @@
 //! Oversight by the quality section (质量科): the rules and renderings
 //! behind what the console shows and exports, as functions over data the
-//! [`Store`](crate::store::Store) reads. The store owns every query and the
+//! [`Store`](choucha_store::Store) reads. The store owns every query and the
 //! `oversight_*` projection they read (kept current in the same transaction
 //! as each write, see `store::projection`); what is here computes.
 //!
@@ -11,6 +11,9 @@
 //! * [`disclosure`] — the result a record suggests, the publication
 //!   deadline list and the streamed feeds of the public register (一公开).
 //! * [`reports`] — the town summary as XLSX/CSV and the per-inspection PDF.
+//!
+//! It may not touch SQL or HTTP: it reads through [`Sources`] (the store and
+//! the blob store) and writes only through the proof-of-duty checker.
 
 pub mod disclosure;
 pub mod duty;
@@ -19,9 +22,15 @@ pub mod reports;
 
 use choucha_shared::calendar::WorkCalendar;
 
-use crate::blobs::BlobStoreError;
-use crate::error::ApiError;
-use crate::store::StoreError;
+use choucha_blobs::BlobStoreError;
+use choucha_store::{Store, StoreError};
+
+/// Where the checks read from: the server's store and its evidence blobs.
+/// The server's state implements it; a test may bring its own.
+pub trait Sources {
+    fn store(&self) -> &Store;
+    fn blobs(&self) -> std::sync::Arc<dyn choucha_blobs::BlobStore>;
+}
 
 /// Settings of the checks and the public register.
 #[derive(Debug, Clone)]
@@ -83,21 +92,6 @@ impl OversightError {
 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> OversightError {
     OversightError::Corrupt(e.to_string())
-}
-
-impl From<OversightError> for ApiError {
-    fn from(e: OversightError) -> Self {
-        match e {
-            OversightError::Store(s) => s.into(),
-            OversightError::NotFound(m) => Self::NotFound(m),
-            OversightError::Conflict(m) => Self::Conflict(m),
-            OversightError::Invalid { field, message } => Self::Unprocessable {
-                message: format!("{field}: {message}"),
-                details: serde_json::json!({ "field": field }),
-            },
-            other => Self::Internal(anyhow::Error::new(other)),
-        }
-    }
 }
 
 /// Today's date where the inspections happen (China Standard Time): a

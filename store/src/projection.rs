@@ -26,13 +26,9 @@ use choucha_shared::record::{Disposition, InspectionRecord, RectificationOutcome
 use choucha_shared::review::{ReviewState, TaskState};
 use chrono::{Duration, SecondsFormat};
 
-use super::{Backend, Store, StoreError, marks, now, parse_time};
+use super::{Backend, Store, StoreError, corrupt, marks, now, parse_time};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
 
 /// How far back a catch-up looks before the newest indexed record: a push
 /// transaction takes its `received_at` when it starts and may commit after

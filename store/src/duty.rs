@@ -11,11 +11,7 @@ use choucha_shared::record::InspectionRecord;
 use choucha_shared::review::ReviewState;
 use choucha_shared::value::GeoPoint;
 
-use super::{Store, StoreError, now};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use super::{Store, StoreError, corrupt, now};
 
 /// A cached perceptual hash: the hash, or `None` when the blob could not be
 /// decoded as a picture.

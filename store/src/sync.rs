@@ -26,7 +26,7 @@ use choucha_shared::sync::{
 use choucha_shared::value::Sha256Hex;
 
 use super::audit::{self, Actor, Change};
-use super::{Store, StoreError, marks, now, parse_time, random_token, token_hash};
+use super::{Store, StoreError, corrupt, marks, now, parse_time, random_token, token_hash};
 
 /// An authenticated device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +52,6 @@ fn normalise_code(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_uppercase())
         .collect()
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 /// How far a device clock may run ahead of the server before it is flagged.

@@ -22,7 +22,7 @@ use choucha_shared::plan::{DrawPlan, DrawResult, Redraw, Task, TeamMember};
 
 use super::audit::{self, Actor, Change};
 use super::directory::{Val, bind_all};
-use super::{Store, StoreError, now, parse_time};
+use super::{Store, StoreError, corrupt, now, parse_time};
 
 /// A plan as stored, with its freezing state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,10 +63,6 @@ pub const MIN_SEED_CHARS: usize = 20;
 
 fn parse_domains(s: &str) -> BTreeSet<TargetCategory> {
     s.split(',').filter_map(|c| c.parse().ok()).collect()
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 impl Store {

@@ -16,7 +16,7 @@ use choucha_shared::sync::RecordReturn;
 use choucha_shared::value::Sha256Hex;
 
 use super::audit::{self, Actor, Change};
-use super::{Store, StoreError, now};
+use super::{Store, StoreError, corrupt, now};
 
 /// What a review decision changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +24,6 @@ pub struct ReviewChange {
     pub task_id: String,
     pub before: ReviewState,
     pub after: ReviewState,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 /// Reads the current version's state, applies `action` and writes the new

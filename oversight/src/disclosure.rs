@@ -28,8 +28,8 @@ use futures_util::Stream;
 use serde::Serialize;
 
 use super::{OversightError, corrupt};
-use crate::store::Store;
-use crate::store::disclosure::PublicResult;
+use choucha_store::Store;
+use choucha_store::disclosure::PublicResult;
 
 /// The result category a record suggests; the reviewer may choose another
 /// when publishing.

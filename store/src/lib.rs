@@ -6,8 +6,20 @@
 //! accept), values are plain text/integers/reals (times as RFC 3339 UTC text,
 //! documents as JSON text), and the few dialect differences live in the two
 //! migration directories. So one code path is tested against both backends.
+//!
+//! # What this crate owns, and what it may not touch
+//!
+//! The schema (`migrations/`), every query, the SQLite writer lock and the
+//! PostgreSQL row locks, the audit log (every method that carries out a use
+//! case appends its entry in its own transaction), and the console's
+//! projection (`projection`, kept current in the transactions that change
+//! it) with the read models over it. Nothing outside reaches the pool
+//! ([`Store::raw_pool`] exists only for tests, feature `test-support`).
+//! It knows no HTTP, no blob bytes and no transport's types; the rules that
+//! are not SQL (the draw, the sealing rules, review transitions, follow-up
+//! steps) come from `choucha-shared` as functions over values.
 
-pub(crate) mod audit;
+pub mod audit;
 mod console;
 pub mod dashboard;
 pub(crate) mod directory;
@@ -41,7 +53,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
-/// Failures of the store, mapped to API errors in `crate::error`.
+/// Failures of the store, mapped to each transport's errors by the server.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
@@ -108,6 +120,28 @@ pub struct Store {
     write_queue: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Device tokens already checked (see `token_cache`).
     device_tokens: std::sync::Arc<token_cache::TokenCache>,
+    /// Told how long each writer waited for the SQLite writer (seconds),
+    /// once the server has said where to ([`Store::observe_writer_wait`]).
+    writer_wait: std::sync::Arc<WriterWait>,
+}
+
+#[derive(Default)]
+struct WriterWait(std::sync::OnceLock<Box<dyn Fn(f64) + Send + Sync>>);
+
+impl WriterWait {
+    fn get(&self) -> Option<&(dyn Fn(f64) + Send + Sync)> {
+        self.0.get().map(|b| b.as_ref())
+    }
+}
+
+impl std::fmt::Debug for WriterWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "WriterWait(observed)"
+        } else {
+            "WriterWait"
+        })
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -172,6 +206,7 @@ impl Store {
             write_lock: Default::default(),
             write_queue: Default::default(),
             device_tokens: Default::default(),
+            writer_wait: Default::default(),
         };
         // A database from before the projection was written with each
         // change (or bulk-loaded): index what it lacks, once, here.
@@ -187,9 +222,9 @@ impl Store {
                 let started = std::time::Instant::now();
                 let _queued = self.write_queue.lock().await;
                 let guard = self.write_lock.lock().await;
-                crate::observe::metrics()
-                    .writer_wait
-                    .observe(started.elapsed().as_secs_f64());
+                if let Some(observe) = self.writer_wait.get() {
+                    observe(started.elapsed().as_secs_f64());
+                }
                 Some(guard)
             }
             Backend::Postgres => None,
@@ -206,6 +241,12 @@ impl Store {
             Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// Where to report each writer's wait for the SQLite writer (seconds),
+    /// e.g. a metrics histogram. Set once; later calls are ignored.
+    pub fn observe_writer_wait(&self, observe: impl Fn(f64) + Send + Sync + 'static) {
+        let _ = self.writer_wait.0.set(Box::new(observe));
     }
 
     /// (connections open, of which idle), for `/metrics`.
@@ -277,6 +318,11 @@ pub fn token_hash(token: &str) -> String {
 /// Current time as stored: RFC 3339, UTC, microseconds.
 pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A stored value that does not read back (bad JSON, an unknown code).
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// Numbered bind markers `$first, …, $(first + n − 1)`, for an `IN (…)`

@@ -10,11 +10,7 @@ use choucha_shared::review::{ReviewState, TaskState};
 use serde::Serialize;
 
 use super::dashboard::Scope;
-use super::{Store, StoreError};
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
+use super::{Store, StoreError, corrupt};
 
 /// One line of the summary: a town and target category.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
