@@ -360,6 +360,17 @@ impl InspectionRecord {
         Sha256Hex::of(&serde_json::to_vec(&attested).unwrap_or_default())
     }
 
+    /// The version of the record as sealed: SHA-256 over the canonical JSON
+    /// of everything it holds — the attested content *and* the signatures,
+    /// the refusal, the team and the target's name. Two seals that differ in
+    /// anything (an amendment that only has the enterprise sign again) are
+    /// two versions; [`content_hash`](Self::content_hash) is what signers
+    /// sign and stays the same across such an amendment.
+    pub fn version(&self) -> Sha256Hex {
+        // Serialising plain data with string keys cannot fail.
+        Sha256Hex::of(&serde_json::to_vec(self).unwrap_or_default())
+    }
+
     pub fn photos_of<'a>(
         &'a self,
         subject: &'a PhotoSubject,

@@ -148,9 +148,9 @@ impl ReviewState {
             (S::Received, A::MarkHasIssues) => S::HasIssues,
             (S::Received | S::HasIssues, A::Approve) => S::Approved,
             (S::Incomplete | S::Received | S::HasIssues, A::Return) => S::Returned,
-            (S::Incomplete | S::Received | S::HasIssues | S::Returned, A::Supersede) => {
-                S::Superseded
-            }
+            // Only a version returned to its team may be amended: a received
+            // or approved one is the reviewer's, not the device's.
+            (S::Returned, A::Supersede) => S::Superseded,
             (from, action) => return Err(IllegalTransition { from, action }),
         };
         Ok(to)
@@ -303,9 +303,7 @@ mod tests {
             (S::Incomplete, A::Return, S::Returned),
             (S::Received, A::Return, S::Returned),
             (S::HasIssues, A::Return, S::Returned),
-            (S::Incomplete, A::Supersede, S::Superseded),
-            (S::Received, A::Supersede, S::Superseded),
-            (S::HasIssues, A::Supersede, S::Superseded),
+            // Only a returned version may be amended.
             (S::Returned, A::Supersede, S::Superseded),
         ];
         for from in S::ALL {

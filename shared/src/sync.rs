@@ -161,14 +161,28 @@ pub enum EntryVerdict {
     Conflict { message: String },
     /// The entry does not follow the stored log; send from `expected_index`.
     Gap { expected_index: u64 },
-    /// Refused on its merits (bad hash, broken chain, someone else's task…).
+    /// Not a valid entry of the device's log (bad hash, broken chain): not
+    /// taken; the device must repair its log before the server goes on.
     Rejected { message: String },
+    /// Taken into the device's log, so the entries after it go on, but what
+    /// it carries is refused on its merits: a record that does not match
+    /// its task, an amendment of a version that was not returned, a second
+    /// seal. Nothing of it is stored or shown; the device keeps it for its
+    /// user, with `message`, and sends what follows.
+    Refused { message: String },
 }
 
 impl EntryVerdict {
-    /// Whether the device may consider the entry delivered.
+    /// Whether the entry was taken and applied (newly or before).
     pub fn is_confirmed(&self) -> bool {
         matches!(self, Self::Stored | Self::Duplicate)
+    }
+
+    /// Whether the device is done with the entry: applied, or taken and
+    /// refused (then its user must see why). A device never sends a settled
+    /// entry again.
+    pub fn is_settled(&self) -> bool {
+        self.is_confirmed() || matches!(self, Self::Refused { .. })
     }
 }
 

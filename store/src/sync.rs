@@ -47,6 +47,15 @@ pub struct EnrolmentCode {
 
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
+/// An entry the server already holds in some device's log.
+#[derive(Debug, Clone)]
+struct Held {
+    device_id: String,
+    entry: StoredEntry,
+    /// Why its payload was refused, when it was (see `EntryVerdict::Refused`).
+    refused: Option<String>,
+}
+
 fn normalise_code(code: &str) -> String {
     code.chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -448,7 +457,7 @@ impl Store {
         let mut results = Vec::with_capacity(entries.len());
         // The batch's log rows, written together once every entry is
         // decided (nothing below reads them back).
-        let mut log_rows: Vec<&LogEntry> = Vec::with_capacity(entries.len());
+        let mut log_rows: Vec<(&LogEntry, Option<String>)> = Vec::with_capacity(entries.len());
         for e in entries {
             let at_index_e = at_index.get(&e.index).cloned();
             let by_id_e = by_id.get(&e.entry_id).cloned();
@@ -457,32 +466,77 @@ impl Store {
             } else {
                 None
             };
-            let verdict = match chain_check(
-                e,
-                at_index_e.as_ref(),
-                by_id_e.as_ref(),
-                next,
-                prev.as_ref(),
-            ) {
+            let chain = match by_id_e.as_ref().map(|s| &s.device_id) {
+                // Entry IDs are unique across devices: another device's
+                // entry replayed here is not this device's to send.
+                Some(owner) if *owner != device.device_id => Some(EntryVerdict::Conflict {
+                    message: format!(
+                        "条目 ID {} 已属于另一台设备，不会被接收 (entry ID of another device)",
+                        e.entry_id
+                    ),
+                }),
+                _ => chain_check(
+                    e,
+                    at_index_e.as_ref().map(|s| &s.entry),
+                    by_id_e.as_ref().map(|s| &s.entry),
+                    next,
+                    prev.as_ref(),
+                ),
+            };
+            let verdict = match chain {
+                // A retry of an entry taken but refused: the same answer.
+                Some(EntryVerdict::Duplicate) => match by_id_e.and_then(|s| s.refused) {
+                    Some(message) => EntryVerdict::Refused { message },
+                    None => EntryVerdict::Duplicate,
+                },
                 Some(v) => v,
-                None => match self.check_payload(&mut tx, device, e).await? {
-                    Some(v) => v,
-                    None => {
-                        self.store_record(&mut tx, device, e, &received_at, catalogue)
-                            .await?;
-                        log_rows.push(e);
-                        next += 1;
-                        last_hash = Some(e.hash.clone());
-                        let stored = StoredEntry {
+                None => {
+                    // One entry's failure must not undo the batch: each
+                    // runs in its own savepoint.
+                    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                    let refusal = match self.check_payload(&mut sp, device, e).await? {
+                        Some(message) => Some(message),
+                        None => match self
+                            .store_record(&mut sp, device, e, &received_at, catalogue)
+                            .await
+                        {
+                            Ok(()) => None,
+                            Err(StoreError::Conflict(message)) => Some(message),
+                            Err(StoreError::Db(sqlx::Error::Database(d)))
+                                if d.is_unique_violation() || d.is_foreign_key_violation() =>
+                            {
+                                Some(format!(
+                                    "服务器无法保存该条目（与已保存的数据冲突）(stored data conflict): {d}"
+                                ))
+                            }
+                            Err(other) => return Err(other),
+                        },
+                    };
+                    match &refusal {
+                        None => sp.commit().await?,
+                        // Undo what the entry wrote; the entry itself
+                        // is still taken into the log below.
+                        Some(_) => sp.rollback().await?,
+                    }
+                    log_rows.push((e, refusal.clone()));
+                    next += 1;
+                    last_hash = Some(e.hash.clone());
+                    let stored = Held {
+                        device_id: device.device_id.clone(),
+                        entry: StoredEntry {
                             entry_id: e.entry_id,
                             index: e.index,
                             hash: e.hash.clone(),
-                        };
-                        at_index.insert(e.index, stored.clone());
-                        by_id.insert(e.entry_id, stored);
-                        EntryVerdict::Stored
+                        },
+                        refused: refusal.clone(),
+                    };
+                    at_index.insert(e.index, stored.clone());
+                    by_id.insert(e.entry_id, stored);
+                    match refusal {
+                        None => EntryVerdict::Stored,
+                        Some(message) => EntryVerdict::Refused { message },
                     }
-                },
+                }
             };
             results.push(EntryResult {
                 entry_id: e.entry_id,
@@ -520,48 +574,58 @@ impl Store {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         device: &DeviceCtx,
         entries: &[LogEntry],
-    ) -> Result<(HashMap<u64, StoredEntry>, HashMap<Uuid, StoredEntry>), StoreError> {
+    ) -> Result<(HashMap<u64, Held>, HashMap<Uuid, Held>), StoreError> {
         let mut at_index = HashMap::new();
         let mut by_id = HashMap::new();
         // A few hundred entries per query keeps well under every database's
-        // limit on bound parameters.
+        // limit on bound parameters. Entry IDs are looked up on every
+        // device: they are unique across the server.
         for part in entries.chunks(400) {
             let n = part.len();
             let sql = format!(
-                "SELECT entry_id, idx, hash FROM device_log WHERE device_id = $1 AND idx IN ({}) \
+                "SELECT device_id, entry_id, idx, hash, refused FROM device_log WHERE device_id = $1 AND idx IN ({}) \
                  UNION ALL \
-                 SELECT entry_id, idx, hash FROM device_log WHERE entry_id IN ({}) AND device_id = $1",
+                 SELECT device_id, entry_id, idx, hash, refused FROM device_log WHERE entry_id IN ({})",
                 marks(2, n),
                 marks(n + 2, n)
             );
-            let mut q = sqlx::query_as::<_, (String, i64, String)>(&sql).bind(&device.device_id);
+            type Row = (String, String, i64, String, Option<String>);
+            let mut q = sqlx::query_as::<_, Row>(&sql).bind(&device.device_id);
             for e in part {
                 q = q.bind(e.index.min(i64::MAX as u64) as i64);
             }
             for e in part {
                 q = q.bind(e.entry_id.to_string());
             }
-            for (id, idx, h) in q.fetch_all(&mut **tx).await? {
-                let stored = StoredEntry {
-                    entry_id: id.parse().map_err(corrupt)?,
-                    index: idx as u64,
-                    hash: Sha256Hex::parse(&h).map_err(corrupt)?,
+            for (owner, id, idx, h, refused) in q.fetch_all(&mut **tx).await? {
+                let held = Held {
+                    entry: StoredEntry {
+                        entry_id: id.parse().map_err(corrupt)?,
+                        index: idx as u64,
+                        hash: Sha256Hex::parse(&h).map_err(corrupt)?,
+                    },
+                    refused,
+                    device_id: owner,
                 };
-                at_index.insert(stored.index, stored.clone());
-                by_id.insert(stored.entry_id, stored);
+                if held.device_id == device.device_id {
+                    at_index.insert(held.entry.index, held.clone());
+                }
+                by_id.insert(held.entry.entry_id, held);
             }
         }
         Ok((at_index, by_id))
     }
 
     /// Checks an entry's payload against the server's facts: only the
-    /// device's officer's tasks, amendments only of the current version.
+    /// device's officer's tasks, records that match their task, amendments
+    /// only of the current, returned version of the same task. `Some` is
+    /// why the payload is refused.
     async fn check_payload(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         device: &DeviceCtx,
         e: &LogEntry,
-    ) -> Result<Option<EntryVerdict>, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let task_id = match &e.payload {
             EntryPayload::Started { task_id, .. } => Some(task_id.clone()),
             EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } => {
@@ -578,11 +642,19 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await?;
             if member.is_none() {
-                return Ok(Some(EntryVerdict::Rejected {
-                    message: format!(
-                        "任务 {task_id} 不存在或不属于本设备执法人员所在的检查组 (not your team's task)"
-                    ),
-                }));
+                return Ok(Some(format!(
+                    "任务 {task_id} 不存在或不属于本设备执法人员所在的检查组 (not your team's task)"
+                )));
+            }
+        }
+        if let EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } = &e.payload {
+            let lies = task_mismatches(tx, record).await?;
+            if !lies.is_empty() {
+                return Ok(Some(format!(
+                    "记录与任务 {} 不符，未予接收 (the record does not match its task)：{}",
+                    record.task_id,
+                    lies.join("；")
+                )));
             }
         }
         match &e.payload {
@@ -593,41 +665,42 @@ impl Store {
                         .fetch_optional(&mut **tx)
                         .await?;
                 if exists.is_some() {
-                    return Ok(Some(EntryVerdict::Conflict {
-                        message: format!(
-                            "记录 {} 已封存，封存后的修改须以补正（amendment）提交",
-                            record.record_id
-                        ),
-                    }));
+                    return Ok(Some(format!(
+                        "记录 {} 已封存，封存后的修改须以补正（amendment）提交",
+                        record.record_id
+                    )));
                 }
             }
             EntryPayload::Amended { replaces, record } => {
-                let current: Option<(String, String)> = sqlx::query_as(
-                    "SELECT version, state FROM records WHERE record_id = $1 AND superseded = 0",
+                let current: Option<(String, String, String)> = sqlx::query_as(
+                    "SELECT version, state, task_id FROM records WHERE record_id = $1 AND superseded = 0",
                 )
                 .bind(record.record_id.to_string())
                 .fetch_optional(&mut **tx)
                 .await?;
                 match current {
-                    Some((v, _)) if v != replaces.as_str() => {
-                        return Ok(Some(EntryVerdict::Conflict {
-                            message: format!(
-                                "补正所替代的版本 {replaces} 不是当前版本 {v}，请先同步后再补正"
-                            ),
-                        }));
+                    Some((_, _, task)) if task != record.task_id => {
+                        return Ok(Some(format!(
+                            "补正须针对原任务 {task}，不能改为任务 {} (an amendment keeps its record's task)",
+                            record.task_id
+                        )));
                     }
-                    Some((_, state)) => {
+                    Some((v, _, _)) if v != replaces.as_str() => {
+                        return Ok(Some(format!(
+                            "补正所替代的版本 {replaces} 不是当前版本 {v}，请先同步后再补正"
+                        )));
+                    }
+                    Some((_, state, _)) => {
                         let state: ReviewState = state.parse().map_err(corrupt)?;
                         if let Err(e) = state.apply(ReviewAction::Supersede) {
-                            return Ok(Some(EntryVerdict::Conflict {
-                                message: e.to_string(),
-                            }));
+                            return Ok(Some(e.to_string()));
                         }
                     }
                     None => {
-                        return Ok(Some(EntryVerdict::Conflict {
-                            message: format!("记录 {} 尚未封存，无从补正", record.record_id),
-                        }));
+                        return Ok(Some(format!(
+                            "记录 {} 尚未封存，无从补正",
+                            record.record_id
+                        )));
                     }
                 }
             }
@@ -651,13 +724,24 @@ impl Store {
             EntryPayload::Amended { replaces, record } => (record, Some(replaces)),
             _ => return Ok(()),
         };
-        let version = record.content_hash();
+        let version = record.version();
         if let Some(old) = replaces {
-            sqlx::query("UPDATE records SET superseded = 1 WHERE record_id = $1 AND version = $2")
-                .bind(record.record_id.to_string())
-                .bind(old.as_str())
-                .execute(&mut **tx)
-                .await?;
+            // Conditional: a reviewer who changed the version's state since
+            // `check_payload` read it (on PostgreSQL nothing serialises the
+            // two) wins, and this amendment is refused.
+            let done = sqlx::query(
+                "UPDATE records SET superseded = 1 WHERE record_id = $1 AND version = $2 AND superseded = 0 AND state = $3",
+            )
+            .bind(record.record_id.to_string())
+            .bind(old.as_str())
+            .bind(ReviewState::Returned.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "版本 {old} 已不是待补正的当前版本（刚被审核或已被补正），本次补正未予接收"
+                )));
+            }
         }
         let mut flags = self.clock_flags(tx, record, e, received_at).await?;
         // Two records for one task (two devices started it offline): keep
@@ -899,6 +983,70 @@ pub struct StoredRecord {
 /// while missing blobs do change and are read from `record_blobs` and
 /// `blobs` when asked for (see [`blob_missing_line`]). So an arriving
 /// blob needs no rewrite of every record that waits for it.
+/// How a sealed record differs from the task it names and the target's
+/// directory entry: one line per field, naming the field, what the task
+/// says and what the record says. Empty when the record tells the truth.
+async fn task_mismatches(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &InspectionRecord,
+) -> Result<Vec<String>, StoreError> {
+    let row: Option<(String, String, String, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT t.category, t.target_key, t.checklist_id, t.checklist_version, t.team, tg.name \
+         FROM tasks t LEFT JOIN targets tg ON tg.category = t.category AND tg.target_key = t.target_key \
+         WHERE t.task_id = $1",
+    )
+    .bind(&record.task_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((category, target_key, checklist_id, checklist_version, team, name)) = row else {
+        return Ok(vec![format!("task_id：任务 {} 不存在", record.task_id)]);
+    };
+    let mut lies = Vec::new();
+    let mut differ = |field: &str, task: &str, claimed: &str| {
+        if task != claimed {
+            lies.push(format!("{field}：任务为「{task}」，记录为「{claimed}」"));
+        }
+    };
+    differ("category", &category, record.category.code());
+    differ("target", &target_key, record.target.as_str());
+    differ("checklist", &checklist_id, &record.checklist.id);
+    differ(
+        "checklist.version",
+        &checklist_version.to_string(),
+        &record.checklist.version.to_string(),
+    );
+    if let Some(name) = &name {
+        differ("target_name", name, &record.target_name);
+    }
+    let drawn: Vec<TeamMember> = serde_json::from_str(&team).map_err(corrupt)?;
+    // Role, credential and name of each member, as drawn.
+    let key = |t: &[TeamMember]| -> BTreeSet<(String, String, String)> {
+        t.iter()
+            .map(|m| (format!("{:?}", m.role), m.person_id.clone(), m.name.clone()))
+            .collect()
+    };
+    let (want, got) = (key(&drawn), key(&record.team));
+    if want != got {
+        let who = |(_, p, n): &(String, String, String)| format!("{n}（{p}）");
+        let missing: Vec<String> = want.difference(&got).map(who).collect();
+        let extra: Vec<String> = got.difference(&want).map(who).collect();
+        lies.push(format!(
+            "team：与抽取的检查组不一致（缺少 {}；多出 {}）",
+            if missing.is_empty() {
+                "无".to_owned()
+            } else {
+                missing.join("、")
+            },
+            if extra.is_empty() {
+                "无".to_owned()
+            } else {
+                extra.join("、")
+            },
+        ));
+    }
+    Ok(lies)
+}
+
 async fn evaluate(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     record: &InspectionRecord,
@@ -946,21 +1094,21 @@ pub(super) fn blob_missing_line(sha256: &str) -> String {
 async fn insert_log_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     device: &DeviceCtx,
-    rows: &[&LogEntry],
+    rows: &[(&LogEntry, Option<String>)],
     received_at: &str,
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 10;
     for part in rows.chunks(50) {
         let values: Vec<String> = (0..part.len())
             .map(|i| format!("($1, {})", marks(2 + i * COLUMNS, COLUMNS)))
             .collect();
         let sql = format!(
-            "INSERT INTO device_log (device_id, idx, entry_id, hash, prev_hash, kind, record_id, created_at, received_at, entry) \
-             VALUES {} ON CONFLICT DO NOTHING",
+            "INSERT INTO device_log (device_id, idx, entry_id, hash, prev_hash, kind, record_id, created_at, received_at, entry, refused) \
+             VALUES {}",
             values.join(", ")
         );
         let mut q = sqlx::query(&sql).bind(&device.device_id);
-        for e in part {
+        for (e, refused) in part {
             q = q
                 .bind(e.index as i64)
                 .bind(e.entry_id.to_string())
@@ -970,7 +1118,8 @@ async fn insert_log_rows(
                 .bind(e.payload.record_id().to_string())
                 .bind(e.created_at.to_rfc3339())
                 .bind(received_at)
-                .bind(serde_json::to_string(e).map_err(corrupt)?);
+                .bind(serde_json::to_string(e).map_err(corrupt)?)
+                .bind(refused.clone());
         }
         q.execute(&mut **tx).await?;
     }

@@ -13,13 +13,18 @@ use crate::wire::{BlobReply, ClientError};
 /// What a push answer means for the device's log.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PushReading {
-    /// Indices the server stored (or already had): mark them confirmed.
+    /// Indices the server took (stored, had already, or took and refused):
+    /// mark them confirmed, never send them again.
     pub confirmed: Vec<u64>,
     /// The server holds every entry below this index: an answer lost on
     /// the way back is recovered by confirming up to here.
     pub confirmed_below: u64,
-    /// Entries refused on their merits or in conflict, with the server's
-    /// words: a person must look at them.
+    /// Entries the server took but whose payload it refused (a record that
+    /// does not match its task…), with its words: kept for the user to see;
+    /// sync goes on past them.
+    pub needs_user: Vec<(u64, String)>,
+    /// Entries not taken (a broken chain, an ID already used): with the
+    /// server's words; a person must look at them before sync goes on.
     pub refused: Vec<(u64, String)>,
     /// Whether to send the next batch: nothing was refused and the server
     /// moved past the first entry sent (else the rest would only be
@@ -36,6 +41,11 @@ pub fn read_push(answer: &PushResponse, first_sent: u64) -> PushReading {
     for e in &answer.results {
         match &e.verdict {
             v if v.is_confirmed() => r.confirmed.push(e.index),
+            // Taken, not applied: done with it, and its user must know.
+            EntryVerdict::Refused { message } => {
+                r.confirmed.push(e.index);
+                r.needs_user.push((e.index, message.clone()));
+            }
             EntryVerdict::Conflict { message } | EntryVerdict::Rejected { message } => {
                 r.refused.push((e.index, message.clone()));
             }
@@ -197,7 +207,29 @@ mod tests {
         assert_eq!(r.confirmed_below, 3);
         assert!(r.go_on);
 
-        // A refusal stops the run and is kept for the user.
+        // A payload refused but taken into the log: confirmed, kept for
+        // the user, and sync goes on with what follows.
+        let r = read_push(
+            &answer(
+                &[
+                    (
+                        3,
+                        EntryVerdict::Refused {
+                            message: "记录与任务不符".into(),
+                        },
+                    ),
+                    (4, EntryVerdict::Stored),
+                ],
+                5,
+            ),
+            3,
+        );
+        assert_eq!(r.confirmed, vec![3, 4]);
+        assert_eq!(r.needs_user, vec![(3, "记录与任务不符".to_owned())]);
+        assert!(r.refused.is_empty());
+        assert!(r.go_on);
+
+        // An entry not taken stops the run and is kept for the user.
         let r = read_push(
             &answer(
                 &[

@@ -186,7 +186,7 @@ async fn push(
         .any(|r| matches!(r.verdict, EntryVerdict::Rejected { .. }))
     {
         StatusCode::UNPROCESSABLE_ENTITY
-    } else if resp.results.iter().any(|r| !r.verdict.is_confirmed()) {
+    } else if resp.results.iter().any(|r| !r.verdict.is_settled()) {
         StatusCode::CONFLICT
     } else {
         StatusCode::OK

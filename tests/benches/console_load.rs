@@ -332,7 +332,7 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
                     },
                 });
             }
-            let hash = record.content_hash();
+            let signed = record.content_hash();
             record.signatures = team
                 .iter()
                 .map(|m| Signature {
@@ -341,9 +341,10 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
                     name: m.name.clone(),
                     image_sha256: Sha256Hex::of(format!("sig-{i}-{}", m.person_id).as_bytes()),
                     signed_at: start + chrono::Duration::minutes(60),
-                    content_hash: hash.clone(),
+                    content_hash: signed.clone(),
                 })
                 .collect();
+            let hash = record.version();
             let state = match rng.below(20) {
                 0..=13 => "approved",
                 14 | 15 => "received",

@@ -161,7 +161,7 @@ impl SimDevice {
         let pending: Vec<LogEntry> = self.log[self.confirmed as usize..].to_vec();
         let (_, resp) = self.push_entries(&pending).await?;
         for r in &resp.results {
-            if r.verdict.is_confirmed() && r.index == self.confirmed + 1 {
+            if r.verdict.is_settled() && r.index == self.confirmed + 1 {
                 self.confirmed = r.index;
             }
         }

@@ -102,7 +102,7 @@ async fn received_record(server: &TestServer, town: &str, seed: u32) -> (String,
         .map(|i| jpeg(seed + i))
         .collect();
     let blobs = with_photos(&mut record, &images, task.location, task.location);
-    let version = record.content_hash().to_string();
+    let version = record.version().to_string();
     let rid = record.record_id.to_string();
     push(&mut dev, EntryPayload::Sealed { record }, &blobs)
         .await

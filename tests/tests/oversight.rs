@@ -347,7 +347,7 @@ async fn story(database_url: Option<&str>) {
         duty::refresh_pending(&w.state, &cfg, 100).await.unwrap(),
         (0, 0)
     );
-    let v = |r: &InspectionRecord| r.content_hash().to_string();
+    let v = |r: &InspectionRecord| r.version().to_string();
     let f1 = duty::report(&w.state, &cfg, &r1.record_id.to_string(), &v(&r1))
         .await
         .unwrap();
@@ -513,7 +513,7 @@ async fn story(database_url: Option<&str>) {
         store,
         &Actor::user("审核员"),
         &r1.record_id,
-        &r1.content_hash(),
+        &r1.version(),
         service::review::Decision::Approve,
     )
     .await
@@ -522,7 +522,7 @@ async fn story(database_url: Option<&str>) {
         store,
         &Actor::user("审核员"),
         &r3.record_id,
-        &r3.content_hash(),
+        &r3.version(),
         "大门照片疑似重复使用",
         BTreeMap::new(),
     )
@@ -774,7 +774,7 @@ async fn reports(database_url: Option<&str>) {
         store,
         &Actor::user("审核员"),
         &r1.record_id,
-        &r1.content_hash(),
+        &r1.version(),
         service::review::Decision::Approve,
     )
     .await
@@ -833,7 +833,7 @@ async fn reports(database_url: Option<&str>) {
         &w.state.checklists,
         &cfg,
         &r1.record_id.to_string(),
-        r1.content_hash().as_str(),
+        r1.version().as_str(),
     )
     .await
     .unwrap();
@@ -1030,7 +1030,7 @@ async fn team_progress(database_url: Option<&str>) {
         store,
         &Actor::user("审核员"),
         &ra.record_id,
-        &ra.content_hash(),
+        &ra.version(),
         "请补充现场说明",
         BTreeMap::new(),
     )
@@ -1047,7 +1047,7 @@ async fn team_progress(database_url: Option<&str>) {
     let mut new_blobs = Vec::new();
     resign(&mut amended, &mut new_blobs);
     w.push(EntryPayload::Amended {
-        replaces: ra.content_hash(),
+        replaces: ra.version(),
         record: amended.clone(),
     })
     .await;
@@ -1063,7 +1063,7 @@ async fn team_progress(database_url: Option<&str>) {
         store,
         &Actor::user("审核员"),
         &amended.record_id,
-        &amended.content_hash(),
+        &amended.version(),
         service::review::Decision::Approve,
     )
     .await

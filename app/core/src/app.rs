@@ -663,7 +663,13 @@ impl App {
             if !violations.is_empty() {
                 return Err(CoreError::Incomplete(violations));
             }
-            let version = record.content_hash();
+            let version = record.version();
+            if state == AMENDING && sealed_version.as_deref() == Some(version.as_str()) {
+                return Err(CoreError::Refused(
+                    "补正内容与被退回的版本完全相同，请按退回意见修改（如重新签字、补拍照片）后再封存 (the amendment changes nothing)"
+                        .into(),
+                ));
+            }
             let payload = match (state.as_str(), sealed_version) {
                 (AMENDING, Some(old)) => EntryPayload::Amended {
                     replaces: Sha256Hex::parse(&old)
@@ -743,6 +749,21 @@ impl App {
                 .collect::<Result<_, _>>()?;
             rows.into_iter()
                 .map(|(e, c)| Ok((serde_json::from_str(&e)?, c != 0)))
+                .collect()
+        })
+    }
+
+    /// Entries the server took but refused on their merits, oldest first,
+    /// with its words: what the sync screen shows the officer.
+    pub fn refused_entries(&self) -> Result<Vec<(LogEntry, String)>, CoreError> {
+        self.store.read(|c| {
+            let mut st =
+                c.prepare("SELECT entry, refused FROM log WHERE refused IS NOT NULL ORDER BY idx")?;
+            let rows: Vec<(String, String)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter()
+                .map(|(e, m)| Ok((serde_json::from_str(&e)?, m)))
                 .collect()
         })
     }

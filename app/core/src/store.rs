@@ -72,6 +72,11 @@ CREATE TABLE blobs (
 -- of it, and only then is it asked where the upload stands (HEAD).
 ALTER TABLE blobs ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Set when the server took the entry but refused what it carries (a record
+-- that does not match its task…): its words, for the sync screen.
+ALTER TABLE log ADD COLUMN refused TEXT;
+"#,
 ];
 
 /// The open store.

@@ -237,6 +237,12 @@ impl App {
                         [*index as i64],
                     )?;
                 }
+                for (index, message) in &reading.needs_user {
+                    tx.execute(
+                        "UPDATE log SET refused = ?2 WHERE idx = ?1",
+                        (*index as i64, message.as_str()),
+                    )?;
+                }
                 tx.execute(
                     "UPDATE log SET confirmed = 1 WHERE idx < ?1 AND confirmed = 0",
                     [reading.confirmed_below as i64],
@@ -246,8 +252,9 @@ impl App {
             report.entries_confirmed += reading.confirmed.len();
             report.refused.extend(
                 reading
-                    .refused
+                    .needs_user
                     .iter()
+                    .chain(&reading.refused)
                     .map(|(index, message)| format!("第 {index} 条：{message}")),
             );
             if !reading.go_on {

@@ -164,7 +164,7 @@ fn sealing_lists_every_violation_then_seals_a_complete_record() {
         app.is_sealed(&uuid::Uuid::nil()),
         Err(CoreError::NotFound(_))
     ));
-    assert_eq!(version, app.record(&id).unwrap().content_hash());
+    assert_eq!(version, app.record(&id).unwrap().version());
     let err = app
         .set_item(&id, "MET-1.01", Some(Verdict::Nonconform), None, Utc::now())
         .unwrap_err();
@@ -274,6 +274,13 @@ fn a_returned_record_is_amended_as_a_new_version() {
     let got = app.start_amendment(&id, Utc::now()).unwrap();
     assert!(!app.is_sealed(&id).unwrap(), "amending reopens the record");
     assert_eq!(got.item_comments["MET-1.01"], "备案信息不清");
+    // Sealing the amendment unchanged would only repeat the returned
+    // version: refused, with what to do.
+    let Err(CoreError::Refused(why)) = app.seal(&id, Utc::now()) else {
+        panic!("an unchanged amendment must be refused")
+    };
+    assert!(why.contains("完全相同"), "{why}");
+    assert!(!app.is_sealed(&id).unwrap());
     app.set_item(
         &id,
         "MET-1.01",
@@ -298,7 +305,7 @@ fn a_returned_record_is_amended_as_a_new_version() {
     match last.payload {
         EntryPayload::Amended { replaces, record } => {
             assert_eq!(replaces, v1);
-            assert_eq!(record.content_hash(), v2);
+            assert_eq!(record.version(), v2);
         }
         other => panic!("expected an amendment, got {other:?}"),
     }

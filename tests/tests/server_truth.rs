@@ -1,0 +1,316 @@
+//! The server decides what a record is about. Over real HTTP on the demo
+//! data:
+//!
+//! * an amendment that only re-signs (the supervisor returned the record
+//!   because a signature was unreadable) is a new version, and the device's
+//!   sync goes on with what it records afterwards;
+//! * a sealed record whose target, name, category, checklist or team differ
+//!   from its task is taken into the device's log but refused, entry by
+//!   entry, naming each field; nothing of it is stored, and the entries
+//!   after it go on.
+
+mod console_support;
+
+use chrono::Utc;
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use choucha_shared::directory::TargetKey;
+use choucha_shared::plan::{MemberRole, TeamMember};
+use choucha_shared::record::SignerRole;
+use choucha_shared::sync::{EntryPayload, EntryVerdict};
+use choucha_shared::value::Sha256Hex;
+use choucha_tests::TestServer;
+use choucha_tests::console::{demo_task, device_for, push, with_photos};
+use choucha_tests::device::complete_record;
+use console_support::jpeg;
+
+const TOWN: &str = "虎溪街道";
+
+async fn versions(server: &TestServer, record_id: &str) -> Vec<Value> {
+    let v: Value = Client::new()
+        .get(server.url(&format!("/api/v1/records/{record_id}")))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    let task = demo_task(&server, TOWN).await.unwrap();
+    let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
+    let (mut record, _) = complete_record(&bundle, &checklist, 1_000, 0);
+    let images: Vec<_> = (0..record.photos.len() as u32)
+        .map(|i| jpeg(900 + i))
+        .collect();
+    let blobs = with_photos(&mut record, &images, task.location, task.location);
+    push(
+        &mut dev,
+        EntryPayload::Sealed {
+            record: record.clone(),
+        },
+        &blobs,
+    )
+    .await
+    .unwrap();
+    let rid = record.record_id.to_string();
+    let first = versions(&server, &rid).await;
+    let version = first[0]["version"].as_str().unwrap().to_owned();
+
+    // Returned: the enterprise's signature cannot be read.
+    let ret = Client::new()
+        .post(server.url(&format!("/api/v1/records/{rid}/return")))
+        .bearer_auth(server.token())
+        .json(&json!({ "version": version, "comment": "企业签字无法辨认，请重新签字", "item_comments": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ret.status(), 200);
+
+    // The officer only has the enterprise sign again: same content.
+    let mut amended = record.clone();
+    let sig = amended
+        .signatures
+        .iter_mut()
+        .find(|s| s.role == SignerRole::EnterpriseRepresentative)
+        .expect("an on-site record has the enterprise's signature");
+    let png = b"a clearer signature".repeat(300);
+    sig.image_sha256 = Sha256Hex::of(&png);
+    sig.signed_at = Utc::now();
+    assert_eq!(amended.content_hash(), record.content_hash());
+    assert_ne!(amended.version(), record.version());
+    push(
+        &mut dev,
+        EntryPayload::Amended {
+            replaces: Sha256Hex::parse(&version).unwrap(),
+            record: amended.clone(),
+        },
+        &[(Sha256Hex::of(&png), png.clone())],
+    )
+    .await
+    .expect("the amendment is stored");
+
+    // And what the tablet records afterwards reaches the server too.
+    let task2 = bundle.task.task_id.clone();
+    dev.append(
+        EntryPayload::Started {
+            record_id: uuid::Uuid::now_v7(),
+            task_id: task2,
+            started_at: Utc::now(),
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert!(r.results.iter().all(|x| x.verdict.is_confirmed()), "{r:?}");
+    assert_eq!(dev.confirmed as usize, dev.log.len());
+
+    let after = versions(&server, &rid).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0]["superseded"], true);
+    assert_eq!(after[1]["version"], amended.version().as_str());
+    assert_eq!(after[1]["state"], "received", "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_record_must_match_its_task() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    let task = demo_task(&server, TOWN).await.unwrap();
+    let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
+    let (honest, _) = complete_record(&bundle, &checklist, 1_000, 0);
+
+    // Each lie on its own record, so each verdict names its field.
+    type Lie = (
+        &'static str,
+        fn(&mut choucha_shared::record::InspectionRecord),
+    );
+    let lies: [Lie; 5] = [
+        ("target_name", |r| r.target_name = "另一家公司".into()),
+        ("target", |r| {
+            r.target = TargetKey("91500000MA00000000".into())
+        }),
+        ("checklist", |r| r.checklist.version += 1),
+        // A drawn officer left out (so "signatures missing" would stay quiet).
+        ("team", |r| {
+            let i = r
+                .team
+                .iter()
+                .position(|m| m.role == MemberRole::Officer)
+                .unwrap();
+            r.team.remove(i);
+        }),
+        // A made-up officer added.
+        ("team", |r| {
+            r.team.push(TeamMember {
+                role: MemberRole::Officer,
+                person_id: "1234567890".into(),
+                name: "冒名".into(),
+            })
+        }),
+    ];
+    for (field, lie) in lies {
+        let mut record = honest.clone();
+        record.record_id = uuid::Uuid::now_v7();
+        lie(&mut record);
+        let mut blobs = Vec::new();
+        choucha_tests::device::sign(&mut record, &mut blobs);
+        dev.append(
+            EntryPayload::Sealed {
+                record: record.clone(),
+            },
+            Utc::now(),
+        );
+        let r = dev.sync_log().await.unwrap();
+        let verdict = &r.results.last().expect("a verdict").verdict;
+        match verdict {
+            EntryVerdict::Refused { message } => {
+                assert!(message.contains(field), "{field}: {message}")
+            }
+            other => panic!("{field}: answered {other:?}"),
+        }
+        assert_eq!(dev.confirmed as usize, dev.log.len(), "{field}: settled");
+        assert!(
+            versions(&server, &record.record_id.to_string())
+                .await
+                .is_empty(),
+            "{field}: nothing stored"
+        );
+    }
+    // The refused entries are the user's to see; the log goes on, and the
+    // honest record after them is stored.
+    dev.append(
+        EntryPayload::Sealed {
+            record: honest.clone(),
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert_eq!(
+        r.results.last().unwrap().verdict,
+        EntryVerdict::Stored,
+        "{r:?}"
+    );
+    assert_eq!(
+        versions(&server, &honest.record_id.to_string()).await.len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amendments_only_of_a_returned_current_version_by_its_team() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    let task = demo_task(&server, TOWN).await.unwrap();
+    let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
+    let (record, _) = complete_record(&bundle, &checklist, 1_000, 0);
+    let mut sealed = record.clone();
+    let mut blobs = Vec::new();
+    choucha_tests::device::sign(&mut sealed, &mut blobs);
+    dev.append(
+        EntryPayload::Sealed {
+            record: sealed.clone(),
+        },
+        Utc::now(),
+    );
+    assert!(
+        dev.sync_log().await.unwrap().results[0]
+            .verdict
+            .is_confirmed()
+    );
+    let rid = sealed.record_id.to_string();
+    let v1 = Sha256Hex::parse(
+        versions(&server, &rid).await[0]["version"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let amend = |note: &str| {
+        let mut a = sealed.clone();
+        a.items.values_mut().next().unwrap().note = Some(note.into());
+        let mut b = Vec::new();
+        choucha_tests::device::sign(&mut a, &mut b);
+        a
+    };
+    let refused = |r: &choucha_shared::sync::PushResponse| {
+        matches!(
+            r.results.last().map(|x| &x.verdict),
+            Some(EntryVerdict::Refused { .. })
+        )
+    };
+
+    // Not returned: the version is the reviewer's, not the device's.
+    dev.append(
+        EntryPayload::Amended {
+            replaces: v1.clone(),
+            record: amend("未经退回的修改"),
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert!(refused(&r), "{r:?}");
+
+    // Returned; another team's device cannot take the record over.
+    let ret = Client::new()
+        .post(server.url(&format!("/api/v1/records/{rid}/return")))
+        .bearer_auth(server.token())
+        .json(&json!({ "version": v1.as_str(), "comment": "请补充说明", "item_comments": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ret.status(), 200);
+    let other_task = demo_task(&server, "曾家镇").await.unwrap();
+    let (mut stranger, _, _) = device_for(&server, &other_task).await.unwrap();
+    if !other_task
+        .officer_names
+        .iter()
+        .any(|n| task.officer_names.contains(n))
+    {
+        stranger.append(
+            EntryPayload::Amended {
+                replaces: v1.clone(),
+                record: amend("他组冒名补正"),
+            },
+            Utc::now(),
+        );
+        let r = stranger.sync_log().await.unwrap();
+        assert!(refused(&r), "{r:?}");
+    }
+
+    // The team's amendment of the returned version is stored...
+    let good = amend("已按退回意见补充");
+    dev.append(
+        EntryPayload::Amended {
+            replaces: v1.clone(),
+            record: good.clone(),
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert_eq!(
+        r.results.last().unwrap().verdict,
+        EntryVerdict::Stored,
+        "{r:?}"
+    );
+    // ...and the superseded version cannot be amended again.
+    dev.append(
+        EntryPayload::Amended {
+            replaces: v1.clone(),
+            record: amend("再次替代旧版本"),
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert!(refused(&r), "{r:?}");
+    let held = versions(&server, &rid).await;
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert_eq!(held[1]["version"], good.version().as_str());
+    assert_eq!(
+        dev.confirmed as usize,
+        dev.log.len(),
+        "nothing left to send"
+    );
+}
