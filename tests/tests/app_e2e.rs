@@ -346,6 +346,50 @@ async fn full_inspection_offline_then_sync_then_amend() {
     assert_eq!(versions[1]["state"], "received", "{versions}");
     assert_eq!(versions[0]["superseded"], true);
 
+    // Returned again, for an unreadable signature: the officer only has
+    // the enterprise sign again. Same content, a new version; it syncs, and
+    // so does everything after it.
+    let ret = client
+        .post(server.url(&format!("/api/v1/records/{id}/return")))
+        .bearer_auth(server.token())
+        .json(&json!({ "version": v2.as_str(), "comment": "企业签字无法辨认，请重新签字", "item_comments": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ret.status(), 200);
+    app.sync_once(&http).await.unwrap();
+    app.start_amendment(&id, Utc::now()).unwrap();
+    let unchanged = app.seal(&id, Utc::now());
+    assert!(
+        matches!(unchanged, Err(choucha_app_core::CoreError::Refused(_))),
+        "an amendment that changes nothing is refused: {unchanged:?}"
+    );
+    let content = app.content_hash(&id).unwrap();
+    app.sign_with_capture(
+        &id,
+        SignerRole::EnterpriseRepresentative,
+        None,
+        "赵企业",
+        &scribble(20.0),
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(app.content_hash(&id).unwrap(), content, "only re-signed");
+    let v3 = app.seal(&id, Utc::now()).unwrap();
+    assert_ne!(v3, v2);
+    let report = app.sync_once(&http).await.unwrap();
+    assert!(report.refused.is_empty(), "{report:?}");
+    assert_eq!(
+        (report.progress.entries_left, report.progress.blobs_left),
+        (0, 0),
+        "{report:?}"
+    );
+    let versions = admin(&client, &server, &format!("/api/v1/records/{id}")).await;
+    assert_eq!(versions.as_array().unwrap().len(), 3, "{versions}");
+    assert_eq!(versions[2]["version"], v3.as_str());
+    assert_eq!(versions[2]["state"], "received", "{versions}");
+    assert!(app.refused_entries().unwrap().is_empty());
+
     // Revocation: a clear notice, then (after the user saw it) a wipe.
     let revoke = client
         .post(server.url(&format!("/api/v1/devices/{}/revoke", e.device_id)))

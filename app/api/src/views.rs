@@ -179,10 +179,16 @@ pub struct SyncView {
     pub failures: u32,
     /// The server revoked this device.
     pub revoked: bool,
-    /// Entries the server refused in the last sync, in its words: they need
-    /// someone to look (nothing after them is sent until then).
+    /// Entries the server did not take in the last sync (a broken log), in
+    /// its words: they need someone to look (nothing after them is sent
+    /// until then).
     #[serde(default)]
     pub refused: Vec<String>,
+    /// Entries the server took but refused on their merits (a record that
+    /// does not match its task…), in its words, oldest first: kept on the
+    /// tablet for the officer; what follows them was sent.
+    #[serde(default)]
+    pub refused_entries: Vec<String>,
 }
 
 impl SyncView {

@@ -49,8 +49,12 @@ pub struct SyncReport {
     pub entries_confirmed: usize,
     pub blobs_uploaded: usize,
     pub bytes_uploaded: u64,
-    /// Entries the server refused, with its words (need the user).
+    /// Entries the server did not take, with its words (need the user;
+    /// nothing after them is sent).
     pub refused: Vec<String>,
+    /// Entries taken but refused on their merits in this run (kept in the
+    /// log with the server's words, `App::refused_entries`).
+    pub refused_entries: usize,
     pub progress: Progress,
 }
 
@@ -252,11 +256,11 @@ impl App {
             report.entries_confirmed += reading.confirmed.len();
             report.refused.extend(
                 reading
-                    .needs_user
+                    .refused
                     .iter()
-                    .chain(&reading.refused)
                     .map(|(index, message)| format!("第 {index} 条：{message}")),
             );
+            report.refused_entries += reading.needs_user.len();
             if !reading.go_on {
                 // The rest would only be refused in turn; the user must act.
                 return Ok(());

@@ -83,6 +83,11 @@ impl SyncHandle {
             failures: s.failures,
             revoked: s.revoked,
             refused: s.refused,
+            refused_entries: app
+                .refused_entries()?
+                .into_iter()
+                .map(|(e, why)| format!("第 {} 条（{}）：{why}", e.index, e.payload.kind()))
+                .collect(),
         })
     }
 }

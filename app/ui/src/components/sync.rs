@@ -122,6 +122,13 @@ pub fn sync_screen() -> Html {
                     <div class="advice">{ tr(lang, "数据仍完整保存在本机。请联系质量科，告知上面的信息。", "Everything is still stored on this tablet. Tell the quality section the message above.") }</div>
                 </div>
             }
+            if !s.refused_entries.is_empty() {
+                <div class="problem" id="sync-refused-entries">
+                    <div>{ tr(lang, "以下内容服务器未予采用（其余内容已继续发送）：", "The server did not accept these (the rest was sent):") }</div>
+                    <ul>{ for s.refused_entries.iter().map(|r| html! { <li>{ r }</li> }) }</ul>
+                    <div class="advice">{ tr(lang, "原始记录仍保存在本机。请按提示核对任务信息，或联系质量科。", "The original is still stored on this tablet. Check the task as the message says, or tell the quality section.") }</div>
+                </div>
+            }
             if let Some(n) = s.next_attempt_in_s {
                 if !s.running && !s.all_sent() {
                     <p class="hint" id="sync-next">{ match lang {
