@@ -316,12 +316,12 @@ enum Hash {
 }
 
 /// The photo's hash: from the cache, else computed from the stored blob
-/// (and cached when `cache`).
+/// (and added to `computed`, for the caller to cache, when given).
 async fn photo_hash(
     store: &Store,
     blobs: &dyn BlobStore,
     sha: &Sha256Hex,
-    cache: bool,
+    computed: Option<&mut Vec<(String, PhotoHash)>>,
 ) -> Result<Hash, OversightError> {
     match store.photo_hash(sha.as_str()).await? {
         Some(Some(h)) => return Ok(Hash::Known(phash::from_db(h))),
@@ -335,7 +335,7 @@ async fn photo_hash(
     let result = tokio::task::spawn_blocking(move || phash::phash(&bytes))
         .await
         .map_err(|e| OversightError::Corrupt(format!("photo hashing panicked: {e}")))?;
-    if cache {
+    if let Some(computed) = computed {
         let row = match &result {
             Ok(h) => PhotoHash {
                 hash: Some(phash::to_db(*h)),
@@ -348,7 +348,7 @@ async fn photo_hash(
                 error: Some(e.to_string()),
             },
         };
-        store.save_photo_hash(sha.as_str(), &row).await?;
+        computed.push((sha.to_string(), row));
     }
     Ok(match result {
         Ok(h) => Hash::Known(h),
@@ -412,7 +412,7 @@ pub async fn report(
     record_id: &str,
     version: &str,
 ) -> Result<DutyReport, OversightError> {
-    check(state, cfg, record_id, version, false).await
+    check(state, cfg, record_id, version, None).await
 }
 
 /// Runs every check on one record version, caching photo hashes, and keeps
@@ -423,12 +423,15 @@ pub async fn refresh(
     record_id: &str,
     version: &str,
 ) -> Result<DutyReport, OversightError> {
-    let report = check(state, cfg, record_id, version, true).await?;
+    let mut computed = Vec::new();
+    let report = check(state, cfg, record_id, version, Some(&mut computed)).await?;
+    // One short write for the record: the hashes and the count together.
     state
         .store()
-        .set_duty_counts(
+        .save_duty_check(
             record_id,
             version,
+            &computed,
             report.flags.len(),
             !report.pending_photos.is_empty(),
         )
@@ -441,7 +444,7 @@ async fn check(
     cfg: &OversightConfig,
     record_id: &str,
     version: &str,
-    cache: bool,
+    mut computed: Option<&mut Vec<(String, PhotoHash)>>,
 ) -> Result<DutyReport, OversightError> {
     let store = state.store();
     let (record, _, store_flags) = store
@@ -458,7 +461,7 @@ async fn check(
             continue;
         }
         let sha = p.sha256.as_str();
-        match photo_hash(store, blobs.as_ref(), &p.sha256, cache).await? {
+        match photo_hash(store, blobs.as_ref(), &p.sha256, computed.as_deref_mut()).await? {
             Hash::Absent => {
                 pending.push(p.sha256.to_string());
                 // The identical file can be found without the bytes.
@@ -526,6 +529,9 @@ impl Checker {
     /// How often the checker looks for versions to check when idle.
     pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
     const BATCH: i64 = 50;
+    /// How long no device may have pushed or finished a blob before the
+    /// checker starts a round.
+    pub const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 
     /// Runs until the process ends. A failure is logged and retried on the
     /// next round; it never stops the server.
@@ -535,6 +541,13 @@ impl Checker {
     {
         tokio::spawn(async move {
             loop {
+                // Hashing reads every photo back from the blob store: it
+                // waits for a quiet spell rather than compete with devices
+                // pushing and uploading for the writer and the disk.
+                if state.store().ingest_quiet_for() < Self::QUIET {
+                    tokio::time::sleep(Self::INTERVAL / 4).await;
+                    continue;
+                }
                 match refresh_pending(&state, &cfg, Self::BATCH).await {
                     // A full batch that made progress: there may be more.
                     Ok((n, settled)) if n as i64 == Self::BATCH && settled > 0 => continue,

@@ -96,27 +96,6 @@ impl Store {
         Ok(row.map(|(h,)| h))
     }
 
-    /// Caches a photo's perceptual hash (the first one computed wins; they
-    /// are equal anyway).
-    pub async fn save_photo_hash(&self, sha: &str, h: &PhotoHash) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO photo_hashes (sha256, phash, b0, b1, b2, b3, b4, error, computed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(sha)
-        .bind(h.hash)
-        .bind(h.bands[0])
-        .bind(h.bands[1])
-        .bind(h.bands[2])
-        .bind(h.bands[3])
-        .bind(h.bands[4])
-        .bind(&h.error)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Other photos agreeing with `bands` in at least one band (candidates
     /// for "the same picture"): (sha256, hash).
     pub async fn photos_sharing_a_band(
@@ -168,15 +147,40 @@ impl Store {
             .collect()
     }
 
-    /// Keeps a version's number of proof-of-duty flags for the review
-    /// queue; `pending` while some photo could not be checked yet.
-    pub async fn set_duty_counts(
+    /// Keeps what the checks of one version found: the perceptual hashes
+    /// they computed (the first one cached wins; they are equal anyway) and
+    /// the number of flags for the review queue, `pending` while some photo
+    /// could not be checked yet. One transaction, one turn of the writer.
+    pub async fn save_duty_check(
         &self,
         record_id: &str,
         version: &str,
+        hashes: &[(String, PhotoHash)],
         flags: usize,
         pending: bool,
     ) -> Result<(), StoreError> {
+        // Every write queues for SQLite's one writer, or a push that read
+        // before this committed fails with "database is locked".
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        for (sha, h) in hashes {
+            sqlx::query(
+                "INSERT INTO photo_hashes (sha256, phash, b0, b1, b2, b3, b4, error, computed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(sha)
+            .bind(h.hash)
+            .bind(h.bands[0])
+            .bind(h.bands[1])
+            .bind(h.bands[2])
+            .bind(h.bands[3])
+            .bind(h.bands[4])
+            .bind(&h.error)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE oversight_records SET duty_flags = $1, duty_pending = $2 WHERE record_id = $3 AND version = $4",
         )
@@ -184,8 +188,9 @@ impl Store {
         .bind(i64::from(pending))
         .bind(record_id)
         .bind(version)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

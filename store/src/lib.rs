@@ -123,6 +123,10 @@ pub struct Store {
     /// Told how long each writer waited for the SQLite writer (seconds),
     /// once the server has said where to ([`Store::observe_writer_wait`]).
     writer_wait: std::sync::Arc<WriterWait>,
+    /// When a device last pushed or finished a blob (milliseconds since
+    /// `opened`), so background work can wait for a quiet moment.
+    last_ingest: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    opened: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -207,6 +211,8 @@ impl Store {
             write_queue: Default::default(),
             device_tokens: Default::default(),
             writer_wait: Default::default(),
+            last_ingest: Default::default(),
+            opened: std::time::Instant::now(),
         };
         // A database from before the projection was written with each
         // change (or bulk-loaded): index what it lacks, once, here.
@@ -241,6 +247,24 @@ impl Store {
             Backend::Sqlite => Some(self.write_lock.lock().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// A device pushed or finished a blob just now.
+    pub(crate) fn note_ingest(&self) {
+        let ms = self.opened.elapsed().as_millis() as u64;
+        self.last_ingest
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since a device last pushed or finished a blob (since the
+    /// store opened, when none has). Background work that competes with
+    /// ingest for the writer and the disk (the proof-of-duty checker)
+    /// waits for a quiet spell.
+    pub fn ingest_quiet_for(&self) -> std::time::Duration {
+        let last = self.last_ingest.load(std::sync::atomic::Ordering::Relaxed);
+        self.opened
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_millis(last))
     }
 
     /// Where to report each writer's wait for the SQLite writer (seconds),

@@ -424,6 +424,7 @@ impl Store {
         entries: &[LogEntry],
         catalogue: &Catalogue,
     ) -> Result<PushResponse, StoreError> {
+        self.note_ingest();
         let writer = self.writer().await;
         let received_at = now();
         let mut tx = self.pool.begin().await?;
@@ -491,33 +492,15 @@ impl Store {
                 },
                 Some(v) => v,
                 None => {
-                    // One entry's failure must not undo the batch: each
-                    // runs in its own savepoint.
-                    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-                    let refusal = match self.check_payload(&mut sp, device, e).await? {
-                        Some(message) => Some(message),
-                        None => match self
-                            .store_record(&mut sp, device, e, &received_at, catalogue)
-                            .await
-                        {
-                            Ok(()) => None,
-                            Err(StoreError::Conflict(message)) => Some(message),
-                            Err(StoreError::Db(sqlx::Error::Database(d)))
-                                if d.is_unique_violation() || d.is_foreign_key_violation() =>
-                            {
-                                Some(format!(
-                                    "服务器无法保存该条目（与已保存的数据冲突）(stored data conflict): {d}"
-                                ))
-                            }
-                            Err(other) => return Err(other),
-                        },
+                    let refusal = match &e.payload {
+                        EntryPayload::Sealed { .. } | EntryPayload::Amended { .. } => {
+                            self.take_record(&mut tx, device, e, &received_at, catalogue)
+                                .await?
+                        }
+                        // Nothing to apply beyond the log row: the check
+                        // only reads, and needs no savepoint.
+                        _ => self.check_payload(&mut tx, device, e).await?,
                     };
-                    match &refusal {
-                        None => sp.commit().await?,
-                        // Undo what the entry wrote; the entry itself
-                        // is still taken into the log below.
-                        Some(_) => sp.rollback().await?,
-                    }
                     log_rows.push((e, refusal.clone()));
                     next += 1;
                     last_hash = Some(e.hash.clone());
@@ -709,6 +692,45 @@ impl Store {
         Ok(None)
     }
 
+    /// Checks and stores the record a Sealed or Amended entry carries, in a
+    /// savepoint of the push: a database constraint it breaks undoes only
+    /// this entry, which is then refused. `Some` is why it was refused.
+    async fn take_record(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        device: &DeviceCtx,
+        e: &LogEntry,
+        received_at: &str,
+        catalogue: &Catalogue,
+    ) -> Result<Option<String>, StoreError> {
+        let mut sp = sqlx::Acquire::begin(&mut **tx).await?;
+        let refusal = match self.check_payload(&mut sp, device, e).await? {
+            Some(message) => Some(message),
+            None => match self
+                .store_record(&mut sp, device, e, received_at, catalogue)
+                .await
+            {
+                Ok(()) => None,
+                Err(StoreError::Conflict(message)) => Some(message),
+                Err(StoreError::Db(sqlx::Error::Database(d)))
+                    if d.is_unique_violation() || d.is_foreign_key_violation() =>
+                {
+                    Some(format!(
+                        "服务器无法保存该条目（与已保存的数据冲突）(stored data conflict): {d}"
+                    ))
+                }
+                Err(other) => return Err(other),
+            },
+        };
+        match &refusal {
+            None => sp.commit().await?,
+            // Undo what the entry wrote; the entry itself is still taken
+            // into the log.
+            Some(_) => sp.rollback().await?,
+        }
+        Ok(refusal)
+    }
+
     /// The record version a Sealed or Amended entry carries (nothing for
     /// other entries): its row, its blobs, its flags and its state.
     async fn store_record(
@@ -876,6 +898,7 @@ impl Store {
     /// fsync): see [`super::BlobRegistrar`], which groups concurrent
     /// uploads' registrations this way. All or nothing.
     pub async fn blobs_arrived(&self, blobs: &[(Sha256Hex, u64)]) -> Result<(), StoreError> {
+        self.note_ingest();
         let _writer = self.writer_ahead().await;
         let mut tx = self.pool.begin().await?;
         register_blobs(&mut tx, blobs).await?;
