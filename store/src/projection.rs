@@ -256,10 +256,26 @@ async fn index_batch(
     } else {
         ""
     };
-    type Row = (String, String, String, i64, String, String);
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    // The task index joined in: one query for the batch, not one per
+    // record (a task of a superseded draw falls back to `task_facts`).
     let sql = format!(
-        "SELECT r.record_id, r.version, r.state, r.superseded, r.record, r.received_at \
-         FROM records r WHERE r.record_id IN ({placeholders}){lock}"
+        "SELECT r.record_id, r.version, r.state, r.superseded, r.record, r.received_at, \
+         t.plan_id, t.stratum_id, t.jurisdiction, t.team_key, t.team_label \
+         FROM records r LEFT JOIN oversight_tasks t ON t.task_id = r.task_id \
+         WHERE r.record_id IN ({placeholders}){lock}"
     );
     let mut q = sqlx::query_as::<_, Row>(&sql);
     for id in &ids {
@@ -279,8 +295,10 @@ async fn index_batch(
         .into_iter()
         .map(|r| r.0)
         .collect();
-    let mut parsed: Vec<(InspectionRecord, String, String, String)> = Vec::new();
-    for (record_id, version, state, superseded, json, received_at) in rows {
+    let mut parsed: Vec<(InspectionRecord, String, String, String, Option<TaskFacts>)> = Vec::new();
+    for (record_id, version, state, superseded, json, received_at, plan, stratum, town, tk, tl) in
+        rows
+    {
         if !wanted.contains(&(record_id.as_str(), version.as_str())) {
             continue;
         }
@@ -298,11 +316,30 @@ async fn index_batch(
         } else {
             state
         };
-        parsed.push((record, version, state, received_at));
+        let indexed = match (plan, stratum, town, tk, tl) {
+            (
+                Some(plan_id),
+                Some(stratum_id),
+                Some(jurisdiction),
+                Some(team_key),
+                Some(team_label),
+            ) => Some(TaskFacts {
+                plan_id,
+                stratum_id,
+                jurisdiction,
+                team_key,
+                team_label,
+            }),
+            _ => None,
+        };
+        parsed.push((record, version, state, received_at, indexed));
     }
     let mut values = Vec::with_capacity(parsed.len());
-    for (record, version, state, received_at) in &parsed {
-        let facts = task_facts(tx, record).await?;
+    for (record, version, state, received_at, indexed) in &parsed {
+        let facts = match indexed {
+            Some(f) => f.clone(),
+            None => task_facts(tx, record).await?,
+        };
         values.push((
             Version {
                 record,

@@ -13,7 +13,7 @@ mod console_support;
 
 use chrono::Utc;
 use reqwest::Client;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use choucha_shared::directory::TargetKey;
 use choucha_shared::plan::{MemberRole, TeamMember};
@@ -23,22 +23,9 @@ use choucha_shared::value::Sha256Hex;
 use choucha_tests::TestServer;
 use choucha_tests::console::{demo_task, device_for, push, with_photos};
 use choucha_tests::device::complete_record;
-use console_support::jpeg;
+use console_support::{jpeg, record_versions as versions};
 
 const TOWN: &str = "虎溪街道";
-
-async fn versions(server: &TestServer, record_id: &str) -> Vec<Value> {
-    let v: Value = Client::new()
-        .get(server.url(&format!("/api/v1/records/{record_id}")))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v.as_array().cloned().unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on() {

@@ -76,10 +76,10 @@ pub async fn sync_far_record(server: &TestServer, town: &str, photo_seed: u32) -
     }
 }
 
-/// The server's current version of a record (admin API).
-pub async fn current_version(server: &TestServer, record: &InspectionRecord) -> Sha256Hex {
+/// Every stored version of a record, oldest first (admin API).
+pub async fn record_versions(server: &TestServer, record_id: &str) -> Vec<serde_json::Value> {
     let versions: serde_json::Value = reqwest::Client::new()
-        .get(server.url(&format!("/api/v1/records/{}", record.record_id)))
+        .get(server.url(&format!("/api/v1/records/{record_id}")))
         .bearer_auth(server.token())
         .send()
         .await
@@ -87,9 +87,12 @@ pub async fn current_version(server: &TestServer, record: &InspectionRecord) -> 
         .json()
         .await
         .expect("record versions JSON");
-    let last = versions
-        .as_array()
-        .and_then(|v| v.last())
-        .expect("at least one version");
+    versions.as_array().cloned().unwrap_or_default()
+}
+
+/// The server's current version of a record (admin API).
+pub async fn current_version(server: &TestServer, record: &InspectionRecord) -> Sha256Hex {
+    let versions = record_versions(server, &record.record_id.to_string()).await;
+    let last = versions.last().expect("at least one version");
     Sha256Hex::parse(last["version"].as_str().expect("a version")).expect("a hash")
 }
