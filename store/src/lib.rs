@@ -28,6 +28,7 @@ mod draws;
 pub mod duty;
 pub mod findings;
 mod group_commit;
+mod ingest;
 mod projection;
 pub mod reports;
 mod review;

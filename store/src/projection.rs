@@ -9,7 +9,8 @@
 //!
 //! * [`index_draw`] — by [`Store::run_draw`](super::Store::run_draw), for the
 //!   draw's tasks (a redraw replaces the tasks of the draw it supersedes);
-//! * [`index_version`] — by the push, for every record version it stores;
+//! * [`index_versions`] — by the push (`ingest`), for the record versions
+//!   it stores;
 //! * review-state changes (approve, return, has-issues, an amendment
 //!   superseding a version, the last blob arriving) — by the trigger
 //!   `oversight_mirror_state` on `records`;
@@ -115,12 +116,31 @@ pub(super) async fn index_draw(tx: &mut Tx<'_>, draw_id: &str) -> Result<usize, 
 
 /// Where a task sits: from the task index, else from the task itself.
 #[derive(Clone)]
-struct TaskFacts {
-    plan_id: String,
-    stratum_id: String,
-    jurisdiction: String,
-    team_key: String,
-    team_label: String,
+pub(super) struct TaskFacts {
+    pub(super) plan_id: String,
+    pub(super) stratum_id: String,
+    pub(super) jurisdiction: String,
+    pub(super) team_key: String,
+    pub(super) team_label: String,
+}
+
+impl TaskFacts {
+    /// From the task itself (one of a superseded draw, which the task index
+    /// no longer holds): its plan, stratum, team and the target's town.
+    pub(super) fn of_task(
+        plan_id: String,
+        stratum_id: String,
+        team: &[TeamMember],
+        town: Option<String>,
+    ) -> Self {
+        TaskFacts {
+            plan_id,
+            stratum_id,
+            jurisdiction: town.unwrap_or_default(),
+            team_key: team_key(team),
+            team_label: team_label(team),
+        }
+    }
 }
 
 async fn task_facts(tx: &mut Tx<'_>, record: &InspectionRecord) -> Result<TaskFacts, StoreError> {
@@ -153,21 +173,15 @@ async fn task_facts(tx: &mut Tx<'_>, record: &InspectionRecord) -> Result<TaskFa
     } else {
         serde_json::from_str(&team).map_err(corrupt)?
     };
-    Ok(TaskFacts {
-        plan_id,
-        stratum_id,
-        jurisdiction: town.unwrap_or_default(),
-        team_key: team_key(&team),
-        team_label: team_label(&team),
-    })
+    Ok(TaskFacts::of_task(plan_id, stratum_id, &team, town))
 }
 
 /// One record version as the projection holds it.
-struct Version<'a> {
-    record: &'a InspectionRecord,
-    version: &'a str,
-    state: &'a str,
-    received_at: &'a str,
+pub(super) struct Version<'a> {
+    pub(super) record: &'a InspectionRecord,
+    pub(super) version: &'a str,
+    pub(super) state: &'a str,
+    pub(super) received_at: &'a str,
 }
 
 const RECORD_COLUMNS: &str = "record_id, version, task_id, plan_id, stratum_id, category, jurisdiction, team_key, team_label, \
@@ -213,26 +227,18 @@ async fn insert_versions(
     Ok(())
 }
 
-/// Indexes one record version just stored by the push, in its transaction.
-pub(super) async fn index_version(
+/// Indexes record versions just stored (by the push, in its transaction):
+/// their rows, and the findings of the current ones.
+pub(super) async fn index_versions(
     tx: &mut Tx<'_>,
-    record: &InspectionRecord,
-    version: &str,
-    state: ReviewState,
-    received_at: &str,
+    values: &[(Version<'_>, TaskFacts)],
 ) -> Result<(), StoreError> {
-    let facts = task_facts(tx, record).await?;
-    let v = Version {
-        record,
-        version,
-        state: state.as_str(),
-        received_at,
-    };
-    insert_versions(tx, &[(v, facts.clone())]).await?;
-    if state != ReviewState::Superseded {
-        index_findings(tx, record, version, &facts).await?;
-    }
-    Ok(())
+    insert_versions(tx, values).await?;
+    let current: Vec<&(Version<'_>, TaskFacts)> = values
+        .iter()
+        .filter(|(v, _)| v.state != ReviewState::Superseded.as_str())
+        .collect();
+    index_findings(tx, &current).await
 }
 
 /// Indexes stored record versions the projection does not hold yet, in one
@@ -282,19 +288,6 @@ async fn index_batch(
         q = q.bind(*id);
     }
     let rows = q.fetch_all(&mut **tx).await?;
-    let sql = format!(
-        "SELECT DISTINCT record_id FROM oversight_findings WHERE record_id IN ({placeholders})"
-    );
-    let mut q = sqlx::query_as::<_, (String,)>(&sql);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    let with_findings: BTreeSet<String> = q
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
     let mut parsed: Vec<(InspectionRecord, String, String, String, Option<TaskFacts>)> = Vec::new();
     for (record_id, version, state, superseded, json, received_at, plan, stratum, town, tk, tl) in
         rows
@@ -350,121 +343,170 @@ async fn index_batch(
             facts,
         ));
     }
-    insert_versions(tx, &values).await?;
-    for (v, facts) in &values {
-        let had = with_findings.contains(&v.record.record_id.to_string());
-        if v.state != ReviewState::Superseded.as_str() && (had || !v.record.findings.is_empty()) {
-            index_findings(tx, v.record, v.version, facts).await?;
-        }
-    }
-    Ok(())
+    index_versions(tx, &values).await
 }
 
-/// Makes the finding rows those of this (current) version: new findings
-/// added, dropped ones removed, changed ones updated unless the console has
-/// taken the finding over.
-async fn index_findings(
-    tx: &mut Tx<'_>,
-    record: &InspectionRecord,
-    version: &str,
-    facts: &TaskFacts,
-) -> Result<(), StoreError> {
-    let record_id = record.record_id.to_string();
-    let existing: Vec<(String,)> =
-        sqlx::query_as("SELECT finding_id FROM oversight_findings WHERE record_id = $1")
-            .bind(&record_id)
-            .fetch_all(&mut **tx)
-            .await?;
-    let keep: BTreeSet<String> = record
-        .findings
-        .iter()
-        .map(|f| f.finding_id.to_string())
-        .collect();
-    for (id,) in existing {
-        if !keep.contains(&id) {
-            sqlx::query("DELETE FROM oversight_findings WHERE finding_id = $1 AND managed = 0")
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
-    let at = now();
-    for f in &record.findings {
-        let d = &f.disposition;
-        let (order_no, deadline, reference, organ, followed_up_on, outcome) = match d {
-            Disposition::RectificationOrder {
-                order_no,
-                deadline,
-                follow_up,
-                ..
-            } => (
-                Some(order_no.clone()),
-                Some(deadline.to_string()),
-                None,
-                None,
-                follow_up.as_ref().map(|f| f.inspected_on.to_string()),
-                follow_up.as_ref().map(|f| f.outcome.as_str().to_owned()),
-            ),
-            Disposition::CaseFiled { case_no } => (None, None, case_no.clone(), None, None, None),
-            Disposition::TransferredToJudicial { organ, reference }
-            | Disposition::TransferredToDiscipline { organ, reference } => (
-                None,
-                None,
-                reference.clone(),
-                Some(organ.clone()),
-                None,
-                None,
-            ),
-            Disposition::NoticeToDepartment {
-                department,
-                reference,
-            } => (
-                None,
-                None,
-                reference.clone(),
-                Some(department.clone()),
-                None,
-                None,
-            ),
-            Disposition::FixedOnSite { .. } => (None, None, None, None, None, None),
-        };
-        let closed = match d {
-            Disposition::RectificationOrder { follow_up, .. } => follow_up
+/// The columns a finding's disposition fills: order number, deadline,
+/// reference, organ, follow-up date and outcome, and whether it is closed.
+type DispositionColumns = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+
+fn disposition_columns(d: &Disposition) -> DispositionColumns {
+    match d {
+        Disposition::RectificationOrder {
+            order_no,
+            deadline,
+            follow_up,
+            ..
+        } => (
+            Some(order_no.clone()),
+            Some(deadline.to_string()),
+            None,
+            None,
+            follow_up.as_ref().map(|f| f.inspected_on.to_string()),
+            follow_up.as_ref().map(|f| f.outcome.as_str().to_owned()),
+            follow_up
                 .as_ref()
                 .is_some_and(|f| f.outcome == RectificationOutcome::Rectified),
-            Disposition::CaseFiled { .. } => false,
-            _ => true,
-        };
-        sqlx::query(
+        ),
+        Disposition::CaseFiled { case_no } => {
+            (None, None, case_no.clone(), None, None, None, false)
+        }
+        Disposition::TransferredToJudicial { organ, reference }
+        | Disposition::TransferredToDiscipline { organ, reference } => (
+            None,
+            None,
+            reference.clone(),
+            Some(organ.clone()),
+            None,
+            None,
+            true,
+        ),
+        Disposition::NoticeToDepartment {
+            department,
+            reference,
+        } => (
+            None,
+            None,
+            reference.clone(),
+            Some(department.clone()),
+            None,
+            None,
+            true,
+        ),
+        Disposition::FixedOnSite { .. } => (None, None, None, None, None, None, true),
+    }
+}
+
+/// Makes the finding rows those of these (current) versions: new findings
+/// added, dropped ones removed, changed ones updated unless the console has
+/// taken the finding over. A few statements for the whole group.
+async fn index_findings(
+    tx: &mut Tx<'_>,
+    versions: &[&(Version<'_>, TaskFacts)],
+) -> Result<(), StoreError> {
+    let ids: Vec<String> = versions
+        .iter()
+        .map(|(v, _)| v.record.record_id.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let keep: BTreeSet<(String, String)> = versions
+        .iter()
+        .flat_map(|(v, _)| {
+            v.record
+                .findings
+                .iter()
+                .map(|f| (v.record.record_id.to_string(), f.finding_id.to_string()))
+        })
+        .collect();
+    let mut dropped = Vec::new();
+    for part in ids.chunks(400) {
+        let sql = format!(
+            "SELECT record_id, finding_id FROM oversight_findings WHERE record_id IN ({})",
+            marks(1, part.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+        for id in part {
+            q = q.bind(id.as_str());
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            if !keep.contains(&row) {
+                dropped.push(row.1);
+            }
+        }
+    }
+    for part in dropped.chunks(400) {
+        let sql = format!(
+            "DELETE FROM oversight_findings WHERE managed = 0 AND finding_id IN ({})",
+            marks(1, part.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in part {
+            q = q.bind(id.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    // One row per finding ID, the last version's (as one upsert after the
+    // other would leave it): a statement may not touch a row twice.
+    let mut rows = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (v, facts) in versions.iter().rev() {
+        for f in v.record.findings.iter().rev() {
+            if seen.insert(f.finding_id) {
+                rows.push((v, facts, f));
+            }
+        }
+    }
+    rows.reverse();
+    const COLUMNS: usize = 17;
+    let at = now();
+    for part in rows.chunks(50) {
+        let values: Vec<String> = (0..part.len())
+            .map(|i| format!("({}, 0, $1)", marks(2 + i * COLUMNS, COLUMNS)))
+            .collect();
+        let sql = format!(
             "INSERT INTO oversight_findings (finding_id, record_id, version, task_id, plan_id, jurisdiction, category, item_id, description, \
              kind, order_no, deadline, reference, organ, followed_up_on, outcome, closed, managed, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, $18) \
+             VALUES {} \
              ON CONFLICT (finding_id) DO UPDATE SET version = excluded.version, description = excluded.description, \
              item_id = excluded.item_id, kind = excluded.kind, order_no = excluded.order_no, deadline = excluded.deadline, \
              reference = excluded.reference, organ = excluded.organ, followed_up_on = excluded.followed_up_on, \
              outcome = excluded.outcome, closed = excluded.closed, updated_at = excluded.updated_at \
              WHERE oversight_findings.managed = 0",
-        )
-        .bind(f.finding_id.to_string())
-        .bind(&record_id)
-        .bind(version)
-        .bind(&record.task_id)
-        .bind(&facts.plan_id)
-        .bind(&facts.jurisdiction)
-        .bind(record.category.code())
-        .bind(f.item_id.clone().unwrap_or_default())
-        .bind(&f.description)
-        .bind(d.kind().as_str())
-        .bind(order_no)
-        .bind(deadline)
-        .bind(reference)
-        .bind(organ)
-        .bind(followed_up_on)
-        .bind(outcome)
-        .bind(i64::from(closed))
-        .bind(&at)
-        .execute(&mut **tx)
-        .await?;
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(&at);
+        for (v, facts, f) in part {
+            let (order_no, deadline, reference, organ, followed_up_on, outcome, closed) =
+                disposition_columns(&f.disposition);
+            q = q
+                .bind(f.finding_id.to_string())
+                .bind(v.record.record_id.to_string())
+                .bind(v.version.to_owned())
+                .bind(v.record.task_id.clone())
+                .bind(facts.plan_id.clone())
+                .bind(facts.jurisdiction.clone())
+                .bind(v.record.category.code())
+                .bind(f.item_id.clone().unwrap_or_default())
+                .bind(f.description.clone())
+                .bind(f.disposition.kind().as_str())
+                .bind(order_no)
+                .bind(deadline)
+                .bind(reference)
+                .bind(organ)
+                .bind(followed_up_on)
+                .bind(outcome)
+                .bind(i64::from(closed));
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -7,21 +7,20 @@
 //! gets the same answer and different content is a conflict. A batch is one
 //! transaction, and the answer is sent only after it committed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use choucha_checklists::Catalogue;
-use choucha_shared::completeness;
 use choucha_shared::directory::{Target, TargetKey};
 use choucha_shared::plan::{MemberRole, Task, TeamMember};
 use choucha_shared::record::InspectionRecord;
 use choucha_shared::review::{ReviewAction, ReviewState};
 use choucha_shared::sync::{
-    EnrolResponse, EntryPayload, EntryResult, EntryVerdict, FeedItem, LogEntry, PullResponse,
-    PushResponse, RecordStatus, StoredEntry, TaskBundle, chain_check,
+    EnrolResponse, EntryResult, EntryVerdict, FeedItem, LogEntry, PullResponse, PushResponse,
+    RecordStatus, StoredEntry, TaskBundle, chain_check,
 };
 use choucha_shared::value::Sha256Hex;
 
@@ -62,9 +61,6 @@ fn normalise_code(code: &str) -> String {
         .map(|c| c.to_ascii_uppercase())
         .collect()
 }
-
-/// How far a device clock may run ahead of the server before it is flagged.
-const CLOCK_TOLERANCE_MIN: i64 = 10;
 
 impl Store {
     /// Creates a one-time enrolment code for an officer.
@@ -249,6 +245,7 @@ impl Store {
         if let Some(ctx) = self.device_tokens.get(&hash) {
             return Ok(Some(ctx));
         }
+        let ticket = self.device_tokens.ticket();
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT device_id, officer_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
                 .bind(&hash)
@@ -259,7 +256,7 @@ impl Store {
             officer_id,
         });
         if let Some(ctx) = &ctx {
-            self.device_tokens.put(hash, ctx.clone());
+            self.device_tokens.put(ticket, hash, ctx.clone());
         }
         Ok(ctx)
     }
@@ -455,10 +452,10 @@ impl Store {
         // added as they go, so a duplicate inside one batch is answered as
         // before.
         let (mut at_index, mut by_id) = self.stored_entries(&mut tx, device, entries).await?;
+        // The chain decides which entries are taken (in order); their
+        // payloads are then checked and applied together.
         let mut results = Vec::with_capacity(entries.len());
-        // The batch's log rows, written together once every entry is
-        // decided (nothing below reads them back).
-        let mut log_rows: Vec<(&LogEntry, Option<String>)> = Vec::with_capacity(entries.len());
+        let mut taken: Vec<(usize, &LogEntry)> = Vec::new();
         for e in entries {
             let at_index_e = at_index.get(&e.index).cloned();
             let by_id_e = by_id.get(&e.entry_id).cloned();
@@ -485,40 +482,29 @@ impl Store {
                 ),
             };
             let verdict = match chain {
-                // A retry of an entry taken but refused: the same answer.
+                // A retry of an entry taken but refused: the same answer
+                // (one taken earlier in this batch gets it below).
                 Some(EntryVerdict::Duplicate) => match by_id_e.and_then(|s| s.refused) {
                     Some(message) => EntryVerdict::Refused { message },
                     None => EntryVerdict::Duplicate,
                 },
                 Some(v) => v,
                 None => {
-                    let refusal = match &e.payload {
-                        EntryPayload::Sealed { .. } | EntryPayload::Amended { .. } => {
-                            self.take_record(&mut tx, device, e, &received_at, catalogue)
-                                .await?
-                        }
-                        // Nothing to apply beyond the log row: the check
-                        // only reads, and needs no savepoint.
-                        _ => self.check_payload(&mut tx, device, e).await?,
-                    };
-                    log_rows.push((e, refusal.clone()));
+                    taken.push((results.len(), e));
                     next += 1;
                     last_hash = Some(e.hash.clone());
-                    let stored = Held {
+                    let held = Held {
                         device_id: device.device_id.clone(),
                         entry: StoredEntry {
                             entry_id: e.entry_id,
                             index: e.index,
                             hash: e.hash.clone(),
                         },
-                        refused: refusal.clone(),
+                        refused: None,
                     };
-                    at_index.insert(e.index, stored.clone());
-                    by_id.insert(e.entry_id, stored);
-                    match refusal {
-                        None => EntryVerdict::Stored,
-                        Some(message) => EntryVerdict::Refused { message },
-                    }
+                    at_index.insert(e.index, held.clone());
+                    by_id.insert(e.entry_id, held);
+                    EntryVerdict::Stored
                 }
             };
             results.push(EntryResult {
@@ -527,6 +513,39 @@ impl Store {
                 verdict,
             });
         }
+        let payloads: Vec<&LogEntry> = taken.iter().map(|(_, e)| *e).collect();
+        let refusals = super::ingest::apply(
+            &mut tx,
+            self.backend,
+            device,
+            &payloads,
+            &received_at,
+            catalogue,
+        )
+        .await?;
+        let mut refused_here: HashMap<Uuid, String> = HashMap::new();
+        for ((at, e), refusal) in taken.iter().zip(&refusals) {
+            if let Some(message) = refusal {
+                results[*at].verdict = EntryVerdict::Refused {
+                    message: message.clone(),
+                };
+                refused_here.insert(e.entry_id, message.clone());
+            }
+        }
+        for r in &mut results {
+            if r.verdict == EntryVerdict::Duplicate {
+                if let Some(message) = refused_here.get(&r.entry_id) {
+                    r.verdict = EntryVerdict::Refused {
+                        message: message.clone(),
+                    };
+                }
+            }
+        }
+        let log_rows: Vec<(&LogEntry, Option<String>)> = payloads
+            .iter()
+            .zip(refusals)
+            .map(|(e, refusal)| (*e, refusal))
+            .collect();
         insert_log_rows(&mut tx, device, &log_rows, &received_at).await?;
         tx.commit().await?;
         // Committed: what follows only reads, and need not hold up the
@@ -599,296 +618,6 @@ impl Store {
         Ok((at_index, by_id))
     }
 
-    /// Checks an entry's payload against the server's facts: only the
-    /// device's officer's tasks, records that match their task, amendments
-    /// only of the current, returned version of the same task. `Some` is
-    /// why the payload is refused.
-    async fn check_payload(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        device: &DeviceCtx,
-        e: &LogEntry,
-    ) -> Result<Option<String>, StoreError> {
-        let task_id = match &e.payload {
-            EntryPayload::Started { task_id, .. } => Some(task_id.clone()),
-            EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } => {
-                Some(record.task_id.clone())
-            }
-            EntryPayload::ItemSet { .. } | EntryPayload::PhotoTaken { .. } => None,
-        };
-        if let Some(task_id) = task_id {
-            let member: Option<(String,)> = sqlx::query_as(
-                "SELECT role FROM task_members WHERE task_id = $1 AND person_id = $2",
-            )
-            .bind(&task_id)
-            .bind(&device.officer_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if member.is_none() {
-                return Ok(Some(format!(
-                    "任务 {task_id} 不存在或不属于本设备执法人员所在的检查组 (not your team's task)"
-                )));
-            }
-        }
-        if let EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } = &e.payload {
-            let lies = task_mismatches(tx, record).await?;
-            if !lies.is_empty() {
-                return Ok(Some(format!(
-                    "记录与任务 {} 不符，未予接收 (the record does not match its task)：{}",
-                    record.task_id,
-                    lies.join("；")
-                )));
-            }
-        }
-        match &e.payload {
-            EntryPayload::Sealed { record } => {
-                let exists: Option<(String,)> =
-                    sqlx::query_as("SELECT version FROM records WHERE record_id = $1 LIMIT 1")
-                        .bind(record.record_id.to_string())
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                if exists.is_some() {
-                    return Ok(Some(format!(
-                        "记录 {} 已封存，封存后的修改须以补正（amendment）提交",
-                        record.record_id
-                    )));
-                }
-            }
-            EntryPayload::Amended { replaces, record } => {
-                let current: Option<(String, String, String)> = sqlx::query_as(
-                    "SELECT version, state, task_id FROM records WHERE record_id = $1 AND superseded = 0",
-                )
-                .bind(record.record_id.to_string())
-                .fetch_optional(&mut **tx)
-                .await?;
-                match current {
-                    Some((_, _, task)) if task != record.task_id => {
-                        return Ok(Some(format!(
-                            "补正须针对原任务 {task}，不能改为任务 {} (an amendment keeps its record's task)",
-                            record.task_id
-                        )));
-                    }
-                    Some((v, _, _)) if v != replaces.as_str() => {
-                        return Ok(Some(format!(
-                            "补正所替代的版本 {replaces} 不是当前版本 {v}，请先同步后再补正"
-                        )));
-                    }
-                    Some((_, state, _)) => {
-                        let state: ReviewState = state.parse().map_err(corrupt)?;
-                        if let Err(e) = state.apply(ReviewAction::Supersede) {
-                            return Ok(Some(e.to_string()));
-                        }
-                    }
-                    None => {
-                        return Ok(Some(format!(
-                            "记录 {} 尚未封存，无从补正",
-                            record.record_id
-                        )));
-                    }
-                }
-            }
-            _ => {}
-        }
-        Ok(None)
-    }
-
-    /// Checks and stores the record a Sealed or Amended entry carries, in a
-    /// savepoint of the push: a database constraint it breaks undoes only
-    /// this entry, which is then refused. `Some` is why it was refused.
-    async fn take_record(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        device: &DeviceCtx,
-        e: &LogEntry,
-        received_at: &str,
-        catalogue: &Catalogue,
-    ) -> Result<Option<String>, StoreError> {
-        let mut sp = sqlx::Acquire::begin(&mut **tx).await?;
-        let refusal = match self.check_payload(&mut sp, device, e).await? {
-            Some(message) => Some(message),
-            None => match self
-                .store_record(&mut sp, device, e, received_at, catalogue)
-                .await
-            {
-                Ok(()) => None,
-                Err(StoreError::Conflict(message)) => Some(message),
-                Err(StoreError::Db(sqlx::Error::Database(d)))
-                    if d.is_unique_violation() || d.is_foreign_key_violation() =>
-                {
-                    Some(format!(
-                        "服务器无法保存该条目（与已保存的数据冲突）(stored data conflict): {d}"
-                    ))
-                }
-                Err(other) => return Err(other),
-            },
-        };
-        match &refusal {
-            None => sp.commit().await?,
-            // Undo what the entry wrote; the entry itself is still taken
-            // into the log.
-            Some(_) => sp.rollback().await?,
-        }
-        Ok(refusal)
-    }
-
-    /// The record version a Sealed or Amended entry carries (nothing for
-    /// other entries): its row, its blobs, its flags and its state.
-    async fn store_record(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        device: &DeviceCtx,
-        e: &LogEntry,
-        received_at: &str,
-        catalogue: &Catalogue,
-    ) -> Result<(), StoreError> {
-        let (record, replaces) = match &e.payload {
-            EntryPayload::Sealed { record } => (record, None),
-            EntryPayload::Amended { replaces, record } => (record, Some(replaces)),
-            _ => return Ok(()),
-        };
-        let version = record.version();
-        if let Some(old) = replaces {
-            // Conditional: a reviewer who changed the version's state since
-            // `check_payload` read it (on PostgreSQL nothing serialises the
-            // two) wins, and this amendment is refused.
-            let done = sqlx::query(
-                "UPDATE records SET superseded = 1 WHERE record_id = $1 AND version = $2 AND superseded = 0 AND state = $3",
-            )
-            .bind(record.record_id.to_string())
-            .bind(old.as_str())
-            .bind(ReviewState::Returned.as_str())
-            .execute(&mut **tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "版本 {old} 已不是待补正的当前版本（刚被审核或已被补正），本次补正未予接收"
-                )));
-            }
-        }
-        let mut flags = self.clock_flags(tx, record, e, received_at).await?;
-        // Two records for one task (two devices started it offline): keep
-        // both and flag every one of them for the supervisor to choose.
-        let others: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT record_id, version, flags FROM records WHERE task_id = $1 AND record_id <> $2 AND superseded = 0",
-        )
-        .bind(&record.task_id)
-        .bind(record.record_id.to_string())
-        .fetch_all(&mut **tx)
-        .await?;
-        if !others.is_empty() {
-            let ids: Vec<&str> = others.iter().map(|o| o.0.as_str()).collect();
-            flags.push(format!(
-                "同一任务有多份记录（另见 {}），请审核人员选择 (several records for one task)",
-                ids.join("、")
-            ));
-            let flag = format!(
-                "同一任务有多份记录（另见 {}），请审核人员选择 (several records for one task)",
-                record.record_id
-            );
-            for (rid, version, old) in others {
-                let mut list: Vec<String> = serde_json::from_str(&old).map_err(corrupt)?;
-                if !list.contains(&flag) {
-                    list.push(flag.clone());
-                }
-                sqlx::query("UPDATE records SET flags = $1 WHERE record_id = $2 AND version = $3")
-                    .bind(serde_json::to_string(&list).map_err(corrupt)?)
-                    .bind(&rid)
-                    .bind(&version)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        let hashes: Vec<&str> = record
-            .blob_hashes()
-            .map(Sha256Hex::as_str)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let record_id = record.record_id.to_string();
-        // One statement per few hundred blobs, not one per blob: this runs
-        // while every other device's push waits for the writer.
-        for part in hashes.chunks(300) {
-            let rows: Vec<String> = (0..part.len())
-                .map(|i| format!("($1, $2, ${})", i + 3))
-                .collect();
-            let sql = format!(
-                "INSERT INTO record_blobs (record_id, version, sha256) VALUES {} ON CONFLICT DO NOTHING",
-                rows.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(&record_id).bind(version.as_str());
-            for h in part {
-                q = q.bind(*h);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        let (state, missing) = evaluate(tx, record, &hashes, catalogue).await?;
-        sqlx::query(
-            "INSERT INTO records (record_id, version, task_id, device_id, replaces, superseded, state, missing, flags, record, received_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
-        )
-        .bind(record.record_id.to_string())
-        .bind(version.as_str())
-        .bind(&record.task_id)
-        .bind(&device.device_id)
-        .bind(replaces.map(|r| r.to_string()))
-        .bind(state.as_str())
-        .bind(serde_json::to_string(&missing).map_err(corrupt)?)
-        .bind(serde_json::to_string(&flags).map_err(corrupt)?)
-        .bind(serde_json::to_string(record).map_err(corrupt)?)
-        .bind(received_at)
-        .execute(&mut **tx)
-        .await?;
-        super::projection::index_version(tx, record, version.as_str(), state, received_at).await?;
-        Ok(())
-    }
-
-    /// Device times that cannot be right: before the task existed, ahead of
-    /// the server's clock, or far from the satellite time of a GPS fix.
-    async fn clock_flags(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        record: &InspectionRecord,
-        e: &LogEntry,
-        received_at: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut flags = Vec::new();
-        let received: DateTime<Utc> = parse_time(received_at)?;
-        let tolerance = Duration::minutes(CLOCK_TOLERANCE_MIN);
-        let created: Option<(String,)> = sqlx::query_as(
-            "SELECT d.seed_entered_at FROM tasks t JOIN draws d ON d.draw_id = t.draw_id WHERE t.task_id = $1",
-        )
-        .bind(&record.task_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some((created,)) = created {
-            if record.started_at + tolerance < parse_time(&created)? {
-                flags.push(format!(
-                    "设备时间早于任务下达时间（开始检查 {}）(device time before the task existed)",
-                    record.started_at
-                ));
-            }
-        }
-        let mut times: Vec<DateTime<Utc>> = vec![e.created_at, record.started_at];
-        times.extend(record.photos.iter().map(|p| p.taken_at));
-        times.extend(record.signatures.iter().map(|s| s.signed_at));
-        if times.iter().any(|t| *t > received + tolerance) {
-            flags.push(
-                "设备时间晚于服务器接收时间（设备时钟可能不准）(device time in the future)".into(),
-            );
-        }
-        for p in &record.photos {
-            if let Some(g) = p.gps_time {
-                if (p.taken_at - g).abs() > tolerance {
-                    flags.push(format!(
-                        "照片 {} 的拍摄时间与卫星定位时间相差超过 {CLOCK_TOLERANCE_MIN} 分钟",
-                        &p.sha256.as_str()[..12]
-                    ));
-                }
-            }
-        }
-        Ok(flags)
-    }
-
     /// Registers a verified blob and completes the records that waited for it.
     pub async fn blob_arrived(&self, sha256: &Sha256Hex, bytes: u64) -> Result<(), StoreError> {
         self.blobs_arrived(&[(sha256.clone(), bytes)]).await
@@ -901,7 +630,7 @@ impl Store {
         self.note_ingest();
         let _writer = self.writer_ahead().await;
         let mut tx = self.pool.begin().await?;
-        register_blobs(&mut tx, blobs).await?;
+        register_blobs(&mut tx, self.backend, blobs).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -999,113 +728,6 @@ pub struct StoredRecord {
     pub record: InspectionRecord,
 }
 
-/// Submitted only when every named blob (`hashes`, distinct) has arrived
-/// and the shared sealing rules pass; otherwise incomplete. Returns the
-/// state and what the sealing rules found missing: the `missing` column
-/// holds only those, because they cannot change for a sealed version,
-/// while missing blobs do change and are read from `record_blobs` and
-/// `blobs` when asked for (see [`blob_missing_line`]). So an arriving
-/// blob needs no rewrite of every record that waits for it.
-/// How a sealed record differs from the task it names and the target's
-/// directory entry: one line per field, naming the field, what the task
-/// says and what the record says. Empty when the record tells the truth.
-async fn task_mismatches(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    record: &InspectionRecord,
-) -> Result<Vec<String>, StoreError> {
-    let row: Option<(String, String, String, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT t.category, t.target_key, t.checklist_id, t.checklist_version, t.team, tg.name \
-         FROM tasks t LEFT JOIN targets tg ON tg.category = t.category AND tg.target_key = t.target_key \
-         WHERE t.task_id = $1",
-    )
-    .bind(&record.task_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((category, target_key, checklist_id, checklist_version, team, name)) = row else {
-        return Ok(vec![format!("task_id：任务 {} 不存在", record.task_id)]);
-    };
-    let mut lies = Vec::new();
-    let mut differ = |field: &str, task: &str, claimed: &str| {
-        if task != claimed {
-            lies.push(format!("{field}：任务为「{task}」，记录为「{claimed}」"));
-        }
-    };
-    differ("category", &category, record.category.code());
-    differ("target", &target_key, record.target.as_str());
-    differ("checklist", &checklist_id, &record.checklist.id);
-    differ(
-        "checklist.version",
-        &checklist_version.to_string(),
-        &record.checklist.version.to_string(),
-    );
-    if let Some(name) = &name {
-        differ("target_name", name, &record.target_name);
-    }
-    let drawn: Vec<TeamMember> = serde_json::from_str(&team).map_err(corrupt)?;
-    // Role, credential and name of each member, as drawn.
-    let key = |t: &[TeamMember]| -> BTreeSet<(String, String, String)> {
-        t.iter()
-            .map(|m| (format!("{:?}", m.role), m.person_id.clone(), m.name.clone()))
-            .collect()
-    };
-    let (want, got) = (key(&drawn), key(&record.team));
-    if want != got {
-        let who = |(_, p, n): &(String, String, String)| format!("{n}（{p}）");
-        let missing: Vec<String> = want.difference(&got).map(who).collect();
-        let extra: Vec<String> = got.difference(&want).map(who).collect();
-        lies.push(format!(
-            "team：与抽取的检查组不一致（缺少 {}；多出 {}）",
-            if missing.is_empty() {
-                "无".to_owned()
-            } else {
-                missing.join("、")
-            },
-            if extra.is_empty() {
-                "无".to_owned()
-            } else {
-                extra.join("、")
-            },
-        ));
-    }
-    Ok(lies)
-}
-
-async fn evaluate(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    record: &InspectionRecord,
-    hashes: &[&str],
-    catalogue: &Catalogue,
-) -> Result<(ReviewState, Vec<String>), StoreError> {
-    let mut present = 0;
-    for part in hashes.chunks(400) {
-        let sql = format!(
-            "SELECT COUNT(*) FROM blobs WHERE sha256 IN ({})",
-            marks(1, part.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64,)>(&sql);
-        for h in part {
-            q = q.bind(*h);
-        }
-        present += q.fetch_one(&mut **tx).await?.0;
-    }
-    let blobs_missing = present < hashes.len() as i64;
-    let mut missing = Vec::new();
-    match catalogue.get(&record.checklist) {
-        Some(c) => missing.extend(
-            completeness::check(record, c)
-                .iter()
-                .map(ToString::to_string),
-        ),
-        None => missing.push(format!("服务器没有检查表 {}", record.checklist)),
-    }
-    let state = if missing.is_empty() && !blobs_missing {
-        ReviewState::Received
-    } else {
-        ReviewState::Incomplete
-    };
-    Ok((state, missing))
-}
-
 /// How a blob a record names but the server lacks is listed among what the
 /// record is missing.
 pub(super) fn blob_missing_line(sha256: &str) -> String {
@@ -1155,8 +777,11 @@ async fn insert_log_rows(
 /// registering a group is three statements however many records wait.
 async fn register_blobs(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: super::Backend,
     blobs: &[(Sha256Hex, u64)],
 ) -> Result<(), StoreError> {
+    let hashes: Vec<&str> = blobs.iter().map(|(h, _)| h.as_str()).collect();
+    super::ingest::lock_blobs(tx, backend, &hashes).await?;
     let stored_at = now();
     for part in blobs.chunks(300) {
         let rows: Vec<String> = (0..part.len())

@@ -8,7 +8,10 @@
 //! positive answer is remembered here.
 //!
 //! Revocation through this process clears the cache at once, so the next
-//! call of a revoked device is refused. Several server processes sharing
+//! call of a revoked device is refused — also one whose lookup read the
+//! database before the revocation committed and comes back after it: a
+//! lookup takes a [`Ticket`] before it reads, and what it read is only
+//! remembered when no device was revoked meanwhile. Several server processes sharing
 //! one PostgreSQL see another process's revocation only when their entry
 //! expires: [`TOKEN_TTL`] bounds that window.
 
@@ -29,33 +32,64 @@ const MAX_ENTRIES: usize = 100_000;
 /// Token hash → the device it authenticates, and when that was read.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, (DeviceCtx, Instant)>>,
+    inner: Mutex<Inner>,
 }
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<String, (DeviceCtx, Instant)>,
+    /// Revocations seen so far.
+    revocations: u64,
+}
+
+/// Taken before a lookup reads the database: what it read is only
+/// remembered if no device was revoked since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
 
 impl TokenCache {
     /// The device for a token hash, if it was checked less than
     /// [`TOKEN_TTL`] ago.
     pub fn get(&self, hash: &str) -> Option<DeviceCtx> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
+        let inner = self.lock();
+        inner
+            .entries
             .get(hash)
             .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
             .map(|(ctx, _)| ctx.clone())
     }
 
-    /// Remembers a token the database just confirmed.
-    pub fn put(&self, hash: String, ctx: DeviceCtx) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(hash, (ctx, Instant::now()));
+    /// To be taken before the database is asked about a token.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.lock().revocations)
     }
 
-    /// Forgets every token of a device (its revocation).
+    /// Remembers a token the database confirmed after `ticket` was taken,
+    /// unless a device was revoked since: that read may predate the
+    /// revocation (the next lookup asks the database again).
+    pub fn put(&self, ticket: Ticket, hash: String, ctx: DeviceCtx) {
+        let mut inner = self.lock();
+        if inner.revocations != ticket.0 {
+            return;
+        }
+        if inner.entries.len() >= MAX_ENTRIES {
+            inner.entries.clear();
+        }
+        inner.entries.insert(hash, (ctx, Instant::now()));
+    }
+
+    /// Forgets every token of a device (its revocation), and makes every
+    /// lookup under way forget what it read.
     pub fn forget_device(&self, device_id: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|_, (ctx, _)| ctx.device_id != device_id);
+        let mut inner = self.lock();
+        inner.revocations += 1;
+        inner
+            .entries
+            .retain(|_, (ctx, _)| ctx.device_id != device_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -74,8 +108,8 @@ mod tests {
     fn remembers_until_the_device_is_revoked() {
         let cache = TokenCache::default();
         assert_eq!(cache.get("h1"), None);
-        cache.put("h1".into(), ctx("D1"));
-        cache.put("h2".into(), ctx("D2"));
+        cache.put(cache.ticket(), "h1".into(), ctx("D1"));
+        cache.put(cache.ticket(), "h2".into(), ctx("D2"));
         assert_eq!(cache.get("h1"), Some(ctx("D1")));
         cache.forget_device("D1");
         assert_eq!(cache.get("h1"), None);
@@ -88,11 +122,23 @@ mod tests {
         let stale = Instant::now()
             .checked_sub(TOKEN_TTL + Duration::from_secs(1))
             .expect("machine up longer than the TTL");
-        cache
-            .entries
-            .lock()
-            .unwrap()
-            .insert("h".into(), (ctx("D"), stale));
+        cache.lock().entries.insert("h".into(), (ctx("D"), stale));
         assert_eq!(cache.get("h"), None);
+    }
+
+    /// The race: a lookup reads the device as valid, the device is revoked
+    /// and forgotten, then the lookup remembers what it read. The revoked
+    /// token must not be trusted for the next [`TOKEN_TTL`].
+    #[test]
+    fn a_lookup_that_read_before_a_revocation_is_not_remembered() {
+        let cache = TokenCache::default();
+        let ticket = cache.ticket();
+        // ... the database says h1 is D1, valid ...
+        cache.forget_device("D1");
+        cache.put(ticket, "h1".into(), ctx("D1"));
+        assert_eq!(cache.get("h1"), None);
+        // A lookup begun after the revocation is remembered again.
+        cache.put(cache.ticket(), "h2".into(), ctx("D2"));
+        assert_eq!(cache.get("h2"), Some(ctx("D2")));
     }
 }

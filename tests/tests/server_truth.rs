@@ -301,3 +301,98 @@ async fn amendments_only_of_a_returned_current_version_by_its_team() {
         "nothing left to send"
     );
 }
+
+/// A push's records are decided one by one against what the server knew
+/// and what the same batch stored before them: two honest records for one
+/// task are both stored and each names the other; a lie between them is
+/// refused alone. And when a write breaks a constraint the checks could
+/// not foresee (on PostgreSQL, a row another writer changed meanwhile; here
+/// an extra unique index), only that entry is refused and the rest of the
+/// batch is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_is_decided_record_by_record() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    let task = demo_task(&server, TOWN).await.unwrap();
+    let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
+    let (first, _) = complete_record(&bundle, &checklist, 1_000, 0);
+    let another = |mutate: fn(&mut choucha_shared::record::InspectionRecord)| {
+        let mut r = first.clone();
+        r.record_id = uuid::Uuid::now_v7();
+        mutate(&mut r);
+        choucha_tests::device::sign(&mut r, &mut Vec::new());
+        r
+    };
+    let lie = another(|r| r.target_name = "另一家公司".into());
+    let second = another(|_| {});
+    for record in [&first, &lie, &second] {
+        dev.append(
+            EntryPayload::Sealed {
+                record: record.clone(),
+            },
+            Utc::now(),
+        );
+    }
+    let r = dev.sync_log().await.unwrap();
+    let verdicts: Vec<&EntryVerdict> = r.results.iter().map(|x| &x.verdict).collect();
+    assert_eq!(verdicts[0], &EntryVerdict::Stored, "{r:?}");
+    assert!(
+        matches!(verdicts[1], EntryVerdict::Refused { message } if message.contains("target_name")),
+        "{r:?}"
+    );
+    assert_eq!(verdicts[2], &EntryVerdict::Stored, "{r:?}");
+    let flags_of = |v: &[serde_json::Value]| -> Vec<String> {
+        serde_json::from_value(v[0]["flags"].clone()).unwrap()
+    };
+    let (a, b) = (first.record_id.to_string(), second.record_id.to_string());
+    let fa = flags_of(&versions(&server, &a).await);
+    let fb = flags_of(&versions(&server, &b).await);
+    assert!(fa.iter().any(|f| f.contains(&b)), "{fa:?}");
+    assert!(fb.iter().any(|f| f.contains(&a)), "{fb:?}");
+    assert!(!fb.iter().any(|f| f.contains(&lie.record_id.to_string())));
+
+    // A constraint the checks do not know of: the next record and the
+    // second may not both be stored.
+    let third = another(|_| {});
+    let fourth = another(|_| {});
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite:{}",
+        server.data_dir.join("choucha.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "CREATE UNIQUE INDEX test_unforeseen ON records (task_id) WHERE record_id = '{b}' OR record_id = '{}'",
+        third.record_id
+    ))
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    for record in [&third, &fourth] {
+        dev.append(
+            EntryPayload::Sealed {
+                record: record.clone(),
+            },
+            Utc::now(),
+        );
+    }
+    let r = dev.sync_log().await.unwrap();
+    let verdicts: Vec<&EntryVerdict> = r.results.iter().map(|x| &x.verdict).collect();
+    assert!(
+        matches!(verdicts[0], EntryVerdict::Refused { message } if message.contains("冲突")),
+        "{r:?}"
+    );
+    assert_eq!(verdicts[1], &EntryVerdict::Stored, "{r:?}");
+    assert_eq!(dev.confirmed as usize, dev.log.len(), "settled");
+    let c = third.record_id.to_string();
+    assert!(versions(&server, &c).await.is_empty());
+    let fd = flags_of(&versions(&server, &fourth.record_id.to_string()).await);
+    assert!(
+        fd.iter().any(|f| f.contains(&a) && f.contains(&b)),
+        "{fd:?}"
+    );
+    assert!(!fd.iter().any(|f| f.contains(&c)), "{fd:?}");
+    // What the refused entry had begun to write was undone.
+    let fa = flags_of(&versions(&server, &a).await);
+    assert!(!fa.iter().any(|f| f.contains(&c)), "{fa:?}");
+}
