@@ -6,10 +6,13 @@
 #
 #   cargo build --release -p choucha-tests --bin choucha-loadgen
 #   scripts/bench-sync-ab.sh BEFORE_SERVER_BINARY AFTER_SERVER_BINARY [PAIRS]
+#
+# LOADGEN=path uses a copy of the load generator built earlier (so that a
+# later build of the tree does not change it between runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=$1 after=$2 pairs=${3:-3}
-loadgen=target/release/choucha-loadgen
+loadgen=${LOADGEN:-target/release/choucha-loadgen}
 
 run() { # label binary
   local dir out pid url token

@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 
 use choucha_checklists::Catalogue;
-use choucha_shared::completeness;
+use choucha_shared::completeness::{self, Violation};
 use choucha_shared::plan::TeamMember;
 use choucha_shared::record::InspectionRecord;
 use choucha_shared::review::{ReviewAction, ReviewState};
@@ -496,6 +496,29 @@ impl Facts {
                 }
             }
         }
+        // Signatures that do not sign this content, or signers not on the
+        // drawn team, are not a record left incomplete but a forgery: the
+        // app cannot seal such a record.
+        let violations = catalogue
+            .get(&record.checklist)
+            .map(|c| completeness::check(record, c));
+        let forged: Vec<String> = violations
+            .iter()
+            .flatten()
+            .filter(|v| {
+                matches!(
+                    v,
+                    Violation::SignatureStale { .. } | Violation::SignerNotOnTeam { .. }
+                )
+            })
+            .map(ToString::to_string)
+            .collect();
+        if !forged.is_empty() {
+            return Ok(Some(format!(
+                "记录的签字与其内容不符，未予接收 (the signatures do not sign this record)：{}",
+                forged.join("；")
+            )));
+        }
         // Accepted.
         let task = &self.tasks[&record.task_id];
         let version = record.version().as_str().to_owned();
@@ -540,15 +563,10 @@ impl Facts {
             .into_iter()
             .collect();
         let blobs_missing = hashes.iter().any(|h| !self.blobs.contains(*h));
-        let mut missing = Vec::new();
-        match catalogue.get(&record.checklist) {
-            Some(c) => missing.extend(
-                completeness::check(record, c)
-                    .iter()
-                    .map(ToString::to_string),
-            ),
-            None => missing.push(format!("服务器没有检查表 {}", record.checklist)),
-        }
+        let missing: Vec<String> = match &violations {
+            Some(v) => v.iter().map(ToString::to_string).collect(),
+            None => vec![format!("服务器没有检查表 {}", record.checklist)],
+        };
         // Submitted only when every named blob has arrived and the sealing
         // rules pass. `missing` holds only what the rules found: it cannot
         // change for a sealed version, while missing blobs do, and are read

@@ -342,20 +342,16 @@ fn state_response(state: &crate::blobs::UploadState, status: StatusCode) -> Resp
 /// Registers a completed blob so records waiting for it become complete.
 /// Also done when HEAD finds the blob stored, so a crash between storing and
 /// registering heals on the next check.
-async fn register(state: &AppState, sha: &Sha256Hex, size: u64) -> Result<(), ApiError> {
-    service::sync::blob_arrived(&state.blob_registrar, sha, size).await?;
-    Ok(())
+async fn blob_query(state: &AppState, sha: &Sha256Hex, total: u64) -> Result<Response, ApiError> {
+    Ok(blob_response(
+        service::sync::blob_query(state, sha, total).await?,
+    ))
 }
 
-async fn blob_query(state: &AppState, sha: &Sha256Hex, total: u64) -> Result<Response, ApiError> {
-    match state.uploads.offset(sha, total).await {
-        Ok(s) => {
-            if let crate::blobs::UploadState::Complete { size } = s {
-                register(state, sha, size).await?;
-            }
-            Ok(state_response(&s, StatusCode::OK))
-        }
-        Err(e) => Ok(upload_error(e)),
+fn blob_response(step: service::sync::BlobStep) -> Response {
+    match step {
+        service::sync::BlobStep::State(s) => state_response(&s, StatusCode::OK),
+        service::sync::BlobStep::Refused(e) => upload_error(e),
     }
 }
 
@@ -413,19 +409,7 @@ async fn blob_patch(
                 "缺少或无效的请求头 Upload-Checksum（格式：sha256 <64位十六进制>）",
             )
         })?;
-    let len = chunk.len();
-    match state
-        .uploads
-        .append(&sha, total, offset, chunk, &checksum)
-        .await
-    {
-        Ok(s) => {
-            service::sync::chunk_accepted(len);
-            if let crate::blobs::UploadState::Complete { size } = s {
-                register(&state, &sha, size).await?;
-            }
-            Ok(state_response(&s, StatusCode::OK))
-        }
-        Err(e) => Ok(upload_error(e)),
-    }
+    Ok(blob_response(
+        service::sync::blob_chunk(&state, &sha, total, offset, chunk, &checksum).await?,
+    ))
 }

@@ -15,6 +15,7 @@ pub mod device;
 pub mod loadgen;
 pub mod pg;
 pub mod s3;
+pub mod sim;
 pub mod throttle;
 pub mod webapp;
 

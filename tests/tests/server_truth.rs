@@ -27,9 +27,41 @@ use console_support::{jpeg, record_versions as versions};
 
 const TOWN: &str = "虎溪街道";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on() {
-    let server = TestServer::start_demo(None).expect("demo server");
+/// Each scenario on the embedded SQLite and on a throwaway PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(None).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let url = choucha_tests::pg::shared()
+                        .create_database()
+                        .await
+                        .expect("a PostgreSQL database");
+                    super::$name(Some(&url)).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    a_re_signed_amendment_is_a_new_version_and_sync_goes_on,
+    a_sealed_record_must_match_its_task,
+    amendments_only_of_a_returned_current_version_by_its_team,
+    one_batch_is_decided_record_by_record
+);
+
+async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on(db: Option<&str>) {
+    let server = TestServer::start_demo(db).expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (mut record, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -104,9 +136,8 @@ async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on() {
     assert_eq!(after[1]["state"], "received", "{after:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sealed_record_must_match_its_task() {
-    let server = TestServer::start_demo(None).expect("demo server");
+async fn a_sealed_record_must_match_its_task(db: Option<&str>) {
+    let server = TestServer::start_demo(db).expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (honest, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -116,7 +147,7 @@ async fn a_sealed_record_must_match_its_task() {
         &'static str,
         fn(&mut choucha_shared::record::InspectionRecord),
     );
-    let lies: [Lie; 5] = [
+    let lies: Vec<Lie> = vec![
         ("target_name", |r| r.target_name = "另一家公司".into()),
         ("target", |r| {
             r.target = TargetKey("91500000MA00000000".into())
@@ -138,6 +169,34 @@ async fn a_sealed_record_must_match_its_task() {
                 person_id: "1234567890".into(),
                 name: "冒名".into(),
             })
+        }),
+        // A member relabelled: an expert as officer (or, on a team without
+        // one, an officer as expert), so the signature rules count wrong.
+        ("team", |r| {
+            match r.team.iter_mut().find(|m| m.role == MemberRole::Expert) {
+                Some(m) => m.role = MemberRole::Officer,
+                None => {
+                    let m = r
+                        .team
+                        .iter_mut()
+                        .find(|m| m.role == MemberRole::Officer)
+                        .unwrap();
+                    m.role = MemberRole::Expert;
+                }
+            }
+        }),
+        // Another checklist altogether.
+        ("checklist", |r| r.checklist.id = "lighter-checklist".into()),
+        ("category", |r| {
+            use choucha_shared::category::TargetCategory;
+            r.category = match r.category {
+                TargetCategory::TestingBody => TargetCategory::Ccc,
+                _ => TargetCategory::TestingBody,
+            }
+        }),
+        // A task that was never drawn.
+        ("TASK-NEVER-DRAWN", |r| {
+            r.task_id = "TASK-NEVER-DRAWN".into()
         }),
     ];
     for (field, lie) in lies {
@@ -168,6 +227,61 @@ async fn a_sealed_record_must_match_its_task() {
             "{field}: nothing stored"
         );
     }
+    // Signatures over other content: signed, then the findings changed.
+    let mut forged = honest.clone();
+    forged.record_id = uuid::Uuid::now_v7();
+    choucha_tests::device::sign(&mut forged, &mut Vec::new());
+    forged.photos[0].width += 1;
+    // A task of another team (one this officer is not on).
+    let draw: serde_json::Value = Client::new()
+        .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let foreign = draw["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            !t["team"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["person_id"] == task.officer_id.as_str())
+        })
+        .expect("a task of another team")["task_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut theirs = honest.clone();
+    theirs.record_id = uuid::Uuid::now_v7();
+    theirs.task_id = foreign.clone();
+    choucha_tests::device::sign(&mut theirs, &mut Vec::new());
+    for (what, record) in [("签字", &forged), (foreign.as_str(), &theirs)] {
+        dev.append(
+            EntryPayload::Sealed {
+                record: record.clone(),
+            },
+            Utc::now(),
+        );
+        let r = dev.sync_log().await.unwrap();
+        match &r.results.last().expect("a verdict").verdict {
+            EntryVerdict::Refused { message } => {
+                assert!(message.contains(what), "{what}: {message}")
+            }
+            other => panic!("{what}: answered {other:?}"),
+        }
+        assert!(
+            versions(&server, &record.record_id.to_string())
+                .await
+                .is_empty(),
+            "{what}: nothing stored"
+        );
+    }
     // The refused entries are the user's to see; the log goes on, and the
     // honest record after them is stored.
     dev.append(
@@ -188,9 +302,8 @@ async fn a_sealed_record_must_match_its_task() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn amendments_only_of_a_returned_current_version_by_its_team() {
-    let server = TestServer::start_demo(None).expect("demo server");
+async fn amendments_only_of_a_returned_current_version_by_its_team(db: Option<&str>) {
+    let server = TestServer::start_demo(db).expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (record, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -309,9 +422,8 @@ async fn amendments_only_of_a_returned_current_version_by_its_team() {
 /// not foresee (on PostgreSQL, a row another writer changed meanwhile; here
 /// an extra unique index), only that entry is refused and the rest of the
 /// batch is taken.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_batch_is_decided_record_by_record() {
-    let server = TestServer::start_demo(None).expect("demo server");
+async fn one_batch_is_decided_record_by_record(db: Option<&str>) {
+    let server = TestServer::start_demo(db).expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (first, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -354,20 +466,25 @@ async fn one_batch_is_decided_record_by_record() {
     // second may not both be stored.
     let third = another(|_| {});
     let fourth = another(|_| {});
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        server.data_dir.join("choucha.db").display()
-    ))
-    .await
-    .unwrap();
-    sqlx::query(&format!(
+    let index = format!(
         "CREATE UNIQUE INDEX test_unforeseen ON records (task_id) WHERE record_id = '{b}' OR record_id = '{}'",
         third.record_id
-    ))
-    .execute(&db)
-    .await
-    .unwrap();
-    db.close().await;
+    );
+    match db {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(&index).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        None => {
+            let path = server.data_dir.join("choucha.db");
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query(&index).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
     for record in [&third, &fourth] {
         dev.append(
             EntryPayload::Sealed {

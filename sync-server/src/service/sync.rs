@@ -2,11 +2,15 @@
 //! byte arrived. Counted for `/metrics` here, once, whatever transport
 //! carries them.
 
+use bytes::Bytes;
+
 use choucha_checklists::Catalogue;
 use choucha_shared::sync::{EntryVerdict, LogEntry, PushResponse};
 use choucha_shared::value::Sha256Hex;
 
 use super::ServiceResult;
+use crate::AppState;
+use crate::blobs::{UploadError, UploadState};
 use crate::observe::metrics;
 use crate::store::{BlobRegistrar, DeviceCtx, Store};
 
@@ -47,4 +51,58 @@ pub async fn blob_arrived(
     registrar.register(sha256, bytes).await?;
     metrics().blobs.inc();
     Ok(())
+}
+
+/// Where one blob's upload stands after a request about it: its state, or
+/// why the upload refused the request (told to the device as such).
+#[derive(Debug)]
+pub enum BlobStep {
+    State(UploadState),
+    Refused(UploadError),
+}
+
+/// HEAD: how much of a blob the server durably holds. A blob found
+/// complete is registered (again, which is harmless): a registration lost
+/// to a crash after the blob was stored is made good by the device asking.
+pub async fn blob_query(
+    state: &AppState,
+    sha256: &Sha256Hex,
+    total: u64,
+) -> ServiceResult<BlobStep> {
+    match state.uploads.offset(sha256, total).await {
+        Ok(s) => {
+            if let UploadState::Complete { size } = s {
+                blob_arrived(&state.blob_registrar, sha256, size).await?;
+            }
+            Ok(BlobStep::State(s))
+        }
+        Err(e) => Ok(BlobStep::Refused(e)),
+    }
+}
+
+/// PATCH: a chunk at `offset` of a blob of `total` bytes (`checksum` over
+/// the chunk). The chunk that completes the blob registers it.
+pub async fn blob_chunk(
+    state: &AppState,
+    sha256: &Sha256Hex,
+    total: u64,
+    offset: u64,
+    chunk: Bytes,
+    checksum: &Sha256Hex,
+) -> ServiceResult<BlobStep> {
+    let len = chunk.len();
+    match state
+        .uploads
+        .append(sha256, total, offset, chunk, checksum)
+        .await
+    {
+        Ok(s) => {
+            chunk_accepted(len);
+            if let UploadState::Complete { size } = s {
+                blob_arrived(&state.blob_registrar, sha256, size).await?;
+            }
+            Ok(BlobStep::State(s))
+        }
+        Err(e) => Ok(BlobStep::Refused(e)),
+    }
 }

@@ -1,0 +1,869 @@
+//! Deterministic simulation of sync, after FoundationDB's simulator and
+//! TigerBeetle's VOPR: several devices and a supervisor against the server's
+//! service layer (in this process, on SQLite), over a simulated network,
+//! disk and clock, every choice drawn from one seed.
+//!
+//! Simulated: requests lost, answers lost, requests duplicated and
+//! delivered out of order; a device crashing (what it had not stored is
+//! gone, its in-flight requests still arrive); the server crashing (its
+//! database, uploads and blob store reopened from disk); the blob store
+//! failing like a full disk; device clocks hours or days off; a supervisor
+//! who approves and returns records while the devices amend them. Not
+//! simulated: concurrency inside the server (requests are served one at a
+//! time, so schedules replay exactly), torn writes inside SQLite (it is
+//! trusted), PostgreSQL.
+//!
+//! After the faults, the network heals and every device syncs until it has
+//! nothing left; then [`check`] holds the invariants: every entry each
+//! device wrote is on the server exactly once and in order; no device is
+//! stuck; every blob a record names is stored and registered; each record's
+//! current version is the device's last and its state is what the
+//! supervisor's actions make it; and the console's projection equals one
+//! rebuilt from the records.
+//!
+//! `cargo run --release -p choucha-tests --bin choucha-sim -- --seed N`
+//! replays one schedule and prints its trace.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail, ensure};
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+use choucha_checklists::Catalogue;
+use choucha_shared::checklist::Checklist;
+use choucha_shared::record::InspectionRecord;
+use choucha_shared::sync::{EntryPayload, FeedItem, LogEntry, TaskBundle};
+use choucha_shared::value::Sha256Hex;
+use choucha_sync_client::decide::read_push;
+use choucha_sync_server::blobs::{
+    BlobBody, BlobSource, BlobStore, BlobStoreError, FsBlobStore, UploadLimits, UploadManager,
+    UploadState,
+};
+use choucha_sync_server::service::review::Decision;
+use choucha_sync_server::service::sync::BlobStep;
+use choucha_sync_server::service::{self, Actor};
+use choucha_sync_server::store::{BlobRegistrar, DeviceCtx, Store};
+use choucha_sync_server::{AppState, BlobConfig, demo};
+
+use crate::TempDir;
+use crate::device::{complete_record, sign};
+
+/// Devices per schedule, each an officer of its own task.
+pub const DEVICES: usize = 3;
+/// Faulty steps per round, before the network heals.
+pub const STEPS: usize = 80;
+/// Rounds of faults and healing per schedule.
+pub const ROUNDS: usize = 2;
+/// Bytes per upload chunk (the photos are a few chunks each).
+const CHUNK: usize = 1_500;
+
+/// What kinds of fault a schedule injected, and how often.
+pub type Faults = BTreeMap<&'static str, u64>;
+
+/// A finished schedule.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub faults: Faults,
+    pub entries: usize,
+    pub blobs: usize,
+    pub records: usize,
+    pub trace: Vec<String>,
+}
+
+/// The demo database with enrolled devices, made once and copied for each
+/// schedule.
+#[derive(Debug)]
+pub struct Template {
+    dir: TempDir,
+    devices: Vec<(DeviceCtx, TaskBundle, Checklist)>,
+}
+
+impl Template {
+    pub async fn new() -> anyhow::Result<Self> {
+        let dir = TempDir::new("sim-template")?;
+        let store = Store::open(None, dir.path()).await?;
+        let state = AppState::open(store.clone(), dir.path(), BlobConfig::Filesystem).await?;
+        demo::load(&state).await?;
+        let draw_id = store
+            .current_draw_id(demo::PLAN_ID)
+            .await?
+            .context("the demo draw")?;
+        let draw = store.draw(&draw_id).await?;
+        let mut devices = Vec::new();
+        let mut officers = BTreeSet::new();
+        let admin = Actor::user("admin");
+        for t in draw.tasks.iter().filter(|t| t.category.is_on_site()) {
+            let officer = t.officers().next().context("an officer")?.person_id.clone();
+            if !officers.insert(officer.clone()) {
+                continue;
+            }
+            let code = store
+                .create_enrolment(&admin, &officer, Duration::minutes(30))
+                .await?;
+            let e = store.enrol(&code.code, "模拟设备").await?;
+            let bundle = store.task_for_officer(&t.task_id, &officer).await?;
+            let checklist = state
+                .checklists
+                .get(&t.checklist)
+                .context("the task's checklist")?
+                .clone();
+            devices.push((
+                DeviceCtx {
+                    device_id: e.device_id,
+                    officer_id: officer,
+                },
+                bundle,
+                checklist,
+            ));
+            if devices.len() == DEVICES {
+                break;
+            }
+        }
+        ensure!(
+            devices.len() == DEVICES,
+            "the demo draw has too few officers"
+        );
+        drop(state);
+        store.raw_pool().close().await;
+        Ok(Self { dir, devices })
+    }
+
+    fn copy_to(&self, to: &Path) -> anyhow::Result<()> {
+        copy_dir(self.dir.path(), to)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), &target)
+                .with_context(|| format!("copying {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The filesystem blob store, failing like a full disk while `full` is set.
+#[derive(Debug)]
+struct Disk {
+    inner: FsBlobStore,
+    full: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl BlobStore for Disk {
+    async fn put_verified(
+        &self,
+        hash: &Sha256Hex,
+        source: BlobSource,
+    ) -> Result<(), BlobStoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(BlobStoreError::Io {
+                op: "模拟磁盘已满 (simulated full disk)".into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            });
+        }
+        self.inner.put_verified(hash, source).await
+    }
+
+    async fn get(&self, hash: &Sha256Hex) -> Result<Option<BlobBody>, BlobStoreError> {
+        self.inner.get(hash).await
+    }
+
+    async fn size(&self, hash: &Sha256Hex) -> Result<Option<u64>, BlobStoreError> {
+        self.inner.size(hash).await
+    }
+}
+
+/// The server as it runs between two crashes.
+async fn open_server(dir: &Path, full: &Arc<AtomicBool>) -> anyhow::Result<AppState> {
+    let store = Store::open(None, dir).await?;
+    let disk = Disk {
+        inner: FsBlobStore::new(dir.join("blobs")).await?,
+        full: full.clone(),
+    };
+    let uploads = UploadManager::new(dir, Arc::new(disk), UploadLimits::default()).await?;
+    Ok(AppState {
+        blob_registrar: BlobRegistrar::start(store.clone()),
+        store,
+        checklists: Arc::new(Catalogue::embedded()?),
+        uploads: Arc::new(uploads),
+        oversight: Default::default(),
+        secure_cookies: false,
+        metrics_token: None,
+    })
+}
+
+/// What a device sends.
+#[derive(Debug, Clone)]
+enum Request {
+    Push(Vec<LogEntry>),
+    Head {
+        sha: Sha256Hex,
+        total: u64,
+    },
+    Chunk {
+        sha: Sha256Hex,
+        total: u64,
+        offset: u64,
+        bytes: Bytes,
+    },
+}
+
+/// The server's answer.
+#[derive(Debug)]
+enum Answer {
+    Push(choucha_shared::sync::PushResponse),
+    Blob(BlobStep),
+}
+
+/// A request on the wire: from which device, in which of its lives.
+struct InFlight {
+    dev: usize,
+    life: u32,
+    request: Request,
+}
+
+/// A device: what it has stored survives a crash; the rest does not.
+struct Device {
+    ctx: DeviceCtx,
+    bundle: TaskBundle,
+    checklist: Checklist,
+    skew: Duration,
+    // Stored on the tablet.
+    log: Vec<LogEntry>,
+    confirmed: u64,
+    cursor: i64,
+    /// Entries the server took but refused, for the user.
+    needs_user: BTreeMap<u64, String>,
+    /// Entries the server would not take (an honest device never has any).
+    blocked: BTreeMap<u64, String>,
+    record: Option<InspectionRecord>,
+    blobs: BTreeMap<Sha256Hex, Vec<u8>>,
+    /// Blobs the server has told it it holds.
+    uploaded: BTreeSet<Sha256Hex>,
+    // Volatile.
+    life: u32,
+    /// The blob being uploaded and the server's offset, as last heard.
+    upload: Option<(Sha256Hex, u64)>,
+}
+
+impl Device {
+    fn append(&mut self, payload: EntryPayload, rng: &mut StdRng) {
+        let index = self.log.len() as u64 + 1;
+        let prev = self.log.last().map(|e| e.hash.clone());
+        let at = Utc::now() + self.skew;
+        self.log.push(LogEntry::new(
+            Uuid::from_u128(rng.random()),
+            index,
+            prev,
+            at,
+            payload,
+        ));
+    }
+
+    fn unconfirmed(&self, take: usize) -> Vec<LogEntry> {
+        let from = self.confirmed as usize;
+        let to = (from + take).min(self.log.len());
+        self.log[from..to].to_vec()
+    }
+
+    fn pending_blob(&self) -> Option<&Sha256Hex> {
+        self.blobs.keys().find(|h| !self.uploaded.contains(*h))
+    }
+}
+
+/// One schedule's world.
+struct World {
+    rng: StdRng,
+    dir: PathBuf,
+    full: Arc<AtomicBool>,
+    server: Option<AppState>,
+    devices: Vec<Device>,
+    wire: Vec<InFlight>,
+    /// Per record: the version the supervisor approved, if any.
+    approved: HashMap<Uuid, Sha256Hex>,
+    out: Outcome,
+}
+
+impl World {
+    fn fault(&mut self, kind: &'static str) {
+        *self.out.faults.entry(kind).or_default() += 1;
+    }
+
+    fn trace(&mut self, line: String) {
+        self.out.trace.push(line);
+    }
+
+    fn server(&self) -> &AppState {
+        self.server
+            .as_ref()
+            .expect("the server is up between steps")
+    }
+
+    async fn crash_server(&mut self) -> anyhow::Result<()> {
+        self.server = None;
+        self.server = Some(open_server(&self.dir, &self.full).await?);
+        Ok(())
+    }
+
+    /// The device does some work on its tablet: starts, fills in, seals.
+    fn work(&mut self, d: usize) {
+        let rng = &mut self.rng;
+        let dev = &mut self.devices[d];
+        if dev.record.is_none() {
+            let (mut record, blobs) = complete_record(&dev.bundle, &dev.checklist, 2_000, 0);
+            record.record_id = Uuid::from_u128(rng.random());
+            record.started_at += dev.skew;
+            let mut blobs = blobs;
+            sign(&mut record, &mut blobs);
+            dev.append(
+                EntryPayload::Started {
+                    record_id: record.record_id,
+                    task_id: record.task_id.clone(),
+                    started_at: record.started_at,
+                },
+                rng,
+            );
+            for (item_id, entry) in record.items.clone().into_iter().take(3) {
+                dev.append(
+                    EntryPayload::ItemSet {
+                        record_id: record.record_id,
+                        item_id,
+                        entry,
+                    },
+                    rng,
+                );
+            }
+            dev.append(
+                EntryPayload::Sealed {
+                    record: record.clone(),
+                },
+                rng,
+            );
+            dev.blobs.extend(blobs);
+            let line = format!("device {d} seals record {}", record.record_id);
+            dev.record = Some(record);
+            self.trace(line);
+        }
+    }
+
+    /// The device sends something: the next unconfirmed entries, or the
+    /// next step of a blob's upload.
+    fn send(&mut self, d: usize, heal: bool) {
+        let take = self.rng.random_range(1..=6);
+        let dev = &self.devices[d];
+        let request = if dev.confirmed < dev.log.len() as u64 && dev.blocked.is_empty() {
+            Request::Push(dev.unconfirmed(if heal { 50 } else { take }))
+        } else if let Some(sha) = dev.pending_blob().cloned() {
+            let bytes = &dev.blobs[&sha];
+            let total = bytes.len() as u64;
+            match &dev.upload {
+                Some((s, offset)) if *s == sha => {
+                    let from = *offset as usize;
+                    let to = (from + CHUNK).min(bytes.len());
+                    Request::Chunk {
+                        sha,
+                        total,
+                        offset: *offset,
+                        bytes: Bytes::copy_from_slice(&bytes[from..to]),
+                    }
+                }
+                _ => Request::Head { sha, total },
+            }
+        } else {
+            return;
+        };
+        let life = dev.life;
+        if !heal && self.rng.random_bool(0.08) {
+            self.fault("request lost");
+            return;
+        }
+        let copies = if !heal && self.rng.random_bool(0.05) {
+            self.fault("request duplicated");
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            self.wire.push(InFlight {
+                dev: d,
+                life,
+                request: request.clone(),
+            });
+        }
+    }
+
+    /// The network delivers one request (any of those in flight: they
+    /// overtake each other) and, maybe, its answer.
+    async fn deliver(&mut self, heal: bool) -> anyhow::Result<()> {
+        if self.wire.is_empty() {
+            return Ok(());
+        }
+        let at = if heal {
+            0
+        } else {
+            self.rng.random_range(0..self.wire.len())
+        };
+        if at != 0 {
+            self.fault("request reordered");
+        }
+        let f = self.wire.remove(at);
+        let answer = self.serve(f.dev, &f.request).await?;
+        if !heal && self.rng.random_bool(0.1) {
+            self.fault("answer lost");
+            return Ok(());
+        }
+        if self.devices[f.dev].life != f.life {
+            // The device crashed since: nobody is waiting for the answer.
+            return Ok(());
+        }
+        self.hear(f.dev, &f.request, answer)
+    }
+
+    async fn serve(&self, d: usize, request: &Request) -> anyhow::Result<Answer> {
+        let state = self.server();
+        let ctx = self.devices[d].ctx.clone();
+        // A failure of the server itself (not an answer about an entry or
+        // an upload) breaks an invariant: a push never fails as a whole.
+        Ok(match request {
+            Request::Push(entries) => Answer::Push(
+                service::sync::push(&state.store, &ctx, entries, &state.checklists)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("device {d}: the push failed as a whole: {e}"))?,
+            ),
+            Request::Head { sha, total } => Answer::Blob(
+                service::sync::blob_query(state, sha, *total)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("device {d}: HEAD {sha} failed: {e}"))?,
+            ),
+            Request::Chunk {
+                sha,
+                total,
+                offset,
+                bytes,
+            } => {
+                let checksum = Sha256Hex::of(bytes);
+                Answer::Blob(
+                    service::sync::blob_chunk(
+                        state,
+                        sha,
+                        *total,
+                        *offset,
+                        bytes.clone(),
+                        &checksum,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("device {d}: PATCH {sha} failed: {e}"))?,
+                )
+            }
+        })
+    }
+
+    /// The device reads an answer and stores what it learnt.
+    fn hear(&mut self, d: usize, request: &Request, answer: Answer) -> anyhow::Result<()> {
+        let dev = &mut self.devices[d];
+        match (request, answer) {
+            (Request::Push(sent), Answer::Push(r)) => {
+                let first = sent.first().map_or(1, |e| e.index);
+                let reading = read_push(&r, first);
+                for i in reading.confirmed {
+                    if i == dev.confirmed + 1 {
+                        dev.confirmed = i;
+                    }
+                }
+                dev.confirmed = dev
+                    .confirmed
+                    .max(reading.confirmed_below.saturating_sub(1))
+                    .min(dev.log.len() as u64);
+                dev.needs_user.extend(reading.needs_user);
+                dev.blocked.extend(reading.refused);
+            }
+            (Request::Head { sha, .. } | Request::Chunk { sha, .. }, Answer::Blob(step)) => {
+                match step {
+                    BlobStep::State(UploadState::Complete { .. }) => {
+                        dev.uploaded.insert(sha.clone());
+                        dev.upload = None;
+                    }
+                    // At `total` (every byte there, storing failed on a
+                    // full disk) the next chunk is empty, which retries
+                    // the store.
+                    BlobStep::State(UploadState::InProgress { offset, .. }) => {
+                        dev.upload = Some((sha.clone(), offset));
+                    }
+                    // An offset the server does not hold, a store failure:
+                    // start over from the server's word.
+                    BlobStep::Refused(_) => dev.upload = None,
+                }
+            }
+            (r, a) => bail!("answer {a:?} to {r:?}"),
+        }
+        Ok(())
+    }
+
+    /// The device pulls its feed and amends what was returned to it.
+    async fn pull(&mut self, d: usize, heal: bool) -> anyhow::Result<()> {
+        let officer = self.devices[d].ctx.officer_id.clone();
+        let cursor = self.devices[d].cursor;
+        let state = self.server();
+        let feed = state
+            .store
+            .pull(&officer, cursor, 50, &state.checklists)
+            .await?;
+        if !heal && self.rng.random_bool(0.05) {
+            // The answer never arrived: the device pulls again from the
+            // cursor it has.
+            self.fault("pull answer lost");
+            return Ok(());
+        }
+        for item in feed.items {
+            let FeedItem::Returned { r#return } = item else {
+                continue;
+            };
+            let rng = &mut self.rng;
+            let dev = &mut self.devices[d];
+            let Some(record) = dev.record.as_mut() else {
+                continue;
+            };
+            if record.record_id != r#return.record_id || record.version() != r#return.version {
+                continue;
+            }
+            // The officer corrects a note and everyone signs again.
+            let replaces = record.version();
+            let entry = record
+                .items
+                .values_mut()
+                .next()
+                .context("a record with items")?;
+            entry.note = Some(format!("按退回意见补正 {}", rng.random::<u16>()));
+            let mut blobs = Vec::new();
+            sign(record, &mut blobs);
+            let amended = record.clone();
+            dev.blobs.extend(blobs);
+            dev.append(
+                EntryPayload::Amended {
+                    replaces,
+                    record: amended,
+                },
+                rng,
+            );
+            self.fault("amendment after a return");
+        }
+        self.devices[d].cursor = feed.cursor;
+        Ok(())
+    }
+
+    /// The supervisor approves or returns one record waiting for review.
+    async fn supervise(&mut self) -> anyhow::Result<()> {
+        let waiting: Vec<(String, String)> = sqlx::query_as(
+            "SELECT record_id, version FROM records WHERE superseded = 0 AND state = 'received' ORDER BY record_id",
+        )
+        .fetch_all(self.server().store.raw_pool())
+        .await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let (id, version) = &waiting[self.rng.random_range(0..waiting.len())];
+        let id: Uuid = id.parse()?;
+        let version = Sha256Hex::parse(version)?;
+        let actor = Actor::user("审核员");
+        let approve = self.rng.random_bool(0.5);
+        let store = &self.server().store;
+        if approve {
+            service::review::decide(store, &actor, &id, &version, Decision::Approve).await?;
+            self.approved.insert(id, version);
+            self.fault("supervisor approves");
+        } else {
+            service::review::return_record(
+                store,
+                &actor,
+                &id,
+                &version,
+                "签字不清，请重新签字",
+                BTreeMap::new(),
+            )
+            .await?;
+            self.fault("supervisor returns");
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self) -> anyhow::Result<()> {
+        let roll: f64 = self.rng.random();
+        let d = self.rng.random_range(0..self.devices.len());
+        match roll {
+            r if r < 0.15 => self.work(d),
+            r if r < 0.45 => self.send(d, false),
+            r if r < 0.75 => self.deliver(false).await?,
+            r if r < 0.82 => self.pull(d, false).await?,
+            r if r < 0.87 => self.supervise().await?,
+            r if r < 0.90 => {
+                let dev = &mut self.devices[d];
+                dev.life += 1;
+                dev.upload = None;
+                self.fault("device crash");
+            }
+            r if r < 0.92 => {
+                self.crash_server().await?;
+                self.fault("server crash");
+            }
+            r if r < 0.95 => {
+                let full = !self.full.load(Ordering::SeqCst);
+                self.full.store(full, Ordering::SeqCst);
+                if full {
+                    self.fault("disk full");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The network heals and the disk has room: every device pulls, sends
+    /// and uploads until nothing is left, and the supervisor rests.
+    async fn heal(&mut self) -> anyhow::Result<()> {
+        self.full.store(false, Ordering::SeqCst);
+        for round in 0..400 {
+            while !self.wire.is_empty() {
+                self.deliver(true).await?;
+            }
+            let mut idle = true;
+            for d in 0..self.devices.len() {
+                self.work(d);
+                self.pull(d, true).await?;
+                let dev = &self.devices[d];
+                if (dev.confirmed < dev.log.len() as u64 && dev.blocked.is_empty())
+                    || dev.pending_blob().is_some()
+                {
+                    idle = false;
+                    self.send(d, true);
+                }
+            }
+            if idle && self.wire.is_empty() {
+                self.trace(format!("healed after {round} rounds"));
+                return Ok(());
+            }
+        }
+        bail!("a device still has work after 400 rounds of a healed network")
+    }
+}
+
+/// Runs one schedule from `seed`; `Err` names the invariant it broke.
+pub async fn run(seed: u64, template: &Template) -> anyhow::Result<Outcome> {
+    let scratch = TempDir::new("sim")?;
+    let dir = scratch.path().join("server");
+    template.copy_to(&dir).context("copying the template")?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let full = Arc::new(AtomicBool::new(false));
+    let mut devices = Vec::new();
+    let mut out = Outcome::default();
+    for (ctx, bundle, checklist) in &template.devices {
+        let skew = match rng.random_range(0..4) {
+            0 => Duration::hours(rng.random_range(-5..=5)),
+            1 => Duration::days(rng.random_range(-2..=2)),
+            _ => Duration::zero(),
+        };
+        if !skew.is_zero() {
+            *out.faults.entry("clock skew").or_default() += 1;
+        }
+        devices.push(Device {
+            ctx: ctx.clone(),
+            bundle: bundle.clone(),
+            checklist: checklist.clone(),
+            skew,
+            log: Vec::new(),
+            confirmed: 0,
+            cursor: 0,
+            needs_user: BTreeMap::new(),
+            blocked: BTreeMap::new(),
+            record: None,
+            blobs: BTreeMap::new(),
+            uploaded: BTreeSet::new(),
+            life: 0,
+            upload: None,
+        });
+    }
+    let mut w = World {
+        rng,
+        server: Some(
+            open_server(&dir, &full)
+                .await
+                .context("opening the server")?,
+        ),
+        dir,
+        full,
+        devices,
+        wire: Vec::new(),
+        approved: HashMap::new(),
+        out,
+    };
+    // Two rounds of faults, each followed by a healed network: in the
+    // second, the records of the first wait for review, and the supervisor
+    // approves and returns them while the devices amend.
+    for _ in 0..ROUNDS {
+        for step in 0..STEPS {
+            w.step()
+                .await
+                .with_context(|| format!("at step {step}: {:?}", w.out.trace.last()))?;
+        }
+        w.heal().await.context("healing")?;
+    }
+    check(&mut w).await.context("checking the invariants")?;
+    w.server = None;
+    Ok(w.out)
+}
+
+/// The invariants after a healed schedule.
+async fn check(w: &mut World) -> anyhow::Result<()> {
+    let (mut entries, mut blobs, mut records) = (0, 0, 0);
+    let state = w.server();
+    let store = &state.store;
+    for (d, dev) in w.devices.iter().enumerate() {
+        ensure!(
+            dev.blocked.is_empty(),
+            "device {d}: entries not taken: {:?}",
+            dev.blocked
+        );
+        ensure!(
+            dev.needs_user.is_empty(),
+            "device {d}: an honest device's entries refused: {:?}",
+            dev.needs_user
+        );
+        ensure!(
+            dev.confirmed == dev.log.len() as u64,
+            "device {d}: stuck at {} of {}",
+            dev.confirmed,
+            dev.log.len()
+        );
+        let held = store.device_log(&dev.ctx.device_id).await?;
+        let mine: Vec<(i64, String, String)> = dev
+            .log
+            .iter()
+            .map(|e| (e.index as i64, e.entry_id.to_string(), e.hash.to_string()))
+            .collect();
+        ensure!(
+            held == mine,
+            "device {d}: the server's log differs from the device's ({} vs {} entries)",
+            held.len(),
+            mine.len()
+        );
+        for sha in dev.blobs.keys() {
+            ensure!(
+                store.blob_known(sha).await?,
+                "device {d}: blob {sha} not registered"
+            );
+            ensure!(
+                state.uploads.store().exists(sha).await?,
+                "device {d}: blob {sha} registered but not stored"
+            );
+        }
+        let record = dev
+            .record
+            .as_ref()
+            .context("every device sealed a record")?;
+        let versions = store.record_versions(&record.record_id).await?;
+        let current: Vec<_> = versions.iter().filter(|v| !v.superseded).collect();
+        ensure!(
+            current.len() == 1,
+            "record {}: {} current versions",
+            record.record_id,
+            current.len()
+        );
+        let current = current[0];
+        ensure!(
+            current.status.version == record.version(),
+            "record {}: the server's current version is not the device's last",
+            record.record_id
+        );
+        let expected = match w.approved.get(&record.record_id) {
+            Some(v) if *v == record.version() => "approved",
+            _ => "received",
+        };
+        ensure!(
+            current.status.state.as_str() == expected,
+            "record {}: {} where the rules say {expected} (missing: {:?})",
+            record.record_id,
+            current.status.state.as_str(),
+            current.status.missing
+        );
+        entries += dev.log.len();
+        blobs += dev.blobs.len();
+        records += versions.len();
+    }
+    // The projection equals one rebuilt from the records.
+    let before = projection(store).await?;
+    sqlx::query("DELETE FROM oversight_findings")
+        .execute(store.raw_pool())
+        .await?;
+    sqlx::query("DELETE FROM oversight_records")
+        .execute(store.raw_pool())
+        .await?;
+    store.catch_up_projection().await?;
+    let after = projection(store).await?;
+    ensure!(
+        before == after,
+        "the projection differs from one rebuilt from the records:\n  kept:    {before:?}\n  rebuilt: {after:?}"
+    );
+    w.out.entries = entries;
+    w.out.blobs = blobs;
+    w.out.records = records;
+    Ok(())
+}
+
+/// The projection's rows a rebuild must reproduce.
+async fn projection(store: &Store) -> anyhow::Result<Vec<String>> {
+    let records: Vec<(String, String, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT record_id, version, task_id, state, jurisdiction, team_key, findings FROM oversight_records ORDER BY record_id, version",
+    )
+    .fetch_all(store.raw_pool())
+    .await?;
+    let tasks: Vec<(String, String)> = sqlx::query_as(
+        "SELECT task_id, status FROM oversight_tasks WHERE status <> 'pending' ORDER BY task_id",
+    )
+    .fetch_all(store.raw_pool())
+    .await?;
+    let findings: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT finding_id, record_id, version FROM oversight_findings ORDER BY finding_id",
+    )
+    .fetch_all(store.raw_pool())
+    .await?;
+    let mut out: Vec<String> = records.iter().map(|r| format!("{r:?}")).collect();
+    out.extend(tasks.iter().map(|t| format!("{t:?}")));
+    out.extend(findings.iter().map(|f| format!("{f:?}")));
+    Ok(out)
+}
+
+/// Runs `count` schedules from `first`, stopping at the first that fails
+/// (its seed in the error). Returns the faults injected over all of them.
+pub async fn run_many(first: u64, count: u64) -> anyhow::Result<(Faults, Outcome)> {
+    let template = Template::new().await?;
+    let mut faults = Faults::new();
+    let mut total = Outcome::default();
+    for seed in first..first + count {
+        let out = run(seed, &template).await.map_err(|e| {
+            e.context(format!(
+                "schedule {seed} failed; replay it with: cargo run --release -p choucha-tests --bin choucha-sim -- --seed {seed}"
+            ))
+        })?;
+        for (k, v) in out.faults {
+            *faults.entry(k).or_default() += v;
+        }
+        total.entries += out.entries;
+        total.blobs += out.blobs;
+        total.records += out.records;
+    }
+    Ok((faults, total))
+}
