@@ -132,6 +132,11 @@ impl Template {
             "the demo draw has too few officers"
         );
         drop(state);
+        // Everything into the database file: its WAL and shared-memory files
+        // are not copied (they may still be going away as the pool closes).
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(store.raw_pool())
+            .await?;
         store.raw_pool().close().await;
         Ok(Self { dir, devices })
     }
@@ -145,6 +150,10 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with("-wal") || name.ends_with("-shm") {
+            continue;
+        }
         let target = to.join(e.file_name());
         if e.file_type()?.is_dir() {
             copy_dir(&e.path(), &target)?;
