@@ -57,7 +57,8 @@ on_both_databases!(
     a_re_signed_amendment_is_a_new_version_and_sync_goes_on,
     a_sealed_record_must_match_its_task,
     amendments_only_of_a_returned_current_version_by_its_team,
-    one_batch_is_decided_record_by_record
+    one_batch_is_decided_record_by_record,
+    another_devices_entry_id_is_a_conflict
 );
 
 async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on(db: Option<&str>) {
@@ -512,4 +513,58 @@ async fn one_batch_is_decided_record_by_record(db: Option<&str>) {
     // What the refused entry had begun to write was undone.
     let fa = flags_of(&versions(&server, &a).await);
     assert!(!fa.iter().any(|f| f.contains(&c)), "{fa:?}");
+}
+
+/// Entry IDs are unique across the server: a device that sends an entry
+/// under an ID another device's entry already has is told `conflict` (it
+/// used to be answered `stored` while its log row was silently dropped),
+/// and neither log changes.
+async fn another_devices_entry_id_is_a_conflict(db: Option<&str>) {
+    let server = TestServer::start_demo(db).expect("demo server");
+    let task = demo_task(&server, TOWN).await.unwrap();
+    let (mut a, _, _) = device_for(&server, &task).await.unwrap();
+    let (mut b, _, _) = device_for(&server, &task).await.unwrap();
+    let started = |record_id| EntryPayload::Started {
+        record_id,
+        task_id: task.task_id.clone(),
+        started_at: Utc::now(),
+    };
+    a.append(started(uuid::Uuid::now_v7()), Utc::now());
+    let r = a.sync_log().await.unwrap();
+    assert_eq!(r.results[0].verdict, EntryVerdict::Stored);
+    let taken = a.log[0].entry_id;
+    b.log.push(choucha_shared::sync::LogEntry::new(
+        taken,
+        1,
+        None,
+        Utc::now(),
+        started(uuid::Uuid::now_v7()),
+    ));
+    let r = b.sync_log().await.unwrap();
+    assert!(
+        matches!(&r.results[0].verdict, EntryVerdict::Conflict { message } if message.contains("另一台设备")),
+        "{r:?}"
+    );
+    assert_eq!(b.confirmed, 0, "not confirmed");
+    let log = |dev: &choucha_tests::device::SimDevice| {
+        let id = dev.enrolment.device_id.clone();
+        let url = server.url(&format!("/api/v1/devices/{id}/log"));
+        let token = server.token().to_owned();
+        async move {
+            Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Vec<serde_json::Value>>()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        log(&b).await.is_empty(),
+        "nothing in the second device's log"
+    );
+    assert_eq!(log(&a).await.len(), 1, "the first device's log unchanged");
 }
