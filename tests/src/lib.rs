@@ -251,3 +251,33 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Declares each named scenario `async fn name(db: Option<&str>)` of the
+/// calling test file as two tests: on the embedded SQLite (`sqlite::name`)
+/// and on a fresh database of the shared throwaway PostgreSQL cluster
+/// (`postgres::name`).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(None).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let url = $crate::pg::shared()
+                        .create_database()
+                        .await
+                        .expect("a PostgreSQL database");
+                    super::$name(Some(&url)).await
+                }
+            )*
+        }
+    };
+}

@@ -164,29 +164,4 @@ async fn officers_amend_at_once(db: Option<&str>) {
     }
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(None).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let url = choucha_tests::pg::shared()
-                        .create_database()
-                        .await
-                        .expect("a PostgreSQL database");
-                    super::$name(Some(&url)).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(reviewers_race, officers_amend_at_once);
+choucha_tests::on_both_databases!(reviewers_race, officers_amend_at_once);

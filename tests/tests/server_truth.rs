@@ -27,33 +27,7 @@ use console_support::{jpeg, record_versions as versions};
 
 const TOWN: &str = "虎溪街道";
 
-/// Each scenario on the embedded SQLite and on a throwaway PostgreSQL.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(None).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let url = choucha_tests::pg::shared()
-                        .create_database()
-                        .await
-                        .expect("a PostgreSQL database");
-                    super::$name(Some(&url)).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+choucha_tests::on_both_databases!(
     a_re_signed_amendment_is_a_new_version_and_sync_goes_on,
     a_sealed_record_must_match_its_task,
     amendments_only_of_a_returned_current_version_by_its_team,
