@@ -15,11 +15,12 @@ use reqwest::{Client, StatusCode};
 use serde_json::json;
 
 use choucha_shared::plan::MemberRole;
+use choucha_shared::record::InspectionRecord;
 use choucha_shared::sync::{EntryPayload, EntryVerdict};
 use choucha_shared::value::Sha256Hex;
 use choucha_tests::TestServer;
-use choucha_tests::console::{demo_task, device_for, push, with_photos};
-use choucha_tests::device::{complete_record, enrol, sign};
+use choucha_tests::console::{DemoTask, demo_task, device_for, push, with_photos};
+use choucha_tests::device::{SimDevice, complete_record, enrol, sign};
 use console_support::{jpeg, record_versions};
 
 const TOWN: &str = "虎溪街道";
@@ -43,27 +44,39 @@ async fn review(server: &TestServer, rid: &str, version: &str, approve: bool) ->
         .status()
 }
 
+/// A new record like `template` with its own real photos (seeded from
+/// `seed`), sealed and pushed with its blobs by `dev`.
+async fn seal_another(
+    dev: &mut SimDevice,
+    template: &InspectionRecord,
+    task: &DemoTask,
+    seed: u32,
+) -> InspectionRecord {
+    let mut record = template.clone();
+    record.record_id = uuid::Uuid::now_v7();
+    let images: Vec<_> = (0..record.photos.len() as u32)
+        .map(|i| jpeg(seed + i))
+        .collect();
+    let blobs = with_photos(&mut record, &images, task.location, task.location);
+    push(
+        dev,
+        EntryPayload::Sealed {
+            record: record.clone(),
+        },
+        &blobs,
+    )
+    .await
+    .unwrap();
+    record
+}
+
 async fn reviewers_race(db: Option<&str>) {
     let server = TestServer::start_demo(db).expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (template, _) = complete_record(&bundle, &checklist, 1_000, 0);
     for round in 0..8u32 {
-        let mut record = template.clone();
-        record.record_id = uuid::Uuid::now_v7();
-        let images: Vec<_> = (0..record.photos.len() as u32)
-            .map(|i| jpeg(20_000 + round * 100 + i))
-            .collect();
-        let blobs = with_photos(&mut record, &images, task.location, task.location);
-        push(
-            &mut dev,
-            EntryPayload::Sealed {
-                record: record.clone(),
-            },
-            &blobs,
-        )
-        .await
-        .unwrap();
+        let record = seal_another(&mut dev, &template, &task, 20_000 + round * 100).await;
         let rid = record.record_id.to_string();
         let version = record.version().to_string();
         let (a, r) = tokio::join!(
@@ -104,21 +117,7 @@ async fn officers_amend_at_once(db: Option<&str>) {
         .unwrap();
     let (template, _) = complete_record(&bundle, &checklist, 1_000, 0);
     for round in 0..5u32 {
-        let mut record = template.clone();
-        record.record_id = uuid::Uuid::now_v7();
-        let images: Vec<_> = (0..record.photos.len() as u32)
-            .map(|i| jpeg(30_000 + round * 100 + i))
-            .collect();
-        let blobs = with_photos(&mut record, &images, task.location, task.location);
-        push(
-            &mut first,
-            EntryPayload::Sealed {
-                record: record.clone(),
-            },
-            &blobs,
-        )
-        .await
-        .unwrap();
+        let record = seal_another(&mut first, &template, &task, 30_000 + round * 100).await;
         let rid = record.record_id.to_string();
         let version = record.version();
         assert!(
