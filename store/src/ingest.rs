@@ -400,24 +400,10 @@ impl Facts {
             let (task_id, category, target_key, checklist_id, checklist_version, team, name) =
                 (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
             let team: Vec<TeamMember> = serde_json::from_str(&team).map_err(corrupt)?;
-            let facts = match (row.11, row.12, row.13, row.14, row.15) {
-                (
-                    Some(plan_id),
-                    Some(stratum_id),
-                    Some(jurisdiction),
-                    Some(team_key),
-                    Some(team_label),
-                ) => TaskFacts {
-                    plan_id,
-                    stratum_id,
-                    jurisdiction,
-                    team_key,
-                    team_label,
-                },
+            let facts = TaskFacts::indexed([row.11, row.12, row.13, row.14, row.15])
                 // A task of a superseded draw: the record still belongs
                 // somewhere.
-                _ => TaskFacts::of_task(row.8, row.9, &team, row.10),
-            };
+                .unwrap_or_else(|| TaskFacts::of_task(row.8, row.9, &team, row.10));
             self.tasks.insert(
                 task_id,
                 TaskRow {

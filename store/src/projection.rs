@@ -125,6 +125,28 @@ pub(super) struct TaskFacts {
 }
 
 impl TaskFacts {
+    /// From the task index's columns (plan, stratum, town, team key, team
+    /// label) of a left join: `None` when the index has no row.
+    pub(super) fn indexed(columns: [Option<String>; 5]) -> Option<Self> {
+        let [
+            Some(plan_id),
+            Some(stratum_id),
+            Some(jurisdiction),
+            Some(team_key),
+            Some(team_label),
+        ] = columns
+        else {
+            return None;
+        };
+        Some(TaskFacts {
+            plan_id,
+            stratum_id,
+            jurisdiction,
+            team_key,
+            team_label,
+        })
+    }
+
     /// From the task itself (one of a superseded draw, which the task index
     /// no longer holds): its plan, stratum, team and the target's town.
     pub(super) fn of_task(
@@ -309,22 +331,7 @@ async fn index_batch(
         } else {
             state
         };
-        let indexed = match (plan, stratum, town, tk, tl) {
-            (
-                Some(plan_id),
-                Some(stratum_id),
-                Some(jurisdiction),
-                Some(team_key),
-                Some(team_label),
-            ) => Some(TaskFacts {
-                plan_id,
-                stratum_id,
-                jurisdiction,
-                team_key,
-                team_label,
-            }),
-            _ => None,
-        };
+        let indexed = TaskFacts::indexed([plan, stratum, town, tk, tl]);
         parsed.push((record, version, state, received_at, indexed));
     }
     let mut values = Vec::with_capacity(parsed.len());
