@@ -102,6 +102,10 @@ pub struct App {
     /// the write itself).
     checklists:
         std::sync::Mutex<std::collections::HashMap<ChecklistRef, std::sync::Arc<Checklist>>>,
+    /// Where new record and entry IDs come from: `None`, time-ordered
+    /// random UUIDs (the app); `Some((seed, n))`, a counted sequence, so that
+    /// the sync simulation replays a schedule byte for byte.
+    ids: std::sync::Mutex<Option<(u64, u64)>>,
 }
 
 /// Record states on the device.
@@ -126,7 +130,26 @@ impl App {
             evidence,
             data_dir: data_dir.to_owned(),
             checklists: Default::default(),
+            ids: Default::default(),
         })
+    }
+
+    /// From now on, new record and log-entry IDs are `seed`'s counted
+    /// sequence instead of random: for the deterministic simulation only
+    /// (two devices with one seed would collide).
+    pub fn seed_ids(&self, seed: u64, from: u64) {
+        *self.ids.lock().unwrap_or_else(|p| p.into_inner()) = Some((seed, from));
+    }
+
+    /// A new record or log-entry ID.
+    fn new_id(&self) -> Uuid {
+        match self.ids.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some((seed, n)) => {
+                *n += 1;
+                Uuid::from_u64_pair(*seed, *n)
+            }
+            None => Uuid::now_v7(),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -341,7 +364,7 @@ impl App {
         let checklist = self.checklist(&bundle.task.checklist)?;
         let record = InspectionRecord {
             format: choucha_shared::FORMAT_VERSION,
-            record_id: Uuid::now_v7(),
+            record_id: self.new_id(),
             task_id: task_id.to_owned(),
             target: bundle.task.target.clone(),
             target_name: bundle.target.name.to_string(),
@@ -375,7 +398,7 @@ impl App {
                 "INSERT INTO records (record_id, task_id, state, record, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 (id.to_string(), task_id, DRAFT, serde_json::to_string(&record)?, now.to_rfc3339()),
             )?;
-            append(tx, EntryPayload::Started { record_id: id, task_id: task_id.to_owned(), started_at: now }, now)?;
+            append(tx, self.new_id(), EntryPayload::Started { record_id: id, task_id: task_id.to_owned(), started_at: now }, now)?;
             Ok(id)
         })
     }
@@ -427,7 +450,7 @@ impl App {
                 ),
             )?;
             if let Some(p) = payload {
-                append(tx, p, now)?;
+                append(tx, self.new_id(), p, now)?;
             }
             Ok(record)
         })
@@ -682,7 +705,7 @@ impl App {
                 "UPDATE records SET state = ?1, sealed_version = ?2, server_state = NULL, updated_at = ?3 WHERE record_id = ?4",
                 (SEALED, version.as_str(), now.to_rfc3339(), record_id.to_string()),
             )?;
-            append(tx, payload, now)?;
+            append(tx, self.new_id(), payload, now)?;
             Ok(version)
         })
     }
@@ -790,9 +813,10 @@ fn load_record(
     Ok((state, sealed, serde_json::from_str(&body)?))
 }
 
-/// Appends an entry to the device log inside `tx`.
+/// Appends an entry with ID `entry_id` to the device log inside `tx`.
 pub(crate) fn append(
     tx: &rusqlite::Transaction<'_>,
+    entry_id: Uuid,
     payload: EntryPayload,
     now: DateTime<Utc>,
 ) -> Result<LogEntry, CoreError> {
@@ -810,7 +834,7 @@ pub(crate) fn append(
         ),
         None => (1, None),
     };
-    let entry = LogEntry::new(Uuid::now_v7(), index, prev, now, payload);
+    let entry = LogEntry::new(entry_id, index, prev, now, payload);
     tx.execute(
         "INSERT INTO log (idx, entry_id, hash, entry) VALUES (?1, ?2, ?3, ?4)",
         (

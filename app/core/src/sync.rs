@@ -16,14 +16,11 @@ use choucha_shared::review::ReviewState;
 use choucha_shared::sync::{FeedItem, LogEntry, PullResponse};
 use choucha_shared::value::Sha256Hex;
 use choucha_sync_client::http::HttpTransport;
-use choucha_sync_client::{ClientError, decide};
+use choucha_sync_client::{Client, ClientError, Transport, decide};
 
 use crate::app::{App, Enrolment};
 use crate::error::CoreError;
 use crate::store::{meta_get, meta_set};
-
-/// The protocol's client over HTTP, as the tablet uses it.
-type Client = choucha_sync_client::Client<HttpTransport>;
 
 /// Entries per push request.
 const PUSH_BATCH: usize = 50;
@@ -73,10 +70,6 @@ impl From<ClientError> for CoreError {
     }
 }
 
-fn client(http: &reqwest::Client, e: &Enrolment) -> Client {
-    Client::new(HttpTransport::new(http.clone(), &e.server_url), &e.token)
-}
-
 impl App {
     /// Exchanges a one-time code for a device token and remembers it.
     pub async fn enrol(
@@ -93,9 +86,20 @@ impl App {
             ));
         }
         let transport = HttpTransport::new(http.clone(), &base);
-        let e = Client::enrol(&transport, code, device_name).await?;
+        self.enrol_over(&transport, &base, code, device_name).await
+    }
+
+    /// [`App::enrol`] over any transport to the server at `server_url`.
+    pub async fn enrol_over<T: Transport>(
+        &self,
+        transport: &T,
+        server_url: &str,
+        code: &str,
+        device_name: &str,
+    ) -> Result<Enrolment, CoreError> {
+        let e = Client::<T>::enrol(transport, code, device_name).await?;
         let enrolment = Enrolment {
-            server_url: base,
+            server_url: server_url.to_owned(),
             device_id: e.device_id,
             token: e.token,
             officer_id: e.officer_id,
@@ -125,10 +129,21 @@ impl App {
         })
     }
 
-    /// One full sync: pull, push, upload, refresh states. Safe to stop at
-    /// any point and run again.
+    /// One full sync over HTTP: pull, push, upload, refresh states. Safe to
+    /// stop at any point and run again.
     pub async fn sync_once(&self, http: &reqwest::Client) -> Result<SyncReport, CoreError> {
-        let result = self.sync_steps(http).await;
+        self.sync_over(|e| HttpTransport::new(http.clone(), &e.server_url))
+            .await
+    }
+
+    /// [`App::sync_once`] over any transport made for the enrolment: the
+    /// deterministic simulation runs the tablet's very sync over its
+    /// simulated network.
+    pub async fn sync_over<T: Transport + Sync>(
+        &self,
+        transport: impl FnOnce(&Enrolment) -> T,
+    ) -> Result<SyncReport, CoreError> {
+        let result = self.sync_steps(transport).await;
         let now = Utc::now().to_rfc3339();
         match &result {
             Ok(_) => self.store.write(|tx| {
@@ -147,10 +162,13 @@ impl App {
         Ok(report)
     }
 
-    async fn sync_steps(&self, http: &reqwest::Client) -> Result<SyncReport, CoreError> {
+    async fn sync_steps<T: Transport + Sync>(
+        &self,
+        transport: impl FnOnce(&Enrolment) -> T,
+    ) -> Result<SyncReport, CoreError> {
         let e = self.enrolment()?.ok_or(CoreError::NotEnrolled)?;
         let mut report = SyncReport::default();
-        let client = client(http, &e);
+        let client = Client::new(transport(&e), &e.token);
         self.pull(&client, &mut report).await?;
         self.push(&client, &mut report).await?;
         self.upload(&client, &mut report).await?;
@@ -158,7 +176,11 @@ impl App {
         Ok(report)
     }
 
-    async fn pull(&self, client: &Client, report: &mut SyncReport) -> Result<(), CoreError> {
+    async fn pull<T: Transport + Sync>(
+        &self,
+        client: &Client<T>,
+        report: &mut SyncReport,
+    ) -> Result<(), CoreError> {
         loop {
             let cursor: i64 = self.store.read(|c| {
                 Ok(meta_get(c, "cursor")?
@@ -219,7 +241,11 @@ impl App {
         })
     }
 
-    async fn push(&self, client: &Client, report: &mut SyncReport) -> Result<(), CoreError> {
+    async fn push<T: Transport + Sync>(
+        &self,
+        client: &Client<T>,
+        report: &mut SyncReport,
+    ) -> Result<(), CoreError> {
         loop {
             let batch: Vec<LogEntry> = self.store.read(|c| {
                 let mut st =
@@ -268,7 +294,11 @@ impl App {
         }
     }
 
-    async fn upload(&self, client: &Client, report: &mut SyncReport) -> Result<(), CoreError> {
+    async fn upload<T: Transport + Sync>(
+        &self,
+        client: &Client<T>,
+        report: &mut SyncReport,
+    ) -> Result<(), CoreError> {
         let pending: Vec<(String, bool)> = self.store.read(|c| {
             let mut st = c.prepare(
                 "SELECT b.sha256, b.started FROM blobs b JOIN records r ON r.record_id = b.record_id \
@@ -312,7 +342,10 @@ impl App {
         Ok(())
     }
 
-    async fn refresh_states(&self, client: &Client) -> Result<(), CoreError> {
+    async fn refresh_states<T: Transport + Sync>(
+        &self,
+        client: &Client<T>,
+    ) -> Result<(), CoreError> {
         let sealed: Vec<(String, String)> = self.store.read(|c| {
             let mut st = c.prepare(
                 "SELECT record_id, sealed_version FROM records WHERE state = 'sealed' AND sealed_version IS NOT NULL \

@@ -140,6 +140,7 @@ pub fn seed_inspections(app: &App, n: usize) -> Result<Vec<uuid::Uuid>, CoreErro
                 record.items.insert(item.id.clone(), entry.clone());
                 crate::app::append(
                     tx,
+                    uuid::Uuid::now_v7(),
                     EntryPayload::ItemSet { record_id: record.record_id, item_id: item.id.clone(), entry },
                     now,
                 )?;
