@@ -1,7 +1,10 @@
 //! Deterministic simulation of sync, after FoundationDB's simulator and
 //! TigerBeetle's VOPR: several devices and a supervisor against the server's
 //! service layer (in this process, on SQLite), over a simulated network,
-//! disk and clock, every choice drawn from one seed.
+//! disk and clock, every choice drawn from one seed. Three devices are
+//! models that send what a tablet sends, request by request, so that the
+//! network can reorder anything; the fourth is the field app's real engine
+//! ([`tablet`]), crashed and reopened from its store at any step.
 //!
 //! Simulated: requests lost, answers lost, requests duplicated and
 //! delivered out of order; a device crashing (what it had not stored is
@@ -56,6 +59,9 @@ use choucha_sync_server::{AppState, BlobConfig, demo};
 use crate::TempDir;
 use crate::device::{complete_record, sign};
 
+mod tablet;
+use tablet::{Net, Tablet};
+
 /// Devices per schedule, each an officer of its own task.
 pub const DEVICES: usize = 3;
 /// Faulty steps per round, before the network heals.
@@ -84,6 +90,8 @@ pub struct Outcome {
 pub struct Template {
     dir: TempDir,
     devices: Vec<(DeviceCtx, TaskBundle, Checklist)>,
+    /// The real tablet's officer and task (it enrols in each schedule).
+    tablet: (String, String),
 }
 
 impl Template {
@@ -99,11 +107,16 @@ impl Template {
         let draw = store.draw(&draw_id).await?;
         let mut devices = Vec::new();
         let mut officers = BTreeSet::new();
+        let mut tablet = None;
         let admin = Actor::user("admin");
         for t in draw.tasks.iter().filter(|t| t.category.is_on_site()) {
             let officer = t.officers().next().context("an officer")?.person_id.clone();
             if !officers.insert(officer.clone()) {
                 continue;
+            }
+            if devices.len() == DEVICES {
+                tablet = Some((officer, t.task_id.clone()));
+                break;
             }
             let code = store
                 .create_enrolment(&admin, &officer, Duration::minutes(30))
@@ -123,14 +136,8 @@ impl Template {
                 bundle,
                 checklist,
             ));
-            if devices.len() == DEVICES {
-                break;
-            }
         }
-        ensure!(
-            devices.len() == DEVICES,
-            "the demo draw has too few officers"
-        );
+        let tablet = tablet.context("the demo draw has too few officers")?;
         drop(state);
         // Everything into the database file: its WAL and shared-memory files
         // are not copied (they may still be going away as the pool closes).
@@ -138,7 +145,11 @@ impl Template {
             .execute(store.raw_pool())
             .await?;
         store.raw_pool().close().await;
-        Ok(Self { dir, devices })
+        Ok(Self {
+            dir,
+            devices,
+            tablet,
+        })
     }
 
     fn copy_to(&self, to: &Path) -> anyhow::Result<()> {
@@ -302,6 +313,7 @@ struct World {
     full: Arc<AtomicBool>,
     server: Option<AppState>,
     devices: Vec<Device>,
+    tablet: Tablet,
     wire: Vec<InFlight>,
     /// Per record: the version the supervisor approved, if any.
     approved: HashMap<Uuid, Sha256Hex>,
@@ -325,7 +337,52 @@ impl World {
 
     async fn crash_server(&mut self) -> anyhow::Result<()> {
         self.server = None;
-        self.server = Some(open_server(&self.dir, &self.full).await?);
+        let state = open_server(&self.dir, &self.full).await?;
+        self.tablet
+            .net
+            .set_router(choucha_sync_server::router(state.clone()));
+        self.server = Some(state);
+        Ok(())
+    }
+
+    /// The faults the tablet's network injected, into the schedule's count.
+    fn count_tablet_faults(&mut self) {
+        let (faults, _) = self.tablet.net.take_faults();
+        for (k, v) in faults {
+            *self.out.faults.entry(k).or_default() += v;
+        }
+    }
+
+    /// The real tablet's turn: work on the inspection, sync over the faulty
+    /// network, or die and be reopened.
+    async fn tablet_step(&mut self, roll: f64) -> anyhow::Result<()> {
+        match roll {
+            r if r < 0.25 => {
+                if let Some(line) = self.tablet.work()? {
+                    self.trace(line);
+                }
+            }
+            r if r < 0.70 => {
+                let budget = self.rng.random_range(1..=12);
+                let ok = self.tablet.sync(true, budget).await?;
+                self.trace(format!("tablet syncs ({budget} requests): {ok}"));
+                self.count_tablet_faults();
+            }
+            r if r < 0.80 => {
+                let pick = self.rng.random::<u32>() as usize;
+                self.tablet.net.deliver_late(pick).await;
+            }
+            r if r < 0.85 => self.supervise().await?,
+            r if r < 0.90 => {
+                self.tablet.crash()?;
+                self.fault("tablet: crash");
+            }
+            r if r < 0.92 => {
+                self.crash_server().await?;
+                self.fault("server crash");
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -612,7 +669,10 @@ impl World {
 
     async fn step(&mut self) -> anyhow::Result<()> {
         let roll: f64 = self.rng.random();
-        let d = self.rng.random_range(0..self.devices.len());
+        let d = self.rng.random_range(0..=self.devices.len());
+        if d == self.devices.len() {
+            return self.tablet_step(roll).await;
+        }
         match roll {
             r if r < 0.15 => self.work(d),
             r if r < 0.45 => self.send(d, false),
@@ -661,6 +721,18 @@ impl World {
                     self.send(d, true);
                 }
             }
+            while self.tablet.net.late() > 0 {
+                self.tablet.net.deliver_late(0).await;
+            }
+            for _ in 0..100 {
+                if self.tablet.work()?.is_none() {
+                    break;
+                }
+            }
+            self.tablet.sync(false, usize::MAX).await?;
+            if !self.tablet.settled()? {
+                idle = false;
+            }
             if idle && self.wire.is_empty() {
                 self.trace(format!("healed after {round} rounds"));
                 return Ok(());
@@ -705,16 +777,30 @@ pub async fn run(seed: u64, template: &Template) -> anyhow::Result<Outcome> {
             upload: None,
         });
     }
+    let server = open_server(&dir, &full)
+        .await
+        .context("opening the server")?;
+    let (officer, task_id) = &template.tablet;
+    let code = server
+        .store
+        .create_enrolment(&Actor::user("admin"), officer, Duration::minutes(30))
+        .await?;
+    let net = Net::new(choucha_sync_server::router(server.clone()), rng.random());
+    let skew = match rng.random_range(0..4) {
+        0 => Duration::hours(rng.random_range(-5..=5)),
+        _ => Duration::zero(),
+    };
+    let tablet = Tablet::enrol(scratch.path(), seed, net, &code.code, task_id, skew).await?;
+    if !tablet.skew().is_zero() {
+        *out.faults.entry("clock skew").or_default() += 1;
+    }
     let mut w = World {
         rng,
-        server: Some(
-            open_server(&dir, &full)
-                .await
-                .context("opening the server")?,
-        ),
+        server: Some(server),
         dir,
         full,
         devices,
+        tablet,
         wire: Vec::new(),
         approved: HashMap::new(),
         out,
@@ -812,6 +898,13 @@ async fn check(w: &mut World) -> anyhow::Result<()> {
         blobs += dev.blobs.len();
         records += versions.len();
     }
+    let (e, b, r) = w
+        .tablet
+        .check(store, state.uploads.store().as_ref(), &w.approved)
+        .await?;
+    entries += e;
+    blobs += b;
+    records += r;
     // The projection equals one rebuilt from the records.
     let before = projection(store).await?;
     sqlx::query("DELETE FROM oversight_findings")
