@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
         secs * 1000.0 / count as f64
     );
     println!(
-        "{} devices, {} rounds of {} faulty steps each then a healed network; {} log entries, {} blobs, {} record versions checked",
+        "{} model devices and the real tablet, {} rounds of {} faulty steps each then a healed network; {} log entries, {} blobs, {} record versions checked",
         sim::DEVICES,
         sim::ROUNDS,
         sim::STEPS,
