@@ -8,13 +8,14 @@
 //!   photo: the filesystem store writes a temporary file, fsyncs it and
 //!   renames it into place ([`FsBlobStore`]); the S3 store relies on the
 //!   object store's atomic PUT ([`S3BlobStore`]).
-//! * [`UploadManager`] receives blobs in chunks, tus-style. Partial uploads
-//!   always live on the server's local disk as `<data_dir>/uploads/<hash>.part`,
-//!   whatever the blob store is, because appending to an S3 object is not a
-//!   thing. The file's fsynced length *is* the upload offset — there is no
-//!   second record that could disagree with it — so after a crash or restart
-//!   the offset is whatever is on disk, and every offset ever acknowledged
-//!   to a client is on disk.
+//! * [`UploadManager`] receives blobs in chunks, tus-style, and keeps the
+//!   bytes so far in a [`PartStore`]: on a single server the local disk
+//!   (`<data_dir>/uploads/<hash>.part`, [`LocalParts`]), with several
+//!   instances the shared database, because appending to an S3 object is
+//!   not a thing and the next chunk may reach another instance. The part's
+//!   durable length *is* the upload offset — there is no second record that
+//!   could disagree with it — so after a crash or restart the offset is
+//!   whatever is held, and every offset ever acknowledged to a client is.
 //!
 //! Faults are designed in, not bolted on: a chunk with the wrong offset or
 //! checksum changes nothing; a failed local write (disk full) is rolled back
@@ -24,6 +25,7 @@
 //! then the bytes are provably not the blob the client named.
 
 mod fs;
+mod parts;
 mod s3;
 mod upload;
 
@@ -37,6 +39,7 @@ use choucha_shared::Sha256Hex;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 pub use fs::FsBlobStore;
+pub use parts::{LocalParts, PartError, PartStore};
 pub use s3::{S3BlobStore, S3Config};
 pub use upload::{DEFAULT_MAX_BLOB_BYTES, UploadError, UploadLimits, UploadManager, UploadState};
 

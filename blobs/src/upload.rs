@@ -1,6 +1,7 @@
 //! Resumable, checksummed uploads (the tus model without HTTP).
 //!
-//! One upload per blob hash, kept as `<data_dir>/uploads/<hash>.part`. The
+//! One upload per blob hash, its bytes so far kept by a [`PartStore`]
+//! (part files on local disk for one server, the database for several). The
 //! protocol a client follows:
 //!
 //! 1. [`UploadManager::offset`] (HEAD): how many bytes the server holds, or
@@ -9,31 +10,34 @@
 //!    that does hold part of it answers 409 with its offset.
 //! 2. [`UploadManager::append`] (PATCH) from exactly that offset, with the
 //!    chunk's SHA-256. A wrong offset or checksum changes nothing and says
-//!    why; on success the chunk is fsynced before the new offset is returned.
-//! 3. The append that reaches the declared total verifies the whole file's
+//!    why; on success the chunk is durable before the new offset is returned.
+//! 3. The append that reaches the declared total verifies the whole part's
 //!    SHA-256 and moves it into the [`BlobStore`]. If the store fails the
-//!    part file stays complete; an empty append at `offset == total` or
+//!    part stays complete; an empty append at `offset == total` or
 //!    [`UploadManager::finish`] retries only that last step. A blob sent
-//!    whole in one append skips the part file: it goes from memory to the
-//!    store, and only lands in a part file if the store fails.
+//!    whole in one append skips the part: it goes from memory to the
+//!    store, and only lands in a part if the store fails.
 //!
-//! Why the part file's length is the only offset record: it cannot disagree
-//! with itself. Every acknowledged offset was fsynced first, so a restart
-//! resumes at or after it. A crash *during* a write may leave a longer file
-//! whose tail the client never saw acknowledged; those bytes came from a
-//! checksum-verified chunk so they are normally right, and if a filesystem
-//! left garbage instead, the whole-blob hash catches it and the client starts
-//! that blob again. A part longer than the declared total cannot belong to
-//! the blob and is discarded.
+//! Why the part's length is the only offset record: it cannot disagree
+//! with itself. Every acknowledged offset was made durable first, so a
+//! restart resumes at or after it. A crash *during* a local write may leave
+//! a longer file whose tail the client never saw acknowledged; those bytes
+//! came from a checksum-verified chunk so they are normally right, and if a
+//! filesystem left garbage instead, the whole-blob hash catches it and the
+//! client starts that blob again. A part longer than the declared total
+//! cannot belong to the blob and is discarded.
 //!
-//! Appends to one hash are serialised by a per-hash async mutex held until
-//! the blocking write has finished — even if the request future is dropped
-//! mid-way (a client hanging up), so a retry can never interleave with a
-//! write still running. One server process owns a data directory.
+//! Appends to one hash are serialised within a process by a per-hash async
+//! mutex held until the part store's step has finished — even if the
+//! request future is dropped mid-way (a client hanging up), so a retry can
+//! never interleave with a write still running. Across server instances the
+//! part store itself refuses an append that does not start at what it holds
+//! ([`PartError::Moved`]), so two instances can never write at one offset.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError, Weak};
 
@@ -45,7 +49,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::fs::sync_dir;
+use super::parts::{LocalParts, PartError, PartStore};
 use super::{BlobSource, BlobStore, BlobStoreError, is_storage_full};
 
 /// Default largest blob accepted: 25 MiB (a full-resolution phone photo is
@@ -229,7 +233,7 @@ impl UploadError {
 /// [`BlobStore`]. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct UploadManager {
-    uploads_dir: PathBuf,
+    parts: Arc<dyn PartStore>,
     store: Arc<dyn BlobStore>,
     limits: UploadLimits,
     locks: StdMutex<HashMap<Sha256Hex, Weak<Mutex<()>>>>,
@@ -246,30 +250,31 @@ pub struct UploadManager {
 const STORING_AT_ONCE: usize = 8;
 
 impl UploadManager {
-    /// Keeps partial uploads in `<data_dir>/uploads` (created if missing)
-    /// and resumes whatever is there.
+    /// Keeps partial uploads in `<data_dir>/uploads` ([`LocalParts`]):
+    /// the single-server layout.
     pub async fn new(
         data_dir: impl AsRef<Path>,
         store: Arc<dyn BlobStore>,
         limits: UploadLimits,
     ) -> io::Result<Self> {
-        let data_dir = data_dir.as_ref().to_owned();
-        let uploads_dir = data_dir.join("uploads");
-        if !tokio::fs::try_exists(&uploads_dir).await? {
-            tokio::fs::create_dir_all(&uploads_dir).await?;
-            // Part files are fsynced; their directory must survive a crash too.
-            tokio::task::spawn_blocking(move || sync_dir(&data_dir))
-                .await
-                .map_err(io::Error::other)?
-                .map_err(io::Error::other)?;
-        }
-        Ok(Self {
-            uploads_dir,
+        let parts = LocalParts::new(data_dir).await?;
+        Ok(Self::with_parts(Arc::new(parts), store, limits))
+    }
+
+    /// Keeps partial uploads in `parts` (shared by several instances, for
+    /// one).
+    pub fn with_parts(
+        parts: Arc<dyn PartStore>,
+        store: Arc<dyn BlobStore>,
+        limits: UploadLimits,
+    ) -> Self {
+        Self {
+            parts,
             store,
             limits,
             locks: StdMutex::new(HashMap::new()),
             storing: tokio::sync::Semaphore::new(STORING_AT_ONCE),
-        })
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
@@ -291,9 +296,10 @@ impl UploadManager {
             .count()
     }
 
-    /// The part file of an upload (whether or not it exists).
-    pub fn part_path(&self, hash: &Sha256Hex) -> PathBuf {
-        self.uploads_dir.join(format!("{hash}.part"))
+    /// The part file of an upload (whether or not it exists), when parts
+    /// are kept on local disk.
+    pub fn part_path(&self, hash: &Sha256Hex) -> Option<PathBuf> {
+        self.parts.local_path(hash)
     }
 
     /// HEAD: where the upload of `hash` (of `declared_total` bytes) stands.
@@ -308,7 +314,7 @@ impl UploadManager {
             self.discard_part(hash, guard).await;
             return Ok(UploadState::Complete { size });
         }
-        let offset = self.durable_offset(hash, declared_total, guard).await?;
+        let offset = self.held(hash, declared_total, guard).await?;
         Ok(UploadState::InProgress {
             offset,
             total: declared_total,
@@ -329,9 +335,7 @@ impl UploadManager {
     ) -> Result<UploadState, UploadError> {
         self.check_limit(declared_total)?;
         let guard = self.lock(hash).await;
-        let current = self
-            .durable_offset(hash, declared_total, guard.clone())
-            .await?;
+        let current = self.held(hash, declared_total, guard.clone()).await?;
         let end = offset.saturating_add(chunk.len() as u64);
         if current == 0 && offset == 0 && end == declared_total && end > 0 {
             // The whole blob at once, the common case. Whether it is stored
@@ -361,15 +365,14 @@ impl UploadManager {
                 total: declared_total,
             });
         }
-        let part = self.part_path(hash);
-        let dir = self.uploads_dir.clone();
-        let declared = chunk_sha256.clone();
-        let held = guard.clone();
-        blocking(move || {
-            // A guard moves in: the lock is held until the write is done,
-            // even if the caller stops waiting.
-            let _held = held;
-            write_chunk(&part, &dir, current, &chunk, &declared)
+        verify_chunk(chunk.clone(), chunk_sha256).await?;
+        let parts = self.parts.clone();
+        let h = hash.clone();
+        detached(guard.clone(), async move {
+            parts
+                .append(&h, current, chunk)
+                .await
+                .map_err(|e| part_error(e, offset))
         })
         .await?;
         if end == declared_total {
@@ -435,55 +438,42 @@ impl UploadManager {
     }
 
     /// The stored blob's size, if stored. A store that cannot be asked is
-    /// treated as "not stored": the upload proceeds on local disk and the
-    /// store is needed only at the end.
+    /// treated as "not stored": the upload proceeds in the part store and
+    /// the blob store is needed only at the end.
     async fn stored_size(&self, hash: &Sha256Hex) -> Option<u64> {
         match self.store.size(hash).await {
             Ok(size) => size,
             Err(e) => {
-                tracing::warn!(%hash, error = %e, "blob store unavailable; continuing the upload locally");
+                tracing::warn!(%hash, error = %e, "blob store unavailable; continuing the upload");
                 None
             }
         }
     }
 
-    /// The part file's length; a part longer than the declared total is
-    /// discarded (it cannot be a prefix of this blob).
-    async fn durable_offset(
+    /// The durable offset the part store holds.
+    async fn held(
         &self,
         hash: &Sha256Hex,
         declared_total: u64,
         guard: Guard,
     ) -> Result<u64, UploadError> {
-        let part = self.part_path(hash);
-        let hash = hash.clone();
-        blocking(move || {
-            let _guard = guard;
-            let len = match fs::metadata(&part) {
-                Ok(m) => m.len(),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-                Err(e) => return Err(part_io(format!("stat {}", part.display()), 0, e)),
-            };
-            if len <= declared_total {
-                return Ok(len);
-            }
-            tracing::warn!(%hash, len, declared_total, "part file longer than the declared total; discarding it");
-            fs::remove_file(&part)
-                .map_err(|e| part_io(format!("remove {}", part.display()), len, e))?;
-            Ok(0)
+        let parts = self.parts.clone();
+        let h = hash.clone();
+        detached(guard, async move {
+            parts
+                .held(&h, declared_total)
+                .await
+                .map_err(|e| part_error(e, 0))
         })
         .await
     }
 
     async fn discard_part(&self, hash: &Sha256Hex, guard: Guard) {
-        let part = self.part_path(hash);
-        let _ = blocking(move || {
-            let _guard = guard;
-            match fs::remove_file(&part) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    tracing::warn!(part = %part.display(), error = %e, "could not remove a finished part file");
-                }
-                _ => {}
+        let parts = self.parts.clone();
+        let h = hash.clone();
+        let _ = detached(guard, async move {
+            if let Err(e) = parts.discard(&h).await {
+                tracing::warn!(hash = %h, error = %e, "could not remove a finished upload's part");
             }
             Ok(())
         })
@@ -491,11 +481,11 @@ impl UploadManager {
     }
 
     /// A whole blob in one request: checked in memory and handed straight
-    /// to the store, without a part file. Most photos fit in one chunk, and
+    /// to the store, without a part. Most photos fit in one chunk, and
     /// this halves the fsyncs per blob (the store's file and directory
     /// only), which is what bounds upload throughput. If the store fails,
-    /// the bytes are written as a complete part file so the client can
-    /// finish later without resending them.
+    /// the bytes are kept as a complete part so the client can finish later
+    /// without resending them.
     async fn store_whole(
         &self,
         hash: &Sha256Hex,
@@ -506,14 +496,7 @@ impl UploadManager {
         let total = chunk.len() as u64;
         // Never closed, so acquiring only waits.
         let _turn = self.storing.acquire().await.ok();
-        let bytes = chunk.clone();
-        let actual = blocking(move || Ok(Sha256Hex::of(&bytes))).await?;
-        if actual != *chunk_sha256 {
-            return Err(UploadError::ChunkChecksum {
-                declared: chunk_sha256.clone(),
-                actual,
-            });
-        }
+        let actual = verify_chunk(chunk.clone(), chunk_sha256).await?;
         if actual != *hash {
             return Err(UploadError::HashMismatch {
                 expected: hash.clone(),
@@ -527,11 +510,13 @@ impl UploadManager {
         {
             Ok(()) => Ok(UploadState::Complete { size: total }),
             Err(source) => {
-                let part = self.part_path(hash);
-                let dir = self.uploads_dir.clone();
-                blocking(move || {
-                    let _held = guard;
-                    write_at(&part, &dir, 0, &chunk)
+                let parts = self.parts.clone();
+                let h = hash.clone();
+                detached(guard, async move {
+                    parts
+                        .append(&h, 0, chunk)
+                        .await
+                        .map_err(|e| part_error(e, 0))
                 })
                 .await?;
                 Err(UploadError::StoreFailed { total, source })
@@ -539,28 +524,43 @@ impl UploadManager {
         }
     }
 
-    /// Verifies the complete part file and moves it into the store. Called
-    /// with the hash's lock held (by the caller's guard).
+    /// Verifies the complete part and moves it into the store. Called with
+    /// the hash's lock held (by the caller's guard).
     async fn finalize(&self, hash: &Sha256Hex, total: u64) -> Result<UploadState, UploadError> {
-        let part = self.part_path(hash);
         let source = if total == 0 {
             BlobSource::Bytes(Bytes::new())
         } else {
-            BlobSource::File(part.clone())
+            match self.parts.source(hash, total).await {
+                Ok(source) => source,
+                // Another instance finished this upload first (or it was
+                // discarded under us): say where things stand.
+                Err(PartError::Moved { held }) => {
+                    return match self.stored_size(hash).await {
+                        Some(size) => Ok(UploadState::Complete { size }),
+                        None => Err(UploadError::OffsetMismatch {
+                            expected: held,
+                            given: total,
+                        }),
+                    };
+                }
+                Err(e) => return Err(part_error(e, total)),
+            }
         };
-        let actual = if total == 0 {
-            Sha256Hex::of(&[])
-        } else {
-            let p = part.clone();
-            blocking(move || hash_file(&p).map_err(|e| part_io("hash the part file", total, e)))
-                .await?
+        let actual = match &source {
+            BlobSource::Bytes(bytes) => {
+                let b = bytes.clone();
+                blocking(move || Ok(Sha256Hex::of(&b))).await?
+            }
+            BlobSource::File(path) => {
+                let p = path.clone();
+                blocking(move || hash_file(&p).map_err(|e| part_io("hash the part file", total, e)))
+                    .await?
+            }
         };
         if actual != *hash {
-            let p = part.clone();
-            let _ = blocking(move || {
-                fs::remove_file(&p).map_err(|e| part_io(format!("remove {}", p.display()), 0, e))
-            })
-            .await;
+            if let Err(e) = self.parts.discard(hash).await {
+                tracing::warn!(%hash, error = %e, "could not discard a part that is not its blob");
+            }
             return Err(UploadError::HashMismatch {
                 expected: hash.clone(),
                 actual,
@@ -570,21 +570,44 @@ impl UploadManager {
             .put_verified(hash, source)
             .await
             .map_err(|source| UploadError::StoreFailed { total, source })?;
-        match tokio::fs::remove_file(&part).await {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                // Stored already; the leftover part is removed at the next HEAD.
-                tracing::warn!(part = %part.display(), error = %e, "could not remove a stored part file");
-            }
-            _ => {}
+        if let Err(e) = self.parts.discard(hash).await {
+            // Stored already; the leftover part is removed at the next HEAD.
+            tracing::warn!(%hash, error = %e, "could not remove a stored upload's part");
         }
         Ok(UploadState::Complete { size: total })
     }
 }
 
-/// The per-hash lock, shareable so that each blocking step can hold it.
+/// The per-hash lock, shareable so that each step can hold it.
 #[derive(Clone)]
 struct Guard {
     _held: Arc<OwnedMutexGuard<()>>,
+}
+
+/// Runs a part-store step as a task of its own that holds the hash's lock
+/// until the step is done — even if the request future is dropped mid-way
+/// (a client hanging up), so a retry never interleaves with a write still
+/// running.
+async fn detached<T: Send + 'static>(
+    guard: Guard,
+    step: impl Future<Output = Result<T, UploadError>> + Send + 'static,
+) -> Result<T, UploadError> {
+    tokio::spawn(async move {
+        let _held = guard;
+        step.await
+    })
+    .await
+    .map_err(|e| part_io("upload task", 0, io::Error::other(e)))?
+}
+
+fn part_error(e: PartError, given: u64) -> UploadError {
+    match e {
+        PartError::Moved { held } => UploadError::OffsetMismatch {
+            expected: held,
+            given,
+        },
+        PartError::Io { op, offset, source } => UploadError::PartIo { op, offset, source },
+    }
 }
 
 fn part_io(op: impl Into<String>, offset: u64, source: io::Error) -> UploadError {
@@ -595,58 +618,17 @@ fn part_io(op: impl Into<String>, offset: u64, source: io::Error) -> UploadError
     }
 }
 
-/// Checks the chunk, writes it at `at` and fsyncs. On a failed write the
-/// file is cut back to `at`, so the offset does not move.
-fn write_chunk(
-    part: &Path,
-    dir: &Path,
-    at: u64,
-    chunk: &[u8],
-    declared: &Sha256Hex,
-) -> Result<(), UploadError> {
-    let actual = Sha256Hex::of(chunk);
+/// Hashes the chunk off the async workers and checks it against the
+/// declared checksum; returns the hash.
+async fn verify_chunk(chunk: Bytes, declared: &Sha256Hex) -> Result<Sha256Hex, UploadError> {
+    let actual = blocking(move || Ok(Sha256Hex::of(&chunk))).await?;
     if actual != *declared {
         return Err(UploadError::ChunkChecksum {
             declared: declared.clone(),
             actual,
         });
     }
-    write_at(part, dir, at, chunk)
-}
-
-/// Writes verified bytes at `at` and fsyncs (see [`write_chunk`]).
-fn write_at(part: &Path, dir: &Path, at: u64, chunk: &[u8]) -> Result<(), UploadError> {
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(part)
-        .map_err(|e| part_io(format!("open {}", part.display()), at, e))?;
-    let written = file
-        .seek(SeekFrom::Start(at))
-        .and_then(|_| file.write_all(chunk))
-        .and_then(|()| file.sync_data());
-    if let Err(e) = written {
-        let rolled_back = file.set_len(at).and_then(|()| file.sync_data());
-        let offset = match rolled_back {
-            Ok(()) => at,
-            // The bytes that did land came from the verified chunk, so the
-            // file is still a correct prefix: resume from its length.
-            Err(_) => file.metadata().map_or(at, |m| m.len()),
-        };
-        return Err(part_io(format!("write {}", part.display()), offset, e));
-    }
-    if at == 0 {
-        // A new file: make its directory entry durable too.
-        sync_dir(dir).map_err(|e| match e {
-            BlobStoreError::Io { op, source } => part_io(op, at, source),
-            other => part_io("fsync uploads directory", at, io::Error::other(other)),
-        })?;
-    }
-    Ok(())
+    Ok(actual)
 }
 
 fn hash_file(path: &Path) -> io::Result<Sha256Hex> {

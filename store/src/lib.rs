@@ -34,6 +34,7 @@ pub mod reports;
 mod review;
 mod sync;
 mod token_cache;
+mod upload_parts;
 
 pub use audit::{Actor, Change};
 pub use console::{
@@ -45,6 +46,7 @@ pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
 pub use group_commit::BlobRegistrar;
 pub use review::ReviewChange;
 pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};
+pub use upload_parts::PartAppend;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -52,7 +54,7 @@ use std::str::FromStr;
 use chrono::{SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 /// Failures of the store, mapped to each transport's errors by the server.
 #[derive(Debug, thiserror::Error)]
@@ -149,8 +151,22 @@ impl std::fmt::Debug for WriterWait {
     }
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The PostgreSQL advisory lock held while an instance migrates and
+/// catches up at start (an arbitrary constant: "choucha" in ASCII).
+const STARTUP_LOCK: i64 = 0x63_686f_7563_6861;
+
+/// The migrations of a backend. Migrations are additive only (new tables,
+/// new nullable columns, new indexes; see `docs/deploy.md`), so an instance
+/// of the previous release keeps serving a database the next one has
+/// migrated: migrations applied that this binary does not know are allowed.
+fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
+    let mut m = match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    m.set_ignore_missing(true);
+    m
+}
 
 impl Store {
     /// Opens (and migrates) the database: `database_url` when given, else
@@ -201,10 +217,23 @@ impl Store {
             options = options.max_connections(16);
         }
         let pool = options.connect(&url).await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
+        // Several instances starting together on one PostgreSQL: one
+        // migrates and catches the projection up, the others wait here and
+        // then find nothing to do. A session lock on a connection of its
+        // own (detached from the pool), so that any failure closes the
+        // connection and frees the lock with it.
+        let startup = match backend {
+            Backend::Postgres => {
+                let mut conn = pool.acquire().await?.detach();
+                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_lock($1)) AS held")
+                    .bind(STARTUP_LOCK)
+                    .execute(&mut conn)
+                    .await?;
+                Some(conn)
+            }
+            Backend::Sqlite => None,
+        };
+        migrator(backend).run(&pool).await?;
         let store = Self {
             pool,
             backend,
@@ -218,6 +247,13 @@ impl Store {
         // A database from before the projection was written with each
         // change (or bulk-loaded): index what it lacks, once, here.
         store.catch_up_projection().await?;
+        if let Some(mut conn) = startup {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_unlock($1)) AS freed")
+                .bind(STARTUP_LOCK)
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+        }
         Ok(store)
     }
 

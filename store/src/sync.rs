@@ -226,6 +226,39 @@ impl Store {
         Ok(())
     }
 
+    /// Records an enrolment attempt from `client`, for the limit on
+    /// guessing codes (kept in the database: every instance counts it).
+    pub async fn record_enrolment_attempt(
+        &self,
+        client: &str,
+        succeeded: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO enrolment_attempts (client, at, succeeded) VALUES ($1, $2, $3)")
+            .bind(client)
+            .bind(now())
+            .bind(i64::from(succeeded))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Failed enrolment attempts from `client` since `window` ago.
+    pub async fn recent_enrolment_failures(
+        &self,
+        client: &str,
+        window: chrono::Duration,
+    ) -> Result<i64, StoreError> {
+        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM enrolment_attempts WHERE client = $1 AND at > $2 AND succeeded = 0",
+        )
+        .bind(client)
+        .bind(&since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
     /// Whether the token belonged to a device that has been revoked (so the
     /// device can be told to wipe itself rather than just "unauthorised").
     pub async fn token_revoked(&self, token: &str) -> Result<bool, StoreError> {
@@ -238,11 +271,15 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// The device a token authenticates; answered from memory when the
-    /// token was checked recently (`token_cache`).
+    /// The device a token authenticates. On SQLite (one server process)
+    /// answered from memory when the token was checked recently
+    /// (`token_cache`); on PostgreSQL, which several instances share, the
+    /// database is asked every time, so a revocation made through any
+    /// instance is refused by all of them at the next request.
     pub async fn device_by_token(&self, token: &str) -> Result<Option<DeviceCtx>, StoreError> {
         let hash = token_hash(token);
-        if let Some(ctx) = self.device_tokens.get(&hash) {
+        let cached = self.backend == super::Backend::Sqlite;
+        if let Some(ctx) = self.device_tokens.get(&hash).filter(|_| cached) {
             return Ok(Some(ctx));
         }
         let ticket = self.device_tokens.ticket();
@@ -255,7 +292,7 @@ impl Store {
             device_id,
             officer_id,
         });
-        if let Some(ctx) = &ctx {
+        if let Some(ctx) = ctx.as_ref().filter(|_| cached) {
             self.device_tokens.put(ticket, hash, ctx.clone());
         }
         Ok(ctx)

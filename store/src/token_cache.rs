@@ -11,9 +11,12 @@
 //! call of a revoked device is refused — also one whose lookup read the
 //! database before the revocation committed and comes back after it: a
 //! lookup takes a [`Ticket`] before it reads, and what it read is only
-//! remembered when no device was revoked meanwhile. Several server processes sharing
-//! one PostgreSQL see another process's revocation only when their entry
-//! expires: [`TOKEN_TTL`] bounds that window.
+//! remembered when no device was revoked meanwhile.
+//!
+//! Only a SQLite server uses it: SQLite has one server process, so every
+//! revocation passes through this cache. Instances sharing a PostgreSQL
+//! database ask it on every request instead — a cache here would keep
+//! trusting a device another instance revoked until its entry expired.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::data_lock::DataDirLock;
 use crate::import::{DirectoryKind, FileFormat};
 use crate::service::{self, Actor};
 use crate::settings::{LogFormat, Settings};
@@ -157,6 +158,15 @@ pub async fn run() -> anyhow::Result<()> {
         Settings::from_process(cli.db.config.as_deref(), &flags).context("reading the settings")?;
     init_logging(settings.log_format);
     let data_dir = settings.data_dir.clone();
+    let on_sqlite = settings
+        .database_url
+        .as_ref()
+        .is_none_or(|u| u.expose().starts_with("sqlite:"));
+    // Held until the server stops (see `data_lock`).
+    let _data_lock = match &cli.command {
+        Command::Serve { .. } if on_sqlite => Some(DataDirLock::acquire(&data_dir)?),
+        _ => None,
+    };
     let store = Store::open(
         settings.database_url.as_ref().map(|u| u.expose()),
         &data_dir,

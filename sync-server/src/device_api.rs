@@ -3,8 +3,9 @@
 //! got at enrolment; a revoked token gets 401 on every call.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -142,12 +143,15 @@ async fn device_log(
 
 async fn enrol(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<Response, ApiError> {
     if req.device_name.trim().is_empty() {
         return Err(ApiError::bad_request("请填写设备名称 (device_name)"));
     }
-    let resp = service::devices::enrol(&state.store, &req.code, &req.device_name).await?;
+    let client = state.client_of(connect.map(|c| c.0.0), &headers);
+    let resp = service::devices::enrol(&state.store, &req.code, &req.device_name, &client).await?;
     Ok((StatusCode::CREATED, Json(resp)).into_response())
 }
 

@@ -21,6 +21,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("本设备已被注销，请联系质量科；确认后本机数据将被清除 (this device has been revoked)")]
     DeviceRevoked,
     #[error("{message}")]
@@ -45,6 +47,7 @@ impl ApiError {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
             Self::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -72,6 +75,7 @@ impl From<crate::service::ServiceError> for ApiError {
             S::Invalid { message, details } => Self::Unprocessable { message, details },
             S::NotFound(m) => Self::NotFound(m),
             S::Conflict(m) => Self::Conflict(m),
+            S::TooManyAttempts(m) => Self::TooManyRequests(m),
             S::Store(s) => s.into(),
             S::Internal(m) => Self::Internal(anyhow::anyhow!(m)),
         }

@@ -8,7 +8,10 @@
 
 pub mod api;
 pub mod cli;
+pub mod client_addr;
 pub mod console;
+pub mod data_lock;
+pub mod db_parts;
 pub mod demo;
 pub mod device_api;
 pub mod error;
@@ -47,6 +50,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Bearer token a metrics scraper may use instead of an admin token.
     pub metrics_token: Option<settings::Secret>,
+    /// Whose `X-Forwarded-For` names the client ([`client_addr`]).
+    pub trusted_proxies: client_addr::TrustedProxies,
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -83,8 +88,20 @@ impl AppState {
             }
             BlobConfig::S3(c) => Arc::new(blobs::S3BlobStore::new(&c)?),
         };
-        let uploads =
-            blobs::UploadManager::new(data_dir, blob_store, blobs::UploadLimits::default()).await?;
+        let limits = blobs::UploadLimits::default();
+        // On PostgreSQL several instances may serve one upload in turn, so
+        // its bytes so far live in the shared database; a SQLite server is
+        // alone and keeps them as fsynced files beside its database.
+        let uploads = match store.backend() {
+            store::Backend::Postgres => blobs::UploadManager::with_parts(
+                Arc::new(db_parts::DbParts::new(store.clone())),
+                blob_store,
+                limits,
+            ),
+            store::Backend::Sqlite => {
+                blobs::UploadManager::new(data_dir, blob_store, limits).await?
+            }
+        };
         let checklists = Arc::new(Catalogue::embedded()?);
         store.observe_writer_wait(|secs| observe::metrics().writer_wait.observe(secs));
         Ok(Self {
@@ -95,6 +112,7 @@ impl AppState {
             oversight: Arc::new(oversight::OversightConfig::default()),
             secure_cookies: false,
             metrics_token: None,
+            trusted_proxies: Default::default(),
         })
     }
 
@@ -103,7 +121,21 @@ impl AppState {
         self.oversight = Arc::new(s.oversight()?);
         self.secure_cookies = s.secure_cookies;
         self.metrics_token = s.metrics_token.clone();
+        self.trusted_proxies = s.trusted_proxies.clone();
         Ok(())
+    }
+
+    /// The address a request counts as for rate limits: the socket peer,
+    /// or the client a trusted proxy forwarded.
+    pub fn client_of(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> String {
+        match peer {
+            Some(p) => self.trusted_proxies.client(p.ip(), headers).to_string(),
+            None => "unknown".to_owned(),
+        }
     }
 
     /// The checklist version new tasks of `category` use today.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::BlobConfig;
 use crate::blobs::S3Config;
+use crate::client_addr::TrustedProxies;
 use crate::oversight::{OversightConfig, phash};
 
 /// A value that must not appear in logs or debug output (a password in a
@@ -54,6 +55,8 @@ pub struct Settings {
     /// only the admin token.
     pub metrics_token: Option<Secret>,
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client for rate limits.
+    pub trusted_proxies: TrustedProxies,
     pub s3_endpoint: Option<String>,
     pub s3_bucket: Option<String>,
     pub s3_access_key: Option<String>,
@@ -77,6 +80,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             metrics_token: None,
             secure_cookies: false,
+            trusted_proxies: TrustedProxies::default(),
             s3_endpoint: None,
             s3_bucket: None,
             s3_access_key: None,
@@ -162,6 +166,13 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "false",
         "mark console cookies Secure even without `X-Forwarded-Proto: https`",
+    ),
+    s(
+        "trusted_proxies",
+        "CHOUCHA_TRUSTED_PROXIES",
+        None,
+        "(none: the socket peer is the client)",
+        "comma-separated addresses or CIDR blocks of the load balancers whose `X-Forwarded-For` names the client for login and enrolment limits",
     ),
     s(
         "s3_endpoint",
@@ -388,6 +399,7 @@ impl Settings {
                     _ => return Err(fail(format!("must be true or false, got '{raw}'"))),
                 }
             }
+            "trusted_proxies" => self.trusted_proxies = raw.parse().map_err(fail)?,
             "s3_endpoint" => self.s3_endpoint = text(),
             "s3_bucket" => self.s3_bucket = text(),
             "s3_access_key" => self.s3_access_key = text(),

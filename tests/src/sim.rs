@@ -224,6 +224,7 @@ async fn open_server(dir: &Path, full: &Arc<AtomicBool>) -> anyhow::Result<AppSt
         oversight: Default::default(),
         secure_cookies: false,
         metrics_token: None,
+        trusted_proxies: Default::default(),
     })
 }
 

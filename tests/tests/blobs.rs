@@ -2,9 +2,13 @@
 //! restarts mid-upload, wrong offsets and checksums, a blob that is not what
 //! it claims, a blob store that fails (full disk, S3 down) at the last step.
 //!
-//! Every case runs against both blob stores: the local filesystem and a real
+//! Every case runs in three set-ups: the local filesystem, a real
 //! S3-compatible server (`s3s-fs`, installed by `scripts/setup.sh`) started on
-//! 127.0.0.1 with its own port and directory for each test.
+//! 127.0.0.1 with its own port and directory for each test — both with part
+//! files on local disk, the single-server layout — and that S3 server with
+//! the parts in a fresh PostgreSQL database (`DbParts`), the layout of
+//! several instances, where two managers on separate connection pools stand
+//! for two server processes.
 
 use std::io;
 use std::path::PathBuf;
@@ -19,6 +23,8 @@ use choucha_sync_server::blobs::{
     BlobBody, BlobSource, BlobStore, BlobStoreError, FsBlobStore, UploadError, UploadLimits,
     UploadManager, UploadState,
 };
+use choucha_sync_server::db_parts::DbParts;
+use choucha_sync_server::store::Store;
 use choucha_tests::s3::{BUCKET, S3Server};
 use tempfile::TempDir;
 
@@ -54,6 +60,8 @@ fn total(bytes: &[u8]) -> u64 {
 enum Backend {
     Fs,
     S3,
+    /// S3 for blobs, PostgreSQL for the parts.
+    S3Pg,
 }
 
 /// One test's world: a data directory for partial uploads and a blob store.
@@ -62,6 +70,10 @@ struct Env {
     dir: TempDir,
     store: Arc<dyn BlobStore>,
     s3: Option<S3Server>,
+    /// The database that holds the parts ([`Backend::S3Pg`]), and a pool
+    /// on it for the test's own looks.
+    pg_url: Option<String>,
+    pg: Option<Store>,
 }
 
 impl Env {
@@ -72,12 +84,62 @@ impl Env {
                 Arc::new(FsBlobStore::new(dir.path().join("blobs")).await.unwrap()),
                 None,
             ),
-            Backend::S3 => {
+            Backend::S3 | Backend::S3Pg => {
                 let server = S3Server::start(&dir.path().join("s3")).await;
                 (Arc::new(server.store()), Some(server))
             }
         };
-        Self { dir, store, s3 }
+        let pg_url = match backend {
+            Backend::S3Pg => Some(
+                choucha_tests::pg::shared()
+                    .create_database()
+                    .await
+                    .expect("a fresh PostgreSQL database"),
+            ),
+            _ => None,
+        };
+        let mut env = Self {
+            dir,
+            store,
+            s3,
+            pg_url,
+            pg: None,
+        };
+        env.pg = env.pg_store().await;
+        env
+    }
+
+    /// The parts' database, opened as a server process opens it.
+    async fn pg_store(&self) -> Option<Store> {
+        let url = self.pg_url.as_ref()?;
+        Some(Store::open(Some(url), &self.data_dir()).await.unwrap())
+    }
+
+    /// Two managers as two server instances would have them: on PostgreSQL
+    /// each with its own connection pool (only the database is shared); on
+    /// local parts one manager, since one process owns a data directory.
+    async fn instances(&self) -> [Arc<UploadManager>; 2] {
+        let first = Arc::new(self.manager().await);
+        let second = if self.pg_url.is_some() {
+            Arc::new(self.manager().await)
+        } else {
+            Arc::clone(&first)
+        };
+        [first, second]
+    }
+
+    /// Bytes the server holds for an unfinished upload (`None`: no part).
+    async fn part_len(&self, hash: &Sha256Hex) -> Option<u64> {
+        match &self.pg {
+            Some(store) => {
+                let held = store.upload_part_held(hash.as_str()).await.unwrap();
+                (held > 0).then_some(held)
+            }
+            None => {
+                let part = self.data_dir().join("uploads").join(format!("{hash}.part"));
+                std::fs::metadata(part).ok().map(|md| md.len())
+            }
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -113,9 +175,12 @@ impl Env {
     }
 
     async fn manager_with(&self, store: Arc<dyn BlobStore>, limits: UploadLimits) -> UploadManager {
-        UploadManager::new(self.data_dir(), store, limits)
-            .await
-            .unwrap()
+        match self.pg_store().await {
+            Some(db) => UploadManager::with_parts(Arc::new(DbParts::new(db)), store, limits),
+            None => UploadManager::new(self.data_dir(), store, limits)
+                .await
+                .unwrap(),
+        }
     }
 }
 
@@ -165,10 +230,6 @@ async fn assert_stored(store: &dyn BlobStore, bytes: &Bytes) {
     assert!(back == *bytes, "stored bytes differ from the uploaded ones");
     let BlobBody { size, .. } = store.get(&hash).await.unwrap().unwrap();
     assert_eq!(size, total(bytes));
-}
-
-fn part_len(m: &UploadManager, hash: &Sha256Hex) -> Option<u64> {
-    std::fs::metadata(m.part_path(hash)).ok().map(|md| md.len())
 }
 
 fn in_progress(offset: usize, bytes: &Bytes) -> UploadState {
@@ -242,7 +303,7 @@ async fn chunked_upload_round_trips(env: Env) {
     for i in 0..5 {
         let state = append_at(&m, &bytes, i * CHUNK, CHUNK).await.unwrap();
         assert_eq!(state, in_progress((i + 1) * CHUNK, &bytes));
-        assert_eq!(part_len(&m, &hash), Some(((i + 1) * CHUNK) as u64));
+        assert_eq!(env.part_len(&hash).await, Some(((i + 1) * CHUNK) as u64));
         assert!(!env.store.exists(&hash).await.unwrap());
     }
     let last = append_at(&m, &bytes, 5 * CHUNK, 123).await.unwrap();
@@ -255,7 +316,7 @@ async fn chunked_upload_round_trips(env: Env) {
 
     assert_stored(env.store.as_ref(), &bytes).await;
     env.assert_on_backend(&bytes);
-    assert_eq!(part_len(&m, &hash), None, "the part file is removed");
+    assert_eq!(env.part_len(&hash).await, None, "the part file is removed");
     assert!(m.offset(&hash, total(&bytes)).await.unwrap().is_complete());
 }
 
@@ -308,12 +369,20 @@ async fn restart_mid_upload_resumes_from_durable_offset(env: Env) {
     // disk but was never acknowledged. The server resumes from what is on
     // disk, and the client sends from there.
     let torn = 2 * CHUNK + CHUNK / 2;
+    let Some(part) = m.part_path(&hash) else {
+        // Parts in the database: a commit is whole or absent, so there is
+        // no torn tail; finishing after the restart is the whole story.
+        drop(m);
+        let m = env.manager().await;
+        upload_from(&m, &hash, &bytes, 2 * CHUNK, CHUNK)
+            .await
+            .unwrap();
+        assert_stored(env.store.as_ref(), &bytes).await;
+        return;
+    };
     {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(m.part_path(&hash))
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(part).unwrap();
         f.write_all(&bytes[2 * CHUNK..torn]).unwrap();
     }
     drop(m);
@@ -345,7 +414,7 @@ async fn wrong_offset_changes_nothing(env: Env) {
         matches!(err, UploadError::OffsetMismatch { expected: 0, .. }),
         "{err:?}"
     );
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
 
     append_at(&m, &bytes, 0, CHUNK).await.unwrap();
     for wrong in [0, CHUNK / 2, 2 * CHUNK] {
@@ -364,7 +433,7 @@ async fn wrong_offset_changes_nothing(env: Env) {
             m.offset(&hash, total(&bytes)).await.unwrap(),
             in_progress(CHUNK, &bytes)
         );
-        assert_eq!(part_len(&m, &hash), Some(CHUNK as u64));
+        assert_eq!(env.part_len(&hash).await, Some(CHUNK as u64));
     }
 }
 
@@ -413,7 +482,7 @@ async fn wrong_chunk_checksum_changes_nothing(env: Env) {
         m.offset(&hash, total(&bytes)).await.unwrap(),
         in_progress(CHUNK, &bytes)
     );
-    assert_eq!(part_len(&m, &hash), Some(CHUNK as u64));
+    assert_eq!(env.part_len(&hash).await, Some(CHUNK as u64));
 
     let state = upload_from(&m, &hash, &bytes, CHUNK, CHUNK).await.unwrap();
     assert!(state.is_complete());
@@ -474,7 +543,7 @@ async fn whole_hash_mismatch_discards_the_upload(env: Env) {
         other => panic!("expected HashMismatch, got {other:?}"),
     }
     assert_eq!(err.details()["offset"], 0);
-    assert_eq!(part_len(&m, &hash), None, "the bad part is removed");
+    assert_eq!(env.part_len(&hash).await, None, "the bad part is removed");
     assert!(!env.store.exists(&hash).await.unwrap());
     assert!(!env.store.exists(&sha(&actual)).await.unwrap());
     assert_eq!(
@@ -512,7 +581,7 @@ async fn too_large_is_refused_with_the_limit(env: Env) {
 
     let err = append_at(&m, &bytes, 0, 10).await.unwrap_err();
     assert!(matches!(err, UploadError::TooLarge { limit: 1000, .. }));
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
 
     // Exactly at the limit is fine; the default is 25 MiB.
     let at_limit = data(1000, 10);
@@ -539,7 +608,11 @@ async fn store_failure_keeps_the_bytes_and_a_retry_finishes(env: Env) {
     assert_eq!(err.http_status().as_u16(), 507);
     assert!(err.is_retryable());
     assert_eq!(err.details()["offset"], total(&bytes));
-    assert_eq!(part_len(&m, &hash), Some(total(&bytes)), "nothing is lost");
+    assert_eq!(
+        env.part_len(&hash).await,
+        Some(total(&bytes)),
+        "nothing is lost"
+    );
     assert!(!env.store.exists(&hash).await.unwrap());
 
     // HEAD says every byte is here; an empty PATCH at the end retries the
@@ -554,7 +627,7 @@ async fn store_failure_keeps_the_bytes_and_a_retry_finishes(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::StoreFailed { .. }), "{err:?}");
-    assert_eq!(part_len(&m, &hash), Some(total(&bytes)));
+    assert_eq!(env.part_len(&hash).await, Some(total(&bytes)));
 
     // …and after a server restart, `finish` completes it without a byte
     // being resent.
@@ -569,7 +642,7 @@ async fn store_failure_keeps_the_bytes_and_a_retry_finishes(env: Env) {
         }
     );
     assert_stored(env.store.as_ref(), &bytes).await;
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
 
     // `finish` on an unfinished upload changes nothing.
     let other = data(2 * CHUNK, 12);
@@ -599,7 +672,7 @@ async fn same_blob_twice_is_already_complete(env: Env) {
     // A client that PATCHes without asking first is told the same, and
     // nothing is written.
     assert_eq!(append_at(&m, &bytes, 0, CHUNK).await.unwrap(), complete);
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
     assert_eq!(m.finish(&hash, total(&bytes)).await.unwrap(), complete);
     assert_stored(env.store.as_ref(), &bytes).await;
 
@@ -612,15 +685,17 @@ async fn same_blob_twice_is_already_complete(env: Env) {
 }
 
 async fn concurrent_appends_do_not_corrupt(env: Env) {
-    let m = Arc::new(env.manager().await);
+    // Requests alternate between two instances where there can be two.
+    let instances = env.instances().await;
+    let m = Arc::clone(&instances[0]);
     let bytes = data(8 * CHUNK + 99, 14);
     let hash = sha(&bytes);
 
     // Eight identical first chunks at once (a client retrying on several
     // connections): exactly one lands.
     let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let (m, bytes) = (Arc::clone(&m), bytes.clone());
+        .map(|i| {
+            let (m, bytes) = (Arc::clone(&instances[i % 2]), bytes.clone());
             tokio::spawn(async move { append_at(&m, &bytes, 0, CHUNK).await })
         })
         .collect();
@@ -638,7 +713,7 @@ async fn concurrent_appends_do_not_corrupt(env: Env) {
         }
     }
     assert_eq!(landed, 1);
-    assert_eq!(part_len(&m, &hash), Some(CHUNK as u64));
+    assert_eq!(env.part_len(&hash).await, Some(CHUNK as u64));
 
     // Every remaining chunk raced by its own task, each appending when the
     // offset reaches it: the result is the blob, whole and in order.
@@ -646,7 +721,8 @@ async fn concurrent_appends_do_not_corrupt(env: Env) {
     let tasks: Vec<_> = starts
         .into_iter()
         .map(|start| {
-            let (m, bytes, hash) = (Arc::clone(&m), bytes.clone(), hash.clone());
+            let m = Arc::clone(&instances[start / CHUNK % 2]);
+            let (bytes, hash) = (bytes.clone(), hash.clone());
             tokio::spawn(async move {
                 let len = CHUNK.min(bytes.len() - start);
                 let deadline = Instant::now() + Duration::from_secs(60);
@@ -692,7 +768,7 @@ async fn whole_blob_in_one_request(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::ChunkChecksum { .. }), "{err:?}");
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
 
     // Bytes that are not the named blob are refused and not stored.
     let impostor = data(CHUNK + 17, 22);
@@ -704,7 +780,7 @@ async fn whole_blob_in_one_request(env: Env) {
         matches!(&err, UploadError::HashMismatch { actual, .. } if *actual == sha(&impostor)),
         "{err:?}"
     );
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
     assert!(!env.store.exists(&sha(&impostor)).await.unwrap());
 
     // The store fails once: every byte is kept in a part file…
@@ -713,7 +789,11 @@ async fn whole_blob_in_one_request(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::StoreFailed { .. }), "{err:?}");
-    assert_eq!(part_len(&m, &hash), Some(total(&bytes)), "nothing is lost");
+    assert_eq!(
+        env.part_len(&hash).await,
+        Some(total(&bytes)),
+        "nothing is lost"
+    );
     assert_eq!(
         m.offset(&hash, total(&bytes)).await.unwrap(),
         in_progress(bytes.len(), &bytes)
@@ -722,7 +802,7 @@ async fn whole_blob_in_one_request(env: Env) {
     assert!(m.finish(&hash, total(&bytes)).await.unwrap().is_complete());
     assert_stored(env.store.as_ref(), &bytes).await;
     env.assert_on_backend(&bytes);
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
 
     // The usual case: stored at once, no part file ever made.
     let photo = data(400_000, 23);
@@ -739,7 +819,7 @@ async fn whole_blob_in_one_request(env: Env) {
     );
     assert_stored(env.store.as_ref(), &photo).await;
     env.assert_on_backend(&photo);
-    assert_eq!(part_len(&m, &photo_hash), None);
+    assert_eq!(env.part_len(&photo_hash).await, None);
 }
 
 macro_rules! for_both_stores {
@@ -757,6 +837,14 @@ macro_rules! for_both_stores {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$case(super::Env::new(super::Backend::S3).await).await;
+                }
+            )*
+        }
+        mod s3_pg_parts {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Env::new(super::Backend::S3Pg).await).await;
                 }
             )*
         }
@@ -805,12 +893,12 @@ async fn s3_outage_at_finish_loses_nothing() {
     let err = append_at(&m, &bytes, 3 * CHUNK, CHUNK).await.unwrap_err();
     assert!(matches!(err, UploadError::StoreFailed { .. }), "{err:?}");
     assert_eq!(err.http_status().as_u16(), 503);
-    assert_eq!(part_len(&m, &hash), Some(total(&bytes)));
+    assert_eq!(env.part_len(&hash).await, Some(total(&bytes)));
 
     env.s3.as_mut().unwrap().restart().await;
     assert!(m.finish(&hash, total(&bytes)).await.unwrap().is_complete());
     assert_stored(env.store.as_ref(), &bytes).await;
-    assert_eq!(part_len(&m, &hash), None);
+    assert_eq!(env.part_len(&hash).await, None);
 }
 
 /// Files on disk are where the layout says, and complete.

@@ -21,6 +21,8 @@ pub enum ConsoleError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -63,6 +65,7 @@ impl From<crate::service::ServiceError> for ConsoleError {
             }
             S::NotFound(m) => Self::NotFound(m),
             S::Conflict(m) => Self::Conflict(m),
+            S::TooManyAttempts(m) => Self::TooManyRequests(m),
             S::Store(s) => s.into(),
             S::Internal(m) => Self::Internal(m),
         }
@@ -89,6 +92,7 @@ impl IntoResponse for ConsoleError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(ref m) => {
                 tracing::error!(error = %m, "console internal error");
                 return error_page(

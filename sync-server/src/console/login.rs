@@ -74,9 +74,7 @@ pub async fn login(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<LoginForm>,
 ) -> ConsoleResult<Response> {
-    let client = connect
-        .map(|c| c.0.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let client = state.client_of(connect.map(|c| c.0.0), &headers);
     let username = form.username.trim().to_owned();
     let csrf = auth::cookie(&headers, LOGIN_CSRF_COOKIE)
         .unwrap_or_default()

@@ -4,7 +4,7 @@
 use choucha_shared::sync::EnrolResponse;
 
 use super::{Actor, ServiceError, ServiceResult};
-use crate::store::{EnrolmentCode, Store};
+use crate::store::{EnrolmentCode, Store, StoreError};
 
 /// How long an enrolment code stays valid by default: one working day.
 pub const DEFAULT_CODE_MINUTES: i64 = 24 * 60;
@@ -31,10 +31,33 @@ pub async fn create_enrolment(
         .await?)
 }
 
-/// A tablet exchanges its one-time code for a device token.
-#[tracing::instrument(skip_all)]
-pub async fn enrol(store: &Store, code: &str, device_name: &str) -> ServiceResult<EnrolResponse> {
-    Ok(store.enrol(code, device_name).await?)
+/// Failed enrolments one client may make within [`ENROL_WINDOW_MINUTES`]
+/// before it must wait: a typo or two, never enough to guess a code.
+pub const MAX_ENROL_FAILURES: i64 = 10;
+pub const ENROL_WINDOW_MINUTES: i64 = 15;
+
+/// A tablet at `client` (the address rate limits count, see
+/// `client_addr`) exchanges its one-time code for a device token.
+#[tracing::instrument(skip_all, fields(client = %client))]
+pub async fn enrol(
+    store: &Store,
+    code: &str,
+    device_name: &str,
+    client: &str,
+) -> ServiceResult<EnrolResponse> {
+    let window = chrono::Duration::minutes(ENROL_WINDOW_MINUTES);
+    if store.recent_enrolment_failures(client, window).await? >= MAX_ENROL_FAILURES {
+        return Err(ServiceError::TooManyAttempts(format!(
+            "注册码错误次数过多，请 {ENROL_WINDOW_MINUTES} 分钟后再试 \
+             (too many failed enrolments from this address; try again in {ENROL_WINDOW_MINUTES} minutes)"
+        )));
+    }
+    let result = store.enrol(code, device_name).await;
+    let refused = matches!(result, Err(StoreError::Invalid { .. }));
+    if result.is_ok() || refused {
+        store.record_enrolment_attempt(client, !refused).await?;
+    }
+    Ok(result?)
 }
 
 /// Revokes a device: every later request with its token is refused.

@@ -40,6 +40,10 @@ pub enum ServiceError {
     /// returned record).
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed attempts from one client lately (HTTP 429); the
+    /// message says when to try again.
+    #[error("{0}")]
+    TooManyAttempts(String),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
