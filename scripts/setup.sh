@@ -15,6 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   pkg-config        # locating C libraries for -sys crates
   libssl-dev        # libcrypto for SQLCipher (the tablet's encrypted database)
+  haproxy           # the load balancer in front of two server instances (tests/tests/scale_out.rs, docs/deploy/haproxy.cfg)
   postgresql        # initdb/pg_ctl for the throwaway test clusters (tests/src/pg.rs); its own cluster is never used
   libvips-tools     # vipsthumbnail, the reference the photo benchmark runs side by side (app/core/benches/photo.rs)
   chromium          # headless browser for the console browser tests (tests/tests/console_browser.rs)

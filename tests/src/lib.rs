@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 pub mod browser;
+pub mod cluster;
 pub mod console;
 pub mod device;
 pub mod loadgen;
@@ -142,6 +143,19 @@ impl TestServer {
     /// Start a server on an existing data directory (e.g. after a restart).
     pub fn start_in(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
         Self::start_at(data_dir, database_url, "127.0.0.1:0", &[])
+    }
+
+    /// [`start_in`](Self::start_in) with extra server environment.
+    pub fn start_in_with_env(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::start_at(data_dir, database_url, "127.0.0.1:0", &env)
     }
 
     fn start_at(

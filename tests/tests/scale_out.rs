@@ -1,0 +1,349 @@
+//! Scale-out: several server instances on one PostgreSQL database and one
+//! S3-compatible store behind HAProxy (`docs/deploy/haproxy.cfg`), round
+//! robin, no stickiness — and SQLite staying the one-instance default.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use choucha_shared::Sha256Hex;
+use choucha_shared::sync::{EntryPayload, EntryVerdict};
+use choucha_sync_server::store::Store;
+use choucha_tests::cluster::{Cluster, INSTANCE_NAMES, served_by};
+use choucha_tests::device::{SimDevice, complete_record, enrol, sign};
+use choucha_tests::{TempDir, TestServer, pg, server_binary};
+use chrono::Utc;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+async fn admin_get(client: &Client, cluster: &Cluster, path: &str) -> Value {
+    let r = client
+        .get(cluster.url(path))
+        .bearer_auth(cluster.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.json().await.unwrap()
+}
+
+/// Counts which instance answered each of a series of requests.
+#[derive(Debug, Default)]
+struct Served(BTreeMap<String, usize>);
+
+impl Served {
+    fn note(&mut self, r: &reqwest::Response) {
+        let by = served_by(r).expect("HAProxy names the instance");
+        *self.0.entry(by).or_default() += 1;
+    }
+
+    fn by_both(&self) -> bool {
+        INSTANCE_NAMES.iter().all(|n| self.0.get(*n) > Some(&0))
+    }
+}
+
+async fn enrol_attempt(client: &Client, cluster: &Cluster, from: &str) -> reqwest::Response {
+    client
+        .post(cluster.url("/api/v1/device/enrol"))
+        .header("x-forwarded-for", from)
+        .json(&json!({ "code": "WRNG-CODE", "device_name": "平板" }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// PATCHes `bytes` chunk by chunk through the balancer, noting who served
+/// each chunk.
+async fn patch_all(
+    client: &Client,
+    cluster: &Cluster,
+    dev: &SimDevice,
+    bytes: &[u8],
+    chunk: usize,
+    served: &mut Served,
+) {
+    let sha = Sha256Hex::of(bytes);
+    for (i, piece) in bytes.chunks(chunk).enumerate() {
+        let r = client
+            .patch(cluster.url(&format!("/api/v1/device/blobs/{sha}")))
+            .bearer_auth(&dev.enrolment.token)
+            .header("upload-length", bytes.len().to_string())
+            .header("upload-offset", (i * chunk).to_string())
+            .header("upload-checksum", format!("sha256 {}", Sha256Hex::of(piece)))
+            .header("content-type", "application/offset+octet-stream")
+            .body(piece.to_vec())
+            .send()
+            .await
+            .unwrap();
+        served.note(&r);
+        assert!(r.status().is_success(), "chunk {i}: {}", r.status());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_protocol_story_through_haproxy_on_two_instances() {
+    let mut cluster = Cluster::start().await.unwrap();
+    let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
+
+    // Round robin, no stickiness: consecutive requests go round.
+    let mut served = Served::default();
+    for _ in 0..6 {
+        let r = client.get(cluster.url("/healthz")).send().await.unwrap();
+        served.note(&r);
+    }
+    assert!(served.by_both(), "{served:?}");
+    assert!(served.0.values().all(|n| *n <= 4), "{served:?}");
+
+    // Enrolment guesses are counted in the database and by the address the
+    // proxy forwards: ten failures from one client, spread over both
+    // instances, lock that client out everywhere — and only that client.
+    let mut served = Served::default();
+    for _ in 0..10 {
+        let r = enrol_attempt(&client, &cluster, "198.51.100.7").await;
+        served.note(&r);
+        assert_eq!(r.status(), 422);
+    }
+    assert!(served.by_both(), "{served:?}");
+    for _ in 0..2 {
+        let r = enrol_attempt(&client, &cluster, "198.51.100.7").await;
+        assert_eq!(r.status(), 429);
+        assert!(r.text().await.unwrap().contains("注册码错误次数过多"));
+    }
+    assert_eq!(
+        enrol_attempt(&client, &cluster, "198.51.100.8")
+            .await
+            .status(),
+        422
+    );
+
+    // Enrol and pull through the balancer.
+    let draw = admin_get(&client, &cluster, "/api/v1/draws/GXQ-2023-ZBJR-D1").await;
+    let task = &draw["tasks"][0];
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let officer = task["team"][0]["person_id"].as_str().unwrap().to_owned();
+    let partner = task["team"][1]["person_id"].as_str().unwrap().to_owned();
+    let mut dev = enrol(&client, &cluster.base_url(), cluster.token(), &officer)
+        .await
+        .unwrap();
+    let (bundle, checklist) = dev.pull_task(&task_id).await.unwrap();
+
+    // A whole inspection, pushed; its evidence is missing until uploaded.
+    let (record, blobs) = complete_record(&bundle, &checklist, 6_000, 0);
+    dev.append(
+        EntryPayload::Sealed {
+            record: record.clone(),
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert!(r.results.iter().all(|x| x.verdict.is_confirmed()), "{r:?}");
+    assert!(!r.missing_blobs.is_empty());
+
+    // One blob in chunks that alternate between the instances: each
+    // continues from the offset the other committed.
+    let mut served = Served::default();
+    let (first, rest) = blobs.split_first().unwrap();
+    patch_all(&client, &cluster, &dev, &first.1, 1_000, &mut served).await;
+    assert!(served.by_both(), "{served:?}");
+    assert_eq!(
+        std::fs::read(cluster.s3_file(first.0.as_str())).unwrap(),
+        first.1
+    );
+    let (last, middle) = rest.split_last().unwrap();
+    for (_, bytes) in middle {
+        assert!(dev.upload_blob(bytes, 1_000, usize::MAX).await.unwrap());
+    }
+
+    // Revocation through one instance is refused by the other at once.
+    let mut partner_dev = enrol(&client, &cluster.base_url(), cluster.token(), &partner)
+        .await
+        .unwrap();
+    partner_dev.pull_task(&task_id).await.unwrap();
+    let direct_pull = |i: usize| {
+        client
+            .get(cluster.instances[i].url("/api/v1/device/pull"))
+            .bearer_auth(&partner_dev.enrolment.token)
+            .send()
+    };
+    for i in 0..2 {
+        assert_eq!(direct_pull(i).await.unwrap().status(), 200);
+    }
+    let revoke = client
+        .post(cluster.instances[0].url(&format!(
+            "/api/v1/devices/{}/revoke",
+            partner_dev.enrolment.device_id
+        )))
+        .bearer_auth(cluster.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 204);
+    let refused = direct_pull(1).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("device_revoked"));
+
+    // One instance dies in the middle of an upload: the device finishes
+    // through the survivor, nothing lost and nothing twice.
+    assert!(!dev.upload_blob(&last.1, 1_000, 2).await.unwrap());
+    cluster.instances[1].kill();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match dev.upload_blob(&last.1, 1_000, usize::MAX).await {
+            Ok(true) => break,
+            // Until HAProxy's health check has taken the dead one out.
+            Ok(false) | Err(_) => {
+                assert!(Instant::now() < deadline, "the upload never finished");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    for (sha, bytes) in &blobs {
+        assert_eq!(&std::fs::read(cluster.s3_file(sha.as_str())).unwrap(), bytes);
+    }
+    let versions = admin_get(
+        &client,
+        &cluster,
+        &format!("/api/v1/records/{}", record.record_id),
+    )
+    .await;
+    assert_eq!(versions[0]["state"], "received", "{versions}");
+
+    // A return and an amendment, through the survivor.
+    let version = versions[0]["version"].as_str().unwrap().to_owned();
+    let ret = client
+        .post(cluster.url(&format!("/api/v1/records/{}/return", record.record_id)))
+        .bearer_auth(cluster.token())
+        .json(&json!({ "version": version, "comment": "大门照片不清晰，请补拍", "item_comments": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ret.status(), 200);
+    let (_, _, feed) = dev.pull_all().await.unwrap();
+    assert!(feed.iter().any(|f| f["kind"] == "returned"), "{feed:?}");
+    let mut amended = record.clone();
+    let mut new_blobs = Vec::new();
+    amended.items.values_mut().next().unwrap().note = Some("已按退回意见补充".into());
+    sign(&mut amended, &mut new_blobs);
+    dev.append(
+        EntryPayload::Amended {
+            replaces: Sha256Hex::parse(&version).unwrap(),
+            record: amended,
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    assert!(r.results.iter().all(|x| x.verdict.is_confirmed()), "{r:?}");
+    for (_, bytes) in &new_blobs {
+        assert!(dev.upload_blob(bytes, 1_000, usize::MAX).await.unwrap());
+    }
+    let versions = admin_get(
+        &client,
+        &cluster,
+        &format!("/api/v1/records/{}", record.record_id),
+    )
+    .await;
+    assert_eq!(versions.as_array().unwrap().len(), 2, "{versions}");
+    assert_eq!(versions[1]["state"], "received", "{versions}");
+
+    // Exactly once: the server's log of the device is the device's log.
+    let log = admin_get(
+        &client,
+        &cluster,
+        &format!("/api/v1/devices/{}/log", dev.enrolment.device_id),
+    )
+    .await;
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), dev.log.len());
+    for (held, wrote) in log.iter().zip(&dev.log) {
+        assert_eq!(held["hash"], wrote.hash.as_str());
+    }
+    let again = dev.sync_log().await.unwrap();
+    assert!(
+        again
+            .results
+            .iter()
+            .all(|x| x.verdict == EntryVerdict::Duplicate),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_server_on_one_sqlite_directory_is_refused_with_a_clear_message() {
+    let first = TestServer::start().unwrap();
+    let out = Command::new(server_binary().unwrap())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&first.data_dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("已被另一个 choucha-server 进程使用"), "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+    // The first one is unharmed.
+    let r = reqwest::get(first.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Several instances starting together on a fresh database: one migrates,
+/// the others wait for it and find the work done; none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_migrate_once() {
+    let url = pg::shared().create_database().await.unwrap();
+    let dir = TempDir::new("together").unwrap();
+    let opens = (0..4).map(|_| Store::open(Some(&url), dir.path()));
+    for store in futures_util::future::join_all(opens).await {
+        store.unwrap();
+    }
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (applied, distinct): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(applied, distinct);
+    let shipped = std::fs::read_dir(
+        choucha_tests::workspace_root().join("store/migrations/postgres"),
+    )
+    .unwrap()
+    .count() as i64;
+    assert_eq!(applied, shipped);
+}
+
+/// Rolling upgrade: the next release has migrated (an additive migration
+/// this binary does not know); this release still opens the database and
+/// serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_previous_release_serves_a_database_the_next_one_migrated() {
+    let url = pg::shared().create_database().await.unwrap();
+    let next = TempDir::new("next-release").unwrap();
+    let shipped = choucha_tests::workspace_root().join("store/migrations/postgres");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, next.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        next.path().join("9000_next_release.sql"),
+        "ALTER TABLE records ADD COLUMN next_release_note TEXT;\n\
+         CREATE TABLE next_release_things (id TEXT PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(next.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    // The whole demo load (imports, a draw) writes through this release.
+    let server = TestServer::start_demo(Some(&url)).unwrap();
+    let r = Client::new()
+        .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
