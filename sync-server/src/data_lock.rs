@@ -8,7 +8,7 @@
 //! message that says what to do. The lock is an OS file lock: it goes away
 //! with the process however that ends, so a crash never leaves a stale lock.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -52,10 +52,14 @@ impl DataDirLock {
             .write(true)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
+        // flock(2) through rustix: `File::try_lock` is newer than the
+        // workspace's minimum Rust version.
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(DataDirLockError::InUse { dir }),
-            Err(TryLockError::Error(e)) => return Err(io(e)),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(DataDirLockError::InUse { dir });
+            }
+            Err(e) => return Err(io(e.into())),
         }
         // For an operator looking: which process holds it.
         file.set_len(0).map_err(io)?;

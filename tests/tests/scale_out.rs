@@ -69,7 +69,10 @@ async fn patch_all(
             .bearer_auth(&dev.enrolment.token)
             .header("upload-length", bytes.len().to_string())
             .header("upload-offset", (i * chunk).to_string())
-            .header("upload-checksum", format!("sha256 {}", Sha256Hex::of(piece)))
+            .header(
+                "upload-checksum",
+                format!("sha256 {}", Sha256Hex::of(piece)),
+            )
             .header("content-type", "application/offset+octet-stream")
             .body(piece.to_vec())
             .send()
@@ -198,7 +201,10 @@ async fn the_protocol_story_through_haproxy_on_two_instances() {
         }
     }
     for (sha, bytes) in &blobs {
-        assert_eq!(&std::fs::read(cluster.s3_file(sha.as_str())).unwrap(), bytes);
+        assert_eq!(
+            &std::fs::read(cluster.s3_file(sha.as_str())).unwrap(),
+            bytes
+        );
     }
     let versions = admin_get(
         &client,
@@ -302,11 +308,10 @@ async fn instances_starting_together_migrate_once() {
             .await
             .unwrap();
     assert_eq!(applied, distinct);
-    let shipped = std::fs::read_dir(
-        choucha_tests::workspace_root().join("store/migrations/postgres"),
-    )
-    .unwrap()
-    .count() as i64;
+    let shipped =
+        std::fs::read_dir(choucha_tests::workspace_root().join("store/migrations/postgres"))
+            .unwrap()
+            .count() as i64;
     assert_eq!(applied, shipped);
 }
 
@@ -346,4 +351,75 @@ async fn the_previous_release_serves_a_database_the_next_one_migrated() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// The backup of `docs/deploy.md`, restored once: `pg_dump -Fc` of a
+/// serving cluster's database, `pg_restore` into a new one, and a server on
+/// the restored database answers as before — the same draw, the same admin
+/// token (only its hash is stored), the same device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_dump_restores_into_a_database_that_serves_the_same() {
+    let cluster = pg::shared();
+    let url = cluster.create_database().await.unwrap();
+    let server = TestServer::start_demo(Some(&url)).unwrap();
+    let client = Client::new();
+    let get = |base: String, token: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("{base}/api/v1/draws/GXQ-2023-ZBJR-D1"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let before = get(server.base_url.clone(), server.token().to_owned()).await;
+    let officer = before["tasks"][0]["team"][0]["person_id"].as_str().unwrap();
+    let dev = enrol(&client, &server.base_url, server.token(), officer)
+        .await
+        .unwrap();
+
+    let bin = pg::find_bin_dir().unwrap();
+    let scratch = TempDir::new("pg-backup").unwrap();
+    let dump = scratch.path().join("choucha.dump");
+    let out = Command::new(bin.join("pg_dump"))
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let restored = cluster.create_database().await.unwrap();
+    let out = Command::new(bin.join("pg_restore"))
+        .args(["--no-owner", "-d", &restored])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let again = TestServer::start_with(Some(&restored)).unwrap();
+    assert!(
+        again.admin_token.is_none(),
+        "the restored admin token is kept"
+    );
+    let after = get(again.base_url.clone(), server.token().to_owned()).await;
+    assert_eq!(before, after);
+    let r = client
+        .get(again.url("/api/v1/device/pull"))
+        .bearer_auth(&dev.enrolment.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the enrolled device carries on");
 }
