@@ -356,25 +356,36 @@ impl Store {
         client: &str,
         window: Duration,
     ) -> Result<RecentFailures, StoreError> {
-        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let (for_username,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at > $2 AND succeeded = 0",
-        )
-        .bind(username)
-        .bind(&since)
-        .fetch_one(&self.pool)
-        .await?;
-        let (from_client,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM login_attempts WHERE client = $1 AND at > $2 AND succeeded = 0",
-        )
-        .bind(client)
-        .bind(&since)
-        .fetch_one(&self.pool)
-        .await?;
         Ok(RecentFailures {
-            for_username,
-            from_client,
+            for_username: self
+                .failures_since("login_attempts", "username", username, window)
+                .await?,
+            from_client: self
+                .failures_since("login_attempts", "client", client, window)
+                .await?,
         })
+    }
+
+    /// Failed attempts in an attempts table (`login_attempts`,
+    /// `enrolment_attempts`) whose `column` is `key`, since `window` ago.
+    /// `table` and `column` are this crate's constants, never input.
+    pub(crate) async fn failures_since(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        key: &str,
+        window: Duration,
+    ) -> Result<i64, StoreError> {
+        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let sql = format!(
+            "SELECT COUNT(*) FROM {table} WHERE {column} = $1 AND at > $2 AND succeeded = 0"
+        );
+        let (n,): (i64,) = sqlx::query_as(&sql)
+            .bind(key)
+            .bind(&since)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
     }
 
     /// Appends to the audit log.

@@ -248,15 +248,8 @@ impl Store {
         client: &str,
         window: chrono::Duration,
     ) -> Result<i64, StoreError> {
-        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM enrolment_attempts WHERE client = $1 AND at > $2 AND succeeded = 0",
-        )
-        .bind(client)
-        .bind(&since)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n)
+        self.failures_since("enrolment_attempts", "client", client, window)
+            .await
     }
 
     /// Whether the token belonged to a device that has been revoked (so the

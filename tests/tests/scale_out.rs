@@ -385,27 +385,17 @@ async fn a_pg_dump_restores_into_a_database_that_serves_the_same() {
     let bin = pg::find_bin_dir().unwrap();
     let scratch = TempDir::new("pg-backup").unwrap();
     let dump = scratch.path().join("choucha.dump");
-    let out = Command::new(bin.join("pg_dump"))
-        .args(["-Fc", "-f"])
-        .arg(&dump)
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        Command::new(bin.join("pg_dump"))
+            .args(["-Fc", "-f"])
+            .arg(&dump)
+            .arg(&url),
     );
     let restored = cluster.create_database().await.unwrap();
-    let out = Command::new(bin.join("pg_restore"))
-        .args(["--no-owner", "-d", &restored])
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        Command::new(bin.join("pg_restore"))
+            .args(["--no-owner", "-d", &restored])
+            .arg(&dump),
     );
 
     let again = TestServer::start_with(Some(&restored)).unwrap();
@@ -422,4 +412,14 @@ async fn a_pg_dump_restores_into_a_database_that_serves_the_same() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "the enrolled device carries on");
+}
+
+/// Runs a tool to completion and fails the test with its stderr if it fails.
+fn succeeds(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
