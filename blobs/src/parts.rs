@@ -19,6 +19,7 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -74,6 +75,23 @@ pub trait PartStore: Send + Sync + fmt::Debug {
 
     /// Forgets the part (stored, or provably not the blob). Idempotent.
     async fn discard(&self, hash: &Sha256Hex) -> Result<(), PartError>;
+
+    /// Parts nobody has added to since `before`: uploads a device gave up
+    /// on (its record amended without that photo, the tablet wiped). At
+    /// most `limit`, so one sweep stays short.
+    async fn idle_since(
+        &self,
+        before: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<Sha256Hex>, PartError>;
+
+    /// Forgets the part if it is still untouched since `before` (an append
+    /// that came after it was listed keeps it). Returns whether it did.
+    async fn discard_if_idle(
+        &self,
+        hash: &Sha256Hex,
+        before: SystemTime,
+    ) -> Result<bool, PartError>;
 
     /// The part's file, for stores that keep one on local disk.
     fn local_path(&self, _hash: &Sha256Hex) -> Option<PathBuf> {
@@ -166,6 +184,66 @@ impl PartStore for LocalParts {
 
     fn local_path(&self, hash: &Sha256Hex) -> Option<PathBuf> {
         Some(self.path(hash))
+    }
+
+    async fn idle_since(
+        &self,
+        before: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<Sha256Hex>, PartError> {
+        let dir = self.dir.clone();
+        blocking(move || {
+            let list = |e| PartError::io(format!("list {}", dir.display()), 0, e);
+            let mut idle = Vec::new();
+            for entry in fs::read_dir(&dir).map_err(list)? {
+                let entry = entry.map_err(list)?;
+                let name = entry.file_name();
+                let Some(hash) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".part"))
+                    .and_then(|h| Sha256Hex::parse(h).ok())
+                else {
+                    continue;
+                };
+                // A part removed meanwhile (finished) has nothing to sweep.
+                if modified(&entry.path())?.is_some_and(|m| m < before) {
+                    idle.push(hash);
+                    if idle.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(idle)
+        })
+        .await
+    }
+
+    async fn discard_if_idle(
+        &self,
+        hash: &Sha256Hex,
+        before: SystemTime,
+    ) -> Result<bool, PartError> {
+        let part = self.path(hash);
+        blocking(move || {
+            if modified(&part)?.is_none_or(|m| m >= before) {
+                return Ok(false);
+            }
+            match fs::remove_file(&part) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(PartError::io(format!("remove {}", part.display()), 0, e)),
+            }
+        })
+        .await
+    }
+}
+
+/// When the part file was last written (`None`: there is none).
+fn modified(part: &Path) -> Result<Option<SystemTime>, PartError> {
+    match fs::metadata(part).and_then(|m| m.modified()) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PartError::io(format!("stat {}", part.display()), 0, e)),
     }
 }
 

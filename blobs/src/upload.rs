@@ -249,6 +249,9 @@ pub struct UploadManager {
 /// fsync queue busy just as well.
 const STORING_AT_ONCE: usize = 8;
 
+/// Idle parts listed at a time by [`UploadManager::sweep_idle`].
+const SWEEP_BATCH: usize = 500;
+
 impl UploadManager {
     /// Keeps partial uploads in `<data_dir>/uploads` ([`LocalParts`]):
     /// the single-server layout.
@@ -300,6 +303,49 @@ impl UploadManager {
     /// are kept on local disk.
     pub fn part_path(&self, hash: &Sha256Hex) -> Option<PathBuf> {
         self.parts.local_path(hash)
+    }
+
+    /// Forgets the parts of uploads nobody has added to for `idle` (a device
+    /// that gave up on a photo, a wiped tablet), so they do not fill the
+    /// disk or the database for ever. Each is rechecked under its lock, so
+    /// an upload that moved since it was listed is kept; one resumed after
+    /// its part went is told to start from 0. Returns how many went.
+    pub async fn sweep_idle(&self, idle: std::time::Duration) -> Result<usize, UploadError> {
+        let before = std::time::SystemTime::now()
+            .checked_sub(idle)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut swept = 0;
+        loop {
+            let batch = self
+                .parts
+                .idle_since(before, SWEEP_BATCH)
+                .await
+                .map_err(|e| part_error(e, 0))?;
+            let full = batch.len() == SWEEP_BATCH;
+            let mut gone = 0;
+            for hash in batch {
+                let guard = self.lock(&hash).await;
+                let parts = self.parts.clone();
+                let h = hash.clone();
+                let went = detached(guard, async move {
+                    parts
+                        .discard_if_idle(&h, before)
+                        .await
+                        .map_err(|e| part_error(e, 0))
+                })
+                .await?;
+                if went {
+                    tracing::info!(%hash, "removed the part of an upload idle for {idle:?}");
+                    gone += 1;
+                }
+            }
+            swept += gone;
+            // A full batch of which none went (all moved meanwhile) would
+            // list the same again: stop, the next sweep retries.
+            if !full || gone == 0 {
+                return Ok(swept);
+            }
+        }
     }
 
     /// HEAD: where the upload of `hash` (of `declared_total` bytes) stands.

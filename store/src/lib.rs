@@ -381,6 +381,12 @@ pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// A point in time as [`now`] stamps it, so stored stamps compare with it
+/// as text.
+pub fn stamp_of(at: std::time::SystemTime) -> String {
+    chrono::DateTime::<Utc>::from(at).to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
 /// A stored value that does not read back (bad JSON, an unknown code).
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())

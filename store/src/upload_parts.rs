@@ -140,4 +140,50 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Parts not written since `before` (a stamp as [`now`] writes them),
+    /// oldest first, at most `limit`.
+    pub async fn upload_parts_idle(
+        &self,
+        before: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT blob_sha256 FROM upload_parts WHERE updated_at < $1 ORDER BY updated_at LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
+    /// Forgets the part if it was still not written since `before`; whether
+    /// it did. The conditional delete takes the part's row lock, so an
+    /// append on another instance either committed first (and the part is
+    /// kept) or waits and then finds no part (and its device starts over).
+    pub async fn upload_part_discard_idle(
+        &self,
+        blob_sha256: &str,
+        before: &str,
+    ) -> Result<bool, StoreError> {
+        let _writer = self.writer_ahead().await;
+        let mut tx = self.pool.begin().await?;
+        let gone =
+            sqlx::query("DELETE FROM upload_parts WHERE blob_sha256 = $1 AND updated_at < $2")
+                .bind(blob_sha256)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+        if gone {
+            sqlx::query("DELETE FROM upload_chunks WHERE blob_sha256 = $1")
+                .bind(blob_sha256)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
 }

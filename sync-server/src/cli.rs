@@ -178,7 +178,10 @@ pub async fn run() -> anyhow::Result<()> {
         .context("opening the evidence store")?;
     state.configure(&settings).context("reading the settings")?;
     match cli.command {
-        Command::Serve { .. } => serve(state, settings.listen).await?,
+        Command::Serve { .. } => {
+            let idle = std::time::Duration::from_secs(settings.upload_idle_hours * 3600);
+            serve(state, settings.listen, idle).await?
+        }
         Command::Jurisdictions { names } => {
             state.store.add_jurisdictions(&names).await?;
             println!(
@@ -334,7 +337,11 @@ fn read_plan(file: &Path) -> anyhow::Result<DrawPlan> {
     serde_json::from_str(&text).with_context(|| format!("{}: not a valid plan", file.display()))
 }
 
-async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    upload_idle: std::time::Duration,
+) -> anyhow::Result<()> {
     if let Some(token) = state.store.ensure_admin_token().await? {
         // Shown once; only its hash is stored. `choucha-server token` makes another.
         println!("admin token: {token}");
@@ -346,6 +353,7 @@ async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
     // Tests and scripts wait for this exact line to learn the port.
     println!("listening on http://{addr}");
     let checker = crate::oversight::duty::Checker::spawn(state.clone(), state.oversight.clone());
+    let sweeper = spawn_upload_sweeper(state.uploads.clone(), upload_idle);
     // With the peer address, so the console can rate-limit logins per client.
     axum::serve(
         listener,
@@ -355,7 +363,31 @@ async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     checker.abort();
+    sweeper.abort();
     Ok(())
+}
+
+/// Every hour (and once at start), removes the parts of uploads idle for
+/// `idle`. On several instances each sweeps; a part goes once, and only if
+/// still idle under its lock.
+fn spawn_upload_sweeper(
+    uploads: std::sync::Arc<crate::blobs::UploadManager>,
+    idle: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match uploads.sweep_idle(idle).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed idle uploads"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweeping idle uploads failed; retried in an hour")
+                }
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {

@@ -3,12 +3,14 @@
 //! next chunk of an upload may reach any of them. The store's
 //! `upload_part_*` methods do the locking (a row lock per blob).
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use choucha_shared::Sha256Hex;
 
 use crate::blobs::{BlobSource, PartError, PartStore};
-use crate::store::{PartAppend, Store, StoreError};
+use crate::store::{PartAppend, Store, StoreError, stamp_of};
 
 #[derive(Debug, Clone)]
 pub struct DbParts {
@@ -68,5 +70,32 @@ impl PartStore for DbParts {
             .upload_part_discard(hash.as_str())
             .await
             .map_err(|e| db("discard the upload", 0, e))
+    }
+
+    async fn idle_since(
+        &self,
+        before: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<Sha256Hex>, PartError> {
+        let hashes = self
+            .store
+            .upload_parts_idle(&stamp_of(before), limit)
+            .await
+            .map_err(|e| db("list idle uploads", 0, e))?;
+        Ok(hashes
+            .iter()
+            .filter_map(|h| Sha256Hex::parse(h).ok())
+            .collect())
+    }
+
+    async fn discard_if_idle(
+        &self,
+        hash: &Sha256Hex,
+        before: SystemTime,
+    ) -> Result<bool, PartError> {
+        self.store
+            .upload_part_discard_idle(hash.as_str(), &stamp_of(before))
+            .await
+            .map_err(|e| db("discard an idle upload", 0, e))
     }
 }

@@ -68,6 +68,9 @@ pub struct Settings {
     pub phash_max_distance: u32,
     pub authority: String,
     pub calendar_file: Option<PathBuf>,
+    /// Hours after which an upload nobody added to is given up and its
+    /// part removed.
+    pub upload_idle_hours: u64,
 }
 
 impl Default for Settings {
@@ -92,6 +95,8 @@ impl Default for Settings {
             phash_max_distance: oversight.phash_max_distance,
             authority: oversight.authority,
             calendar_file: None,
+            // A week: a tablet offline over a long weekend still resumes.
+            upload_idle_hours: 168,
         }
     }
 }
@@ -250,6 +255,13 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "(built-in years)",
         "TOML file of further years' holidays and adjusted working days",
+    ),
+    s(
+        "upload_idle_hours",
+        "CHOUCHA_UPLOAD_IDLE_HOURS",
+        None,
+        "168",
+        "an unfinished upload nobody added to for this many hours is removed (its device starts that file again)",
     ),
 ];
 
@@ -436,6 +448,14 @@ impl Settings {
                 self.authority = text().ok_or_else(|| fail("must not be empty".into()))?
             }
             "calendar_file" => self.calendar_file = text().map(PathBuf::from),
+            "upload_idle_hours" => {
+                self.upload_idle_hours = raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|h| *h > 0)
+                    .ok_or_else(|| number("a positive whole number of hours"))?
+            }
             _ => unreachable!("every key in SETTINGS is handled"),
         }
         Ok(())
@@ -543,6 +563,7 @@ mod tests {
         );
         assert_eq!(doc("phash_max_distance"), d.phash_max_distance.to_string());
         assert_eq!(doc("authority"), d.authority);
+        assert_eq!(doc("upload_idle_hours"), d.upload_idle_hours.to_string());
         let s3 = S3Config::new("http://x", "b", "k", "s");
         assert_eq!(doc("s3_region"), s3.region);
         assert_eq!(doc("s3_max_retries"), s3.max_retries.to_string());

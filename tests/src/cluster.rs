@@ -72,6 +72,11 @@ impl HaProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// HAProxy's process ID (for its memory and CPU figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until requests reach each of the instances named (by the
     /// `X-Served-By` the config adds), i.e. their health checks passed.
     pub async fn wait_serving(&self, names: &[&str]) -> anyhow::Result<()> {
@@ -168,6 +173,17 @@ impl Cluster {
 
     pub fn base_url(&self) -> String {
         self.lb.base_url()
+    }
+
+    /// The cluster as one server for tests written against a
+    /// [`TestServer`]: its URL is the balancer's, its admin token and
+    /// database the cluster's, and it keeps the rest running.
+    pub fn into_front(mut self) -> TestServer {
+        let mut front = self.instances.remove(0);
+        front.base_url = self.base_url();
+        front.admin_token = Some(self.admin_token.clone());
+        front.behind = Some(Box::new(self));
+        front
     }
 
     pub fn url(&self, path: &str) -> String {

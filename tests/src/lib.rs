@@ -68,6 +68,9 @@ pub struct TestServer {
     /// Extra environment for the server process (kept across restarts).
     pub env: Vec<(String, String)>,
     _scratch: Option<TempDir>,
+    /// For the front of a [`cluster::Cluster`]: the balancer, the other
+    /// instance and the object store, kept running as long as this is.
+    behind: Option<Box<cluster::Cluster>>,
 }
 
 impl TestServer {
@@ -122,6 +125,9 @@ impl TestServer {
     /// Kill (SIGKILL) and start again on the same data directory and port
     /// choice; the admin token stays what it was.
     pub fn restart(&mut self) -> anyhow::Result<()> {
+        if self.behind.is_some() {
+            bail!("the front of a cluster is restarted instance by instance, not as one server");
+        }
         self.kill();
         let scratch = self._scratch.take();
         let token = self.admin_token.take();
@@ -202,6 +208,7 @@ impl TestServer {
                     database_url: database_url.map(str::to_owned),
                     env: env.to_vec(),
                     _scratch: None,
+                    behind: None,
                 });
             }
             if let Some(status) = child.try_wait()? {
@@ -266,30 +273,54 @@ impl Drop for TempDir {
     }
 }
 
-/// Declares each named scenario `async fn name(db: Option<&str>)` of the
-/// calling test file as two tests: on the embedded SQLite (`sqlite::name`)
-/// and on a fresh database of the shared throwaway PostgreSQL cluster
-/// (`postgres::name`).
-#[macro_export]
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(None).await
-                }
-            )*
+/// Where a scenario of [`on_every_deployment!`] runs its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deployment {
+    /// One server on its embedded SQLite file.
+    Sqlite,
+    /// One server on a fresh database of the shared throwaway PostgreSQL
+    /// cluster.
+    Postgres,
+    /// Two servers on one fresh PostgreSQL database and one S3 store,
+    /// behind HAProxy ([`cluster::Cluster`]): every request may land on
+    /// either.
+    Cluster,
+}
+
+impl Deployment {
+    /// A server loaded with the demo directory and draw, deployed this way.
+    /// For [`Deployment::Cluster`] its URL is the balancer's and it keeps
+    /// the whole cluster running; `database_url` names the shared database.
+    pub async fn start_demo(self) -> anyhow::Result<TestServer> {
+        match self {
+            Self::Sqlite => TestServer::start_demo(None),
+            Self::Postgres => {
+                let url = pg::shared().create_database().await?;
+                TestServer::start_demo(Some(&url))
+            }
+            Self::Cluster => Ok(cluster::Cluster::start().await?.into_front()),
         }
-        mod postgres {
+    }
+}
+
+/// Declares each named scenario `async fn name(at: Deployment)` of the
+/// calling test file as three tests: one server on the embedded SQLite
+/// (`sqlite::name`), one on a fresh database of the shared throwaway
+/// PostgreSQL cluster (`postgres::name`), and two on PostgreSQL and S3
+/// behind HAProxy (`cluster::name`).
+#[macro_export]
+macro_rules! on_every_deployment {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_every_deployment!(@mod sqlite Sqlite $($name),*);
+        $crate::on_every_deployment!(@mod postgres Postgres $($name),*);
+        $crate::on_every_deployment!(@mod cluster Cluster $($name),*);
+    };
+    (@mod $module:ident $deployment:ident $($name:ident),*) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let url = $crate::pg::shared()
-                        .create_database()
-                        .await
-                        .expect("a PostgreSQL database");
-                    super::$name(Some(&url)).await
+                    super::$name($crate::Deployment::$deployment).await
                 }
             )*
         }

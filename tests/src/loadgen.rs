@@ -783,6 +783,78 @@ pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// What the server holds of the devices' work after a run, against what
+/// they sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delivery {
+    /// Log entries the devices wrote.
+    pub sent: usize,
+    /// Entries of theirs the server's logs miss.
+    pub lost: usize,
+    /// Entries the server holds twice, or that no device wrote.
+    pub duplicated: usize,
+    /// Records with more than one current version.
+    pub records_twice: usize,
+}
+
+/// Compares every device's log with the server's copy (entry IDs and
+/// hashes, in order) and counts the versions of each record.
+pub async fn check_delivery(
+    client: &Client,
+    base: &str,
+    admin_token: &str,
+    setup: &Setup,
+) -> anyhow::Result<Delivery> {
+    let mut d = Delivery::default();
+    for p in &setup.devices {
+        let id = &p.device.enrolment.device_id;
+        let held: Vec<Value> = client
+            .get(format!("{base}/api/v1/devices/{id}/log"))
+            .bearer_auth(admin_token)
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("reading the log of device {id}"))?
+            .json()
+            .await?;
+        let mut held: HashMap<(String, String), usize> = held
+            .iter()
+            .map(|e| {
+                (
+                    e["entry_id"].as_str().unwrap_or_default().to_owned(),
+                    e["hash"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .fold(HashMap::new(), |mut m, k| {
+                *m.entry(k).or_default() += 1;
+                m
+            });
+        for e in &p.device.log {
+            d.sent += 1;
+            match held.remove(&(e.entry_id.to_string(), e.hash.to_string())) {
+                None => d.lost += 1,
+                Some(n) => d.duplicated += n - 1,
+            }
+        }
+        d.duplicated += held.values().sum::<usize>();
+        let versions = p
+            .device
+            .sync
+            .record(&p.record_id)
+            .await?
+            .unwrap_or_default();
+        if versions
+            .iter()
+            .filter(|v| v.state != ReviewState::Superseded)
+            .count()
+            > 1
+        {
+            d.records_twice += 1;
+        }
+    }
+    Ok(d)
+}
+
 /// A plain loopback copy of the same bytes, for comparison.
 #[derive(Debug, Clone, Copy)]
 pub struct CopyBaseline {
@@ -920,6 +992,39 @@ pub fn proc_cpu(pid: u32) -> Option<Duration> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // USER_HZ is 100 on every Linux this runs on.
     Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time of a process and its children so far: its own, its reaped
+/// children's, and that of the children still running (PostgreSQL's
+/// backends under the postmaster).
+pub fn proc_tree_cpu(root: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{root}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime, stime, cutime, cstime: fields 14–17 of the line.
+    let own: u64 = (11..15)
+        .map(|i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum::<Option<u64>>()?;
+    let mut total = Duration::from_millis(own * 10);
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(root) {
+            total += proc_cpu(pid).unwrap_or_default();
+        }
+    }
+    Some(total)
 }
 
 /// One acceptance target and how the run did.

@@ -165,22 +165,52 @@ impl PgCluster {
     /// Create a fresh, uniquely named, empty database and return its URL.
     /// Needs a tokio runtime (`#[tokio::test]`), as all of sqlx does here.
     pub async fn create_database(&self) -> anyhow::Result<String> {
+        self.create_database_from(None).await
+    }
+
+    /// A fresh, uniquely named database: empty, or a copy of `template`
+    /// (the URL of a database of this cluster nobody is connected to).
+    pub async fn create_database_from(&self, template: Option<&str>) -> anyhow::Result<String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "test_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        let copy = match template {
+            Some(url) => format!(" TEMPLATE \"{}\"", database_name(url)?),
+            None => String::new(),
+        };
+        self.admin(&format!("CREATE DATABASE \"{name}\"{copy}"))
+            .await
+            .with_context(|| format!("creating database {name}"))?;
+        Ok(self.url(&name))
+    }
+
+    /// Drops a database made by [`create_database_from`](Self::create_database_from),
+    /// closing whatever is still connected to it.
+    pub async fn drop_database(&self, url: &str) -> anyhow::Result<()> {
+        let name = database_name(url)?;
+        self.admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .with_context(|| format!("dropping database {name}"))
+    }
+
+    async fn admin(&self, statement: &str) -> anyhow::Result<()> {
         let admin = self.url("postgres");
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .with_context(|| format!("connecting to {admin}"))?;
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("creating database {name}"))?;
+        sqlx::query(statement).execute(&mut conn).await?;
         conn.close().await?;
-        Ok(self.url(&name))
+        Ok(())
+    }
+
+    /// The postmaster's process ID (every backend is its child), for the
+    /// benchmarks' CPU accounting.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
     }
 
     /// The TCP port the server listens on (on 127.0.0.1 only).
@@ -331,6 +361,14 @@ impl Drop for PgCluster {
             );
         }
     }
+}
+
+/// The database a URL of [`PgCluster::url`] names.
+fn database_name(url: &str) -> anyhow::Result<&str> {
+    url.rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && !n.contains(['"', '?']))
+        .with_context(|| format!("no database name in {url}"))
 }
 
 /// The process-wide cluster, started on first use and shared by every test of

@@ -88,6 +88,11 @@ impl S3Server {
         }
     }
 
+    /// The server's process ID (for its memory and CPU figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

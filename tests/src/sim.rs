@@ -1,7 +1,11 @@
 //! Deterministic simulation of sync, after FoundationDB's simulator and
 //! TigerBeetle's VOPR: several devices and a supervisor against the server's
-//! service layer (in this process, on SQLite), over a simulated network,
-//! disk and clock, every choice drawn from one seed. Three devices are
+//! service layer (in this process), over a simulated network, disk and
+//! clock, every choice drawn from one seed. The server is one instance on
+//! SQLite ([`Topology::Sqlite`]) or two instances on one PostgreSQL
+//! database with the upload parts in it and one shared blob store
+//! ([`Topology::PostgresPair`]), each request reaching either, as behind
+//! a load balancer. Three devices are
 //! models that send what a tablet sends, request by request, so that the
 //! network can reorder anything; the fourth is the field app's real engine
 //! ([`tablet`]), crashed and reopened from its store at any step.
@@ -13,8 +17,8 @@
 //! failing like a full disk; device clocks hours or days off; a supervisor
 //! who approves and returns records while the devices amend them. Not
 //! simulated: concurrency inside the server (requests are served one at a
-//! time, so schedules replay exactly), torn writes inside SQLite (it is
-//! trusted), PostgreSQL.
+//! time, so schedules replay exactly), torn writes inside the database (it
+//! is trusted).
 //!
 //! After the faults, the network heals and every device syncs until it has
 //! nothing left; then [`check`] holds the invariants: every entry each
@@ -25,7 +29,7 @@
 //! rebuilt from the records.
 //!
 //! `cargo run --release -p choucha-tests --bin choucha-sim -- --seed N`
-//! replays one schedule and prints its trace.
+//! replays one schedule and prints its trace (`--postgres` for the pair).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -50,14 +54,15 @@ use choucha_sync_server::blobs::{
     BlobBody, BlobSource, BlobStore, BlobStoreError, FsBlobStore, UploadLimits, UploadManager,
     UploadState,
 };
+use choucha_sync_server::db_parts::DbParts;
 use choucha_sync_server::service::review::Decision;
 use choucha_sync_server::service::sync::BlobStep;
 use choucha_sync_server::service::{self, Actor};
-use choucha_sync_server::store::{BlobRegistrar, DeviceCtx, Store};
+use choucha_sync_server::store::{Backend, BlobRegistrar, DeviceCtx, Store};
 use choucha_sync_server::{AppState, BlobConfig, demo};
 
-use crate::TempDir;
 use crate::device::{complete_record, sign};
+use crate::{TempDir, pg};
 
 mod tablet;
 use tablet::{Net, Tablet};
@@ -70,6 +75,27 @@ pub const STEPS: usize = 80;
 pub const ROUNDS: usize = 2;
 /// Bytes per upload chunk (the photos are a few chunks each).
 const CHUNK: usize = 1_500;
+
+/// What the devices sync with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One server on its SQLite file, upload parts on its disk: the
+    /// single-instance default.
+    Sqlite,
+    /// Two server instances on one PostgreSQL database (upload parts in it)
+    /// and one shared blob store; each request reaches either, and a crash
+    /// takes one down while the other serves on.
+    PostgresPair,
+}
+
+impl Topology {
+    fn instances(self) -> usize {
+        match self {
+            Self::Sqlite => 1,
+            Self::PostgresPair => 2,
+        }
+    }
+}
 
 /// What kinds of fault a schedule injected, and how often.
 pub type Faults = BTreeMap<&'static str, u64>;
@@ -88,16 +114,23 @@ pub struct Outcome {
 /// schedule.
 #[derive(Debug)]
 pub struct Template {
+    topology: Topology,
     dir: TempDir,
+    /// The PostgreSQL database each schedule's is copied from.
+    database_url: Option<String>,
     devices: Vec<(DeviceCtx, TaskBundle, Checklist)>,
     /// The real tablet's officer and task (it enrols in each schedule).
     tablet: (String, String),
 }
 
 impl Template {
-    pub async fn new() -> anyhow::Result<Self> {
+    pub async fn new(topology: Topology) -> anyhow::Result<Self> {
         let dir = TempDir::new("sim-template")?;
-        let store = Store::open(None, dir.path()).await?;
+        let database_url = match topology {
+            Topology::Sqlite => None,
+            Topology::PostgresPair => Some(pg::try_shared()?.create_database().await?),
+        };
+        let store = Store::open(database_url.as_deref(), dir.path()).await?;
         let state = AppState::open(store.clone(), dir.path(), BlobConfig::Filesystem).await?;
         demo::load(&state).await?;
         let draw_id = store
@@ -139,21 +172,41 @@ impl Template {
         }
         let tablet = tablet.context("the demo draw has too few officers")?;
         drop(state);
-        // Everything into the database file: its WAL and shared-memory files
-        // are not copied (they may still be going away as the pool closes).
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(store.raw_pool())
-            .await?;
+        if topology == Topology::Sqlite {
+            // Everything into the database file: its WAL and shared-memory
+            // files are not copied (they may still be going away as the
+            // pool closes).
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(store.raw_pool())
+                .await?;
+        }
+        // A PostgreSQL template must have nobody connected to be copied.
         store.raw_pool().close().await;
         Ok(Self {
+            topology,
             dir,
+            database_url,
             devices,
             tablet,
         })
     }
 
-    fn copy_to(&self, to: &Path) -> anyhow::Result<()> {
-        copy_dir(self.dir.path(), to)
+    pub fn topology(&self) -> Topology {
+        self.topology
+    }
+
+    /// A schedule's own server: the data directory copied to `to`, and on
+    /// PostgreSQL a copy of the template database (its URL).
+    async fn copy_to(&self, to: &Path) -> anyhow::Result<Option<String>> {
+        copy_dir(self.dir.path(), to)?;
+        match &self.database_url {
+            Some(template) => Ok(Some(
+                pg::try_shared()?
+                    .create_database_from(Some(template))
+                    .await?,
+            )),
+            None => Ok(None),
+        }
     }
 }
 
@@ -208,14 +261,26 @@ impl BlobStore for Disk {
     }
 }
 
-/// The server as it runs between two crashes.
-async fn open_server(dir: &Path, full: &Arc<AtomicBool>) -> anyhow::Result<AppState> {
-    let store = Store::open(None, dir).await?;
-    let disk = Disk {
+/// A server instance as it runs between two crashes. Instances of one
+/// schedule share the blob directory (the object store) and, on
+/// PostgreSQL, the database with the upload parts in it.
+async fn open_server(
+    dir: &Path,
+    database_url: Option<&str>,
+    full: &Arc<AtomicBool>,
+) -> anyhow::Result<AppState> {
+    let store = Store::open(database_url, dir).await?;
+    let disk = Arc::new(Disk {
         inner: FsBlobStore::new(dir.join("blobs")).await?,
         full: full.clone(),
+    });
+    let limits = UploadLimits::default();
+    let uploads = match store.backend() {
+        Backend::Postgres => {
+            UploadManager::with_parts(Arc::new(DbParts::new(store.clone())), disk, limits)
+        }
+        Backend::Sqlite => UploadManager::new(dir, disk, limits).await?,
     };
-    let uploads = UploadManager::new(dir, Arc::new(disk), UploadLimits::default()).await?;
     Ok(AppState {
         blob_registrar: BlobRegistrar::start(store.clone()),
         store,
@@ -311,8 +376,10 @@ impl Device {
 struct World {
     rng: StdRng,
     dir: PathBuf,
+    database_url: Option<String>,
     full: Arc<AtomicBool>,
-    server: Option<AppState>,
+    /// The server's instances (`None` only while one restarts).
+    servers: Vec<Option<AppState>>,
     devices: Vec<Device>,
     tablet: Tablet,
     wire: Vec<InFlight>,
@@ -330,19 +397,42 @@ impl World {
         self.out.trace.push(line);
     }
 
-    fn server(&self) -> &AppState {
-        self.server
+    /// Instance `i`.
+    fn instance(&self, i: usize) -> &AppState {
+        self.servers[i]
             .as_ref()
-            .expect("the server is up between steps")
+            .expect("every instance is up between steps")
     }
 
+    /// The first instance, for the invariants' reads.
+    fn server(&self) -> &AppState {
+        self.instance(0)
+    }
+
+    /// The instance the next request reaches. One instance draws nothing,
+    /// so the SQLite schedules replay as they always did.
+    fn pick(&mut self) -> usize {
+        match self.servers.len() {
+            1 => 0,
+            n => self.rng.random_range(0..n),
+        }
+    }
+
+    /// An instance dies and starts again on the same data; on PostgreSQL
+    /// the other goes on serving meanwhile.
     async fn crash_server(&mut self) -> anyhow::Result<()> {
-        self.server = None;
-        let state = open_server(&self.dir, &self.full).await?;
+        let i = self.pick();
+        if let Some(old) = self.servers[i].take() {
+            if old.store.backend() == Backend::Postgres {
+                // A dead process's connections are closed by its OS.
+                old.store.raw_pool().close().await;
+            }
+        }
+        let state = open_server(&self.dir, self.database_url.as_deref(), &self.full).await?;
         self.tablet
             .net
-            .set_router(choucha_sync_server::router(state.clone()));
-        self.server = Some(state);
+            .set_router(i, choucha_sync_server::router(state.clone()));
+        self.servers[i] = Some(state);
         Ok(())
     }
 
@@ -489,7 +579,8 @@ impl World {
             self.fault("request reordered");
         }
         let f = self.wire.remove(at);
-        let answer = self.serve(f.dev, &f.request).await?;
+        let i = self.pick();
+        let answer = self.serve(i, f.dev, &f.request).await?;
         if !heal && self.rng.random_bool(0.1) {
             self.fault("answer lost");
             return Ok(());
@@ -501,8 +592,8 @@ impl World {
         self.hear(f.dev, &f.request, answer)
     }
 
-    async fn serve(&self, d: usize, request: &Request) -> anyhow::Result<Answer> {
-        let state = self.server();
+    async fn serve(&self, i: usize, d: usize, request: &Request) -> anyhow::Result<Answer> {
+        let state = self.instance(i);
         let ctx = self.devices[d].ctx.clone();
         // A failure of the server itself (not an answer about an entry or
         // an upload) breaks an invariant: a push never fails as a whole.
@@ -585,7 +676,8 @@ impl World {
     async fn pull(&mut self, d: usize, heal: bool) -> anyhow::Result<()> {
         let officer = self.devices[d].ctx.officer_id.clone();
         let cursor = self.devices[d].cursor;
-        let state = self.server();
+        let i = self.pick();
+        let state = self.instance(i);
         let feed = state
             .store
             .pull(&officer, cursor, 50, &state.checklists)
@@ -635,10 +727,11 @@ impl World {
 
     /// The supervisor approves or returns one record waiting for review.
     async fn supervise(&mut self) -> anyhow::Result<()> {
+        let i = self.pick();
         let waiting: Vec<(String, String)> = sqlx::query_as(
             "SELECT record_id, version FROM records WHERE superseded = 0 AND state = 'received' ORDER BY record_id",
         )
-        .fetch_all(self.server().store.raw_pool())
+        .fetch_all(self.instance(i).store.raw_pool())
         .await?;
         if waiting.is_empty() {
             return Ok(());
@@ -648,7 +741,7 @@ impl World {
         let version = Sha256Hex::parse(version)?;
         let actor = Actor::user("审核员");
         let approve = self.rng.random_bool(0.5);
-        let store = &self.server().store;
+        let store = &self.instance(i).store;
         if approve {
             service::review::decide(store, &actor, &id, &version, Decision::Approve).await?;
             self.approved.insert(id, version);
@@ -747,7 +840,24 @@ impl World {
 pub async fn run(seed: u64, template: &Template) -> anyhow::Result<Outcome> {
     let scratch = TempDir::new("sim")?;
     let dir = scratch.path().join("server");
-    template.copy_to(&dir).context("copying the template")?;
+    let database_url = template
+        .copy_to(&dir)
+        .await
+        .context("copying the template")?;
+    let out = run_in(seed, template, &scratch, &dir, database_url.as_deref()).await;
+    if let Some(url) = &database_url {
+        pg::try_shared()?.drop_database(url).await?;
+    }
+    out
+}
+
+async fn run_in(
+    seed: u64,
+    template: &Template,
+    scratch: &TempDir,
+    dir: &Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<Outcome> {
     let mut rng = StdRng::seed_from_u64(seed);
     let full = Arc::new(AtomicBool::new(false));
     let mut devices = Vec::new();
@@ -778,15 +888,24 @@ pub async fn run(seed: u64, template: &Template) -> anyhow::Result<Outcome> {
             upload: None,
         });
     }
-    let server = open_server(&dir, &full)
-        .await
-        .context("opening the server")?;
+    let mut servers = Vec::new();
+    for _ in 0..template.topology.instances() {
+        servers.push(
+            open_server(dir, database_url, &full)
+                .await
+                .context("opening the server")?,
+        );
+    }
     let (officer, task_id) = &template.tablet;
-    let code = server
+    let code = servers[0]
         .store
         .create_enrolment(&Actor::user("admin"), officer, Duration::minutes(30))
         .await?;
-    let net = Net::new(choucha_sync_server::router(server.clone()), rng.random());
+    let routers = servers
+        .iter()
+        .map(|s| choucha_sync_server::router(s.clone()))
+        .collect();
+    let net = Net::new(routers, rng.random());
     let skew = match rng.random_range(0..4) {
         0 => Duration::hours(rng.random_range(-5..=5)),
         _ => Duration::zero(),
@@ -797,8 +916,9 @@ pub async fn run(seed: u64, template: &Template) -> anyhow::Result<Outcome> {
     }
     let mut w = World {
         rng,
-        server: Some(server),
-        dir,
+        servers: servers.into_iter().map(Some).collect(),
+        dir: dir.to_owned(),
+        database_url: database_url.map(str::to_owned),
         full,
         devices,
         tablet,
@@ -818,7 +938,9 @@ pub async fn run(seed: u64, template: &Template) -> anyhow::Result<Outcome> {
         w.heal().await.context("healing")?;
     }
     check(&mut w).await.context("checking the invariants")?;
-    w.server = None;
+    for state in w.servers.iter_mut().filter_map(Option::take) {
+        state.store.raw_pool().close().await;
+    }
     Ok(w.out)
 }
 
@@ -951,14 +1073,22 @@ async fn projection(store: &Store) -> anyhow::Result<Vec<String>> {
 
 /// Runs `count` schedules from `first`, stopping at the first that fails
 /// (its seed in the error). Returns the faults injected over all of them.
-pub async fn run_many(first: u64, count: u64) -> anyhow::Result<(Faults, Outcome)> {
-    let template = Template::new().await?;
+pub async fn run_many(
+    topology: Topology,
+    first: u64,
+    count: u64,
+) -> anyhow::Result<(Faults, Outcome)> {
+    let template = Template::new(topology).await?;
+    let replay = match topology {
+        Topology::Sqlite => "",
+        Topology::PostgresPair => " --postgres",
+    };
     let mut faults = Faults::new();
     let mut total = Outcome::default();
     for seed in first..first + count {
         let out = run(seed, &template).await.map_err(|e| {
             e.context(format!(
-                "schedule {seed} failed; replay it with: cargo run --release -p choucha-tests --bin choucha-sim -- --seed {seed}"
+                "schedule {seed} failed; replay it with: cargo run --release -p choucha-tests --bin choucha-sim --{replay} --seed {seed}"
             ))
         })?;
         for (k, v) in out.faults {

@@ -822,6 +822,50 @@ async fn whole_blob_in_one_request(env: Env) {
     assert_eq!(env.part_len(&photo_hash).await, None);
 }
 
+/// A part nobody added to for longer than the idle time is removed by the
+/// sweep (on any instance), and only that one: an upload still moving keeps
+/// its part, and one that moved after it was listed is rechecked and kept.
+/// The device of the removed one is told to start from 0, and does.
+async fn idle_uploads_are_swept(env: Env) {
+    let [a, b] = env.instances().await;
+    let abandoned = data(3 * CHUNK, 41);
+    let moving = data(3 * CHUNK, 42);
+    append_at(&a, &abandoned, 0, CHUNK).await.unwrap();
+    append_at(&a, &abandoned, CHUNK, CHUNK).await.unwrap();
+    let idle = Duration::from_millis(800);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    append_at(&b, &moving, 0, CHUNK).await.unwrap();
+
+    assert_eq!(b.sweep_idle(idle).await.unwrap(), 1, "only the idle part");
+    assert_eq!(env.part_len(&sha(&abandoned)).await, None);
+    assert_eq!(env.part_len(&sha(&moving)).await, Some(CHUNK as u64));
+    // Nothing idle is left: a second sweep (another instance's) removes nothing.
+    assert_eq!(a.sweep_idle(idle).await.unwrap(), 0);
+
+    // The device that gave up comes back: its offset is gone, it is told
+    // to start from 0, and the blob arrives whole.
+    match append_at(&a, &abandoned, 2 * CHUNK, CHUNK).await {
+        Err(UploadError::OffsetMismatch { expected: 0, given }) => {
+            assert_eq!(given, 2 * CHUNK as u64)
+        }
+        other => panic!("expected a restart from 0, got {other:?}"),
+    }
+    assert_eq!(
+        upload(&b, &abandoned).await.unwrap(),
+        UploadState::Complete {
+            size: total(&abandoned)
+        }
+    );
+    assert_stored(env.store.as_ref(), &abandoned).await;
+    // The moving one finishes from where it was.
+    let done = upload_from(&a, &sha(&moving), &moving, CHUNK, CHUNK)
+        .await
+        .unwrap();
+    assert!(done.is_complete());
+    assert_stored(env.store.as_ref(), &moving).await;
+    env.assert_on_backend(&moving);
+}
+
 macro_rules! for_both_stores {
     ($($case:ident),* $(,)?) => {
         mod fs {
@@ -865,6 +909,7 @@ for_both_stores!(
     same_blob_twice_is_already_complete,
     concurrent_appends_do_not_corrupt,
     whole_blob_in_one_request,
+    idle_uploads_are_swept,
 );
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-//! Two writers at once on one record version, on SQLite and PostgreSQL,
-//! over real HTTP: exactly one wins and the other is told so.
+//! Two writers at once on one record version, over real HTTP, on SQLite, on
+//! PostgreSQL, and on two instances behind HAProxy (where the two writers
+//! usually reach different processes): exactly one wins and the other is
+//! told so.
 //!
 //! * Two supervisors, one approving and one returning the same received
 //!   version: one gets 2xx, the other 409, and the state is the winner's.
@@ -18,9 +20,9 @@ use choucha_shared::plan::MemberRole;
 use choucha_shared::record::InspectionRecord;
 use choucha_shared::sync::{EntryPayload, EntryVerdict};
 use choucha_shared::value::Sha256Hex;
-use choucha_tests::TestServer;
 use choucha_tests::console::{DemoTask, demo_task, device_for, push, with_photos};
 use choucha_tests::device::{SimDevice, complete_record, enrol, sign};
+use choucha_tests::{Deployment, TestServer};
 use console_support::{jpeg, record_versions};
 
 const TOWN: &str = "虎溪街道";
@@ -70,8 +72,8 @@ async fn seal_another(
     record
 }
 
-async fn reviewers_race(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn reviewers_race(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (template, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -100,8 +102,8 @@ async fn reviewers_race(db: Option<&str>) {
     }
 }
 
-async fn officers_amend_at_once(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn officers_amend_at_once(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut first, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let other = bundle
@@ -163,4 +165,4 @@ async fn officers_amend_at_once(db: Option<&str>) {
     }
 }
 
-choucha_tests::on_both_databases!(reviewers_race, officers_amend_at_once);
+choucha_tests::on_every_deployment!(reviewers_race, officers_amend_at_once);

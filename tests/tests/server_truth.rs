@@ -1,5 +1,7 @@
 //! The server decides what a record is about. Over real HTTP on the demo
-//! data:
+//! data, on SQLite, on PostgreSQL, and through HAProxy in front of two
+//! instances on PostgreSQL and S3 (the hostile-device suite through the
+//! pair):
 //!
 //! * an amendment that only re-signs (the supervisor returned the record
 //!   because a signature was unreadable) is a new version, and the device's
@@ -20,14 +22,14 @@ use choucha_shared::plan::{MemberRole, TeamMember};
 use choucha_shared::record::SignerRole;
 use choucha_shared::sync::{EntryPayload, EntryVerdict};
 use choucha_shared::value::Sha256Hex;
-use choucha_tests::TestServer;
+use choucha_tests::Deployment;
 use choucha_tests::console::{demo_task, device_for, push, with_photos};
 use choucha_tests::device::complete_record;
 use console_support::{jpeg, record_versions as versions};
 
 const TOWN: &str = "虎溪街道";
 
-choucha_tests::on_both_databases!(
+choucha_tests::on_every_deployment!(
     a_re_signed_amendment_is_a_new_version_and_sync_goes_on,
     a_sealed_record_must_match_its_task,
     amendments_only_of_a_returned_current_version_by_its_team,
@@ -35,8 +37,8 @@ choucha_tests::on_both_databases!(
     another_devices_entry_id_is_a_conflict
 );
 
-async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (mut record, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -111,8 +113,8 @@ async fn a_re_signed_amendment_is_a_new_version_and_sync_goes_on(db: Option<&str
     assert_eq!(after[1]["state"], "received", "{after:?}");
 }
 
-async fn a_sealed_record_must_match_its_task(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn a_sealed_record_must_match_its_task(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (honest, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -277,8 +279,8 @@ async fn a_sealed_record_must_match_its_task(db: Option<&str>) {
     );
 }
 
-async fn amendments_only_of_a_returned_current_version_by_its_team(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn amendments_only_of_a_returned_current_version_by_its_team(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (record, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -397,8 +399,8 @@ async fn amendments_only_of_a_returned_current_version_by_its_team(db: Option<&s
 /// not foresee (on PostgreSQL, a row another writer changed meanwhile; here
 /// an extra unique index), only that entry is refused and the rest of the
 /// batch is taken.
-async fn one_batch_is_decided_record_by_record(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn one_batch_is_decided_record_by_record(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut dev, bundle, checklist) = device_for(&server, &task).await.unwrap();
     let (first, _) = complete_record(&bundle, &checklist, 1_000, 0);
@@ -445,7 +447,7 @@ async fn one_batch_is_decided_record_by_record(db: Option<&str>) {
         "CREATE UNIQUE INDEX test_unforeseen ON records (task_id) WHERE record_id = '{b}' OR record_id = '{}'",
         third.record_id
     );
-    match db {
+    match &server.database_url {
         Some(url) => {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
             sqlx::query(&index).execute(&pool).await.unwrap();
@@ -493,8 +495,8 @@ async fn one_batch_is_decided_record_by_record(db: Option<&str>) {
 /// under an ID another device's entry already has is told `conflict` (it
 /// used to be answered `stored` while its log row was silently dropped),
 /// and neither log changes.
-async fn another_devices_entry_id_is_a_conflict(db: Option<&str>) {
-    let server = TestServer::start_demo(db).expect("demo server");
+async fn another_devices_entry_id_is_a_conflict(at: Deployment) {
+    let server = at.start_demo().await.expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let (mut a, _, _) = device_for(&server, &task).await.unwrap();
     let (mut b, _, _) = device_for(&server, &task).await.unwrap();

@@ -1,8 +1,12 @@
 //! Runs the deterministic sync simulation (`choucha_tests::sim`) over many
 //! seeds and prints what it did, or replays one seed with its trace.
 //!
-//!   choucha-sim [--first SEED] [--count N]   (default: seeds 1..=10000)
-//!   choucha-sim --seed SEED                  (one schedule, with its trace)
+//!   choucha-sim [--postgres] [--first SEED] [--count N]   (default: seeds 1..=10000)
+//!   choucha-sim [--postgres] --seed SEED                  (one schedule, with its trace)
+//!
+//! `--postgres`: two server instances on one database of a throwaway
+//! PostgreSQL cluster (started from Debian's `postgresql` binaries) instead
+//! of one on SQLite.
 
 use std::time::Instant;
 
@@ -12,7 +16,14 @@ use choucha_tests::sim;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let topology = match args.iter().position(|a| a == "--postgres") {
+        Some(i) => {
+            args.remove(i);
+            sim::Topology::PostgresPair
+        }
+        None => sim::Topology::Sqlite,
+    };
     let value = |flag: &str| -> anyhow::Result<Option<u64>> {
         match args.iter().position(|a| a == flag) {
             Some(i) => Ok(Some(
@@ -25,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     if let Some(seed) = value("--seed")? {
-        let template = sim::Template::new().await?;
+        let template = sim::Template::new(topology).await?;
         let started = Instant::now();
         let out = sim::run(seed, &template).await;
         match out {
@@ -49,10 +60,10 @@ async fn main() -> anyhow::Result<()> {
     let first = value("--first")?.unwrap_or(1);
     let count = value("--count")?.unwrap_or(10_000);
     let started = Instant::now();
-    let (faults, total) = sim::run_many(first, count).await?;
+    let (faults, total) = sim::run_many(topology, first, count).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{count} schedules (seeds {first}..={}) passed in {secs:.1} s ({:.1} ms each)",
+        "{count} schedules (seeds {first}..={}) on {topology:?} passed in {secs:.1} s ({:.1} ms each)",
         first + count - 1,
         secs * 1000.0 / count as f64
     );

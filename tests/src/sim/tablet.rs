@@ -53,7 +53,10 @@ pub(super) struct Net {
 }
 
 struct Link {
-    router: Router,
+    /// One router per server instance, taken in turn (round robin, as the
+    /// load balancer does).
+    routers: Vec<Router>,
+    turn: usize,
     rng: StdRng,
     faulty: bool,
     /// Requests left before the link drops (a tunnel, a dead spot).
@@ -81,10 +84,11 @@ enum Fate {
 }
 
 impl Net {
-    pub(super) fn new(router: Router, seed: u64) -> Self {
+    pub(super) fn new(routers: Vec<Router>, seed: u64) -> Self {
         Self {
             link: Arc::new(Mutex::new(Link {
-                router,
+                routers,
+                turn: 0,
                 rng: StdRng::seed_from_u64(seed),
                 faulty: false,
                 budget: usize::MAX,
@@ -100,9 +104,16 @@ impl Net {
         self.link.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The server restarted: requests go to its new router.
-    pub(super) fn set_router(&self, router: Router) {
-        self.lock().router = router;
+    /// Server instance `i` restarted: requests go to its new router.
+    pub(super) fn set_router(&self, i: usize, router: Router) {
+        self.lock().routers[i] = router;
+    }
+
+    /// The instance the next request reaches.
+    fn route(&self) -> Router {
+        let mut l = self.lock();
+        l.turn = l.turn.wrapping_add(1);
+        l.routers[l.turn % l.routers.len()].clone()
     }
 
     /// Faults and invariant breaks seen so far, handed over once.
@@ -117,26 +128,26 @@ impl Net {
 
     /// One held-back request arrives at last (nobody waits for its answer).
     pub(super) async fn deliver_late(&self, pick: usize) {
-        let (request, router) = {
+        let request = {
             let mut l = self.lock();
             if l.late.is_empty() {
                 return;
             }
             let at = pick % l.late.len();
-            (l.late.remove(at), l.router.clone())
+            l.late.remove(at)
         };
-        self.serve(router, request).await;
+        self.serve(self.route(), request).await;
     }
 
     async fn carry(&self, request: Request) -> Result<Response, String> {
-        let (fate, router) = {
+        let fate = {
             let mut l = self.lock();
             if l.budget == 0 {
                 *l.faults.entry("tablet: link cut").or_default() += 1;
                 return Err("网络中断 (link down)".into());
             }
             l.budget -= 1;
-            let fate = if !l.faulty {
+            if !l.faulty {
                 Fate::Delivered {
                     copies: 1,
                     answer_lost: false,
@@ -178,8 +189,7 @@ impl Net {
                     *l.faults.entry(kind).or_default() += 1;
                 }
                 fate
-            };
-            (fate, l.router.clone())
+            }
         };
         match fate {
             Fate::Lost => Err("请求丢失 (request lost)".into()),
@@ -189,7 +199,7 @@ impl Net {
             }
             Fate::Crash { delivered } => {
                 if delivered {
-                    self.serve(router, request).await;
+                    self.serve(self.route(), request).await;
                 }
                 self.crashed.notify_one();
                 // The process is gone: nothing after this await runs.
@@ -201,7 +211,7 @@ impl Net {
             } => {
                 let mut response = Response::default();
                 for _ in 0..copies {
-                    response = self.serve(router.clone(), request.clone()).await;
+                    response = self.serve(self.route(), request.clone()).await;
                 }
                 if answer_lost {
                     Err("应答丢失 (answer lost)".into())
