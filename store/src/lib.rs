@@ -84,6 +84,18 @@ impl StoreError {
         }
     }
 
+    /// PostgreSQL aborted the transaction as a deadlock's victim (40P01) or
+    /// for a serialisation failure (40001): nothing of it was written and
+    /// running it again is the documented remedy.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Db(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("40P01") | Some("40001"))
+            }
+            _ => false,
+        }
+    }
+
     /// Bad input in one named field: the message leads with the field, and
     /// the details carry it (`{"field": …}`) for clients that point at it.
     pub fn field(field: &str, message: impl std::fmt::Display) -> Self {

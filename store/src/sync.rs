@@ -659,10 +659,27 @@ impl Store {
     pub async fn blobs_arrived(&self, blobs: &[(Sha256Hex, u64)]) -> Result<(), StoreError> {
         self.note_ingest();
         let _writer = self.writer_ahead().await;
-        let mut tx = self.pool.begin().await?;
-        register_blobs(&mut tx, self.backend, blobs).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut attempt = 1;
+        loop {
+            let done = async {
+                let mut tx = self.pool.begin().await?;
+                register_blobs(&mut tx, self.backend, blobs).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(())
+            }
+            .await;
+            match done {
+                // PostgreSQL chose this transaction as a deadlock's victim
+                // (another writer's locks in another order, e.g. a push):
+                // it rolled back whole, so it is simply run again.
+                Err(e) if e.is_transient() && attempt < TRANSIENT_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "blob registration retried");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     pub async fn blob_known(&self, sha256: &Sha256Hex) -> Result<bool, StoreError> {
@@ -831,11 +848,12 @@ async fn register_blobs(
     let to = from
         .apply(ReviewAction::EvidenceComplete)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut complete = Vec::new();
     for part in blobs.chunks(400) {
         // Incomplete versions naming one of these blobs, whose sealing rules
         // passed (`missing` is empty) and which now lack no blob.
         let sql = format!(
-            "SELECT DISTINCT r.record_id, r.version FROM record_blobs rb \
+            "SELECT DISTINCT r.task_id, r.record_id, r.version FROM record_blobs rb \
              JOIN records r ON r.record_id = rb.record_id AND r.version = rb.version \
              WHERE rb.sha256 IN ({}) AND r.state = ${} AND r.missing = '[]' \
              AND NOT EXISTS (SELECT 1 FROM record_blobs w WHERE w.record_id = r.record_id AND w.version = r.version \
@@ -843,22 +861,33 @@ async fn register_blobs(
             marks(1, part.len()),
             part.len() + 1
         );
-        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
         for (sha256, _) in part {
             q = q.bind(sha256.as_str());
         }
         q = q.bind(from.as_str());
-        for (record_id, version) in q.fetch_all(&mut **tx).await? {
-            sqlx::query(
-                "UPDATE records SET state = $3 WHERE record_id = $1 AND version = $2 AND state = $4",
-            )
-            .bind(&record_id)
-            .bind(&version)
-            .bind(to.as_str())
-            .bind(from.as_str())
-            .execute(&mut **tx)
-            .await?;
-        }
+        complete.extend(q.fetch_all(&mut **tx).await?);
+    }
+    // Each update locks its record's row and, through the projection's
+    // triggers, its task's row. Two registrations (two instances) that
+    // locked the tasks of their records in different orders deadlocked
+    // (seen at 1,000 devices behind HAProxy); in one order by task, the
+    // second waits for the first instead.
+    complete.sort_unstable();
+    complete.dedup();
+    for (_, record_id, version) in complete {
+        sqlx::query(
+            "UPDATE records SET state = $3 WHERE record_id = $1 AND version = $2 AND state = $4",
+        )
+        .bind(&record_id)
+        .bind(&version)
+        .bind(to.as_str())
+        .bind(from.as_str())
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
+
+/// Runs of a transaction that PostgreSQL aborted as a deadlock's victim.
+const TRANSIENT_ATTEMPTS: u64 = 4;

@@ -19,7 +19,10 @@
 //! cargo bench -p choucha-tests --bench scale_out
 //! ```
 //!
-//! `CHOUCHA_SCALE_DEVICES` overrides the device count. Without `--bench`
+//! `CHOUCHA_SCALE_DEVICES` overrides the device count. With
+//! `CHOUCHA_SCALE_PERF_DIR` set, `perf record -a -g` samples the whole
+//! machine during each timed run into that directory (`a.data`, `b.data`,
+//! `c.data`), for `perf report --sort comm,dso`. Without `--bench`
 //! (`cargo test --benches`) it is a smoke run of 4 devices. Results:
 //! `docs/benchmarks.md`.
 
@@ -70,7 +73,7 @@ fn s3_env(s3: &S3Server) -> Vec<(String, String)> {
 async fn sqlite() -> anyhow::Result<Deployment> {
     let server = TestServer::start_demo(None)?;
     Ok(Deployment {
-        name: "(a) 1 × SQLite + disk",
+        name: "(a) SQLite + disk",
         base_url: server.base_url.clone(),
         admin_token: server.token().to_owned(),
         processes: vec![("choucha-server".into(), server.pid())],
@@ -89,7 +92,7 @@ async fn postgres_s3() -> anyhow::Result<Deployment> {
     let mut processes = vec![("choucha-server".to_owned(), server.pid())];
     processes.extend(s3.pid().map(|p| ("s3s-fs".to_owned(), p)));
     Ok(Deployment {
-        name: "(b) 1 × PostgreSQL + S3",
+        name: "(b) PostgreSQL + S3",
         base_url: server.base_url.clone(),
         admin_token: server.token().to_owned(),
         processes,
@@ -109,7 +112,7 @@ async fn pair() -> anyhow::Result<Deployment> {
     processes.push(("haproxy".into(), cluster.lb.pid()));
     processes.extend(cluster.s3.pid().map(|p| ("s3s-fs".to_owned(), p)));
     Ok(Deployment {
-        name: "(c) 2 × PostgreSQL + S3 behind HAProxy",
+        name: "(c) 2 × PG + S3, HAProxy",
         base_url: cluster.base_url(),
         admin_token: cluster.token().to_owned(),
         processes,
@@ -150,11 +153,9 @@ fn sample_connections(
     })
 }
 
-async fn measure(
-    d: Deployment,
-    cfg: &LoadConfig,
-    yardstick: &mut Option<loadgen::CopyBaseline>,
-) -> anyhow::Result<Measured> {
+/// Runs the load against `d`. Returns the setup too: its blobs are the
+/// yardstick's bytes.
+async fn measure(d: &Deployment, cfg: &LoadConfig) -> anyhow::Result<(Measured, loadgen::Setup)> {
     println!("\n== {} at {}", d.name, d.base_url);
     let client = loadgen::client()?;
     let setup = loadgen::setup(&client, &d.base_url, &d.admin_token, cfg).await?;
@@ -178,7 +179,9 @@ async fn measure(
         .clone()
         .map(|url| sample_connections(url, stop.clone(), max_conn.clone()));
 
+    let perf = start_perf(d.name)?;
     let report = loadgen::run(&setup, cfg).await?;
+    stop_perf(perf)?;
 
     stop.store(true, Ordering::Relaxed);
     if let Some(s) = sampler {
@@ -203,11 +206,7 @@ async fn measure(
         .collect();
     println!("{report}");
     let delivery = loadgen::check_delivery(&client, &d.base_url, &d.admin_token, &setup).await?;
-    if yardstick.is_none() {
-        let scratch = TempDir::new("loopback-copy")?;
-        *yardstick = Some(loadgen::loopback_copy(setup.blobs(), scratch.path())?);
-    }
-    Ok(Measured {
+    let measured = Measured {
         name: d.name,
         report,
         delivery,
@@ -218,7 +217,36 @@ async fn measure(
             .is_some()
             .then(|| max_conn.load(Ordering::Relaxed)),
         loadgen_cpu: own_cpu,
-    })
+    };
+    Ok((measured, setup))
+}
+
+/// `perf record` of the whole machine while the load runs, when asked for.
+fn start_perf(name: &str) -> anyhow::Result<Option<std::process::Child>> {
+    let Some(dir) = std::env::var_os("CHOUCHA_SCALE_PERF_DIR") else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(&dir)?;
+    let file = std::path::Path::new(&dir).join(format!("{}.data", &name[1..2]));
+    let child = std::process::Command::new("perf")
+        .args(["record", "-F", "199", "-a", "-g", "-o"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting perf record (Debian's linux-perf)")?;
+    Ok(Some(child))
+}
+
+fn stop_perf(perf: Option<std::process::Child>) -> anyhow::Result<()> {
+    if let Some(mut child) = perf {
+        // perf writes its file on SIGINT.
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()?;
+        child.wait()?;
+    }
+    Ok(())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -372,17 +400,27 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let started = Instant::now();
     let mut rows = Vec::new();
-    let mut yardstick = None;
     let mut failed = BTreeMap::new();
+    // Every deployment stays up, its files in place, until the end: deleting
+    // one's gigabytes of evidence before the next runs left ext4 looking for
+    // recently deleted inodes on every new file (seen in the profile), which
+    // charged the later deployments for the earlier ones' cleanup.
+    let mut kept = Vec::new();
+    let mut last_setup = None;
     for which in 0..3 {
-        let measured = rt.block_on(async {
+        // One setup's evidence in memory at a time (4.8 GB at 1,000 devices).
+        drop(last_setup.take());
+        let (measured, setup) = rt.block_on(async {
             let d = match which {
                 0 => sqlite().await?,
                 1 => postgres_s3().await?,
                 _ => pair().await?,
             };
-            measure(d, &cfg, &mut yardstick).await
+            let m = measure(&d, &cfg).await;
+            kept.push(d);
+            m
         })?;
+        last_setup = Some(setup);
         let wrong = measured.report.received != measured.report.devices
             || measured.delivery.lost > 0
             || measured.delivery.duplicated > 0
@@ -393,7 +431,16 @@ fn main() -> anyhow::Result<()> {
         }
         rows.push(measured);
     }
+    // The yardstick: the same bytes over a plain TCP loopback copy into
+    // fsynced files on the same filesystem, after the runs.
+    let scratch = TempDir::new("loopback-copy")?;
+    let yardstick = match &last_setup {
+        Some(setup) => Some(loadgen::loopback_copy(setup.blobs(), scratch.path())?),
+        None => None,
+    };
+    drop(last_setup);
     print_side_by_side(&rows, yardstick.as_ref());
+    drop(kept);
     println!("\nwhole benchmark {:.0} s", started.elapsed().as_secs_f64());
     if !failed.is_empty() {
         bail!("lost, duplicated or failed work in: {:?}", failed.keys());
