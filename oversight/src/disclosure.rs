@@ -20,7 +20,7 @@
 
 use bytes::Bytes;
 use choucha_shared::calendar::{PublicationStatus, WorkCalendar};
-use choucha_shared::record::{Disposition, InspectionRecord};
+use choucha_shared::record::InspectionRecord;
 use choucha_shared::review::PublishedResult;
 use choucha_shared::value::CivilDate;
 use chrono::NaiveDate;
@@ -34,20 +34,7 @@ use choucha_store::disclosure::PublicResult;
 /// The result category a record suggests; the reviewer may choose another
 /// when publishing.
 pub fn suggested_result(record: &InspectionRecord) -> PublishedResult {
-    if record.findings.is_empty() {
-        return PublishedResult::NoProblemFound;
-    }
-    let pending = record.findings.iter().any(|f| {
-        !matches!(
-            f.disposition,
-            Disposition::FixedOnSite { .. } | Disposition::RectificationOrder { .. }
-        )
-    });
-    if pending {
-        PublishedResult::ProblemPendingFurtherAction
-    } else {
-        PublishedResult::ProblemOrderedCorrected
-    }
+    record.outcome.published_result(&record.findings)
 }
 
 /// A record not yet public, against its deadline.

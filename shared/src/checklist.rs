@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::TargetCategory;
+use crate::conclusion::{ConclusionRules, VetoRule};
 use crate::value::{CivilDate, Sha256Hex};
 
 /// Schema version of the checklist file format.
@@ -141,6 +142,12 @@ pub struct Checklist {
     /// Verdict scale for items that do not name their own.
     pub verdicts: Vec<Verdict>,
     pub sections: Vec<Section>,
+    /// How the verdicts decide the conclusion (`[conclusion]`); none: the
+    /// default rules ([`ConclusionRules::default`]). Left out of the
+    /// fingerprint when absent, so versions published before the section
+    /// existed keep theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<ConclusionRules>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +196,11 @@ impl Checklist {
 
     pub fn allowed_verdicts<'a>(&'a self, item: &'a Item) -> &'a [Verdict] {
         item.verdicts.as_deref().unwrap_or(&self.verdicts)
+    }
+
+    /// The checklist's conclusion rules, or the default ones.
+    pub fn conclusion_rules(&self) -> ConclusionRules {
+        self.conclusion.unwrap_or_default()
     }
 
     /// SHA-256 over the canonical JSON of the parsed content. Comments and
@@ -280,6 +292,15 @@ struct RawChecklist {
     verdicts: Spanned<Vec<Verdict>>,
     #[serde(default)]
     sections: Vec<RawSection>,
+    conclusion: Option<Spanned<RawConclusion>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConclusion {
+    veto: Option<Spanned<VetoRule>>,
+    major_fails: Spanned<bool>,
+    nonconforming_limit: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -299,8 +320,7 @@ struct RawItem {
     text: Spanned<String>,
     basis: Spanned<String>,
     verdicts: Option<Spanned<Vec<Verdict>>>,
-    #[serde(default)]
-    veto: bool,
+    veto: Option<Spanned<bool>>,
     evidence: Spanned<Vec<Evidence>>,
     guidance: Option<String>,
 }
@@ -455,6 +475,9 @@ fn validate(raw: &RawChecklist, report: &mut impl FnMut(Range<usize>, String)) {
             }
         }
     }
+    if let Some(rules) = &raw.conclusion {
+        validate_conclusion(raw, rules.get_ref(), report);
+    }
     if prefixes.len() > 1 {
         report(
             raw.id.span(),
@@ -463,6 +486,68 @@ fn validate(raw: &RawChecklist, report: &mut impl FnMut(Range<usize>, String)) {
                 prefixes.into_iter().collect::<Vec<_>>().join(", ")
             ),
         );
+    }
+}
+
+/// Rules that could never apply, or that contradict the items, are errors:
+/// a rule nobody can trigger is a rule somebody misread.
+fn validate_conclusion(
+    raw: &RawChecklist,
+    rules: &RawConclusion,
+    report: &mut impl FnMut(Range<usize>, String),
+) {
+    let items = || raw.sections.iter().flat_map(|s| s.items.iter());
+    let is_veto = |i: &RawItem| i.veto.as_ref().is_some_and(|v| *v.get_ref());
+    let scale = |i: &RawItem| -> Vec<Verdict> {
+        i.verdicts
+            .as_ref()
+            .map_or_else(|| raw.verdicts.get_ref().clone(), |v| v.get_ref().clone())
+    };
+    match (&rules.veto, items().find(|i| is_veto(i))) {
+        (Some(rule), None) => report(
+            rule.span(),
+            "[conclusion] sets a veto rule but no item is a veto item (veto = true)".to_owned(),
+        ),
+        (None, Some(item)) => report(
+            item.id.span(),
+            format!(
+                "item '{}' is a veto item but [conclusion] sets no veto rule (veto = \"any\" or \"major\")",
+                item.id.get_ref()
+            ),
+        ),
+        _ => {}
+    }
+    if rules.veto.as_ref().map(Spanned::get_ref) == Some(&VetoRule::Major) {
+        for item in items().filter(|i| is_veto(i)) {
+            if !scale(item).contains(&Verdict::Major) {
+                let at = item.veto.as_ref().map_or(item.id.span(), Spanned::span);
+                report(
+                    at,
+                    format!(
+                        "veto item '{}' can never fail under veto = \"major\": its scale has no 严重不合格 (major)",
+                        item.id.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+    if *rules.major_fails.get_ref() && !items().any(|i| scale(i).contains(&Verdict::Major)) {
+        report(
+            rules.major_fails.span(),
+            "major_fails = true but no item's scale offers 严重不合格 (major)".to_owned(),
+        );
+    }
+    if let Some(limit) = &rules.nonconforming_limit {
+        let count = items().count();
+        if *limit.get_ref() as usize >= count {
+            report(
+                limit.span(),
+                format!(
+                    "nonconforming_limit = {} can never be exceeded: the checklist has {count} items",
+                    limit.get_ref()
+                ),
+            );
+        }
     }
 }
 
@@ -493,13 +578,21 @@ impl RawChecklist {
                             text: i.text.into_inner(),
                             basis: i.basis.into_inner(),
                             verdicts: i.verdicts.map(Spanned::into_inner),
-                            veto: i.veto,
+                            veto: i.veto.is_some_and(Spanned::into_inner),
                             evidence: i.evidence.into_inner(),
                             guidance: i.guidance,
                         })
                         .collect(),
                 })
                 .collect(),
+            conclusion: self.conclusion.map(|c| {
+                let c = c.into_inner();
+                ConclusionRules {
+                    veto: c.veto.map(Spanned::into_inner),
+                    major_fails: c.major_fails.into_inner(),
+                    nonconforming_limit: c.nonconforming_limit.map(Spanned::into_inner),
+                }
+            }),
         }
     }
 }

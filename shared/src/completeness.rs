@@ -15,6 +15,16 @@
 //!   count), the team's expert signed, and the enterprise representative
 //!   signed or the refusal is recorded with a reason;
 //! * every signature signs the current content hash.
+//!
+//! A target that could not be inspected (an [`Outcome`] other than
+//! normal) needs no item verdicts but the evidence of its case, all on
+//! site: 无法联系 and 已关闭退出 a photo at the registered address with its
+//! GPS fix and what was found (无法联系: the premises and every attempt to
+//! reach the company, with times; 已关闭退出: the ground); 未发现经营活动
+//! the gate photo, what is done there, and the enterprise's signature or
+//! refusal; 不配合 the gate photo, what was refused, the warning given, a
+//! witness and the enterprise's refusal recorded. Every case needs two
+//! officers' signatures over the current content.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -22,6 +32,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::checklist::{Checklist, ChecklistRef, Evidence, Verdict};
+use crate::outcome::{Outcome, OutcomeKind, PremisesFound};
 use crate::plan::MemberRole;
 use crate::record::{Disposition, InspectionRecord, PhotoSubject, SignerRole};
 
@@ -80,6 +91,25 @@ pub enum Violation {
     SignatureStale {
         name: String,
     },
+    /// An outcome found on site, for a target checked off site.
+    OutcomeNeedsSiteVisit {
+        outcome: OutcomeKind,
+    },
+    AddressPhotoMissing,
+    AddressPhotoWithoutGps,
+    PremisesNotDescribed,
+    ContactAttemptsMissing,
+    /// Attempt `attempt` (from 1) lacks whom or what came of it.
+    ContactAttemptIncomplete {
+        attempt: usize,
+    },
+    ActivityNotDescribed,
+    ClosureNotDescribed,
+    ClosureBasisMissing,
+    RefusedActionNotDescribed,
+    WarningNotRecorded,
+    WitnessMissing,
+    EnterpriseRefusalMissing,
 }
 
 impl Violation {
@@ -94,6 +124,81 @@ impl Violation {
             | Self::NonconformityWithoutFinding { item_id }
             | Self::ItemPhotoMissing { item_id } => Some(item_id),
             _ => None,
+        }
+    }
+
+    /// The message in English (the Chinese one is [`Display`](fmt::Display)),
+    /// for screens switched to English.
+    pub fn english(&self) -> String {
+        match self {
+            Self::ChecklistMismatch { expected, found } => {
+                format!("The record uses checklist {found}, the task requires {expected}")
+            }
+            Self::ItemWithoutVerdict { item_id } => format!("Item {item_id} has no verdict yet"),
+            Self::VerdictNotAllowed { item_id, verdict } => {
+                format!("Item {item_id} does not allow the verdict \"{}\"", verdict.label_en())
+            }
+            Self::UnknownItem { item_id } => format!("The checklist has no item {item_id}"),
+            Self::NonconformityWithoutNote { item_id } => {
+                format!("Item {item_id} does not conform: a note is required")
+            }
+            Self::NonconformityWithoutPhoto { item_id } => {
+                format!("Item {item_id} does not conform: at least one photo is required")
+            }
+            Self::NonconformityWithoutFinding { item_id } => {
+                format!("Item {item_id} does not conform: record the finding and its disposition")
+            }
+            Self::ItemPhotoMissing { item_id } => {
+                format!("Item {item_id} needs photo evidence; there is none yet")
+            }
+            Self::GatePhotoMissing => "The gate/signboard photo is missing".into(),
+            Self::ProcessPhotoMissing => "The inspection process photo is missing".into(),
+            Self::FindingWithoutDescription { finding_id } => {
+                format!("Finding {finding_id} has no description")
+            }
+            Self::DeadlineNotAfterInspection { finding_id } => {
+                format!("Finding {finding_id}: the deadline must be after the inspection date")
+            }
+            Self::OfficerSignaturesMissing { found } => {
+                format!("At least 2 officers of the team must sign; {found} did (experts do not count)")
+            }
+            Self::SignerNotOnTeam { name } => format!("{name} is not on this task's team"),
+            Self::ExpertSignatureMissing { name } => format!("The team's expert {name} has not signed"),
+            Self::EnterpriseSignatureMissing => {
+                "The enterprise representative has not signed; if they refuse, record the refusal and its reason".into()
+            }
+            Self::RefusalWithoutReason => "A refusal to sign is recorded without a reason".into(),
+            Self::SignatureStale { name } => {
+                format!("The record changed after {name} signed: {name} must sign again")
+            }
+            Self::OutcomeNeedsSiteVisit { outcome } => format!(
+                "\"{}\" is found on site; this target is checked off site",
+                outcome.label_en()
+            ),
+            Self::AddressPhotoMissing => "The photo at the registered address is missing".into(),
+            Self::AddressPhotoWithoutGps => {
+                "The photo at the registered address has no location fix: turn on location and take it again".into()
+            }
+            Self::PremisesNotDescribed => "\"Other\" was chosen for the premises: describe what was found".into(),
+            Self::ContactAttemptsMissing => {
+                "Record the attempts to reach the company (registered phone, neighbours, property office) with their times".into()
+            }
+            Self::ContactAttemptIncomplete { attempt } => {
+                format!("Contact attempt {attempt}: say whom (or which number) and what came of it")
+            }
+            Self::ActivityNotDescribed => "Describe the business actually done at the premises".into(),
+            Self::ClosureNotDescribed => "Describe what shows the company has closed".into(),
+            Self::ClosureBasisMissing => {
+                "Give the ground for closed (deregistration, closure notice, the company's statement)".into()
+            }
+            Self::RefusedActionNotDescribed => "Record what the company refused or obstructed".into(),
+            Self::WarningNotRecorded => {
+                "Record the warning given of the legal consequences of refusing, and when".into()
+            }
+            Self::WitnessMissing => "Record the witness's name and unit or contact".into(),
+            Self::EnterpriseRefusalMissing => {
+                "Record the company's refusal to cooperate and to sign, with its reason".into()
+            }
         }
     }
 }
@@ -147,6 +252,39 @@ impl fmt::Display for Violation {
             Self::SignatureStale { name } => {
                 write!(f, "{name} 签字后检查内容已修改，须重新签字")
             }
+            Self::OutcomeNeedsSiteVisit { outcome } => write!(
+                f,
+                "「{}」须到现场核实，本类检查对象不到现场检查",
+                outcome.label_zh()
+            ),
+            Self::AddressPhotoMissing => f.write_str("缺少在登记住所（经营场所）拍摄的现场照片"),
+            Self::AddressPhotoWithoutGps => f.write_str(
+                "登记住所（经营场所）现场照片没有定位信息，无法证明到场，请开启定位后重拍",
+            ),
+            Self::PremisesNotDescribed => {
+                f.write_str("现场情况选择了「其他情况」，须说明看到的情况")
+            }
+            Self::ContactAttemptsMissing => {
+                f.write_str("须记录联系企业的尝试（拨打登记电话、询问周边或物业等）及时间")
+            }
+            Self::ContactAttemptIncomplete { attempt } => {
+                write!(f, "第 {attempt} 次联系尝试须填写联系对象（号码）和联系结果")
+            }
+            Self::ActivityNotDescribed => {
+                f.write_str("须说明现场实际从事的经营活动（未开展本次抽查涉及的经营活动的情况）")
+            }
+            Self::ClosureNotDescribed => f.write_str("须说明企业关闭退出的现场情况"),
+            Self::ClosureBasisMissing => {
+                f.write_str("须填写认定关闭退出的依据（如注销登记、停业公告、企业书面说明）")
+            }
+            Self::RefusedActionNotDescribed => f.write_str("须记录企业拒绝、阻碍的检查事项"),
+            Self::WarningNotRecorded => {
+                f.write_str("须记录已向企业告知拒绝、阻碍检查的法律后果及告知时间")
+            }
+            Self::WitnessMissing => f.write_str("须记录见证人的姓名及单位或联系方式"),
+            Self::EnterpriseRefusalMissing => {
+                f.write_str("须记录企业拒绝配合检查、拒绝签字的情况及理由")
+            }
         }
     }
 }
@@ -165,18 +303,138 @@ pub fn check(record: &InspectionRecord, checklist: &Checklist) -> Vec<Violation>
         });
         return v;
     }
-    check_items(record, checklist, &mut v);
-    check_findings(record, &mut v);
-    if record.category.is_on_site() {
+    let on_site = record.category.is_on_site();
+    let enterprise = if on_site {
+        Enterprise::SignsOrRefuses
+    } else {
+        Enterprise::Absent
+    };
+    match &record.outcome {
+        Outcome::Normal => {
+            check_items(record, checklist, &mut v);
+            check_findings(record, &mut v);
+            if on_site {
+                if record.photos_of(&PhotoSubject::Gate).next().is_none() {
+                    v.push(Violation::GatePhotoMissing);
+                }
+                if record.photos_of(&PhotoSubject::Process).next().is_none() {
+                    v.push(Violation::ProcessPhotoMissing);
+                }
+            }
+            check_signatures(record, true, enterprise, &mut v);
+        }
+        outcome => {
+            if !on_site {
+                v.push(Violation::OutcomeNeedsSiteVisit {
+                    outcome: outcome.kind(),
+                });
+            }
+            check_given_verdicts(record, checklist, &mut v);
+            check_findings(record, &mut v);
+            let enterprise = check_case(record, outcome, &mut v);
+            check_signatures(record, false, enterprise, &mut v);
+        }
+    }
+    v
+}
+
+/// What the enterprise must have done about signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enterprise {
+    /// Its representative signed, or the refusal is recorded with a reason.
+    SignsOrRefuses,
+    /// Its refusal is recorded with a reason (不配合).
+    Refuses,
+    /// Nobody of the enterprise was there (off site, unreachable, closed).
+    Absent,
+}
+
+/// The evidence of a case in which the target could not be inspected;
+/// returns what the enterprise must have done about signing.
+fn check_case(record: &InspectionRecord, outcome: &Outcome, v: &mut Vec<Violation>) -> Enterprise {
+    let gate_photo = |v: &mut Vec<Violation>| {
         if record.photos_of(&PhotoSubject::Gate).next().is_none() {
             v.push(Violation::GatePhotoMissing);
         }
-        if record.photos_of(&PhotoSubject::Process).next().is_none() {
-            v.push(Violation::ProcessPhotoMissing);
+    };
+    let address_photo = |v: &mut Vec<Violation>| {
+        let mut photos = record.photos_of(&PhotoSubject::Address).peekable();
+        if photos.peek().is_none() {
+            v.push(Violation::AddressPhotoMissing);
+        } else if !photos.any(|p| p.gps.is_some()) {
+            v.push(Violation::AddressPhotoWithoutGps);
+        }
+    };
+    match outcome {
+        Outcome::Normal => Enterprise::SignsOrRefuses,
+        Outcome::Unreachable(e) => {
+            address_photo(v);
+            if e.premises == PremisesFound::Other && e.description.trim().is_empty() {
+                v.push(Violation::PremisesNotDescribed);
+            }
+            if e.attempts.is_empty() {
+                v.push(Violation::ContactAttemptsMissing);
+            }
+            for (i, a) in e.attempts.iter().enumerate() {
+                if a.whom.trim().is_empty() || a.result.trim().is_empty() {
+                    v.push(Violation::ContactAttemptIncomplete { attempt: i + 1 });
+                }
+            }
+            Enterprise::Absent
+        }
+        Outcome::ActivityNotFound(e) => {
+            gate_photo(v);
+            if e.description.trim().is_empty() {
+                v.push(Violation::ActivityNotDescribed);
+            }
+            Enterprise::SignsOrRefuses
+        }
+        Outcome::Closed(e) => {
+            address_photo(v);
+            if e.description.trim().is_empty() {
+                v.push(Violation::ClosureNotDescribed);
+            }
+            if e.basis.trim().is_empty() {
+                v.push(Violation::ClosureBasisMissing);
+            }
+            Enterprise::Absent
+        }
+        Outcome::Uncooperative(e) => {
+            gate_photo(v);
+            if e.refused.trim().is_empty() {
+                v.push(Violation::RefusedActionNotDescribed);
+            }
+            if e.warning.trim().is_empty() {
+                v.push(Violation::WarningNotRecorded);
+            }
+            if e.witness.name.trim().is_empty() || e.witness.contact.trim().is_empty() {
+                v.push(Violation::WitnessMissing);
+            }
+            Enterprise::Refuses
         }
     }
-    check_signatures(record, &mut v);
-    v
+}
+
+/// Outside a walk-through verdicts are not needed, but those given must
+/// name checklist items and be on their scale.
+fn check_given_verdicts(record: &InspectionRecord, checklist: &Checklist, v: &mut Vec<Violation>) {
+    for (id, entry) in &record.items {
+        let Some(verdict) = entry.verdict else {
+            continue;
+        };
+        match checklist.item(id) {
+            None => v.push(Violation::UnknownItem {
+                item_id: id.clone(),
+            }),
+            Some(item) if !checklist.allowed_verdicts(item).contains(&verdict) => {
+                v.push(Violation::VerdictNotAllowed {
+                    item_id: id.clone(),
+                    verdict,
+                })
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 /// `Ok` when the record may be sealed, else every violation.
@@ -270,7 +528,12 @@ fn check_findings(record: &InspectionRecord, v: &mut Vec<Violation>) {
     }
 }
 
-fn check_signatures(record: &InspectionRecord, v: &mut Vec<Violation>) {
+fn check_signatures(
+    record: &InspectionRecord,
+    experts_sign: bool,
+    enterprise: Enterprise,
+    v: &mut Vec<Violation>,
+) {
     let content_hash = record.content_hash();
     let on_team = |role: MemberRole, id: &Option<String>| {
         record
@@ -303,7 +566,11 @@ fn check_signatures(record: &InspectionRecord, v: &mut Vec<Violation>) {
             found: officers.len(),
         });
     }
-    for expert in record.team.iter().filter(|m| m.role == MemberRole::Expert) {
+    let experts = record
+        .team
+        .iter()
+        .filter(|m| experts_sign && m.role == MemberRole::Expert);
+    for expert in experts {
         let signed = record.signatures.iter().any(|s| {
             s.role == SignerRole::Expert && s.person_id.as_deref() == Some(&expert.person_id)
         });
@@ -313,16 +580,16 @@ fn check_signatures(record: &InspectionRecord, v: &mut Vec<Violation>) {
             });
         }
     }
-    if record.category.is_on_site() {
-        let enterprise_signed = record
-            .signatures
-            .iter()
-            .any(|s| s.role == SignerRole::EnterpriseRepresentative);
-        match &record.refusal {
-            _ if enterprise_signed => {}
-            None => v.push(Violation::EnterpriseSignatureMissing),
-            Some(r) if r.reason.trim().is_empty() => v.push(Violation::RefusalWithoutReason),
-            Some(_) => {}
-        }
+    let enterprise_signed = record
+        .signatures
+        .iter()
+        .any(|s| s.role == SignerRole::EnterpriseRepresentative);
+    match (enterprise, &record.refusal) {
+        (Enterprise::Absent, _) => {}
+        (Enterprise::SignsOrRefuses, _) if enterprise_signed => {}
+        (Enterprise::SignsOrRefuses, None) => v.push(Violation::EnterpriseSignatureMissing),
+        (Enterprise::Refuses, None) => v.push(Violation::EnterpriseRefusalMissing),
+        (_, Some(r)) if r.reason.trim().is_empty() => v.push(Violation::RefusalWithoutReason),
+        (_, Some(_)) => {}
     }
 }

@@ -13,7 +13,11 @@
 //! * [`plan`] — draw plans, draw results and tasks (双随机).
 //! * [`checklist`] — the checklist schema and its validating loader.
 //! * [`record`] — inspection records, photos, signatures, findings.
+//! * [`outcome`] — what became of a task: the walk-through, or a target that
+//!   could not be inspected (无法联系, 未发现经营活动, 已关闭退出, 不配合).
 //! * [`completeness`] — the rules a record must satisfy before sealing.
+//! * [`conclusion`] — the conclusion (检查结论) the verdicts lead to under
+//!   the checklist's rules.
 //! * [`review`] — review states and published result categories (一公开).
 //! * [`calendar`] — working days and the 20-working-day publication deadline.
 
@@ -21,9 +25,11 @@ pub mod calendar;
 pub mod category;
 pub mod checklist;
 pub mod completeness;
+pub mod conclusion;
 pub mod directory;
 pub mod draw;
 pub mod followup;
+pub mod outcome;
 pub mod pad;
 pub mod plan;
 pub mod record;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::TargetCategory;
 use crate::checklist::{ChecklistRef, Verdict};
 use crate::directory::TargetKey;
+use crate::outcome::Outcome;
 use crate::plan::TeamMember;
 use crate::value::{CivilDate, GeoPoint, Sha256Hex};
 
@@ -39,6 +40,31 @@ pub enum PhotoSubject {
     Item(String),
     /// Evidence for one finding.
     Finding(Uuid),
+    /// 登记住所（经营场所）: the registered address as found, when the
+    /// target could not be inspected there (its GPS fix proves presence).
+    Address,
+}
+
+impl PhotoSubject {
+    pub fn label_zh(&self) -> String {
+        match self {
+            Self::Gate => "大门/牌匾".to_owned(),
+            Self::Process => "检查过程".to_owned(),
+            Self::Item(id) => format!("检查项 {id}"),
+            Self::Finding(_) => "问题证据".to_owned(),
+            Self::Address => "登记住所（经营场所）现场".to_owned(),
+        }
+    }
+
+    pub fn label_en(&self) -> String {
+        match self {
+            Self::Gate => "Gate / signboard".to_owned(),
+            Self::Process => "Inspection in progress".to_owned(),
+            Self::Item(id) => format!("Item {id}"),
+            Self::Finding(_) => "Finding evidence".to_owned(),
+            Self::Address => "Registered address as found".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,6 +350,11 @@ pub struct InspectionRecord {
     pub signatures: Vec<Signature>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<SignatureRefusal>,
+    /// What became of the task: the walk-through, or a case in which the
+    /// target could not be inspected, with its evidence. Left out when
+    /// normal, so records sealed before outcomes existed keep their hashes.
+    #[serde(default, skip_serializing_if = "Outcome::is_normal")]
+    pub outcome: Outcome,
 }
 
 /// The attested part of a record: everything but the signatures that sign it.
@@ -338,6 +369,12 @@ struct Attested<'a> {
     items: &'a BTreeMap<String, ItemEntry>,
     photos: &'a [Photo],
     findings: &'a [Finding],
+    #[serde(skip_serializing_if = "is_normal")]
+    outcome: &'a Outcome,
+}
+
+fn is_normal(o: &&Outcome) -> bool {
+    o.is_normal()
 }
 
 impl InspectionRecord {
@@ -355,6 +392,7 @@ impl InspectionRecord {
             items: &self.items,
             photos: &self.photos,
             findings: &self.findings,
+            outcome: &self.outcome,
         };
         // Serialising plain data with string keys cannot fail.
         Sha256Hex::of(&serde_json::to_vec(&attested).unwrap_or_default())

@@ -100,6 +100,7 @@ fn complete_record() -> InspectionRecord {
         findings: vec![],
         signatures: vec![],
         refusal: None,
+        outcome: Default::default(),
     };
     r.items.insert(
         "CCC-1.01".into(),
@@ -353,4 +354,266 @@ fn record_round_trips_through_json_with_format_version() {
     let back: InspectionRecord = serde_json::from_str(&json).unwrap();
     assert_eq!(back, r);
     assert_eq!(back.content_hash(), r.content_hash());
+}
+
+// ---------------------------------------------------------------------------
+// Targets that could not be inspected: each case's evidence instead of items
+// ---------------------------------------------------------------------------
+
+use choucha_shared::outcome::{
+    ActivityNotFoundEvidence, ClosedEvidence, ContactAttempt, ContactWay, Outcome, OutcomeKind,
+    PremisesFound, UncooperativeEvidence, UnreachableEvidence, Witness,
+};
+
+fn at(minute: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 10, 2, minute, 0).unwrap()
+}
+
+/// A record of `outcome` with no verdicts, findings or photos but
+/// `photos`, signed by both officers only.
+fn case(outcome: Outcome, photos: Vec<Photo>) -> InspectionRecord {
+    let mut r = complete_record();
+    r.items.clear();
+    r.findings.clear();
+    r.photos = photos;
+    r.outcome = outcome;
+    sign_officers(&mut r);
+    r
+}
+
+fn sign_officers(r: &mut InspectionRecord) {
+    sign_all(r);
+    r.signatures.retain(|s| s.role == SignerRole::Officer);
+}
+
+fn unreachable() -> UnreachableEvidence {
+    UnreachableEvidence {
+        premises: PremisesFound::Locked,
+        description: String::new(),
+        observed_at: at(5),
+        attempts: vec![
+            ContactAttempt {
+                way: ContactWay::Phone,
+                whom: "023-6512 0000（登记电话）".into(),
+                at: at(10),
+                result: "无人接听".into(),
+            },
+            ContactAttempt {
+                way: ContactWay::PropertyManager,
+                whom: "园区物业 刘经理".into(),
+                at: at(20),
+                result: "称该企业已于 2023 年 6 月搬离".into(),
+            },
+        ],
+    }
+}
+
+#[test]
+fn unreachable_needs_the_address_photo_what_was_found_and_every_attempt() {
+    let good = case(
+        Outcome::Unreachable(unreachable()),
+        vec![photo(1, PhotoSubject::Address)],
+    );
+    // No verdicts, no expert, no enterprise: the address, the attempts and
+    // two officers are the evidence.
+    assert_eq!(check(&good, &checklist()), vec![]);
+
+    let mut e = unreachable();
+    e.premises = PremisesFound::Other;
+    e.attempts[1].result = " ".into();
+    let mut bad = case(Outcome::Unreachable(e), vec![photo(2, PhotoSubject::Gate)]);
+    bad.signatures.retain(|s| s.name != "李四");
+    assert_eq!(
+        check(&bad, &checklist()),
+        vec![
+            Violation::AddressPhotoMissing,
+            Violation::PremisesNotDescribed,
+            Violation::ContactAttemptIncomplete { attempt: 2 },
+            Violation::OfficerSignaturesMissing { found: 1 },
+        ]
+    );
+
+    let mut no_fix = photo(1, PhotoSubject::Address);
+    no_fix.gps = None;
+    let mut e = unreachable();
+    e.attempts.clear();
+    let bad = case(Outcome::Unreachable(e), vec![no_fix]);
+    let v = check(&bad, &checklist());
+    assert_eq!(
+        v,
+        vec![
+            Violation::AddressPhotoWithoutGps,
+            Violation::ContactAttemptsMissing
+        ]
+    );
+    assert!(v[0].to_string().contains("定位"), "{}", v[0]);
+}
+
+#[test]
+fn activity_not_found_needs_the_gate_what_is_done_there_and_the_enterprise() {
+    let outcome = |d: &str| {
+        Outcome::ActivityNotFound(ActivityNotFoundEvidence {
+            description: d.into(),
+        })
+    };
+    let mut bad = case(outcome(""), vec![]);
+    bad.refusal = None;
+    assert_eq!(
+        check(&bad, &checklist()),
+        vec![
+            Violation::GatePhotoMissing,
+            Violation::ActivityNotDescribed,
+            Violation::EnterpriseSignatureMissing,
+        ]
+    );
+    let mut good = case(
+        outcome("现场仅从事电器仓储，未从事强制性认证产品的生产"),
+        vec![photo(1, PhotoSubject::Gate)],
+    );
+    sign_all(&mut good);
+    good.signatures.retain(|s| s.role != SignerRole::Expert);
+    assert_eq!(check(&good, &checklist()), vec![]);
+}
+
+#[test]
+fn closed_needs_the_address_photo_what_was_found_and_the_ground() {
+    let bad = case(
+        Outcome::Closed(ClosedEvidence {
+            description: " ".into(),
+            basis: String::new(),
+        }),
+        vec![photo(1, PhotoSubject::Address)],
+    );
+    assert_eq!(
+        check(&bad, &checklist()),
+        vec![
+            Violation::ClosureNotDescribed,
+            Violation::ClosureBasisMissing
+        ]
+    );
+    let good = case(
+        Outcome::Closed(ClosedEvidence {
+            description: "厂房已搬空，门口张贴停业公告".into(),
+            basis: "企业已于 2023-11-02 办理注销登记".into(),
+        }),
+        vec![photo(1, PhotoSubject::Address)],
+    );
+    assert_eq!(check(&good, &checklist()), vec![]);
+}
+
+#[test]
+fn uncooperative_needs_what_was_refused_the_warning_a_witness_and_the_refusal() {
+    let evidence = || UncooperativeEvidence {
+        refused: "拒绝检查人员进入生产车间，拒绝提供认证证书".into(),
+        warning: "已告知拒绝、阻碍监督检查的法律责任".into(),
+        warned_at: at(15),
+        witness: Witness {
+            name: "孙八".into(),
+            contact: "园区管委会 网格员".into(),
+        },
+    };
+    // The enterprise's signature does not stand in for its refusal.
+    let mut signed = case(
+        Outcome::Uncooperative(evidence()),
+        vec![photo(1, PhotoSubject::Gate)],
+    );
+    sign_all(&mut signed);
+    assert_eq!(
+        check(&signed, &checklist()),
+        vec![Violation::EnterpriseRefusalMissing]
+    );
+
+    let mut e = evidence();
+    e.refused.clear();
+    e.warning = "\t".into();
+    e.witness.contact.clear();
+    let bad = case(Outcome::Uncooperative(e), vec![]);
+    assert_eq!(
+        check(&bad, &checklist()),
+        vec![
+            Violation::GatePhotoMissing,
+            Violation::RefusedActionNotDescribed,
+            Violation::WarningNotRecorded,
+            Violation::WitnessMissing,
+            Violation::EnterpriseRefusalMissing,
+        ]
+    );
+
+    let mut good = case(
+        Outcome::Uncooperative(evidence()),
+        vec![photo(1, PhotoSubject::Gate)],
+    );
+    good.refusal = Some(SignatureRefusal {
+        reason: "企业负责人拒绝配合检查并拒绝签字".into(),
+        witness: Some("孙八".into()),
+        recorded_at: at(30),
+    });
+    assert_eq!(check(&good, &checklist()), vec![]);
+}
+
+#[test]
+fn a_case_found_on_site_is_not_for_a_target_checked_off_site() {
+    let text = CHECKLIST.replace("category = \"ccc\"", "category = \"standard\"");
+    let c = checklist::parse("ccc.v1.toml", &text).unwrap();
+    let mut r = case(
+        Outcome::Unreachable(unreachable()),
+        vec![photo(1, PhotoSubject::Address)],
+    );
+    r.category = TargetCategory::Standard;
+    assert_eq!(
+        check(&r, &c),
+        vec![Violation::OutcomeNeedsSiteVisit {
+            outcome: OutcomeKind::Unreachable
+        }]
+    );
+}
+
+#[test]
+fn verdicts_given_outside_a_walk_through_must_still_be_on_the_scale() {
+    let mut r = case(
+        Outcome::Unreachable(unreachable()),
+        vec![photo(1, PhotoSubject::Address)],
+    );
+    r.items.insert(
+        "CCC-1.01".into(),
+        ItemEntry {
+            verdict: Some(Verdict::Major),
+            note: None,
+        },
+    );
+    sign_officers(&mut r);
+    assert_eq!(
+        check(&r, &checklist()),
+        vec![Violation::VerdictNotAllowed {
+            item_id: "CCC-1.01".into(),
+            verdict: Verdict::Major
+        }]
+    );
+}
+
+#[test]
+fn the_outcome_is_signed_and_a_normal_record_hashes_as_before() {
+    // What the officers found at the gate is attested: changing it after
+    // signing makes every signature stale.
+    let mut r = case(
+        Outcome::Unreachable(unreachable()),
+        vec![photo(1, PhotoSubject::Address)],
+    );
+    if let Outcome::Unreachable(e) = &mut r.outcome {
+        e.premises = PremisesFound::Demolished;
+    }
+    let v = check(&r, &checklist());
+    assert!(
+        v.len() == 2
+            && v.iter()
+                .all(|x| matches!(x, Violation::SignatureStale { .. })),
+        "{v:?}"
+    );
+    // A normal record serialises without the field, so records sealed
+    // before outcomes existed keep their content hash and version.
+    let normal = complete_record();
+    let json = serde_json::to_value(&normal).unwrap();
+    assert!(json.get("outcome").is_none(), "{json}");
+    let back: InspectionRecord = serde_json::from_value(json).unwrap();
+    assert_eq!(back.version(), normal.version());
 }

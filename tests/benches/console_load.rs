@@ -318,6 +318,7 @@ async fn generate(store: &Store, n: u64) -> anyhow::Result<()> {
                 findings: Vec::new(),
                 signatures: Vec::new(),
                 refusal: None,
+                outcome: Default::default(),
             };
             if i % 10 == 3 {
                 record.findings.push(Finding {

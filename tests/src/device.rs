@@ -287,6 +287,7 @@ pub fn complete_record(
         findings: Vec::new(),
         signatures: Vec::new(),
         refusal: None,
+        outcome: Default::default(),
     };
     let mut n = 0;
     if task.category.is_on_site() {

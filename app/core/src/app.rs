@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use choucha_shared::checklist::{Checklist, ChecklistRef, Verdict};
 use choucha_shared::completeness::{self, Violation};
+use choucha_shared::conclusion::{self, Conclusion};
+use choucha_shared::outcome::Outcome;
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{
     Finding, InspectionRecord, ItemEntry, Photo, PhotoSubject, Signature, SignatureRefusal,
@@ -379,6 +381,7 @@ impl App {
             findings: Vec::new(),
             signatures: Vec::new(),
             refusal: None,
+            outcome: Default::default(),
         };
         let id = record.record_id;
         self.store.write(|tx| {
@@ -661,6 +664,32 @@ impl App {
             Ok(None)
         })?;
         Ok(())
+    }
+
+    /// What became of the task: the walk-through (正常检查), or a case in
+    /// which the target could not be inspected, with its evidence. Chosen at
+    /// the start or at any point before sealing; verdicts already given are
+    /// kept (they may still be wanted if the officers go back to a
+    /// walk-through).
+    pub fn set_outcome(
+        &self,
+        record_id: &Uuid,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), CoreError> {
+        self.edit(record_id, now, |record, _| {
+            record.outcome = outcome;
+            Ok(None)
+        })?;
+        Ok(())
+    }
+
+    /// The conclusion (检查结论) the verdicts given so far lead to under the
+    /// checklist's rules, shown before sealing.
+    pub fn conclusion(&self, record_id: &Uuid) -> Result<Conclusion, CoreError> {
+        let record = self.record(record_id)?;
+        let checklist = self.checklist(&record.checklist)?;
+        Ok(conclusion::conclude(&record.items, &checklist))
     }
 
     /// Every violation of the sealing rules, for the completeness screen.

@@ -134,6 +134,7 @@ pub fn seed_inspections(app: &App, n: usize) -> Result<Vec<uuid::Uuid>, CoreErro
                 findings: vec![],
                 signatures: vec![],
                 refusal: None,
+                outcome: Default::default(),
             };
             for item in checklist.items() {
                 let entry = ItemEntry { verdict: Some(Verdict::Conform), note: Some("现场核查符合要求".into()) };

@@ -128,6 +128,7 @@ fn record() -> InspectionRecord {
         ],
         signatures: vec![],
         refusal: None,
+        outcome: Default::default(),
     }
 }
 

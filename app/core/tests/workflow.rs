@@ -361,3 +361,117 @@ fn log_entries_keep_their_hash_with_measured_coordinates() {
         );
     }
 }
+
+#[test]
+fn an_unreachable_target_is_sealed_with_its_evidence_instead_of_verdicts() {
+    use choucha_shared::GeoPoint;
+    use choucha_shared::outcome::{
+        ContactAttempt, ContactWay, Outcome, OutcomeKind, PremisesFound, UnreachableEvidence,
+    };
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    let evidence = UnreachableEvidence {
+        premises: PremisesFound::Locked,
+        description: "卷帘门紧闭，门口堆放杂物".into(),
+        observed_at: Utc::now(),
+        attempts: vec![ContactAttempt {
+            way: ContactWay::Phone,
+            whom: "登记电话 023-6512 0000".into(),
+            at: Utc::now(),
+            result: "空号".into(),
+        }],
+    };
+    app.set_outcome(&id, Outcome::Unreachable(evidence), Utc::now())
+        .unwrap();
+    // Not a walk-through: no verdicts asked for, the case's evidence is.
+    let v = app.check(&id).unwrap();
+    assert_eq!(
+        v,
+        vec![
+            Violation::AddressPhotoMissing,
+            Violation::OfficerSignaturesMissing { found: 0 }
+        ]
+    );
+    let mut meta = photo_meta();
+    meta.gps = Some(GeoPoint::new(29.61, 106.30, Some(8.0)).unwrap());
+    app.attach_photo(
+        &id,
+        PhotoSubject::Address,
+        b"registered address, locked",
+        meta,
+        Utc::now(),
+    )
+    .unwrap();
+    let hash = app.content_hash(&id).unwrap();
+    for (pid, name) in [(OFFICER, "张建国"), ("渝50010723002", "王晓东")] {
+        let png = format!("signature of {name} over {hash}").into_bytes();
+        app.add_signature(
+            &id,
+            SignerRole::Officer,
+            Some(pid.into()),
+            name,
+            &png,
+            hash.clone(),
+            Utc::now(),
+        )
+        .unwrap();
+    }
+    assert_eq!(app.check(&id).unwrap(), vec![]);
+    app.seal(&id, Utc::now()).unwrap();
+    let log = app.log().unwrap();
+    let EntryPayload::Sealed { record } = &log.last().unwrap().0.payload else {
+        panic!("the last entry is the seal")
+    };
+    assert_eq!(record.outcome.kind(), OutcomeKind::Unreachable);
+    assert!(record.items.is_empty());
+}
+
+#[test]
+fn the_conclusion_follows_the_checklists_rules_before_sealing() {
+    use choucha_shared::conclusion::{Conclusion, FailReason};
+    let d = dirs();
+    let app = App::open(&d.data, &d.key).unwrap();
+    offline_enrolment(&app).unwrap();
+    give_tasks(&app, TargetCategory::Metrology, 1).unwrap();
+    let id = app.start_task("TEST-D1-0000", Utc::now()).unwrap();
+    complete(&app, &id);
+    assert_eq!(app.conclusion(&id).unwrap(), Conclusion::Pass);
+    let record = app.record(&id).unwrap();
+    let checklist = app.checklist(&record.checklist).unwrap();
+    let veto = checklist.items().find(|i| i.veto).expect("a veto item");
+    let ordinary = checklist
+        .items()
+        .find(|i| !i.veto)
+        .expect("an ordinary item");
+    app.set_item(
+        &id,
+        &ordinary.id,
+        Some(Verdict::Nonconform),
+        Some("记录不全".into()),
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        app.conclusion(&id).unwrap(),
+        Conclusion::PassWithIssues { nonconforming: 1 }
+    );
+    app.set_item(
+        &id,
+        &veto.id,
+        Some(Verdict::Nonconform),
+        Some("未按规定检定".into()),
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        app.conclusion(&id).unwrap(),
+        Conclusion::Fail {
+            reasons: vec![FailReason::Veto {
+                item_id: veto.id.clone()
+            }]
+        }
+    );
+}

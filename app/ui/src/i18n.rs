@@ -44,48 +44,7 @@ pub fn violation(lang: Lang, v: &Violation) -> String {
     if lang == Lang::Zh {
         return v.to_string();
     }
-    match v {
-        Violation::ChecklistMismatch { expected, found } => {
-            format!("The record uses checklist {found}, the task requires {expected}")
-        }
-        Violation::ItemWithoutVerdict { item_id } => format!("Item {item_id} has no verdict yet"),
-        Violation::VerdictNotAllowed { item_id, verdict } => {
-            format!("Item {item_id} does not allow the verdict \"{}\"", verdict.label_en())
-        }
-        Violation::UnknownItem { item_id } => format!("The checklist has no item {item_id}"),
-        Violation::NonconformityWithoutNote { item_id } => {
-            format!("Item {item_id} does not conform: a note is required")
-        }
-        Violation::NonconformityWithoutPhoto { item_id } => {
-            format!("Item {item_id} does not conform: at least one photo is required")
-        }
-        Violation::NonconformityWithoutFinding { item_id } => {
-            format!("Item {item_id} does not conform: record the finding and its disposition")
-        }
-        Violation::ItemPhotoMissing { item_id } => {
-            format!("Item {item_id} needs photo evidence; there is none yet")
-        }
-        Violation::GatePhotoMissing => "The gate/signboard photo is missing".into(),
-        Violation::ProcessPhotoMissing => "The inspection process photo is missing".into(),
-        Violation::FindingWithoutDescription { finding_id } => {
-            format!("Finding {finding_id} has no description")
-        }
-        Violation::DeadlineNotAfterInspection { finding_id } => {
-            format!("Finding {finding_id}: the deadline must be after the inspection date")
-        }
-        Violation::OfficerSignaturesMissing { found } => {
-            format!("At least 2 officers of the team must sign; {found} did (experts do not count)")
-        }
-        Violation::SignerNotOnTeam { name } => format!("{name} is not on this task's team"),
-        Violation::ExpertSignatureMissing { name } => format!("The team's expert {name} has not signed"),
-        Violation::EnterpriseSignatureMissing => {
-            "The enterprise representative has not signed; if they refuse, record the refusal and its reason".into()
-        }
-        Violation::RefusalWithoutReason => "A refusal to sign is recorded without a reason".into(),
-        Violation::SignatureStale { name } => {
-            format!("The record changed after {name} signed: {name} must sign again")
-        }
-    }
+    v.english()
 }
 
 /// Bytes in plain words.

@@ -19,7 +19,7 @@ pub mod pdf;
 use std::collections::BTreeMap;
 
 use choucha_checklists::Catalogue;
-use choucha_shared::record::{Disposition, InspectionRecord, PhotoSubject, SignerRole};
+use choucha_shared::record::{Disposition, InspectionRecord, SignerRole};
 use choucha_shared::review::ReviewState;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
 
@@ -377,12 +377,7 @@ fn render_record(
     doc.rule();
     doc.paragraph(12.0, 0.0, "四、现场照片");
     for (p, facts) in record.photos.iter().zip(duty.photos.iter()) {
-        let subject = match &p.subject {
-            PhotoSubject::Gate => "大门/牌匾".to_owned(),
-            PhotoSubject::Process => "检查过程".to_owned(),
-            PhotoSubject::Item(i) => format!("检查项 {i}"),
-            PhotoSubject::Finding(_) => "问题证据".to_owned(),
-        };
+        let subject = p.subject.label_zh();
         let place = match (p.gps, facts.distance_m) {
             (Some(g), Some(d)) => format!("{:.5}, {:.5}，距登记地址 {:.0} 米", g.lat, g.lon, d),
             (Some(g), None) => format!("{:.5}, {:.5}", g.lat, g.lon),

@@ -19,6 +19,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use choucha_shared::conclusion::{self, Conclusion};
+use choucha_shared::outcome::Outcome;
 use choucha_shared::record::{InspectionRecord, PhotoSubject};
 use choucha_shared::review::ReviewState;
 use choucha_shared::value::Sha256Hex;
@@ -28,6 +30,7 @@ use super::draws::urlencode;
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
+use crate::oversight::disclosure::suggested_result;
 use crate::oversight::duty;
 use crate::service;
 use crate::store::StoredRecord;
@@ -210,9 +213,6 @@ fn parse_record_id(s: &str) -> ConsoleResult<Uuid> {
 
 fn subject_label(lang: Lang, s: &PhotoSubject, record: &InspectionRecord) -> String {
     match s {
-        PhotoSubject::Gate => lang.t("大门/牌匾", "Gate / signboard").to_owned(),
-        PhotoSubject::Process => lang.t("检查过程", "Inspection in progress").to_owned(),
-        PhotoSubject::Item(id) => format!("{}{id}", lang.t("检查项 ", "Item ")),
         PhotoSubject::Finding(fid) => {
             let d = record
                 .findings
@@ -222,6 +222,7 @@ fn subject_label(lang: Lang, s: &PhotoSubject, record: &InspectionRecord) -> Str
                 .unwrap_or_default();
             format!("{}{d}", lang.t("问题：", "Finding: "))
         }
+        other => lang.t(&other.label_zh(), &other.label_en()).to_owned(),
     }
 }
 
@@ -266,6 +267,15 @@ pub async fn record(
             tr { th { (lang.t("检查表", "Checklist")) } td { (rec.checklist) @if let Some(c) = checklist { " " (c.title) } } }
             tr { th { (lang.t("检查组", "Team")) } td { @for m in &rec.team { (m.name) " " } } }
             tr { th { (lang.t("检查日期 / 开始", "Date / started")) } td { (rec.inspection_date) " / " (rec.started_at.to_rfc3339()) } }
+            tr { th { (lang.t("检查结果类型", "Outcome")) } td #outcome data-outcome=(rec.outcome.kind().as_str()) { (lang.t(rec.outcome.kind().label_zh(), rec.outcome.kind().label_en())) } }
+            @if let (true, Some(c)) = (rec.outcome.is_normal(), checklist) {
+                @let conclusion = conclusion::conclude(&rec.items, c);
+                tr { th { (lang.t("检查结论", "Conclusion")) } td #conclusion class={ @if conclusion.is_fail() { "flag" } } {
+                    (lang.t(conclusion.label_zh(), conclusion.label_en()))
+                    @if let Conclusion::Fail { reasons } = &conclusion { " — " @for r in reasons { (r.to_string()) "；" } }
+                } }
+            }
+            tr { th { (lang.t("拟公示结果", "Result to publish")) } td #suggested-result { (suggested_result(rec).label_zh()) } }
             tr { th { (lang.t("审核状态", "Review state")) } td #review-state class={ "state-" (review_state.as_str()) } { (state_label(lang, review_state.as_str())) } }
             tr { th { (lang.t("版本", "Version")) } td { code #version { (version) } " (" (versions.len()) (lang.t(" 个版本", " versions")) ")" } }
         }
@@ -275,6 +285,7 @@ pub async fn record(
                 ul { @for m in &current.status.missing { li { (m) } } }
             }
         }
+        (outcome_evidence(lang, &rec.outcome))
         h2 { (lang.t("履职核验提示", "Proof-of-duty flags")) }
         @if report.flags.is_empty() {
             p.ok #duty-ok { (lang.t("未发现疑点。", "No flags.")) }
@@ -380,6 +391,48 @@ pub async fn record(
             body,
         ),
     ))
+}
+
+/// What the officers recorded when the target could not be inspected.
+fn outcome_evidence(lang: Lang, outcome: &Outcome) -> Markup {
+    let row = |zh: &str, en: &str, value: &str| {
+        html! { tr { th { (lang.t(zh, en)) } td { (value) } } }
+    };
+    html! {
+        @match outcome {
+            Outcome::Normal => {}
+            Outcome::Unreachable(e) => {
+                h2 { (lang.t("无法联系的情况", "Why the company could not be reached")) }
+                table #outcome-evidence {
+                    (row("现场情况", "Premises", &format!("{} {}", e.premises.label_zh(), e.description)))
+                    (row("查看时间", "Observed at", &e.observed_at.to_rfc3339()))
+                    @for (i, a) in e.attempts.iter().enumerate() {
+                        (row(&format!("联系尝试 {}", i + 1), &format!("Attempt {}", i + 1),
+                            &format!("{} {} {}：{}", a.at.to_rfc3339(), a.way.label_zh(), a.whom, a.result)))
+                    }
+                }
+            }
+            Outcome::ActivityNotFound(e) => {
+                h2 { (lang.t("现场经营情况", "What the premises are used for")) }
+                table #outcome-evidence { (row("情况说明", "Description", &e.description)) }
+            }
+            Outcome::Closed(e) => {
+                h2 { (lang.t("关闭退出的情况", "Why the company is taken as closed")) }
+                table #outcome-evidence {
+                    (row("现场情况", "Found", &e.description))
+                    (row("认定依据", "Ground", &e.basis))
+                }
+            }
+            Outcome::Uncooperative(e) => {
+                h2 { (lang.t("不配合检查的情况", "The refusal to cooperate")) }
+                table #outcome-evidence {
+                    (row("拒绝事项", "Refused", &e.refused))
+                    (row("告知内容", "Warning given", &format!("{}（{}）", e.warning, e.warned_at.to_rfc3339())))
+                    (row("见证人", "Witness", &format!("{} {}", e.witness.name, e.witness.contact)))
+                }
+            }
+        }
+    }
 }
 
 fn review_actions(

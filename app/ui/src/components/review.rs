@@ -29,6 +29,7 @@ fn target_of(
         | Violation::ExpertSignatureMissing { .. }
         | Violation::EnterpriseSignatureMissing
         | Violation::RefusalWithoutReason
+        | Violation::EnterpriseRefusalMissing
         | Violation::SignatureStale { .. } => Screen::Sign,
         _ => return None,
     }))
