@@ -13,6 +13,7 @@ pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod device;
+pub mod field;
 pub mod loadgen;
 pub mod pg;
 pub mod s3;

@@ -4,51 +4,19 @@
 //! random points on the way — and the server holds the complete, verified
 //! record; then a supervisor's return arrives and the amendment syncs.
 
-use std::io::Cursor;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use choucha_app_core::photo::PhotoConfig;
-use choucha_app_core::signature::{Capture, Point, Stroke};
 use choucha_app_core::{App, TaskStatus};
 use choucha_shared::checklist::{Evidence, Verdict};
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{PhotoSubject, SignerRole};
 use choucha_tests::TestServer;
+use choucha_tests::field::{admin_get, camera_jpeg, scribble};
 use chrono::Utc;
 use reqwest::Client;
 use serde_json::{Value, json};
-
-/// A camera-like JPEG (gradient + texture), 1600×1200.
-fn camera_jpeg(seed: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(1600, 1200, |x, y| {
-        let n = (x.wrapping_mul(31) ^ y.wrapping_mul(17) ^ seed.wrapping_mul(97)) % 40;
-        image::Rgb([(x / 7 % 255) as u8, (y / 5 % 255) as u8, (120 + n) as u8])
-    });
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
-
-/// A signature-like scribble.
-fn scribble(seed: f32) -> Capture {
-    let points = (0..60)
-        .map(|i| {
-            let t = i as f32 / 10.0;
-            Point {
-                x: 40.0 + t * 90.0,
-                y: 150.0 + (t * 2.0 + seed).sin() * 60.0,
-                t_ms: i * 16,
-                pressure: None,
-            }
-        })
-        .collect();
-    Capture {
-        width: 800,
-        height: 300,
-        strokes: vec![Stroke { points }],
-    }
-}
 
 /// Every team member and the enterprise sign the record's current content.
 fn sign_everyone(app: &App, id: &uuid::Uuid, team: &[choucha_shared::plan::TeamMember], seed: f32) {
@@ -95,23 +63,13 @@ fn workload_binary() -> std::path::PathBuf {
     bin
 }
 
-async fn admin(client: &Client, server: &TestServer, path: &str) -> Value {
-    client
-        .get(server.url(path))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_inspection_offline_then_sync_then_amend() {
     let server = TestServer::start_demo(None).unwrap();
     let client = Client::new();
-    let draw = admin(&client, &server, "/api/v1/draws/GXQ-2023-ZBJR-D1").await;
+    let draw = admin_get(&server, "/api/v1/draws/GXQ-2023-ZBJR-D1")
+        .await
+        .unwrap();
     // An on-site task of a category with photo-evidence items.
     let task = draw["tasks"]
         .as_array()
@@ -184,7 +142,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
             app.take_photo(
                 &id,
                 PhotoSubject::Item(item.id.clone()),
-                &camera_jpeg(photos),
+                &camera_jpeg(photos, 1600, 1200),
                 gps,
                 None,
                 &config,
@@ -197,7 +155,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
     app.take_photo(
         &id,
         PhotoSubject::Gate,
-        &camera_jpeg(100),
+        &camera_jpeg(100, 1600, 1200),
         gps,
         None,
         &config,
@@ -209,7 +167,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
         app.take_photo(
             &id,
             PhotoSubject::Process,
-            &camera_jpeg(200 + photos),
+            &camera_jpeg(200 + photos, 1600, 1200),
             gps,
             None,
             &config,
@@ -280,7 +238,9 @@ async fn full_inspection_offline_then_sync_then_amend() {
     );
 
     // The server holds the complete, verified record, and exactly the log.
-    let versions = admin(&client, &server, &format!("/api/v1/records/{id}")).await;
+    let versions = admin_get(&server, &format!("/api/v1/records/{id}"))
+        .await
+        .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 1);
     assert_eq!(versions[0]["state"], "received", "{versions}");
     assert_eq!(versions[0]["version"], version.as_str());
@@ -288,12 +248,9 @@ async fn full_inspection_offline_then_sync_then_amend() {
         versions[0]["record"]["photos"].as_array().unwrap().len(),
         12
     );
-    let held = admin(
-        &client,
-        &server,
-        &format!("/api/v1/devices/{}/log", e.device_id),
-    )
-    .await;
+    let held = admin_get(&server, &format!("/api/v1/devices/{}/log", e.device_id))
+        .await
+        .unwrap();
     let local = app.log().unwrap();
     assert_eq!(
         held.as_array().unwrap().len(),
@@ -340,7 +297,9 @@ async fn full_inspection_offline_then_sync_then_amend() {
         (0, 0),
         "{report:?}"
     );
-    let versions = admin(&client, &server, &format!("/api/v1/records/{id}")).await;
+    let versions = admin_get(&server, &format!("/api/v1/records/{id}"))
+        .await
+        .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     assert_eq!(versions[1]["version"], v2.as_str());
     assert_eq!(versions[1]["state"], "received", "{versions}");
@@ -384,7 +343,9 @@ async fn full_inspection_offline_then_sync_then_amend() {
         (0, 0),
         "{report:?}"
     );
-    let versions = admin(&client, &server, &format!("/api/v1/records/{id}")).await;
+    let versions = admin_get(&server, &format!("/api/v1/records/{id}"))
+        .await
+        .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 3, "{versions}");
     assert_eq!(versions[2]["version"], v3.as_str());
     assert_eq!(versions[2]["state"], "received", "{versions}");

@@ -6,15 +6,12 @@
 //! there it is received with nothing missing, shown in the console with its
 //! outcome, approved, and published under its own result category.
 
-use std::io::Cursor;
-
 use chrono::Utc;
 use reqwest::Client;
 use serde_json::{Value, json};
 
 use choucha_app_core::App;
 use choucha_app_core::photo::PhotoConfig;
-use choucha_app_core::signature::{Capture, Point, Stroke};
 use choucha_shared::outcome::{
     ActivityNotFoundEvidence, ClosedEvidence, ContactAttempt, ContactWay, Outcome, PremisesFound,
     UncooperativeEvidence, UnreachableEvidence, Witness,
@@ -22,48 +19,11 @@ use choucha_shared::outcome::{
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{PhotoSubject, SignatureRefusal, SignerRole};
 use choucha_shared::review::PublishedResult;
+use choucha_tests::Deployment;
 use choucha_tests::console::{PASSWORD, Session, set_demo_passwords};
-use choucha_tests::{Deployment, TestServer};
+use choucha_tests::field::{admin_get, camera_jpeg, scribble};
 
 choucha_tests::on_every_deployment!(each_outcome_is_sealed_synced_and_published_as_its_category);
-
-fn camera_jpeg(seed: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(640, 480, |x, y| {
-        let n = (x.wrapping_mul(31) ^ y.wrapping_mul(17) ^ seed.wrapping_mul(97)) % 40;
-        image::Rgb([(x / 3 % 255) as u8, (y / 2 % 255) as u8, (120 + n) as u8])
-    });
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
-}
-
-fn scribble(seed: f32) -> Capture {
-    let points = (0..40)
-        .map(|i| Point {
-            x: 40.0 + i as f32 * 12.0,
-            y: 150.0 + (i as f32 / 5.0 + seed).sin() * 60.0,
-            t_ms: i * 16,
-            pressure: None,
-        })
-        .collect();
-    Capture {
-        width: 800,
-        height: 300,
-        strokes: vec![Stroke { points }],
-    }
-}
-
-async fn admin(client: &Client, server: &TestServer, path: &str) -> Value {
-    client
-        .get(server.url(path))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 /// Each case: its outcome, the photo it needs, and whether the enterprise
 /// signs (未发现经营活动), refuses (不配合) or is not there.
@@ -131,7 +91,9 @@ fn cases() -> Vec<(Outcome, PhotoSubject, Option<bool>, PublishedResult)> {
 async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deployment) {
     let server = at.start_demo().await.expect("demo server");
     let client = Client::new();
-    let draw = admin(&client, &server, "/api/v1/draws/GXQ-2023-ZBJR-D1").await;
+    let draw = admin_get(&server, "/api/v1/draws/GXQ-2023-ZBJR-D1")
+        .await
+        .unwrap();
     let tasks = draw["tasks"].as_array().unwrap();
     // An officer with four on-site tasks.
     let on_site = |t: &&Value| !matches!(t["category"].as_str(), Some("standard"));
@@ -191,7 +153,7 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
         app.take_photo(
             &id,
             subject,
-            &camera_jpeg(n as u32),
+            &camera_jpeg(n as u32, 640, 480),
             bundle.target.location,
             None,
             &config,
@@ -256,7 +218,9 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
         .await
         .unwrap();
     for (id, kind, category) in &records {
-        let versions = admin(&client, &server, &format!("/api/v1/records/{id}")).await;
+        let versions = admin_get(&server, &format!("/api/v1/records/{id}"))
+            .await
+            .unwrap();
         let v = &versions.as_array().unwrap()[0];
         assert_eq!(v["state"], "received", "{kind}: {v}");
         assert_eq!(v["missing"], json!([]), "{kind}: {v}");

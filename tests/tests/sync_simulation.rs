@@ -19,36 +19,44 @@ fn schedules(var: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn every_schedule_keeps_the_invariants() {
-    let count = schedules("CHOUCHA_SIM_SCHEDULES", 200);
-    let (faults, total) = sim::run_many(Topology::Sqlite, 1, count).await.unwrap();
-    // The schedules did meet every kind of fault.
-    for kind in [
-        "request lost",
-        "request duplicated",
-        "request reordered",
-        "answer lost",
-        "device crash",
-        "server crash",
-        "disk full",
-        "clock skew",
-        "supervisor returns",
-        "supervisor approves",
-        "amendment after a return",
-        "tablet: request lost",
-        "tablet: request delayed",
-        "tablet: request duplicated",
-        "tablet: answer lost",
-        "tablet: link cut",
-        "tablet: crash mid-sync",
-        "tablet: crash",
-    ] {
+/// Every kind of fault the simulation injects.
+const FAULTS: &[&str] = &[
+    "request lost",
+    "request duplicated",
+    "request reordered",
+    "answer lost",
+    "device crash",
+    "server crash",
+    "disk full",
+    "clock skew",
+    "supervisor returns",
+    "supervisor approves",
+    "amendment after a return",
+    "tablet: request lost",
+    "tablet: request delayed",
+    "tablet: request duplicated",
+    "tablet: answer lost",
+    "tablet: link cut",
+    "tablet: crash mid-sync",
+    "tablet: crash",
+];
+
+/// Every kind named was injected by at least one schedule.
+fn assert_injected(faults: &sim::Faults, kinds: &[&str]) {
+    for kind in kinds {
         assert!(
             faults.get(kind).copied().unwrap_or(0) > 0,
             "no schedule injected {kind}: {faults:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_schedule_keeps_the_invariants() {
+    let count = schedules("CHOUCHA_SIM_SCHEDULES", 200);
+    let (faults, total) = sim::run_many(Topology::Sqlite, 1, count).await.unwrap();
+    // The schedules did meet every kind of fault.
+    assert_injected(&faults, FAULTS);
     assert!(total.entries > 0 && total.blobs > 0);
 }
 
@@ -61,22 +69,6 @@ async fn the_postgres_pair_keeps_the_invariants() {
     let (faults, total) = sim::run_many(Topology::PostgresPair, 1, count)
         .await
         .unwrap();
-    for kind in [
-        "request lost",
-        "request duplicated",
-        "request reordered",
-        "answer lost",
-        "device crash",
-        "server crash",
-        "disk full",
-        "supervisor returns",
-        "amendment after a return",
-        "tablet: crash mid-sync",
-    ] {
-        assert!(
-            faults.get(kind).copied().unwrap_or(0) > 0,
-            "no schedule injected {kind}: {faults:?}"
-        );
-    }
+    assert_injected(&faults, FAULTS);
     assert!(total.entries > 0 && total.blobs > 0);
 }

@@ -70,13 +70,20 @@ fn complete(app: &App, record_id: &uuid::Uuid) {
     sign_all(app, record_id);
 }
 
+const SIGNERS: [(SignerRole, Option<&str>, &str); 3] = [
+    (SignerRole::Officer, Some(OFFICER), "张建国"),
+    (SignerRole::Officer, Some("渝50010723002"), "王晓东"),
+    (SignerRole::EnterpriseRepresentative, None, "企业负责人"),
+];
+
 fn sign_all(app: &App, record_id: &uuid::Uuid) {
+    sign(app, record_id, &SIGNERS);
+}
+
+/// `signers` sign the record's current content.
+fn sign(app: &App, record_id: &uuid::Uuid, signers: &[(SignerRole, Option<&str>, &str)]) {
     let hash = app.content_hash(record_id).unwrap();
-    for (role, id, name) in [
-        (SignerRole::Officer, Some(OFFICER), "张建国"),
-        (SignerRole::Officer, Some("渝50010723002"), "王晓东"),
-        (SignerRole::EnterpriseRepresentative, None, "企业负责人"),
-    ] {
+    for &(role, id, name) in signers {
         let png = format!("signature of {name} over {hash}").into_bytes();
         app.add_signature(
             record_id,
@@ -405,20 +412,8 @@ fn an_unreachable_target_is_sealed_with_its_evidence_instead_of_verdicts() {
         Utc::now(),
     )
     .unwrap();
-    let hash = app.content_hash(&id).unwrap();
-    for (pid, name) in [(OFFICER, "张建国"), ("渝50010723002", "王晓东")] {
-        let png = format!("signature of {name} over {hash}").into_bytes();
-        app.add_signature(
-            &id,
-            SignerRole::Officer,
-            Some(pid.into()),
-            name,
-            &png,
-            hash.clone(),
-            Utc::now(),
-        )
-        .unwrap();
-    }
+    // The two officers sign; nobody of the company was there.
+    sign(&app, &id, &SIGNERS[..2]);
     assert_eq!(app.check(&id).unwrap(), vec![]);
     app.seal(&id, Utc::now()).unwrap();
     let log = app.log().unwrap();

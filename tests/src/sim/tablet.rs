@@ -26,7 +26,6 @@ use uuid::Uuid;
 
 use choucha_app_core::App;
 use choucha_app_core::photo::PhotoConfig;
-use choucha_app_core::signature::{Capture, Point, Stroke};
 use choucha_shared::checklist::{Evidence, Verdict};
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{PhotoSubject, SignerRole};
@@ -35,6 +34,7 @@ use choucha_sync_client::wire::{Body, Method, Request, Response};
 use choucha_sync_server::store::Store;
 
 use super::Faults;
+use crate::field::{camera_jpeg, scribble};
 
 /// Where the tablet's clock starts: fixed, so that its watermarks, and so
 /// its blobs' hashes, are the same in every replay.
@@ -488,7 +488,7 @@ impl Tablet {
         gps: Option<choucha_shared::GeoPoint>,
     ) -> anyhow::Result<()> {
         self.shots += 1;
-        let jpeg = camera_jpeg(self.shots);
+        let jpeg = camera_jpeg(self.shots, 160, 120);
         self.app.take_photo(
             id,
             subject,
@@ -638,36 +638,4 @@ fn open(data: &Path, key: &Path, seed: u64, life: u64) -> anyhow::Result<App> {
     let app = App::open(data, key).context("opening the tablet's store")?;
     app.seed_ids(seed, life << 32);
     Ok(app)
-}
-
-/// A small camera-like JPEG, different for every `n`.
-fn camera_jpeg(n: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(160, 120, |x, y| {
-        let t = (x.wrapping_mul(31) ^ y.wrapping_mul(17) ^ n.wrapping_mul(97)) % 40;
-        image::Rgb([(x % 255) as u8, (y * 2 % 255) as u8, (120 + t) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg)
-        .unwrap_or_else(|e| unreachable!("encoding a JPEG in memory: {e}"));
-    out.into_inner()
-}
-
-/// A signature-like scribble.
-fn scribble(seed: f32) -> Capture {
-    let points = (0..40)
-        .map(|i| {
-            let t = i as f32 / 10.0;
-            Point {
-                x: 40.0 + t * 90.0,
-                y: 150.0 + (t * 2.0 + seed).sin() * 60.0,
-                t_ms: i * 16,
-                pressure: None,
-            }
-        })
-        .collect();
-    Capture {
-        width: 800,
-        height: 300,
-        strokes: vec![Stroke { points }],
-    }
 }
