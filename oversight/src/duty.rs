@@ -3,7 +3,9 @@
 //! says where to look.
 //!
 //! Checked for every record version:
-//! * no gate/signboard photo (大门/牌匾) on an on-site inspection;
+//! * no gate/signboard photo (大门/牌匾) on an on-site inspection, or, for a
+//!   company not found at its registered address (无法联系, 已关闭退出), no
+//!   photo there;
 //! * a photo located farther than the threshold (default 1 km) from the
 //!   target's registered location, or with no location at all;
 //! * a photo taken outside the inspection window (from the start of the
@@ -27,6 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use choucha_shared::completeness::MIN_OFFICER_SIGNATURES;
+use choucha_shared::outcome::OutcomeKind;
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{InspectionRecord, PhotoSubject, SignerRole};
 use choucha_shared::value::{GeoPoint, Sha256Hex};
@@ -45,6 +48,9 @@ use choucha_store::duty::PhotoHash;
 #[serde(tag = "flag", rename_all = "snake_case")]
 pub enum DutyFlag {
     GatePhotoMissing,
+    /// A company not found at its registered address (无法联系, 已关闭退出):
+    /// no photo there proves the officers went.
+    AddressPhotoMissing,
     PhotoFarFromTarget {
         sha256: String,
         distance_m: f64,
@@ -95,6 +101,7 @@ impl DutyFlag {
     pub fn code(&self) -> &'static str {
         match self {
             Self::GatePhotoMissing => "gate_photo_missing",
+            Self::AddressPhotoMissing => "address_photo_missing",
             Self::PhotoFarFromTarget { .. } => "photo_far_from_target",
             Self::PhotoWithoutLocation { .. } => "photo_without_location",
             Self::TargetLocationUnknown => "target_location_unknown",
@@ -113,6 +120,10 @@ impl std::fmt::Display for DutyFlag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::GatePhotoMissing => write!(f, "缺少大门/牌匾照片 (no gate photo)"),
+            Self::AddressPhotoMissing => write!(
+                f,
+                "缺少登记住所（经营场所）现场照片 (no photo at the registered address)"
+            ),
             Self::PhotoFarFromTarget {
                 sha256,
                 distance_m,
@@ -215,8 +226,16 @@ pub fn static_flags(
 ) -> Vec<DutyFlag> {
     let mut flags = Vec::new();
     let on_site = record.category.is_on_site();
-    if on_site && record.photos_of(&PhotoSubject::Gate).next().is_none() {
-        flags.push(DutyFlag::GatePhotoMissing);
+    // What proves presence: the gate, or, where the company was not found
+    // there, the registered address.
+    let (presence, missing) = match record.outcome.kind() {
+        OutcomeKind::Unreachable | OutcomeKind::Closed => {
+            (PhotoSubject::Address, DutyFlag::AddressPhotoMissing)
+        }
+        _ => (PhotoSubject::Gate, DutyFlag::GatePhotoMissing),
+    };
+    if on_site && record.photos_of(&presence).next().is_none() {
+        flags.push(missing);
     }
     if on_site {
         match target_location {

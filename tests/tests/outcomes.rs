@@ -238,6 +238,21 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
             html.contains("outcome-evidence"),
             "{kind}: its evidence shown"
         );
+        // Proof of duty: the photo each case needs is the proof of
+        // presence (no gate photo is asked of a company not there), taken
+        // at the registered address, and two officers signed.
+        for flag in [
+            "gate_photo_missing",
+            "address_photo_missing",
+            "photo_far_from_target",
+            "photo_without_location",
+            "officer_signatures_missing",
+        ] {
+            assert!(
+                !html.contains(&format!("data-flag=\"{flag}\"")),
+                "{kind}: flagged {flag}"
+            );
+        }
         let version = v["version"].as_str().unwrap();
         let approved = client
             .post(server.url(&format!("/api/v1/records/{id}/approve")))
