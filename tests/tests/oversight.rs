@@ -853,6 +853,11 @@ async fn reports(database_url: Option<&str>) {
         r1.target.as_str(),
         "一、检查内容及结论",
         "结论：符合",
+        "检查结果类型正常检查",
+        &format!(
+            "检查结论{}",
+            choucha_shared::conclusion::conclude(&r1.items, c1).label_zh()
+        ),
         "大门/牌匾",
         "渝市监责改〔2023〕18号",
         "已审核通过",

@@ -19,6 +19,8 @@ pub mod pdf;
 use std::collections::BTreeMap;
 
 use choucha_checklists::Catalogue;
+use choucha_shared::conclusion::{self, Conclusion};
+use choucha_shared::outcome::Outcome;
 use choucha_shared::record::{Disposition, InspectionRecord, SignerRole};
 use choucha_shared::review::ReviewState;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
@@ -268,6 +270,23 @@ fn render_record(
         .iter()
         .map(|m| format!("{}（{}）", m.name, m.person_id))
         .collect();
+    // The conclusion of a walk-through under the checklist's rules, with
+    // every reason for a 不合格; a target not inspected has its case.
+    let conclusion = match (&record.outcome, checklist) {
+        (Outcome::Normal, Some(c)) => match conclusion::conclude(&record.items, c) {
+            Conclusion::Fail { reasons } => format!(
+                "不合格（{}）",
+                reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("；")
+            ),
+            other => other.label_zh().to_owned(),
+        },
+        (Outcome::Normal, None) => "—".to_owned(),
+        (other, _) => other.kind().label_zh().to_owned(),
+    };
     doc.fields(
         10.0,
         &[
@@ -279,6 +298,8 @@ fn render_record(
             ("开始时间", cst(record.started_at)),
             ("检查人员", officers.join("、")),
             ("检查表", format!("{}", record.checklist)),
+            ("检查结果类型", record.outcome.kind().label_zh().to_owned()),
+            ("检查结论", conclusion),
             ("任务编号", record.task_id.clone()),
             ("记录编号", record.record_id.to_string()),
             (
