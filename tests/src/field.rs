@@ -53,3 +53,20 @@ pub async fn admin_get(server: &TestServer, path: &str) -> anyhow::Result<Value>
         .json()
         .await?)
 }
+
+/// A one-time enrolment code for `officer`, made with the admin token.
+pub async fn enrolment_code(server: &TestServer, officer: &str) -> anyhow::Result<String> {
+    let created: Value = reqwest::Client::new()
+        .post(server.url("/api/v1/enrolments"))
+        .bearer_auth(server.token())
+        .json(&serde_json::json!({ "officer_id": officer }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    created["enrolment"]["code"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no enrolment code in {created}"))
+}

@@ -13,10 +13,10 @@ use choucha_shared::checklist::{Evidence, Verdict};
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{PhotoSubject, SignerRole};
 use choucha_tests::TestServer;
-use choucha_tests::field::{admin_get, camera_jpeg, scribble};
+use choucha_tests::field::{admin_get, camera_jpeg, enrolment_code, scribble};
 use chrono::Utc;
 use reqwest::Client;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Every team member and the enterprise sign the record's current content.
 fn sign_everyone(app: &App, id: &uuid::Uuid, team: &[choucha_shared::plan::TeamMember], seed: f32) {
@@ -79,16 +79,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
         .unwrap()
         .clone();
     let officer = task["team"][0]["person_id"].as_str().unwrap().to_owned();
-    let code: Value = client
-        .post(server.url("/api/v1/enrolments"))
-        .bearer_auth(server.token())
-        .json(&json!({ "officer_id": officer }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = enrolment_code(&server, &officer).await.unwrap();
 
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
@@ -103,12 +94,7 @@ async fn full_inspection_offline_then_sync_then_amend() {
         .unwrap_err();
     assert!(err.to_string().contains("注册码无效"), "{err}");
     let e = app
-        .enrol(
-            &http,
-            &server.base_url,
-            code["enrolment"]["code"].as_str().unwrap(),
-            "西永所平板01",
-        )
+        .enrol(&http, &server.base_url, &code, "西永所平板01")
         .await
         .unwrap();
     assert_eq!(e.officer_id, officer);

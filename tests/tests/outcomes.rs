@@ -21,7 +21,7 @@ use choucha_shared::record::{PhotoSubject, SignatureRefusal, SignerRole};
 use choucha_shared::review::PublishedResult;
 use choucha_tests::Deployment;
 use choucha_tests::console::{PASSWORD, Session, set_demo_passwords};
-use choucha_tests::field::{admin_get, camera_jpeg, scribble};
+use choucha_tests::field::{admin_get, camera_jpeg, enrolment_code, scribble};
 
 choucha_tests::on_every_deployment!(each_outcome_is_sealed_synced_and_published_as_its_category);
 
@@ -112,27 +112,13 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
                 >= 4
         })
         .expect("an officer with four on-site tasks");
-    let code: Value = client
-        .post(server.url("/api/v1/enrolments"))
-        .bearer_auth(server.token())
-        .json(&json!({ "officer_id": officer }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = enrolment_code(&server, &officer).await.unwrap();
     let root = tempfile::tempdir().unwrap();
     let app = App::open(&root.path().join("data"), &root.path().join("device.key")).unwrap();
     let http = choucha_app_core::sync::http_client();
-    app.enrol(
-        &http,
-        &server.base_url,
-        code["enrolment"]["code"].as_str().unwrap(),
-        "平板",
-    )
-    .await
-    .unwrap();
+    app.enrol(&http, &server.base_url, &code, "平板")
+        .await
+        .unwrap();
     app.sync_once(&http).await.unwrap();
     let mine: Vec<String> = tasks
         .iter()
