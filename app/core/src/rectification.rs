@@ -357,6 +357,14 @@ fn document(
                 .join("；")
         );
     }
+    // The inspection's conclusion under the checklist's rules, as the
+    // record states it.
+    let conclusion = choucha_shared::conclusion::conclude(&record.items, checklist);
+    let _ = writeln!(
+        h,
+        "<p class=\"conclusion\">检查结论：{}</p>",
+        e(conclusion.label_zh())
+    );
     h.push_str("</section>\n");
 
     // The order: legal basis, requirements and deadline.

@@ -168,6 +168,12 @@ fn document_has_the_standard_parts() {
     assert!(html.contains("<meta charset=\"utf-8\">"));
     assert!(html.contains("<h1 class=\"authority\">重庆高新区市场监督管理局</h1>"));
     assert!(html.contains("责令整改通知书"));
+    // The conclusion the verdicts lead to under the checklist's rules.
+    let conclusion = choucha_shared::conclusion::conclude(&record().items, &checklist());
+    assert!(
+        html.contains(&format!("检查结论：{}", conclusion.label_zh())),
+        "{conclusion:?}"
+    );
     assert!(html.contains("文书编号：渝高新市监责改〔2024〕12号"));
     // Addressee.
     assert!(html.contains("重庆某某计量器具有限公司"));
