@@ -19,6 +19,7 @@
 //! are not SQL (the draw, the sealing rules, review transitions, follow-up
 //! steps) come from `choucha-shared` as functions over values.
 
+pub mod abnormal;
 pub mod audit;
 mod console;
 pub mod dashboard;

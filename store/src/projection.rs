@@ -207,7 +207,7 @@ pub(super) struct Version<'a> {
 }
 
 const RECORD_COLUMNS: &str = "record_id, version, task_id, plan_id, stratum_id, category, jurisdiction, team_key, team_label, \
-     target_key, target_name, inspection_date, received_at, state, findings, duty_flags, duty_pending, disclosed";
+     target_key, target_name, inspection_date, received_at, state, findings, outcome, duty_flags, duty_pending, disclosed";
 
 /// Inserts (or, when already there, refreshes the state of) record
 /// versions, a few hundred per statement.
@@ -217,7 +217,7 @@ async fn insert_versions(
 ) -> Result<(), StoreError> {
     for part in values.chunks(100) {
         let rows: Vec<String> = (0..part.len())
-            .map(|i| format!("({}, 0, 1, 0)", marks(i * 15 + 1, 15)))
+            .map(|i| format!("({}, 0, 1, 0)", marks(i * 16 + 1, 16)))
             .collect();
         let sql = format!(
             "INSERT INTO oversight_records ({RECORD_COLUMNS}) VALUES {} \
@@ -242,7 +242,8 @@ async fn insert_versions(
                 .bind(v.record.inspection_date.to_string())
                 .bind(v.received_at.to_owned())
                 .bind(v.state.to_owned())
-                .bind(v.record.findings.len() as i64);
+                .bind(v.record.findings.len() as i64)
+                .bind(v.record.outcome.kind().as_str());
         }
         q.execute(&mut **tx).await?;
     }

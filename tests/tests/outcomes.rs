@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use choucha_app_core::App;
 use choucha_app_core::photo::PhotoConfig;
 use choucha_shared::outcome::{
-    ActivityNotFoundEvidence, ClosedEvidence, ContactAttempt, ContactWay, Outcome, PremisesFound,
-    UncooperativeEvidence, UnreachableEvidence, Witness,
+    ActivityNotFoundEvidence, ClosedEvidence, ContactAttempt, ContactWay, Outcome, OutcomeKind,
+    PremisesFound, UncooperativeEvidence, UnreachableEvidence, Witness,
 };
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::{PhotoSubject, SignatureRefusal, SignerRole};
@@ -254,6 +254,48 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
             .unwrap();
         assert_eq!(status, 303, "{kind}: published");
     }
+    // 经营异常名录: the unreachable company is listed against its deadline,
+    // 10 working days from the inspection; no other case is.
+    let (status, html) = s.get("/console/abnormal").await.unwrap();
+    assert_eq!(status, 200);
+    for (id, kind, _) in &records {
+        let listed = html.contains(&format!("data-record=\"{id}\""));
+        assert_eq!(listed, *kind == OutcomeKind::Unreachable, "{kind}: {html}");
+    }
+    let (unreachable, _, _) = &records[0];
+    let inspected = app.record(unreachable).unwrap().inspection_date;
+    let deadline = choucha_sync_server::service::abnormal::listing_deadline(
+        &choucha_shared::calendar::WorkCalendar::china_default(),
+        inspected,
+    );
+    assert!(html.contains(&deadline.to_string()), "deadline {deadline}");
+    assert!(html.contains("待列入"), "due, not yet listed");
+    let listed_on = inspected.to_string();
+    let listing = [
+        ("listed_on", listed_on.as_str()),
+        ("decision_no", "渝高新市监异列〔2026〕7号"),
+    ];
+    let (status, _) = s
+        .post(&format!("/console/abnormal/{unreachable}"), &listing)
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let (_, html) = s.get("/console/abnormal").await.unwrap();
+    assert!(html.contains("已列入"), "{html}");
+    assert!(html.contains("渝高新市监异列〔2026〕7号"));
+    // Once only, and only for a company that could not be reached.
+    let (status, again) = s
+        .post(&format!("/console/abnormal/{unreachable}"), &listing)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{again}");
+    let (closed, _, _) = &records[2];
+    let (status, _) = s
+        .post(&format!("/console/abnormal/{closed}"), &listing)
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+
     // The register says what each case is.
     let public: Value = client
         .get(server.url("/public/results.json"))

@@ -5,6 +5,7 @@
 //! `/public` needs none. Every POST passes [`csrf_guard`] first, so no form
 //! handler can forget the CSRF check.
 
+mod abnormal;
 mod admin;
 pub mod auth;
 mod dashboard;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/plans/{id}/freeze", post(draws::freeze))
         .route("/console/plans/{id}/draw", post(draws::run_draw))
         .route("/console/records/{id}/publish", post(disclosure::publish))
+        .route("/console/abnormal/{id}", post(abnormal::record))
         .route("/console/records/{id}/withdraw", post(disclosure::withdraw))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), QUALITY_SECTION),
@@ -95,6 +97,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/records/{id}/blobs/{sha}", get(review::blob))
         .route("/console/records/{id}/pdf", get(reports::record_pdf))
         .route("/console/disclosure", get(disclosure::due))
+        .route("/console/abnormal", get(abnormal::list))
         .route("/console/followup", get(followup::list))
         .route("/console/followup/{id}", get(followup::finding))
         .route("/console/dashboard", get(dashboard::show))

@@ -101,6 +101,7 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                         a href="/console/dashboard" { (lang.t("统计", "Dashboard")) }
                         a href="/console/reports" { (lang.t("报表", "Reports")) }
                         a href="/console/disclosure" { (lang.t("结果公示", "Disclosure")) }
+                        a href="/console/abnormal" { (lang.t("经营异常名录", "Abnormal list")) }
                         @if u.role == Role::Admin {
                             a href="/console/users" { (lang.t("用户", "Users")) }
                             a href="/console/import" { (lang.t("名录导入", "Import")) }

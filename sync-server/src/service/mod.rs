@@ -7,6 +7,7 @@
 //! transports over these functions: they parse their own wire format,
 //! call here, and render the answer; none calls another transport.
 
+pub mod abnormal;
 pub mod devices;
 pub mod directory;
 pub mod disclosure;

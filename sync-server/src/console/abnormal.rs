@@ -1,0 +1,107 @@
+//! 经营异常名录: companies the officers could not reach at their registered
+//! address, each against its listing deadline (10 working days from the
+//! inspection), and the form that records the listing.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::auth::CurrentUser;
+use super::disclosure::PUBLISHERS;
+use super::error::ConsoleResult;
+use super::page::{Lang, csrf_field, layout, page};
+use crate::AppState;
+use crate::oversight::today_cst;
+use crate::service::abnormal::{listing_deadline, record_listing};
+
+/// The list, oldest inspection first; the overdue are marked.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+) -> ConsoleResult<Response> {
+    let cases = state
+        .store
+        .abnormal_cases(user.jurisdiction_filter())
+        .await?;
+    let calendar = &state.oversight.calendar;
+    let today = today_cst();
+    let may_list = PUBLISHERS.contains(&user.role);
+    let body = html! {
+        p { (lang.t(
+            "通过登记的住所（经营场所）无法联系的企业，应自检查之日起 10 个工作日内列入经营异常名录。",
+            "Companies not reachable at their registered address are listed within 10 working days of the inspection."
+        )) }
+        table #abnormal {
+            tr { th { (lang.t("检查日期", "Date")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("列入期限", "List by")) } th { (lang.t("状态", "Status")) } th {} }
+            @for c in &cases {
+                @let deadline = c.inspection_date.parse().ok().map(|d| listing_deadline(calendar, d));
+                @let overdue = c.listing.is_none() && deadline.is_some_and(|d| d < today);
+                tr data-record=(c.record_id) {
+                    td { (c.inspection_date) }
+                    td { a href={ "/console/records/" (c.record_id) } { (c.target_name) } " " span.muted { (c.target_key) } }
+                    td { (c.town) }
+                    td.deadline { @if let Some(d) = deadline { (d) } }
+                    td class=[overdue.then_some("flag")] {
+                        @if let Some(l) = &c.listing {
+                            (lang.t("已列入", "Listed")) " " (l.listed_on) " " (l.decision_no)
+                        } @else if overdue {
+                            (lang.t("逾期未列入", "Overdue"))
+                        } @else if let Some(d) = deadline {
+                            (lang.t("待列入，剩 ", "Due, ")) (calendar.working_days_between(today, d)) (lang.t(" 个工作日", " working days left"))
+                        }
+                    }
+                    td {
+                        @if may_list && c.listing.is_none() {
+                            form.inline method="post" action={ "/console/abnormal/" (c.record_id) } {
+                                (csrf_field(&user))
+                                input type="date" name="listed_on" value=(today) required;
+                                " " input name="decision_no" placeholder=(lang.t("列入决定书文号", "Decision no.")) required size="24";
+                                " " button type="submit" { (lang.t("记录列入", "Record listing")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if cases.is_empty() { p.muted { (lang.t("暂无。", "None.")) } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("经营异常名录", "Abnormal operations list"),
+            body,
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListingForm {
+    listed_on: String,
+    decision_no: String,
+}
+
+/// Records the listing of one company.
+pub async fn record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(form): Form<ListingForm>,
+) -> ConsoleResult<Response> {
+    user.require(PUBLISHERS)?;
+    record_listing(
+        &state.store,
+        &user.actor(),
+        &record_id,
+        &form.listed_on,
+        &form.decision_no,
+        today_cst(),
+    )
+    .await?;
+    Ok(Redirect::to("/console/abnormal").into_response())
+}
