@@ -129,6 +129,7 @@ async fn security(server: TestServer) {
         format!("/console/records/{rid}/blobs/{photo}"),
         format!("/console/records/{rid}/pdf"),
         "/console/disclosure".into(),
+        "/console/abnormal".into(),
         "/console/followup".into(),
         "/console/followup/00000000-0000-0000-0000-000000000000".into(),
         "/console/dashboard".into(),
@@ -150,6 +151,7 @@ async fn security(server: TestServer) {
         format!("/console/records/{rid}/return"),
         format!("/console/records/{rid}/publish"),
         format!("/console/records/{rid}/withdraw"),
+        format!("/console/abnormal/{rid}"),
         "/console/followup/00000000-0000-0000-0000-000000000000/actions".into(),
         "/console/import".into(),
     ];

@@ -129,6 +129,7 @@ async fn the_projection_is_written_with_the_push_and_pages_only_read() {
         format!("/console/records/{rid}/pdf"),
         "/console/followup".to_owned(),
         "/console/disclosure".to_owned(),
+        "/console/abnormal".to_owned(),
         "/console/reports".to_owned(),
         "/console/reports/summary.xlsx".to_owned(),
         "/console/reports/summary.csv".to_owned(),

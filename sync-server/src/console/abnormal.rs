@@ -80,9 +80,13 @@ pub async fn list(
     ))
 }
 
+/// Missing fields read as empty, so the role is checked before the input
+/// and an empty field gets the use case's own message.
 #[derive(Debug, Deserialize)]
 pub struct ListingForm {
+    #[serde(default)]
     listed_on: String,
+    #[serde(default)]
     decision_no: String,
 }
 
