@@ -1,8 +1,8 @@
 //! 经营异常名录: companies that could not be reached at their registered
 //! address (records whose outcome is `unreachable`), and the bureau's
-//! listing of each (企业经营异常名录管理暂行办法). The deadline is the
-//! oversight crate's to compute from the working-day calendar; here are the
-//! rows and the one write.
+//! listing of each (企业经营异常名录管理暂行办法). The deadline is computed
+//! from the working-day calendar by `service::abnormal`; here are the rows
+//! and the one write.
 
 use serde::Serialize;
 
@@ -52,25 +52,11 @@ impl Store {
         &self,
         town: Option<&str>,
     ) -> Result<Vec<AbnormalCase>, StoreError> {
-        self.abnormal_where(town, None).await
-    }
-
-    /// The case of one record, if its company was unreachable.
-    pub async fn abnormal_case(&self, record_id: &str) -> Result<Option<AbnormalCase>, StoreError> {
-        Ok(self.abnormal_where(None, Some(record_id)).await?.pop())
-    }
-
-    async fn abnormal_where(
-        &self,
-        town: Option<&str>,
-        record_id: Option<&str>,
-    ) -> Result<Vec<AbnormalCase>, StoreError> {
         let sql = format!(
             "SELECT o.record_id, o.version, o.jurisdiction, o.target_key, o.target_name, o.inspection_date, o.state, \
              a.listed_on, a.decision_no, a.listed_by FROM oversight_records o \
              LEFT JOIN abnormal_listings a ON a.record_id = o.record_id \
              WHERE o.outcome = '{}' AND o.state <> '{}' AND o.state <> '{}' AND ($1 = '' OR o.jurisdiction = $1) \
-             AND ($2 = '' OR o.record_id = $2) \
              ORDER BY o.inspection_date, o.record_id",
             OutcomeKind::Unreachable.as_str(),
             ReviewState::Superseded.as_str(),
@@ -78,7 +64,6 @@ impl Store {
         );
         let rows: Vec<Row> = sqlx::query_as(&sql)
             .bind(town.unwrap_or_default())
-            .bind(record_id.unwrap_or_default())
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -121,8 +106,9 @@ impl Store {
     }
 
     /// Records that the company of `record_id` was put on the 经营异常名录
-    /// on `listed_on` by decision `decision_no`. Refused for a record whose
-    /// company was reached, and for one listed already.
+    /// on `listed_on` (`YYYY-MM-DD`) by decision `decision_no`. Refused for
+    /// a record whose company was reached (not found on this list), a date
+    /// before the inspection, and a record listed already.
     pub async fn record_abnormal_listing(
         &self,
         actor: &Actor,
@@ -136,21 +122,25 @@ impl Store {
         }
         let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
-        let outcome: Option<(String,)> = sqlx::query_as(&format!(
-            "SELECT outcome FROM oversight_records WHERE record_id = $1 AND state <> '{}'",
+        let case: Option<(String,)> = sqlx::query_as(&format!(
+            "SELECT inspection_date FROM oversight_records WHERE record_id = $1 AND outcome = '{}' AND state <> '{}'",
+            OutcomeKind::Unreachable.as_str(),
             ReviewState::Superseded.as_str()
         ))
         .bind(record_id)
         .fetch_optional(&mut *tx)
         .await?;
-        match outcome {
-            None => return Err(StoreError::NotFound(format!("记录 {record_id} 不存在"))),
-            Some((o,)) if o != OutcomeKind::Unreachable.as_str() => {
-                return Err(StoreError::Conflict(format!(
-                    "记录 {record_id} 不是「通过登记的住所（经营场所）无法联系」，不列入经营异常名录"
-                )));
-            }
-            Some(_) => {}
+        let Some((inspected,)) = case else {
+            return Err(StoreError::NotFound(format!(
+                "记录 {record_id} 不是「通过登记的住所（经营场所）无法联系」的检查记录"
+            )));
+        };
+        // Both dates are YYYY-MM-DD, so they compare as text.
+        if listed_on < inspected.as_str() {
+            return Err(StoreError::field(
+                "listed_on",
+                format!("列入日期 {listed_on} 早于检查日期 {inspected}"),
+            ));
         }
         let done = sqlx::query(
             "INSERT INTO abnormal_listings (record_id, listed_on, decision_no, listed_by, listed_at) \

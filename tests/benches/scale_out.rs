@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use choucha_tests::cluster::Cluster;
 use choucha_tests::loadgen::{self, Delivery, LoadConfig, Report};
-use choucha_tests::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use choucha_tests::s3::S3Server;
 use choucha_tests::{TempDir, TestServer, pg};
 
 /// One deployment under test, with the processes to watch.
@@ -61,15 +61,6 @@ struct Measured {
     loadgen_cpu: Option<Duration>,
 }
 
-fn s3_env(s3: &S3Server) -> Vec<(String, String)> {
-    vec![
-        ("CHOUCHA_S3_ENDPOINT".into(), s3.endpoint()),
-        ("CHOUCHA_S3_BUCKET".into(), BUCKET.into()),
-        ("CHOUCHA_S3_ACCESS_KEY".into(), ACCESS_KEY.into()),
-        ("CHOUCHA_S3_SECRET_KEY".into(), SECRET_KEY.into()),
-    ]
-}
-
 async fn sqlite() -> anyhow::Result<Deployment> {
     let server = TestServer::start_demo(None)?;
     Ok(Deployment {
@@ -86,8 +77,8 @@ async fn postgres_s3() -> anyhow::Result<Deployment> {
     let scratch = TempDir::new("bench-pg-s3")?;
     let url = pg::shared().create_database().await?;
     let s3 = S3Server::start(&scratch.path().join("s3")).await;
-    let env = s3_env(&s3);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = s3.server_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = TestServer::start_demo_with_env(Some(&url), &env)?;
     let mut processes = vec![("choucha-server".to_owned(), server.pid())];
     processes.extend(s3.pid().map(|p| ("s3s-fs".to_owned(), p)));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use crate::s3::{BUCKET, S3Server};
 use crate::{TempDir, TestServer, free_port, pg, workspace_root};
 
 /// The load balancer config the tests and `docs/deploy.md` share.
@@ -143,14 +143,9 @@ impl Cluster {
         let scratch = TempDir::new("cluster")?;
         let database_url = pg::shared().create_database().await?;
         let s3 = S3Server::start(&scratch.path().join("s3")).await;
-        let endpoint = s3.endpoint();
-        let env = [
-            ("CHOUCHA_S3_ENDPOINT", endpoint.as_str()),
-            ("CHOUCHA_S3_BUCKET", BUCKET),
-            ("CHOUCHA_S3_ACCESS_KEY", ACCESS_KEY),
-            ("CHOUCHA_S3_SECRET_KEY", SECRET_KEY),
-            ("CHOUCHA_TRUSTED_PROXIES", "127.0.0.1"),
-        ];
+        let mut env = s3.server_env();
+        env.push(("CHOUCHA_TRUSTED_PROXIES", "127.0.0.1".to_owned()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let first = TestServer::start_demo_with_env(Some(&database_url), &env)?;
         let admin_token = first.token().to_owned();
         // Its own data directory: the instances share only the database

@@ -93,6 +93,16 @@ impl S3Server {
         self.child.id()
     }
 
+    /// The settings that point a `choucha-server` at this store.
+    pub fn server_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CHOUCHA_S3_ENDPOINT", self.endpoint()),
+            ("CHOUCHA_S3_BUCKET", BUCKET.to_owned()),
+            ("CHOUCHA_S3_ACCESS_KEY", ACCESS_KEY.to_owned()),
+            ("CHOUCHA_S3_SECRET_KEY", SECRET_KEY.to_owned()),
+        ]
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -21,8 +21,8 @@ pub fn listing_deadline(calendar: &WorkCalendar, inspected: CivilDate) -> NaiveD
 }
 
 /// Records that the company of `record_id` was listed on `listed_on` by
-/// decision `decision_no`. A date in the future or before the inspection
-/// is refused.
+/// decision `decision_no`. A date in the future is refused here, one
+/// before the inspection by the store.
 #[tracing::instrument(skip_all, fields(actor = %actor, record_id = %record_id))]
 pub async fn record_listing(
     store: &Store,
@@ -38,15 +38,9 @@ pub async fn record_listing(
             details: serde_json::json!({ "field": "listed_on" }),
         }
     })?;
-    let case = store.abnormal_case(record_id).await?.ok_or_else(|| {
-        ServiceError::NotFound(format!(
-            "记录 {record_id} 不是「通过登记的住所（经营场所）无法联系」的检查记录"
-        ))
-    })?;
-    let inspected = NaiveDate::parse_from_str(&case.inspection_date, "%Y-%m-%d").ok();
-    if date > today || inspected.is_some_and(|i| date < i) {
+    if date > today {
         return Err(ServiceError::BadInput {
-            message: format!("listed_on: 列入日期 {date} 须在检查日期之后、不晚于今天"),
+            message: format!("listed_on: 列入日期 {date} 晚于今天"),
             details: serde_json::json!({ "field": "listed_on" }),
         });
     }
