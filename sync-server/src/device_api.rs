@@ -28,13 +28,15 @@ const MAX_PUSH_BYTES: usize = crate::error::DEFAULT_JSON_LIMIT as usize;
 
 /// Routes a device calls with its token.
 pub fn device_routes(state: AppState) -> Router<AppState> {
+    // Pull authenticates itself: its token check is part of its one query.
+    let pull_route = Router::new().route("/api/v1/device/pull", get(pull));
     Router::new()
-        .route("/api/v1/device/pull", get(pull))
         .route("/api/v1/device/push", post(push))
         .route("/api/v1/device/tasks/{task_id}", get(task))
         .route("/api/v1/device/records/{record_id}", get(device_record))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .route_layer(middleware::from_fn_with_state(state, require_device))
+        .merge(pull_route)
 }
 
 /// Routes for supervisors (admin token): enrolment codes, revocation,
@@ -59,27 +61,36 @@ async fn require_device(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    if token.is_empty() {
+    let Some(token) = bearer_token(request.headers()) else {
         return ApiError::Unauthorized.into_response();
-    }
+    };
     match state.store.device_by_token(&token).await {
         Ok(Some(ctx)) => {
             request.extensions_mut().insert(ctx);
             next.run(request).await
         }
-        Ok(None) => match state.store.token_revoked(&token).await {
-            Ok(true) => ApiError::DeviceRevoked.into_response(),
-            Ok(false) => ApiError::Unauthorized.into_response(),
-            Err(e) => ApiError::from(e).into_response(),
-        },
+        Ok(None) => refused_token(&state, &token).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The bearer token of a request, if it has a non-empty one.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// The answer to a token no unrevoked device holds: a revoked device is
+/// told so (and wipes itself), anything else is unauthorised.
+async fn refused_token(state: &AppState, token: &str) -> Response {
+    match state.store.token_revoked(token).await {
+        Ok(true) => ApiError::DeviceRevoked.into_response(),
+        Ok(false) => ApiError::Unauthorized.into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -165,17 +176,21 @@ struct PullParams {
 
 async fn pull(
     State(state): State<AppState>,
-    Extension(device): Extension<DeviceCtx>,
+    headers: HeaderMap,
     Query(p): Query<PullParams>,
 ) -> Result<Response, ApiError> {
+    let Some(token) = bearer_token(&headers) else {
+        return Err(ApiError::Unauthorized);
+    };
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
-    Ok(Json(
-        state
-            .store
-            .pull(&device.officer_id, p.cursor, limit, &state.checklists)
-            .await?,
-    )
-    .into_response())
+    match state
+        .store
+        .pull_by_token(&token, p.cursor, limit, &state.checklists)
+        .await?
+    {
+        Some((_, page)) => Ok(Json(page).into_response()),
+        None => Ok(refused_token(&state, &token).await),
+    }
 }
 
 async fn push(

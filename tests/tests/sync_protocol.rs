@@ -124,6 +124,44 @@ async fn story(mut server: TestServer) {
     // Pulling again from the cursor gives nothing new.
     let (again, _, _) = dev.pull_all().await.unwrap();
     assert!(again.is_empty());
+    // Page by page: one item per page, `more` until the last, the same
+    // tasks in the same order.
+    let mut cursor = 0;
+    let mut paged = Vec::new();
+    loop {
+        let page: Value = client
+            .get(server.url(&format!("/api/v1/device/pull?cursor={cursor}&limit=1")))
+            .bearer_auth(&dev.enrolment.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 1, "{page}");
+        paged.extend(items.iter().map(|i| i["bundle"]["task"]["task_id"].clone()));
+        assert!(page["cursor"].as_i64().unwrap() > cursor || items.is_empty());
+        cursor = page["cursor"].as_i64().unwrap();
+        if !page["more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    let all: Vec<Value> = tasks.iter().map(|t| json!(t.task.task_id)).collect();
+    assert!(
+        all.len() >= 2,
+        "two tasks at least, so that paging is exercised"
+    );
+    assert_eq!(paged, all);
+    // An unknown token is unauthorised, not "revoked".
+    let bogus = client
+        .get(server.url("/api/v1/device/pull"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bogus.status(), 401);
+    assert_eq!(bogus.json::<Value>().await.unwrap()["code"], "unauthorized");
 
     // Another team's task: never data.
     let stranger_dev = enrol(&client, &server.base_url, server.token(), &stranger)
@@ -427,6 +465,10 @@ async fn story(mut server: TestServer) {
         .await
         .unwrap();
     assert_eq!(after.status(), 401);
+    assert_eq!(
+        after.json::<Value>().await.unwrap()["code"],
+        "device_revoked"
+    );
 
     // A supervisor returns the record; the device gets it on its next pull
     // and sends an amendment of that version; amending a stale version is a
