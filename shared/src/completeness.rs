@@ -33,8 +33,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::checklist::{Checklist, ChecklistRef, Evidence, Verdict};
 use crate::outcome::{Outcome, OutcomeKind, PremisesFound};
-use crate::plan::MemberRole;
-use crate::record::{Disposition, InspectionRecord, PhotoSubject, SignerRole};
+use crate::plan::{MemberRole, TeamMember};
+use crate::record::{
+    Disposition, InspectionRecord, PhotoSubject, Signature, SignatureRefusal, SignerRole,
+};
+use crate::value::Sha256Hex;
 
 /// Officers that must sign: the legal minimum on site.
 pub const MIN_OFFICER_SIGNATURES: usize = 2;
@@ -110,6 +113,36 @@ pub enum Violation {
     WarningNotRecorded,
     WitnessMissing,
     EnterpriseRefusalMissing,
+    /// A 复查 record sealed against another 复查 task than its own.
+    RecheckOfAnotherTask {
+        recheck_id: String,
+    },
+    /// A 复查 dated before the inspection it follows up.
+    RecheckBeforeInspection {
+        inspection_date: String,
+    },
+    /// An ordered finding has no 复查 result.
+    RecheckResultMissing {
+        finding_id: String,
+        /// The finding as officers know it: its item and description.
+        label: String,
+    },
+    /// A 复查 result names a finding the order does not.
+    RecheckUnknownFinding {
+        finding_id: String,
+    },
+    /// A finding not (fully) rectified without a note of what remains.
+    NotRectifiedWithoutNote {
+        finding_id: String,
+        /// The finding as officers know it: its item and description.
+        label: String,
+    },
+    /// An ordered finding has no photo of its state at the 复查.
+    RecheckPhotoMissing {
+        finding_id: String,
+        /// The finding as officers know it: its item and description.
+        label: String,
+    },
 }
 
 impl Violation {
@@ -199,6 +232,24 @@ impl Violation {
             Self::EnterpriseRefusalMissing => {
                 "Record the company's refusal to cooperate and to sign, with its reason".into()
             }
+            Self::RecheckOfAnotherTask { recheck_id } => {
+                format!("This follow-up record belongs to follow-up task {recheck_id}, not this one")
+            }
+            Self::RecheckBeforeInspection { inspection_date } => format!(
+                "The follow-up is dated before the inspection of {inspection_date}"
+            ),
+            Self::RecheckResultMissing { label, .. } => {
+                format!("\"{label}\": say whether it was rectified")
+            }
+            Self::RecheckUnknownFinding { finding_id } => {
+                format!("Finding {finding_id} is not under this rectification order")
+            }
+            Self::NotRectifiedWithoutNote { label, .. } => {
+                format!("\"{label}\" is not rectified: note what is still wrong")
+            }
+            Self::RecheckPhotoMissing { label, .. } => {
+                format!("\"{label}\": take a photo of its state now")
+            }
         }
     }
 }
@@ -285,6 +336,24 @@ impl fmt::Display for Violation {
             Self::EnterpriseRefusalMissing => {
                 f.write_str("须记录企业拒绝配合检查、拒绝签字的情况及理由")
             }
+            Self::RecheckOfAnotherTask { recheck_id } => {
+                write!(f, "该复查记录属于复查任务 {recheck_id}，不是本任务的记录")
+            }
+            Self::RecheckBeforeInspection { inspection_date } => {
+                write!(f, "复查日期不能早于检查日期 {inspection_date}")
+            }
+            Self::RecheckResultMissing { label, .. } => {
+                write!(f, "整改事项「{label}」尚未填写复查结果（是否已整改）")
+            }
+            Self::RecheckUnknownFinding { finding_id } => {
+                write!(f, "问题 {finding_id} 不在本责令整改通知书的整改事项中")
+            }
+            Self::NotRectifiedWithoutNote { label, .. } => {
+                write!(f, "整改事项「{label}」未整改到位，须说明仍存在的问题")
+            }
+            Self::RecheckPhotoMissing { label, .. } => {
+                write!(f, "整改事项「{label}」须拍摄整改情况照片")
+            }
         }
     }
 }
@@ -321,7 +390,7 @@ pub fn check(record: &InspectionRecord, checklist: &Checklist) -> Vec<Violation>
                     v.push(Violation::ProcessPhotoMissing);
                 }
             }
-            check_signatures(record, true, enterprise, &mut v);
+            check_signatures(&Signed::of(record), true, enterprise, &mut v);
         }
         outcome => {
             if !on_site {
@@ -332,7 +401,7 @@ pub fn check(record: &InspectionRecord, checklist: &Checklist) -> Vec<Violation>
             check_given_verdicts(record, checklist, &mut v);
             check_findings(record, &mut v);
             let enterprise = check_case(record, outcome, &mut v);
-            check_signatures(record, false, enterprise, &mut v);
+            check_signatures(&Signed::of(record), false, enterprise, &mut v);
         }
     }
     v
@@ -340,7 +409,7 @@ pub fn check(record: &InspectionRecord, checklist: &Checklist) -> Vec<Violation>
 
 /// What the enterprise must have done about signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Enterprise {
+pub(crate) enum Enterprise {
     /// Its representative signed, or the refusal is recorded with a reason.
     SignsOrRefuses,
     /// Its refusal is recorded with a reason (不配合).
@@ -528,22 +597,44 @@ fn check_findings(record: &InspectionRecord, v: &mut Vec<Violation>) {
     }
 }
 
-fn check_signatures(
-    record: &InspectionRecord,
+/// What a set of signatures signs, and who may sign it.
+pub(crate) struct Signed<'a> {
+    pub signatures: &'a [Signature],
+    pub refusal: Option<&'a SignatureRefusal>,
+    pub team: &'a [TeamMember],
+    /// The content the signatures must sign.
+    pub content_hash: Sha256Hex,
+}
+
+impl<'a> Signed<'a> {
+    fn of(record: &'a InspectionRecord) -> Self {
+        Self {
+            signatures: &record.signatures,
+            refusal: record.refusal.as_ref(),
+            team: &record.team,
+            content_hash: record.content_hash(),
+        }
+    }
+}
+
+/// The signing rules: every signature over the current content, at least
+/// two officers of the team, the team's experts when `experts_sign`, and
+/// the enterprise as `enterprise` says.
+pub(crate) fn check_signatures(
+    signed: &Signed<'_>,
     experts_sign: bool,
     enterprise: Enterprise,
     v: &mut Vec<Violation>,
 ) {
-    let content_hash = record.content_hash();
     let on_team = |role: MemberRole, id: &Option<String>| {
-        record
+        signed
             .team
             .iter()
             .any(|m| m.role == role && Some(&m.person_id) == id.as_ref())
     };
     let mut officers = BTreeSet::new();
-    for s in &record.signatures {
-        if s.content_hash != content_hash {
+    for s in signed.signatures {
+        if s.content_hash != signed.content_hash {
             v.push(Violation::SignatureStale {
                 name: s.name.clone(),
             });
@@ -566,12 +657,12 @@ fn check_signatures(
             found: officers.len(),
         });
     }
-    let experts = record
+    let experts = signed
         .team
         .iter()
         .filter(|m| experts_sign && m.role == MemberRole::Expert);
     for expert in experts {
-        let signed = record.signatures.iter().any(|s| {
+        let signed = signed.signatures.iter().any(|s| {
             s.role == SignerRole::Expert && s.person_id.as_deref() == Some(&expert.person_id)
         });
         if !signed {
@@ -580,11 +671,11 @@ fn check_signatures(
             });
         }
     }
-    let enterprise_signed = record
+    let enterprise_signed = signed
         .signatures
         .iter()
         .any(|s| s.role == SignerRole::EnterpriseRepresentative);
-    match (enterprise, &record.refusal) {
+    match (enterprise, signed.refusal) {
         (Enterprise::Absent, _) => {}
         (Enterprise::SignsOrRefuses, _) if enterprise_signed => {}
         (Enterprise::SignsOrRefuses, None) => v.push(Violation::EnterpriseSignatureMissing),

@@ -53,10 +53,23 @@ pub enum FollowUpAction {
     CaseFiled { case_no: String },
     /// The case is concluded (结案).
     CaseClosed { note: String },
+    /// A transfer keeps the finding under continued supervision
+    /// (加强后续监管) until a check ends it: `next_check` is when the bureau
+    /// looks at it again. Stored transfers from before had none.
     Transfer {
         to: TransferTo,
         organ: String,
         reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_check: Option<CivilDate>,
+    },
+    /// A check of a finding under continued supervision: what was found,
+    /// and the next check, or none to end the supervision (closing it).
+    SupervisionCheck {
+        checked_on: CivilDate,
+        note: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_check: Option<CivilDate>,
     },
 }
 
@@ -70,6 +83,7 @@ impl FollowUpAction {
             Self::CaseFiled { .. } => "case_filed",
             Self::CaseClosed { .. } => "case_closed",
             Self::Transfer { .. } => "transfer",
+            Self::SupervisionCheck { .. } => "supervision_check",
         }
     }
 }
@@ -87,8 +101,14 @@ pub struct FindingState {
     pub kind: DispositionKind,
     pub order_no: Option<String>,
     pub deadline: Option<String>,
+    /// 立案编号, once a case is filed.
+    pub case_no: Option<String>,
+    /// The transfer's reference (移送文号).
     pub reference: Option<String>,
     pub organ: Option<String>,
+    /// Under continued supervision after a transfer: when it is next
+    /// checked.
+    pub next_check: Option<String>,
     pub followed_up_on: Option<String>,
     pub outcome: Option<String>,
     pub closed: bool,
@@ -124,6 +144,20 @@ fn required(field: &'static str, value: &str, what: &str) -> Result<String, Foll
         return Err(invalid(field, format!("{what}过长（最多 200 字）")));
     }
     Ok(v.to_owned())
+}
+
+/// A next-check date, which must lie after `today`.
+fn next_check_after(
+    next_check: Option<CivilDate>,
+    today: NaiveDate,
+) -> Result<Option<String>, FollowUpError> {
+    match next_check {
+        Some(d) if d.date() <= today => Err(invalid(
+            "next_check",
+            format!("下次检查日期 {d} 须晚于今天"),
+        )),
+        d => Ok(d.map(|d| d.to_string())),
+    }
 }
 
 impl FindingState {
@@ -195,11 +229,13 @@ impl FindingState {
             }
             FollowUpAction::CaseFiled { case_no } => {
                 after.kind = DispositionKind::CaseFiled;
-                after.reference = Some(required("case_no", case_no, "立案编号")?);
+                after.case_no = Some(required("case_no", case_no, "立案编号")?);
                 after.closed = false;
             }
             FollowUpAction::CaseClosed { note } => {
-                if self.kind != DispositionKind::CaseFiled {
+                // Rows from before `case_no` kept the case number in
+                // `reference` with the kind 立案.
+                if self.case_no.is_none() && self.kind != DispositionKind::CaseFiled {
                     return Err(FollowUpError::Conflict(format!(
                         "问题 {} 没有立案，无从结案",
                         self.finding_id
@@ -212,11 +248,37 @@ impl FindingState {
                 to,
                 organ,
                 reference,
+                next_check,
             } => {
                 after.kind = to.kind();
                 after.organ = Some(required("organ", organ, "接收机关")?);
                 after.reference = Some(required("reference", reference, "移送文号")?);
-                after.closed = true;
+                let next = next_check_after(*next_check, today)?.ok_or_else(|| {
+                    invalid("next_check", "移送后须继续监管，请填写下次检查日期".into())
+                })?;
+                after.next_check = Some(next);
+                after.closed = false;
+            }
+            FollowUpAction::SupervisionCheck {
+                checked_on,
+                note,
+                next_check,
+            } => {
+                if self.next_check.is_none() || self.closed {
+                    return Err(FollowUpError::Conflict(format!(
+                        "问题 {} 不在后续监管中，无从记录监管检查",
+                        self.finding_id
+                    )));
+                }
+                if checked_on.date() > today {
+                    return Err(invalid(
+                        "checked_on",
+                        format!("检查日期 {checked_on} 晚于今天"),
+                    ));
+                }
+                required("note", note, "检查情况")?;
+                after.next_check = next_check_after(*next_check, today)?;
+                after.closed = after.next_check.is_none();
             }
         }
         after.overdue = after.is_overdue(today);
@@ -240,8 +302,10 @@ mod tests {
             kind,
             order_no: None,
             deadline: None,
+            case_no: None,
             reference: None,
             organ: None,
+            next_check: None,
             followed_up_on: None,
             outcome: None,
             closed: false,
@@ -274,6 +338,12 @@ mod tests {
                 to: TransferTo::Judicial,
                 organ: "o".into(),
                 reference: "r".into(),
+                next_check: None,
+            },
+            FollowUpAction::SupervisionCheck {
+                checked_on: CivilDate::parse("2026-01-02").unwrap(),
+                note: "n".into(),
+                next_check: None,
             },
         ];
         for a in actions {
@@ -357,5 +427,77 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_transfer_keeps_the_finding_under_supervision_beside_its_case() {
+        let today = day("2026-04-01");
+        let f = finding(DispositionKind::RectificationOrder);
+        let filed = f
+            .after(
+                &FollowUpAction::CaseFiled {
+                    case_no: "渝市监立〔2026〕7号".into(),
+                },
+                "2026-03-01",
+                today,
+            )
+            .unwrap();
+        let transfer = |next_check: Option<&str>| FollowUpAction::Transfer {
+            to: TransferTo::Judicial,
+            organ: "区公安分局".into(),
+            reference: "渝市监移〔2026〕3号".into(),
+            next_check: next_check.map(|d| CivilDate::parse(d).unwrap()),
+        };
+        // A transfer needs its next check, after today.
+        for bad in [None, Some("2026-04-01")] {
+            let e = filed
+                .after(&transfer(bad), "2026-03-01", today)
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    FollowUpError::Invalid {
+                        field: "next_check",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
+        let moved = filed
+            .after(&transfer(Some("2026-06-01")), "2026-03-01", today)
+            .unwrap();
+        assert!(!moved.closed, "a transfer does not close the finding");
+        assert_eq!(moved.kind, DispositionKind::TransferredToJudicial);
+        assert_eq!(moved.case_no.as_deref(), Some("渝市监立〔2026〕7号"));
+        assert_eq!(moved.reference.as_deref(), Some("渝市监移〔2026〕3号"));
+        assert_eq!(moved.next_check.as_deref(), Some("2026-06-01"));
+        // A check with a further date keeps it; one without ends it.
+        let check = |next: Option<&str>| FollowUpAction::SupervisionCheck {
+            checked_on: CivilDate::parse("2026-04-01").unwrap(),
+            note: "已移送，正在侦查".into(),
+            next_check: next.map(|d| CivilDate::parse(d).unwrap()),
+        };
+        let kept = moved
+            .after(&check(Some("2026-09-01")), "2026-03-01", today)
+            .unwrap();
+        assert!(!kept.closed);
+        assert_eq!(kept.next_check.as_deref(), Some("2026-09-01"));
+        let ended = kept.after(&check(None), "2026-03-01", today).unwrap();
+        assert!(ended.closed && ended.next_check.is_none());
+        // Not under supervision: refused.
+        let e = f.after(&check(None), "2026-03-01", today).unwrap_err();
+        assert!(matches!(e, FollowUpError::Conflict(_)));
+        // The case can still be closed after the transfer.
+        let closed = moved
+            .after(
+                &FollowUpAction::CaseClosed {
+                    note: "结案".into(),
+                },
+                "2026-03-01",
+                today,
+            )
+            .unwrap();
+        assert!(closed.closed);
     }
 }

@@ -18,6 +18,8 @@
 //! * [`completeness`] — the rules a record must satisfy before sealing.
 //! * [`conclusion`] — the conclusion (检查结论) the verdicts lead to under
 //!   the checklist's rules.
+//! * [`recheck`] — 复查: the follow-up visit of a rectification order, its
+//!   task and record and their sealing rules.
 //! * [`review`] — review states and published result categories (一公开).
 //! * [`calendar`] — working days and the 20-working-day publication deadline.
 
@@ -32,6 +34,7 @@ pub mod followup;
 pub mod outcome;
 pub mod pad;
 pub mod plan;
+pub mod recheck;
 pub mod record;
 pub mod review;
 pub mod sync;

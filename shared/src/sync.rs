@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::checklist::Checklist;
 use crate::directory::Target;
 use crate::plan::Task;
+use crate::recheck::{RecheckRecord, RecheckTask};
 use crate::record::{InspectionRecord, ItemEntry, Photo};
 use crate::review::ReviewState;
 use crate::value::Sha256Hex;
@@ -52,6 +53,8 @@ pub enum EntryPayload {
         replaces: Sha256Hex,
         record: InspectionRecord,
     },
+    /// A 复查 (follow-up visit of a rectification order) was sealed.
+    RecheckSealed { record: RecheckRecord },
 }
 
 impl EntryPayload {
@@ -64,6 +67,7 @@ impl EntryPayload {
             Self::PhotoTaken { .. } => "photo_taken",
             Self::Sealed { .. } => "sealed",
             Self::Amended { .. } => "amended",
+            Self::RecheckSealed { .. } => "recheck_sealed",
         }
     }
 
@@ -73,6 +77,7 @@ impl EntryPayload {
             | Self::ItemSet { record_id, .. }
             | Self::PhotoTaken { record_id, .. } => *record_id,
             Self::Sealed { record } | Self::Amended { record, .. } => record.record_id,
+            Self::RecheckSealed { record } => record.record_id,
         }
     }
 }
@@ -300,6 +305,10 @@ pub enum FeedItem {
     },
     Returned {
         r#return: RecordReturn,
+    },
+    /// A 复查 for the team: a rectification order's deadline is coming.
+    RecheckAssigned {
+        task: Box<RecheckTask>,
     },
 }
 

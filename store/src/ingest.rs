@@ -115,13 +115,20 @@ async fn apply_group(
     let mut facts = Facts::load(tx, backend, device, entries).await?;
     let received = parse_time(received_at)?;
     let mut writes = Writes::default();
-    let refusals = entries
+    let mut refusals = entries
         .iter()
         .map(|e| facts.decide(e, received, catalogue, &mut writes))
         .collect::<Result<Vec<_>, _>>()?;
     writes
         .apply(tx, &device.device_id, received_at, &facts.flags)
         .await?;
+    // 复查 records are few and touch other rows (their task, its
+    // findings): each is decided and written on its own.
+    for (i, e) in entries.iter().enumerate() {
+        if let EntryPayload::RecheckSealed { record } = &e.payload {
+            refusals[i] = super::recheck::ingest(tx, backend, device, record, received_at).await?;
+        }
+    }
     Ok(refusals)
 }
 
@@ -175,7 +182,9 @@ fn task_of(payload: &EntryPayload) -> Option<&str> {
         EntryPayload::Sealed { record } | EntryPayload::Amended { record, .. } => {
             Some(&record.task_id)
         }
-        EntryPayload::ItemSet { .. } | EntryPayload::PhotoTaken { .. } => None,
+        EntryPayload::ItemSet { .. }
+        | EntryPayload::PhotoTaken { .. }
+        | EntryPayload::RecheckSealed { .. } => None,
     }
 }
 

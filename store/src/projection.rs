@@ -354,62 +354,62 @@ async fn index_batch(
     index_versions(tx, &values).await
 }
 
-/// The columns a finding's disposition fills: order number, deadline,
-/// reference, organ, follow-up date and outcome, and whether it is closed.
-type DispositionColumns = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    bool,
-);
+/// The columns a finding's disposition fills.
+#[derive(Default)]
+struct DispositionColumns {
+    order_no: Option<String>,
+    deadline: Option<String>,
+    requirements: Option<String>,
+    case_no: Option<String>,
+    reference: Option<String>,
+    organ: Option<String>,
+    followed_up_on: Option<String>,
+    outcome: Option<String>,
+    closed: bool,
+}
 
 fn disposition_columns(d: &Disposition) -> DispositionColumns {
     match d {
         Disposition::RectificationOrder {
             order_no,
             deadline,
+            requirements,
             follow_up,
-            ..
-        } => (
-            Some(order_no.clone()),
-            Some(deadline.to_string()),
-            None,
-            None,
-            follow_up.as_ref().map(|f| f.inspected_on.to_string()),
-            follow_up.as_ref().map(|f| f.outcome.as_str().to_owned()),
-            follow_up
+        } => DispositionColumns {
+            order_no: Some(order_no.clone()),
+            deadline: Some(deadline.to_string()),
+            requirements: Some(requirements.clone()),
+            followed_up_on: follow_up.as_ref().map(|f| f.inspected_on.to_string()),
+            outcome: follow_up.as_ref().map(|f| f.outcome.as_str().to_owned()),
+            closed: follow_up
                 .as_ref()
                 .is_some_and(|f| f.outcome == RectificationOutcome::Rectified),
-        ),
-        Disposition::CaseFiled { case_no } => {
-            (None, None, case_no.clone(), None, None, None, false)
-        }
+            ..Default::default()
+        },
+        Disposition::CaseFiled { case_no } => DispositionColumns {
+            case_no: case_no.clone(),
+            ..Default::default()
+        },
+        // A transfer keeps the finding under continued supervision
+        // (加强后续监管): open until the console ends it.
         Disposition::TransferredToJudicial { organ, reference }
-        | Disposition::TransferredToDiscipline { organ, reference } => (
-            None,
-            None,
-            reference.clone(),
-            Some(organ.clone()),
-            None,
-            None,
-            true,
-        ),
+        | Disposition::TransferredToDiscipline { organ, reference } => DispositionColumns {
+            reference: reference.clone(),
+            organ: Some(organ.clone()),
+            ..Default::default()
+        },
         Disposition::NoticeToDepartment {
             department,
             reference,
-        } => (
-            None,
-            None,
-            reference.clone(),
-            Some(department.clone()),
-            None,
-            None,
-            true,
-        ),
-        Disposition::FixedOnSite { .. } => (None, None, None, None, None, None, true),
+        } => DispositionColumns {
+            reference: reference.clone(),
+            organ: Some(department.clone()),
+            ..Default::default()
+        },
+        Disposition::FixedOnSite { .. } => DispositionColumns {
+            closed: true,
+            ..Default::default()
+        },
     }
 }
 
@@ -474,7 +474,7 @@ async fn index_findings(
         }
     }
     rows.reverse();
-    const COLUMNS: usize = 17;
+    const COLUMNS: usize = 19;
     let at = now();
     for part in rows.chunks(50) {
         let values: Vec<String> = (0..part.len())
@@ -482,19 +482,19 @@ async fn index_findings(
             .collect();
         let sql = format!(
             "INSERT INTO oversight_findings (finding_id, record_id, version, task_id, plan_id, jurisdiction, category, item_id, description, \
-             kind, order_no, deadline, reference, organ, followed_up_on, outcome, closed, managed, updated_at) \
+             kind, order_no, deadline, reference, organ, followed_up_on, outcome, closed, requirements, case_no, managed, updated_at) \
              VALUES {} \
              ON CONFLICT (finding_id) DO UPDATE SET version = excluded.version, description = excluded.description, \
              item_id = excluded.item_id, kind = excluded.kind, order_no = excluded.order_no, deadline = excluded.deadline, \
              reference = excluded.reference, organ = excluded.organ, followed_up_on = excluded.followed_up_on, \
-             outcome = excluded.outcome, closed = excluded.closed, updated_at = excluded.updated_at \
+             outcome = excluded.outcome, closed = excluded.closed, requirements = excluded.requirements, \
+             case_no = excluded.case_no, updated_at = excluded.updated_at \
              WHERE oversight_findings.managed = 0",
             values.join(", ")
         );
         let mut q = sqlx::query(&sql).bind(&at);
         for (v, facts, f) in part {
-            let (order_no, deadline, reference, organ, followed_up_on, outcome, closed) =
-                disposition_columns(&f.disposition);
+            let c = disposition_columns(&f.disposition);
             q = q
                 .bind(f.finding_id.to_string())
                 .bind(v.record.record_id.to_string())
@@ -506,15 +506,31 @@ async fn index_findings(
                 .bind(f.item_id.clone().unwrap_or_default())
                 .bind(f.description.clone())
                 .bind(f.disposition.kind().as_str())
-                .bind(order_no)
-                .bind(deadline)
-                .bind(reference)
-                .bind(organ)
-                .bind(followed_up_on)
-                .bind(outcome)
-                .bind(i64::from(closed));
+                .bind(c.order_no)
+                .bind(c.deadline)
+                .bind(c.reference)
+                .bind(c.organ)
+                .bind(c.followed_up_on)
+                .bind(c.outcome)
+                .bind(i64::from(c.closed))
+                .bind(c.requirements)
+                .bind(c.case_no);
         }
         q.execute(&mut **tx).await?;
+    }
+    // Orders issued on site get their 复查 task now.
+    let ordered: Vec<String> = versions
+        .iter()
+        .filter(|(v, _)| {
+            v.record
+                .findings
+                .iter()
+                .any(|f| matches!(f.disposition, Disposition::RectificationOrder { .. }))
+        })
+        .map(|(v, _)| v.record.task_id.clone())
+        .collect();
+    if !ordered.is_empty() {
+        super::recheck::ensure_tasks(tx, &ordered).await?;
     }
     Ok(())
 }

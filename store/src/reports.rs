@@ -109,7 +109,9 @@ impl Store {
         );
         let problems: Vec<P> = sqlx::query_as(
         "SELECT f.jurisdiction, f.category, o.target_name, o.target_key, o.inspection_date, f.item_id, f.description, \
-         f.kind, f.deadline, f.reference, f.outcome, f.closed FROM oversight_findings f \
+         f.kind, f.deadline, \
+         CASE WHEN f.case_no IS NULL THEN f.reference WHEN f.reference IS NULL THEN f.case_no ELSE f.case_no || '；' || f.reference END, \
+         f.outcome, f.closed FROM oversight_findings f \
          JOIN oversight_records o ON o.record_id = f.record_id AND o.version = f.version \
          WHERE ($1 = '' OR f.plan_id = $1) AND ($2 = '' OR f.jurisdiction = $2) \
          ORDER BY f.jurisdiction, o.inspection_date, o.target_name, f.finding_id",

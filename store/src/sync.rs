@@ -262,7 +262,7 @@ impl Store {
             "SELECT device_id FROM devices WHERE token_hash = $1 AND revoked_at IS NOT NULL",
         )
         .bind(token_hash(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         Ok(row.is_some())
     }
@@ -282,7 +282,7 @@ impl Store {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT device_id, officer_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
                 .bind(&hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await?;
         let ctx = row.map(|(device_id, officer_id)| DeviceCtx {
             device_id,
@@ -449,7 +449,7 @@ impl Store {
         .bind(token_hash(token))
         .bind(cursor)
         .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         let Some((device_id, officer_id, ..)) = rows.first().cloned() else {
             return Ok(None);
@@ -493,6 +493,16 @@ impl Store {
                         }
                         items.push(FeedItem::TaskAssigned {
                             bundle: Box::new(bundle),
+                        });
+                    }
+                }
+                "recheck" => {
+                    // Left out once done or with nothing left to re-check.
+                    let mut conn = self.pool.acquire().await?;
+                    let task = super::recheck::load(&mut conn, &ref_id).await?;
+                    if let Some(task) = task.and_then(super::recheck::Loaded::for_device) {
+                        items.push(FeedItem::RecheckAssigned {
+                            task: Box::new(task),
                         });
                     }
                 }

@@ -181,7 +181,7 @@ impl Template {
                 .await?;
         }
         // A PostgreSQL template must have nobody connected to be copied.
-        store.raw_pool().close().await;
+        store.close().await;
         Ok(Self {
             topology,
             dir,
@@ -425,7 +425,7 @@ impl World {
         if let Some(old) = self.servers[i].take() {
             if old.store.backend() == Backend::Postgres {
                 // A dead process's connections are closed by its OS.
-                old.store.raw_pool().close().await;
+                old.store.close().await;
             }
         }
         let state = open_server(&self.dir, self.database_url.as_deref(), &self.full).await?;
@@ -939,7 +939,7 @@ async fn run_in(
     }
     check(&mut w).await.context("checking the invariants")?;
     for state in w.servers.iter_mut().filter_map(Option::take) {
-        state.store.raw_pool().close().await;
+        state.store.close().await;
     }
     Ok(w.out)
 }

@@ -8,6 +8,9 @@
 //!    previewed, a refused seal listing the violations, four signatures
 //!    drawn with pointer actions, the seal; then the server is back, the
 //!    app syncs and the server holds the submitted record.
+//!    The inspection's rectification order then comes back as a 复查 task:
+//!    pulled, done on its screen (a refused seal, the result, photos,
+//!    signatures), sealed and synced; the console shows the finding closed.
 //! 2. The network drops in the middle of the sync (server stopped behind a
 //!    slow link, then restarted): the app finishes on its own and the
 //!    server holds every log entry exactly once.
@@ -433,7 +436,115 @@ async fn a_whole_inspection_in_the_app_window_offline_then_synced() -> anyhow::R
     )
     .await?;
     app.screenshot("tasks-submitted").await?;
+
+    // The order's 复查 comes back as field work.
+    let finding_id = record["findings"][0]["finding_id"]
+        .as_str()
+        .context("finding id")?
+        .to_owned();
+    recheck_in_the_window(&mut app, &server).await?;
     app.close().await?;
+    // The server took it: the finding is closed, its 复查 shown.
+    choucha_tests::console::set_demo_passwords(&server)?;
+    let s = choucha_tests::console::Session::login(
+        &server.base_url,
+        "zhiliangke",
+        choucha_tests::console::PASSWORD,
+    )
+    .await?;
+    let (status, html) = s.get(&format!("/console/followup/{finding_id}")).await?;
+    assert_eq!(status, 200);
+    assert!(html.contains("已复查") && html.contains("已整改"), "{html}");
+    Ok(())
+}
+
+/// Pulls the 复查 of the inspection's order, does it on its screen — a
+/// refused seal first, then the result, the photos and the signatures —
+/// seals it and syncs.
+async fn recheck_in_the_window(app: &mut FieldApp, server: &TestServer) -> anyhow::Result<()> {
+    let _ = server;
+    app.click("#nav-sync").await?;
+    app.wait("#screen-sync").await?;
+    app.click("#sync-now").await?;
+    app.wait_text("#sync-headline", "已全部同步").await?;
+    app.click("#nav-tasks").await?;
+    app.wait(".recheck-card").await?;
+    app.wait_text(".recheck-card .deadline", "天后到期").await?;
+    app.wait_text(".recheck-card .recheck-state", "待复查")
+        .await?;
+    app.screenshot("recheck-listed").await?;
+    app.click(".recheck-card").await?;
+    app.wait("#screen-recheck").await?;
+    app.wait_text("#recheck-order", "17号").await?;
+    app.click("#recheck-start").await?;
+    app.wait(".recheck-finding").await?;
+    // Sealing now is refused, listing what is missing.
+    app.click("#recheck-seal").await?;
+    app.wait_text("#error", "不能封存").await?;
+    app.wait(".violation.refused").await?;
+    app.screenshot("recheck-seal-refused").await?;
+    app.click(".recheck-outcome[data-outcome='rectified']")
+        .await?;
+    app.wait(".recheck-outcome.chosen[data-outcome='rectified']")
+        .await?;
+    app.fill("#recheck-note-0", "已送检，检定证书已张贴")
+        .await?;
+    app.click("#recheck-order").await?;
+    app.attach("#recheck-gate-input", &fixture("gate.jpg"))
+        .await?;
+    wait_count(app, ".gate-photos img", 1).await?;
+    app.attach("#recheck-photo-0", &fixture("item.jpg")).await?;
+    wait_count(app, "img.recheck-thumb", 1).await?;
+    let members: Vec<String> = {
+        let mut v = Vec::new();
+        for e in app
+            .client
+            .find_all(Locator::Css("#screen-recheck .signer[data-person]"))
+            .await?
+        {
+            v.push(e.attr("data-person").await?.unwrap_or_default());
+        }
+        v
+    };
+    anyhow::ensure!(members.len() >= 2, "team on the 复查 screen: {members:?}");
+    for (k, person) in members.iter().enumerate() {
+        app.click(&format!(".sign-btn[data-signer='{person}']"))
+            .await?;
+        app.wait("#pad").await?;
+        app.draw_signature("#pad", 20.0 + k as f64).await?;
+        app.wait_js(
+            "document.querySelector('#pad-save') && !document.querySelector('#pad-save').disabled",
+            Duration::from_secs(10),
+        )
+        .await?;
+        app.click("#pad-save").await?;
+        app.wait(&format!(
+            ".signer[data-person='{person}'] .sig-status[data-status='signed']"
+        ))
+        .await?;
+    }
+    app.fill("#ent-name", "赵建华").await?;
+    app.click(".sign-btn[data-signer='enterprise']").await?;
+    app.wait("#pad").await?;
+    app.draw_signature("#pad", 27.0).await?;
+    app.click("#pad-save").await?;
+    wait_count(
+        app,
+        "#screen-recheck .sig-status[data-status='signed']",
+        members.len() + 1,
+    )
+    .await?;
+    app.wait("#recheck-ok").await?;
+    app.screenshot("recheck-complete").await?;
+    app.click("#recheck-seal").await?;
+    app.wait("#recheck-sealed").await?;
+    app.click("#nav-sync").await?;
+    app.wait("#screen-sync").await?;
+    app.click("#sync-now").await?;
+    app.wait_text("#sync-headline", "已全部同步").await?;
+    app.click("#nav-tasks").await?;
+    app.wait_text(".recheck-card .recheck-state", "已封存")
+        .await?;
     Ok(())
 }
 

@@ -3,8 +3,11 @@
 //! by a simulated device (a proof-of-duty flag for the gate photo taken
 //! 5 km away; return it with a comment on one item, the device receives the
 //! return and amends, approve the amendment), publish it, export the PDF
-//! and the XLSX summary and read them back, and load the public page as an
-//! anonymous visitor: the result is there, nothing personal is.
+//! and the XLSX summary and read them back; see a company not found at its
+//! registered address (its evidence, its 经营异常名录 deadline) and the 复查
+//! of a rectification order synced from the field app's engine, escalating
+//! the finding not rectified; and load the public page as an anonymous
+//! visitor: the result is there, nothing personal is.
 //! Screenshots go to `target/console-screenshots/`.
 
 mod console_support;
@@ -227,6 +230,56 @@ async fn console_in_chromium() {
         "{cells:?}"
     );
 
+    // Field work beyond the walk-through, done on the field app's engine
+    // and synced: a company not found at its registered address, and the
+    // 复查 of a rectification order (one finding rectified, one not).
+    let field = field_work(&server).await;
+    b.goto(&format!("{base}/console/records/{}", field.unreachable))
+        .await
+        .unwrap();
+    b.wait("#outcome[data-outcome='unreachable']")
+        .await
+        .unwrap();
+    b.wait_text("#outcome-evidence", "卷帘门紧闭")
+        .await
+        .unwrap();
+    b.screenshot("record-unreachable").await.unwrap();
+    b.goto(&format!("{base}/console/abnormal")).await.unwrap();
+    b.wait_text(
+        &format!("tr[data-record='{}']", field.unreachable),
+        "待列入",
+    )
+    .await
+    .unwrap();
+    b.screenshot("abnormal-listing-due").await.unwrap();
+    b.goto(&format!("{base}/console/followup/{}", field.rectified))
+        .await
+        .unwrap();
+    b.wait_text("#rechecks .recheck-result", "已整改")
+        .await
+        .unwrap();
+    b.wait_text("#finding-closed", "是").await.unwrap();
+    b.screenshot("finding-rechecked").await.unwrap();
+    b.goto(&format!("{base}/console/followup/{}", field.not_rectified))
+        .await
+        .unwrap();
+    b.wait_text("#rechecks .recheck-result", "未整改")
+        .await
+        .unwrap();
+    b.wait_text("#finding-closed", "否").await.unwrap();
+    // Escalated from the page: a case is filed.
+    b.fill(
+        "#form-case input[name='case_no']",
+        "渝高新市监立〔2026〕9号",
+    )
+    .await
+    .unwrap();
+    b.click("#form-case button").await.unwrap();
+    b.wait_text("#finding-case", "渝高新市监立〔2026〕9号")
+        .await
+        .unwrap();
+    b.screenshot("finding-escalated").await.unwrap();
+
     // The public page, as an anonymous visitor.
     b.forget_cookies().await.unwrap();
     b.goto(&format!("{base}/public")).await.unwrap();
@@ -261,6 +314,89 @@ async fn console_in_chromium() {
 }
 
 /// Every non-empty cell of every sheet, as text.
+/// What [`field_work`] left on the server.
+struct FieldWork {
+    unreachable: uuid::Uuid,
+    rectified: uuid::Uuid,
+    not_rectified: uuid::Uuid,
+    _root: tempfile::TempDir,
+}
+
+/// On the field app's engine, synced to `server`: a metrology inspection
+/// with two findings under one order, then its 复查 (the first finding
+/// rectified, the second not); and, by an officer of another on-site task,
+/// a company not found at its registered address.
+async fn field_work(server: &TestServer) -> FieldWork {
+    use choucha_shared::record::RectificationOutcome;
+    use choucha_tests::field::{
+        admin_get, inspect_with_order, recheck, seal_unreachable, sync_all, tablet,
+    };
+    let draw = admin_get(server, "/api/v1/draws/GXQ-2023-ZBJR-D1")
+        .await
+        .unwrap();
+    let tasks = draw["tasks"].as_array().unwrap();
+    let officer = |t: &serde_json::Value| {
+        t["team"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["role"] == "officer")
+            .and_then(|m| m["person_id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let metrology = tasks.iter().find(|t| t["category"] == "metrology").unwrap();
+    let other = tasks
+        .iter()
+        .find(|t| {
+            !matches!(t["category"].as_str(), Some("metrology" | "standard"))
+                && officer(t) != officer(metrology)
+        })
+        .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let app = tablet(server, &officer(metrology), root.path(), "平板甲")
+        .await
+        .unwrap();
+    let (_, findings, _) = inspect_with_order(
+        &app,
+        metrology["task_id"].as_str().unwrap(),
+        "渝高新市监责改〔2026〕30号",
+        2,
+    )
+    .unwrap();
+    sync_all(&app).await.unwrap();
+    sync_all(&app).await.unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&choucha_app_core::app::china_time())
+        .date_naive();
+    let task = app.rechecks(today).unwrap().remove(0).task;
+    recheck(
+        &app,
+        &task.recheck_id,
+        &[
+            (findings[0], RectificationOutcome::Rectified, None),
+            (
+                findings[1],
+                RectificationOutcome::NotRectified,
+                Some("台账仍未建立"),
+            ),
+        ],
+    )
+    .unwrap();
+    sync_all(&app).await.unwrap();
+    let other_app = tablet(server, &officer(other), root.path(), "平板乙")
+        .await
+        .unwrap();
+    let unreachable = seal_unreachable(&other_app, other["task_id"].as_str().unwrap()).unwrap();
+    sync_all(&other_app).await.unwrap();
+    FieldWork {
+        unreachable,
+        rectified: findings[0],
+        not_rectified: findings[1],
+        _root: root,
+    }
+}
+
 fn xlsx_cells(path: &std::path::Path) -> Vec<String> {
     use calamine::{Reader, Xlsx, open_workbook};
     let mut wb: Xlsx<_> = open_workbook(path).expect("an XLSX file");

@@ -619,6 +619,7 @@ async fn story(database_url: Option<&str>) {
             to: TransferTo::Judicial,
             organ: "区公安分局".into(),
             reference: "渝市监移〔2023〕3号".into(),
+            next_check: Some(CivilDate::new(later + Duration::days(30)).unwrap()),
         },
         later,
     )
@@ -629,6 +630,8 @@ async fn story(database_url: Option<&str>) {
         choucha_shared::record::DispositionKind::TransferredToJudicial
     );
     assert_eq!(t.reference.as_deref(), Some("渝市监移〔2023〕3号"));
+    assert!(!t.closed, "a transfer keeps the finding under supervision");
+    assert!(t.next_check.is_some());
 
     // Disclosure: only approved records; nothing personal in the feeds.
     let e = service::disclosure::publish(

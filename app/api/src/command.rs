@@ -30,6 +30,11 @@ pub struct TaskId {
     pub task_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecheckId {
+    pub recheck_id: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordId {
     pub record_id: Uuid,
@@ -77,9 +82,9 @@ pub mod cmd {
     use super::*;
     use crate::{
         AddFinding as AddFindingReq, EnrolTarget, EnrolmentView, Home as HomeView,
-        Inspection as InspectionView, LocationFix as Fix, OrderView, PhotoTaken, Refusal,
-        SetItem as SetItemReq, Settings, Sign as SignReq, SyncView, TaskDetail as Detail,
-        UiTiming as Timing,
+        Inspection as InspectionView, LocationFix as Fix, OrderView, PhotoTaken, RecheckPhotoTaken,
+        RecheckView, Refusal, SetItem as SetItemReq, SetRecheckResult as SetRecheckResultReq,
+        Settings, Sign as SignReq, SyncView, TaskDetail as Detail, UiTiming as Timing,
     };
 
     commands! {
@@ -107,6 +112,16 @@ pub mod cmd {
         SaveSettings = "save_settings", Settings => Settings;
         LocationFix = "location_fix", Fix => (), serial = false;
         UiTiming = "ui_timing", Timing => (), serial = false;
+        /// 复查: one task with its record as it stands.
+        Recheck = "recheck", RecheckId => RecheckView, serial = false;
+        StartRecheck = "start_recheck", RecheckId => RecheckView;
+        SetRecheckResult = "set_recheck_result", SetRecheckResultReq => RecheckView;
+        /// Raw body as for [`TakePhoto`]: the photo of the gate or of a
+        /// finding's state now.
+        TakeRecheckPhoto = "take_recheck_photo", NoArgs => RecheckPhotoTaken;
+        SignRecheck = "sign_recheck", SignReq => RecheckView;
+        RecheckRefusal = "recheck_refusal", Refusal => RecheckView;
+        SealRecheck = "seal_recheck", RecordId => RecheckView;
     }
 }
 

@@ -8,7 +8,10 @@ use choucha_shared::checklist::{Checklist, Verdict};
 use choucha_shared::completeness::Violation;
 use choucha_shared::directory::Target;
 use choucha_shared::plan::TeamMember;
-use choucha_shared::record::{Finding, InspectionRecord, PhotoSubject, SignerRole};
+use choucha_shared::recheck::{RecheckRecord, RecheckTask};
+use choucha_shared::record::{
+    Finding, InspectionRecord, PhotoSubject, RectificationOutcome, SignerRole,
+};
 use choucha_shared::sync::RecordReturn;
 use choucha_shared::value::CivilDate;
 
@@ -197,11 +200,94 @@ impl SyncView {
     }
 }
 
+/// Where a 复查 stands on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecheckState {
+    /// 待复查
+    Pending,
+    /// 复查中
+    InProgress,
+    /// 已封存
+    Sealed,
+}
+
+impl RecheckState {
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Self::Pending, Lang::Zh) => "待复查",
+            (Self::InProgress, Lang::Zh) => "复查中",
+            (Self::Sealed, Lang::Zh) => "已封存",
+            (Self::Pending, Lang::En) => "To re-check",
+            (Self::InProgress, Lang::En) => "In progress",
+            (Self::Sealed, Lang::En) => "Sealed",
+        }
+    }
+}
+
+/// A 复查 on the task list, with how close its deadline is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecheckRow {
+    pub recheck_id: String,
+    pub target_name: String,
+    pub order_no: String,
+    pub deadline: CivilDate,
+    /// Days until the deadline (negative: passed).
+    pub days_left: i64,
+    pub findings: usize,
+    pub state: RecheckState,
+}
+
+/// How a deadline `days_left` away reads: "3 天后到期", "今日到期",
+/// "已逾期 2 天".
+pub fn deadline_words(lang: Lang, days_left: i64) -> String {
+    match (lang, days_left) {
+        (Lang::Zh, 0) => "今日到期".into(),
+        (Lang::Zh, d) if d > 0 => format!("{d} 天后到期"),
+        (Lang::Zh, d) => format!("已逾期 {} 天", -d),
+        (Lang::En, 0) => "Due today".into(),
+        (Lang::En, d) if d > 0 => format!("Due in {d} days"),
+        (Lang::En, d) => format!("Overdue by {} days", -d),
+    }
+}
+
+/// Everything the 复查 screen shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecheckView {
+    pub task: RecheckTask,
+    pub days_left: i64,
+    /// The record, once started.
+    pub record: Option<RecheckRecord>,
+    pub state: RecheckState,
+    pub violations: Vec<Violation>,
+    /// What a signer signs now.
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetRecheckResult {
+    pub record_id: Uuid,
+    pub finding_id: Uuid,
+    pub outcome: RectificationOutcome,
+    pub note: Option<String>,
+}
+
+/// What `take_recheck_photo` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecheckPhotoTaken {
+    pub sha256: String,
+    pub data_url: String,
+    pub recheck: RecheckView,
+}
+
 /// The start screen: enrolment, today's tasks, sync and settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Home {
     pub enrolment: Option<EnrolmentView>,
     pub tasks: Vec<TaskRow>,
+    /// 复查 tasks, the earliest deadline first.
+    #[serde(default)]
+    pub rechecks: Vec<RecheckRow>,
     pub sync: SyncView,
     pub settings: Settings,
     /// What the shell was started with, e.g. a demo enrolment that failed.
@@ -402,6 +488,21 @@ mod tests {
             serde_json::to_string(&c).unwrap(),
             r#"{"width":800,"height":300,"strokes":[{"points":[{"x":1.0,"y":2.0,"t_ms":3}]}]}"#
         );
+    }
+
+    #[test]
+    fn deadlines_read_in_both_languages() {
+        assert_eq!(deadline_words(Lang::Zh, 3), "3 天后到期");
+        assert_eq!(deadline_words(Lang::Zh, 0), "今日到期");
+        assert_eq!(deadline_words(Lang::Zh, -2), "已逾期 2 天");
+        assert_eq!(deadline_words(Lang::En, -2), "Overdue by 2 days");
+        for s in [
+            RecheckState::Pending,
+            RecheckState::InProgress,
+            RecheckState::Sealed,
+        ] {
+            assert_ne!(s.label(Lang::Zh), s.label(Lang::En));
+        }
     }
 
     #[test]

@@ -144,7 +144,7 @@ impl App {
     }
 
     /// A new record or log-entry ID.
-    fn new_id(&self) -> Uuid {
+    pub(crate) fn new_id(&self) -> Uuid {
         match self.ids.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             Some((seed, n)) => {
                 *n += 1;

@@ -5,6 +5,7 @@
 //! * [`store`] — the encrypted offline store (rusqlite + SQLCipher).
 //! * [`evidence`] — encrypted evidence files named by SHA-256.
 //! * [`keys`] — the device key kept outside the data directory.
+//! * [`recheck`] — 复查: the follow-up visit of a rectification order.
 //! * [`sync`] — the sync client (pull, push, resumable uploads).
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod evidence;
 pub mod keys;
 pub mod location;
 pub mod photo;
+pub mod recheck;
 pub mod rectification;
 pub mod signature;
 pub mod store;

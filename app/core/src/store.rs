@@ -77,6 +77,21 @@ ALTER TABLE blobs ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
 -- that does not match its task…): its words, for the sync screen.
 ALTER TABLE log ADD COLUMN refused TEXT;
 "#,
+    r#"
+-- 复查 tasks as pulled (the RecheckTask JSON), and the records made for
+-- them: a draft stays here until sealed, then travels as one log entry.
+CREATE TABLE rechecks (
+    recheck_id TEXT PRIMARY KEY,
+    task       TEXT NOT NULL
+);
+CREATE TABLE recheck_records (
+    record_id  TEXT PRIMARY KEY,
+    recheck_id TEXT NOT NULL UNIQUE,
+    state      TEXT NOT NULL,           -- draft | sealed
+    record     TEXT NOT NULL,           -- RecheckRecord JSON
+    updated_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The open store.

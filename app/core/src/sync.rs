@@ -41,6 +41,8 @@ pub struct Progress {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncReport {
     pub new_tasks: usize,
+    /// 复查 tasks received.
+    pub rechecks: usize,
     pub returns: usize,
     pub withdrawn: usize,
     pub entries_confirmed: usize,
@@ -219,6 +221,14 @@ impl App {
                             (&bundle.task.task_id, serde_json::to_string(bundle)?),
                         )?;
                         report.new_tasks += 1;
+                    }
+                    FeedItem::RecheckAssigned { task } => {
+                        tx.execute(
+                            "INSERT INTO rechecks (recheck_id, task) VALUES (?1, ?2) \
+                             ON CONFLICT (recheck_id) DO UPDATE SET task = excluded.task",
+                            (&task.recheck_id, serde_json::to_string(task)?),
+                        )?;
+                        report.rechecks += 1;
                     }
                     FeedItem::TaskWithdrawn { task_id, reason } => {
                         tx.execute("UPDATE tasks SET withdrawn = ?1 WHERE task_id = ?2", (reason, task_id))?;

@@ -32,6 +32,7 @@ type Out<C> = CmdResult<<C as Command>::Output>;
 
 /// Fails to compile when a handler is not named as its command: the front
 /// end invokes `C::NAME`, Tauri routes by the function's name.
+#[macro_export]
 macro_rules! serves {
     ($($cmd:ty => $f:ident),* $(,)?) => {
         $(const _: () = assert!(
@@ -41,7 +42,7 @@ macro_rules! serves {
     };
 }
 
-serves! {
+crate::serves! {
     cmd::Home => home,
     cmd::Enrol => enrol,
     cmd::TaskDetail => task_detail,
@@ -66,7 +67,7 @@ serves! {
 }
 
 /// Runs blocking core work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     shell: &Arc<Shell>,
     f: impl FnOnce(&Shell) -> CmdResult<T> + Send + 'static,
 ) -> CmdResult<T> {
@@ -156,7 +157,7 @@ pub async fn set_item(shell: ShellState<'_>, args: In<cmd::SetItem>) -> Out<cmd:
     .await
 }
 
-fn header<'a>(request: &'a tauri::ipc::Request<'_>, name: &str) -> CmdResult<&'a str> {
+pub(crate) fn header<'a>(request: &'a tauri::ipc::Request<'_>, name: &str) -> CmdResult<&'a str> {
     request
         .headers()
         .get(name)
@@ -216,7 +217,7 @@ pub async fn take_photo(
     .await
 }
 
-fn data_url(bytes: &[u8]) -> String {
+pub(crate) fn data_url(bytes: &[u8]) -> String {
     let mime = if bytes.starts_with(b"\x89PNG") {
         "image/png"
     } else {

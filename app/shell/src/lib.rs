@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod position;
+pub mod recheck;
 pub mod recover;
 pub mod sync_loop;
 pub mod views;
@@ -110,6 +111,13 @@ pub fn run() {
             commands::save_settings,
             commands::location_fix,
             commands::ui_timing,
+            recheck::recheck,
+            recheck::start_recheck,
+            recheck::set_recheck_result,
+            recheck::take_recheck_photo,
+            recheck::sign_recheck,
+            recheck::recheck_refusal,
+            recheck::seal_recheck,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

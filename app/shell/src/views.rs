@@ -2,7 +2,10 @@
 
 use uuid::Uuid;
 
-use choucha_app_api::{EnrolmentView, Home, Inspection, TaskDetail, TaskRow, TaskState};
+use choucha_app_api::{
+    EnrolmentView, Home, Inspection, RecheckRow, RecheckState, RecheckView, TaskDetail, TaskRow,
+    TaskState,
+};
 use choucha_app_core::{App, CoreError, TaskStatus};
 
 use crate::Shell;
@@ -50,9 +53,23 @@ pub fn home(shell: &Shell) -> Result<Home, CoreError> {
             record_id: t.record_id,
         });
     }
+    let rechecks = app
+        .rechecks(today())?
+        .into_iter()
+        .map(|r| RecheckRow {
+            state: recheck_state(r.record_id, r.sealed),
+            recheck_id: r.task.recheck_id,
+            target_name: r.task.target_name,
+            order_no: r.task.order_no,
+            deadline: r.task.deadline,
+            days_left: r.days_left,
+            findings: r.task.findings.len(),
+        })
+        .collect();
     Ok(Home {
         enrolment,
         tasks,
+        rechecks,
         sync: shell.sync.view(app)?,
         settings: shell.settings(),
         notice: shell
@@ -114,4 +131,53 @@ pub fn inspection(app: &App, record_id: &Uuid) -> Result<Inspection, CoreError> 
         returned,
         record,
     })
+}
+
+/// Today in China Standard Time, which deadlines are counted in.
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&choucha_app_core::app::china_time())
+        .date_naive()
+}
+
+fn recheck_state(record_id: Option<Uuid>, sealed: bool) -> RecheckState {
+    match (record_id, sealed) {
+        (_, true) => RecheckState::Sealed,
+        (Some(_), false) => RecheckState::InProgress,
+        (None, false) => RecheckState::Pending,
+    }
+}
+
+/// One 复查 with its record (once started).
+pub fn recheck(app: &App, recheck_id: &str) -> Result<RecheckView, CoreError> {
+    let summary = app
+        .rechecks(today())?
+        .into_iter()
+        .find(|r| r.task.recheck_id == recheck_id)
+        .ok_or_else(|| CoreError::NotFound(format!("复查任务 {recheck_id}")))?;
+    let record = summary
+        .record_id
+        .map(|id| app.recheck_record(&id))
+        .transpose()?;
+    let violations = match &record {
+        Some(r) => choucha_shared::recheck::check(&summary.task, r),
+        None => Vec::new(),
+    };
+    Ok(RecheckView {
+        state: recheck_state(summary.record_id, summary.sealed),
+        content_hash: record
+            .as_ref()
+            .map(|r| r.content_hash().to_string())
+            .unwrap_or_default(),
+        days_left: summary.days_left,
+        task: summary.task,
+        record,
+        violations,
+    })
+}
+
+/// The 复查 view of the task a 复查 record belongs to.
+pub fn recheck_of_record(app: &App, record_id: &Uuid) -> Result<RecheckView, CoreError> {
+    let record = app.recheck_record(record_id)?;
+    recheck(app, &record.recheck_id)
 }

@@ -8,7 +8,9 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use choucha_app_api::{CommandError, Home, Inspection, Lang, Settings, SyncView, TaskDetail};
+use choucha_app_api::{
+    CommandError, Home, Inspection, Lang, RecheckView, Settings, SyncView, TaskDetail,
+};
 use choucha_shared::completeness::Violation;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,8 @@ pub enum Screen {
     Findings,
     Review,
     Sign,
+    /// 复查: the follow-up visit of a rectification order.
+    Recheck,
     Sync,
     Settings,
 }
@@ -33,6 +37,8 @@ pub struct AppState {
     pub home: Option<Home>,
     pub detail: Option<TaskDetail>,
     pub inspection: Option<Inspection>,
+    /// The 复查 on screen.
+    pub recheck: Option<RecheckView>,
     /// The checklist item on screen (index into the checklist's items).
     pub item: usize,
     pub error: Option<String>,
@@ -52,6 +58,7 @@ impl Default for AppState {
             home: None,
             detail: None,
             inspection: None,
+            recheck: None,
             item: 0,
             error: None,
             info: None,
@@ -69,6 +76,8 @@ pub enum Action {
     Go(Screen),
     Detail(TaskDetail),
     Inspection(Inspection),
+    /// A 复查 changed (or was opened): shown on its screen.
+    Recheck(RecheckView),
     /// Show the checklist at this item.
     Item(usize),
     Failed(CommandError),
@@ -127,6 +136,19 @@ impl Reducible for AppState {
                 // What sealing was refused for is shown until it is fixed.
                 s.seal_refused.retain(|v| i.violations.contains(v));
                 s.inspection = Some(i);
+            }
+            Action::Recheck(r) => {
+                if s.recheck.as_ref().map(|x| &x.task.recheck_id) != Some(&r.task.recheck_id) {
+                    s.last_photo = None;
+                    s.seal_refused.clear();
+                }
+                s.seal_refused.retain(|v| r.violations.contains(v));
+                s.recheck = Some(r);
+                if s.screen != Screen::Recheck {
+                    s.screen = Screen::Recheck;
+                    s.error = None;
+                    s.info = None;
+                }
             }
             Action::Item(n) => {
                 s.item = n;

@@ -1,7 +1,8 @@
 //! Follow-up pages: every open finding with its disposition, the overdue
 //! rectification orders, and one finding's history with the forms that
 //! record what happened next (rectification order, follow-up inspection,
-//! case filed/closed, transfer). The work and its audit entry are done by
+//! case filed/closed, transfer, supervision check), and the 复查 visits the
+//! team did in the field. The work and its audit entry are done by
 //! `service::followup`.
 
 use axum::Form;
@@ -137,6 +138,14 @@ pub async fn finding(
 ) -> ConsoleResult<Response> {
     let f = visible_finding(&state, &user, &finding_id).await?;
     let history = state.store.followup_history(&finding_id).await?;
+    // The 复查 of the finding's order, done in the field by the team.
+    let mut rechecks = Vec::new();
+    for r in state.store.rechecks_of_task(&f.task_id).await? {
+        if Some(&r.order_no) == f.order_no.as_ref() {
+            let record = state.store.recheck_record(&r.recheck_id).await?;
+            rechecks.push((r, record));
+        }
+    }
     let can_write = WRITERS.contains(&user.role);
     let action = format!("/console/followup/{}/actions", f.finding_id);
     let body = html! {
@@ -148,10 +157,46 @@ pub async fn finding(
             tr { th { (lang.t("处置方式", "Disposition")) } td #finding-kind { (kind_label(lang, f.kind)) } }
             @if let Some(o) = &f.order_no { tr { th { (lang.t("整改通知书", "Order no.")) } td { (o) } } }
             @if let Some(d) = &f.deadline { tr { th { (lang.t("整改期限", "Deadline")) } td class=[f.overdue.then_some("flag")] { (d) @if f.overdue { (lang.t("（已逾期）", " (overdue)")) } } } }
-            @if let Some(r) = &f.reference { tr { th { (lang.t("文号", "Reference")) } td { (r) } } }
+            @if let Some(c) = &f.case_no { tr { th { (lang.t("立案编号", "Case no.")) } td #finding-case { (c) } } }
+            @if let Some(r) = &f.reference { tr { th { (lang.t("移送文号", "Transfer reference")) } td { (r) } } }
             @if let Some(o) = &f.organ { tr { th { (lang.t("接收机关", "Receiving organ")) } td { (o) } } }
+            @if let Some(d) = &f.next_check {
+                tr { th { (lang.t("后续监管：下次检查", "Under supervision: next check")) } td #finding-next-check class=[(d.as_str() <= today_cst().to_string().as_str()).then_some("flag")] { (d) } }
+            }
             @if let Some(d) = &f.followed_up_on { tr { th { (lang.t("复查", "Follow-up inspection")) } td { (d) " " (f.outcome.as_deref().map(|o| outcome_label(lang, o)).unwrap_or("")) } } }
             tr { th { (lang.t("办结", "Closed")) } td #finding-closed { @if f.closed { (lang.t("是", "yes")) } @else { (lang.t("否", "no")) } } }
+        }
+        @if !rechecks.is_empty() {
+            h2 { (lang.t("整改复查（现场）", "Follow-up visits (in the field)")) }
+            table #rechecks {
+                tr { th { (lang.t("复查任务", "Task")) } th { (lang.t("整改期限", "Deadline")) } th { (lang.t("状态", "State")) } th { (lang.t("本问题复查结果", "Result for this finding")) } th { (lang.t("签字", "Signed by")) } }
+                @for (r, record) in &rechecks {
+                    tr data-recheck=(r.recheck_id) {
+                        td { (r.recheck_id) }
+                        td { (r.deadline) }
+                        td {
+                            @match &record {
+                                Some(rec) => { (lang.t("已复查", "Done")) " " (rec.record.inspected_on) }
+                                None => { (lang.t("待复查", "Pending")) }
+                            }
+                        }
+                        td.recheck-result {
+                            @if let Some(res) = record.as_ref().and_then(|rec| rec.record.results.get(&f.finding_id)) {
+                                (outcome_label(lang, res.outcome.as_str()))
+                                @if let Some(n) = &res.note { "：" (n) }
+                            }
+                        }
+                        td {
+                            @if let Some(rec) = &record {
+                                @for (i, sig) in rec.record.signatures.iter().enumerate() {
+                                    @if i > 0 { "、" } (sig.name) "（" (sig.role.label_zh()) "）"
+                                }
+                                @if let Some(refusal) = &rec.record.refusal { " " (lang.t("企业拒签：", "Enterprise refused: ")) (refusal.reason) }
+                            }
+                        }
+                    }
+                }
+            }
         }
         h2 { (lang.t("处置经过", "History")) }
         @if history.is_empty() { p.muted { (lang.t("无", "None")) } }
@@ -189,7 +234,7 @@ pub async fn finding(
                 label { (lang.t("立案编号", "Case no.")) " " input name="case_no" required; } " "
                 button type="submit" { (lang.t("登记", "Record")) }
             }
-            @if f.kind == DispositionKind::CaseFiled {
+            @if f.case_no.is_some() || f.kind == DispositionKind::CaseFiled {
                 form method="post" action=(action) #form-close {
                     (csrf_field(&user)) input type="hidden" name="action" value="case_closed";
                     strong { (lang.t("结案", "Case closed")) } " "
@@ -207,7 +252,18 @@ pub async fn finding(
                 } } " "
                 label { (lang.t("接收机关", "Organ")) " " input name="organ" required; } " "
                 label { (lang.t("文号", "Reference")) " " input name="reference" required; } " "
+                label { (lang.t("下次检查日期（继续监管）", "Next check (continued supervision)")) " " input type="date" name="next_check" required; } " "
                 button type="submit" { (lang.t("登记", "Record")) }
+            }
+            @if f.next_check.is_some() {
+                form method="post" action=(action) #form-supervision {
+                    (csrf_field(&user)) input type="hidden" name="action" value="supervision_check";
+                    strong { (lang.t("后续监管检查", "Supervision check")) } " "
+                    label { (lang.t("检查日期", "Date")) " " input type="date" name="checked_on" required; } " "
+                    label { (lang.t("检查情况", "Findings")) " " input name="note" size="30" required; } " "
+                    label { (lang.t("下次检查日期（留空则结束监管）", "Next check (empty ends supervision)")) " " input type="date" name="next_check"; } " "
+                    button type="submit" { (lang.t("登记", "Record")) }
+                }
             }
         }
     };
@@ -238,7 +294,7 @@ pub async fn act(
             continue;
         }
         let v = v.trim().to_owned();
-        if k == "note" && v.is_empty() {
+        if (k == "note" || k == "next_check") && v.is_empty() {
             continue;
         }
         obj.insert(k, Value::String(v));

@@ -10,8 +10,8 @@ use choucha_app_api::{Lang, LocationSetting, SyncView, cmd};
 
 use crate::components::{
     enrol::EnrolScreen, findings::FindingsScreen, items::ItemsScreen, photos::PhotosScreen,
-    review::ReviewScreen, settings::SettingsScreen, sign::SignScreen, sync::SyncScreen,
-    task_detail::TaskScreen, tasks::TasksScreen,
+    recheck::RecheckScreen, review::ReviewScreen, settings::SettingsScreen, sign::SignScreen,
+    sync::SyncScreen, task_detail::TaskScreen, tasks::TasksScreen,
 };
 use crate::i18n::tr;
 use crate::ipc;
@@ -76,6 +76,7 @@ pub fn root() -> Html {
         Screen::Findings => html! { <FindingsScreen /> },
         Screen::Review => html! { <ReviewScreen /> },
         Screen::Sign => html! { <SignScreen /> },
+        Screen::Recheck => html! { <RecheckScreen /> },
         Screen::Sync => html! { <SyncScreen /> },
         Screen::Settings => html! { <SettingsScreen /> },
     };

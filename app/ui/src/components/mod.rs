@@ -7,6 +7,7 @@ pub mod inspect_nav;
 pub mod items;
 pub mod pad;
 pub mod photos;
+pub mod recheck;
 pub mod review;
 pub mod settings;
 pub mod sign;

@@ -2,8 +2,10 @@
 
 use yew::prelude::*;
 
-use choucha_app_api::command::TaskId;
-use choucha_app_api::{TaskDetail, TaskRow, TaskState, cmd};
+use choucha_app_api::command::{RecheckId, TaskId};
+use choucha_app_api::{
+    RecheckRow, RecheckView, TaskDetail, TaskRow, TaskState, cmd, deadline_words,
+};
 
 use crate::i18n::{category, tr};
 use crate::ipc;
@@ -49,6 +51,22 @@ pub fn tasks_screen() -> Html {
             })
         }
     };
+    let open_recheck = {
+        let store = store.clone();
+        move |recheck_id: String| {
+            let store = store.clone();
+            Callback::from(move |_| {
+                let store2 = store.clone();
+                let recheck_id = recheck_id.clone();
+                spawn(&store, async move {
+                    let r: RecheckView =
+                        ipc::invoke::<cmd::Recheck>(&RecheckId { recheck_id }).await?;
+                    store2.dispatch(Action::Recheck(r));
+                    Ok(())
+                });
+            })
+        }
+    };
     let count = |s: TaskState| home.tasks.iter().filter(|t| t.state == s).count();
     let summary = [
         TaskState::Pending,
@@ -86,6 +104,31 @@ pub fn tasks_screen() -> Html {
                     </li>
                 }) }
             </ul>
+            if !home.rechecks.is_empty() {
+                <h2 id="rechecks-title">{ tr(lang, "整改复查", "Follow-up visits (复查)") }</h2>
+                <ul class="task-list recheck-list">
+                    { for home.rechecks.iter().map(|r: &RecheckRow| {
+                        let urgency = if r.days_left < 0 { "overdue" } else if r.days_left <= 3 { "due-soon" } else { "due-later" };
+                        html! {
+                            <li class="task-card recheck-card" data-recheck={r.recheck_id.clone()} onclick={open_recheck(r.recheck_id.clone())}>
+                                <div class="task-main">
+                                    <div class="task-name">{ &r.target_name }</div>
+                                    <div class="task-meta">
+                                        <span>{ tr(lang, "责令整改通知书 ", "Order ") }{ &r.order_no }</span>
+                                        <span>{ tr(lang, "整改期限 ", "Deadline ") }{ r.deadline.to_string() }</span>
+                                        <span class={classes!("deadline", urgency)} data-days={r.days_left.to_string()}>{ deadline_words(lang, r.days_left) }</span>
+                                        <span>{ match lang {
+                                            choucha_app_api::Lang::Zh => format!("{} 个整改事项", r.findings),
+                                            choucha_app_api::Lang::En => format!("{} ordered findings", r.findings),
+                                        } }</span>
+                                    </div>
+                                </div>
+                                <span class="badge recheck-state" data-state={format!("{:?}", r.state)}>{ r.state.label(lang) }</span>
+                            </li>
+                        }
+                    }) }
+                </ul>
+            }
         </section>
     }
 }

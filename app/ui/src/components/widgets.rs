@@ -9,7 +9,8 @@ use yew::prelude::*;
 
 use choucha_app_api::command::BlobId;
 use choucha_app_api::{
-    LocationFix, PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER, PhotoTaken, cmd, encode_subject,
+    LocationFix, PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER, PhotoTaken, RecheckPhotoTaken, cmd,
+    encode_subject,
 };
 use choucha_shared::record::PhotoSubject;
 
@@ -22,6 +23,10 @@ pub struct PhotoInputProps {
     /// Element id of the file input (tests attach files to it).
     pub id: AttrValue,
     pub label: AttrValue,
+    /// For a 复查 record: the photo goes to it instead of the inspection
+    /// on screen.
+    #[prop_or_default]
+    pub recheck: Option<uuid::Uuid>,
 }
 
 /// A big camera button: `<input type=file accept=image/* capture>` opens
@@ -31,10 +36,20 @@ pub struct PhotoInputProps {
 #[function_component(PhotoInput)]
 pub fn photo_input(p: &PhotoInputProps) -> Html {
     let store = use_store();
-    let Some(record_id) = store.inspection.as_ref().map(|i| i.record.record_id) else {
-        return html! {};
+    let recheck = p.recheck;
+    let (record_id, editable) = match recheck {
+        Some(id) => (
+            id,
+            store
+                .recheck
+                .as_ref()
+                .is_some_and(|r| r.state != choucha_app_api::RecheckState::Sealed),
+        ),
+        None => match store.inspection.as_ref() {
+            Some(i) => (i.record.record_id, i.editable),
+            None => return html! {},
+        },
     };
-    let editable = store.inspection.as_ref().is_some_and(|i| i.editable);
     let onchange = {
         let store = store.clone();
         let subject = p.subject.clone();
@@ -58,16 +73,21 @@ pub fn photo_input(p: &PhotoInputProps) -> Html {
                             )
                         })?;
                     let bytes = js_sys::Uint8Array::new(&buffer);
-                    let taken: PhotoTaken = ipc::invoke_raw::<cmd::TakePhoto>(
-                        bytes,
-                        &[
-                            (PHOTO_RECORD_HEADER, record_id.to_string()),
-                            (PHOTO_SUBJECT_HEADER, encode_subject(&subject)),
-                        ],
-                    )
-                    .await?;
-                    store2.dispatch(Action::Photo(taken.data_url));
-                    store2.dispatch(Action::Inspection(taken.inspection));
+                    let headers = [
+                        (PHOTO_RECORD_HEADER, record_id.to_string()),
+                        (PHOTO_SUBJECT_HEADER, encode_subject(&subject)),
+                    ];
+                    if recheck.is_some() {
+                        let taken: RecheckPhotoTaken =
+                            ipc::invoke_raw::<cmd::TakeRecheckPhoto>(bytes, &headers).await?;
+                        store2.dispatch(Action::Photo(taken.data_url));
+                        store2.dispatch(Action::Recheck(taken.recheck));
+                    } else {
+                        let taken: PhotoTaken =
+                            ipc::invoke_raw::<cmd::TakePhoto>(bytes, &headers).await?;
+                        store2.dispatch(Action::Photo(taken.data_url));
+                        store2.dispatch(Action::Inspection(taken.inspection));
+                    }
                 }
                 Ok(())
             });
