@@ -11,9 +11,14 @@
 //!    The inspection's rectification order then comes back as a 复查 task:
 //!    pulled, done on its screen (a refused seal, the result, photos,
 //!    signatures), sealed and synced; the console shows the finding closed.
+//!    The review screen shows the conclusion 不合格 before sealing (the
+//!    failed item is a veto item).
 //! 2. The network drops in the middle of the sync (server stopped behind a
 //!    slow link, then restarted): the app finishes on its own and the
 //!    server holds every log entry exactly once.
+//!
+//! 3. A company not found at its registered address (无法联系): the case
+//!    chosen instead of the walk-through, its evidence, sealed and synced.
 //!
 //! Screenshots of the key screens go to `target/e2e-screenshots/`.
 
@@ -81,9 +86,12 @@ async fn task_and_code(
 
 /// What an inspection run through the UI should include.
 struct Plan {
-    /// Make the first item nonconforming, with a note, a photo and a
-    /// finding disposed of by a rectification order.
+    /// Make one item nonconforming (`finding_item`, else the first), with a
+    /// note, a photo and a finding disposed of by a rectification order.
     with_finding: bool,
+    /// The item that fails; a veto item (否决项) makes the conclusion
+    /// 不合格, which the review screen must show before sealing.
+    finding_item: Option<&'static str>,
     /// Try a text file as a photo and sealing before signing.
     bad_inputs: bool,
     /// Process photos beyond the one required.
@@ -143,7 +151,8 @@ async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Resu
     for n in 0..total {
         let item = app.wait("#item-id").await?.text().await?;
         let first = n == 0;
-        let verdict = if first && plan.with_finding {
+        let failing = plan.with_finding && plan.finding_item.map_or(first, |id| item.trim() == id);
+        let verdict = if failing {
             if count(app, "[data-verdict='nonconform']").await > 0 {
                 "nonconform"
             } else {
@@ -158,7 +167,7 @@ async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Resu
             .await?;
         app.wait(&format!(".verdict.chosen[data-verdict='{verdict}']"))
             .await?;
-        if first && plan.with_finding {
+        if failing {
             app.fill("#item-note", "现场未见计量器具检定证书").await?;
             // The screen re-renders while the note is typed (offline, the
             // sync status counts down every poll): the typed text stays.
@@ -195,7 +204,7 @@ async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Resu
                 .await?;
             wait_count(app, "img.item-thumb", before + 1).await?;
         }
-        if first && plan.with_finding {
+        if failing {
             let note = app
                 .wait("#item-note")
                 .await?
@@ -272,6 +281,15 @@ async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Resu
 
     app.click("#tab-review").await?;
     app.wait("#screen-review").await?;
+    if let Some(item) = plan.finding_item {
+        // The veto item failed: 不合格 before anything is sealed.
+        app.wait("#conclusion[data-conclusion='fail']").await?;
+        app.wait_text("#conclusion", &format!("否决项 {item}"))
+            .await?;
+        if plan.screenshots {
+            app.screenshot("conclusion-fail").await?;
+        }
+    }
     if plan.bad_inputs {
         // Sealing with violations: refused, every violation listed.
         app.click("#seal").await?;
@@ -400,6 +418,8 @@ async fn a_whole_inspection_in_the_app_window_offline_then_synced() -> anyhow::R
     server.kill();
     let plan = Plan {
         with_finding: true,
+        // MET-1.04 is a veto item of the metrology checklist.
+        finding_item: Some("MET-1.04"),
         bad_inputs: true,
         extra_process_photos: 1,
         refusal: false,
@@ -574,6 +594,7 @@ async fn the_network_drops_mid_sync_and_the_app_finishes_on_its_own() -> anyhow:
         .await?;
     let plan = Plan {
         with_finding: false,
+        finding_item: None,
         bad_inputs: false,
         extra_process_photos: 5,
         refusal: true,
@@ -655,6 +676,140 @@ async fn the_network_drops_mid_sync_and_the_app_finishes_on_its_own() -> anyhow:
     assert_eq!(
         versions[0]["record"]["photos"].as_array().unwrap().len(),
         local.record(&record_id.parse()?)?.photos.len()
+    );
+    Ok(())
+}
+
+/// A company not found at its registered address, in the window: the
+/// outcome chosen instead of the walk-through, what was found, two attempts
+/// to reach it (each with its time), the photo at the address with its
+/// position, the officers' signatures, the seal; synced, the server holds
+/// it as 无法联系.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_not_found_at_its_address_is_recorded_in_the_app_window() -> anyhow::Result<()> {
+    let server = TestServer::start_demo(None)?;
+    let http = Client::new();
+    let (task, code, _qr) = task_and_code(&http, &server, "metrology").await;
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let home = TempDir::new("field-app")?;
+    let mut app = FieldApp::launch(
+        home.path(),
+        &[("CHOUCHA_LOCATION", "29.60052,106.30631,8".into())],
+        "unreachable",
+    )
+    .await?;
+    app.wait("#screen-enrol").await?;
+    app.fill("#enrol-server", &server.base_url).await?;
+    app.fill("#enrol-code", &code).await?;
+    app.click("#enrol-submit").await?;
+    app.wait(&format!(".task-card[data-task='{task_id}']"))
+        .await?;
+    app.click(&format!(".task-card[data-task='{task_id}']"))
+        .await?;
+    app.click("#start-inspection").await?;
+    app.wait("#screen-items").await?;
+    let record_id = app
+        .wait(".inspect-nav")
+        .await?
+        .attr("data-record")
+        .await?
+        .context("no record id on screen")?;
+
+    app.click("#tab-outcome").await?;
+    app.wait("#screen-outcome[data-outcome='normal']").await?;
+    app.click(".outcome-choice[data-outcome='unreachable']")
+        .await?;
+    app.select("#premises", "locked").await?;
+    app.fill("#outcome-desc", "登记地址卷帘门紧闭，门口无招牌，无人办公")
+        .await?;
+    app.click("#outcome-save").await?;
+    app.wait("#screen-outcome[data-outcome='unreachable']")
+        .await?;
+    for (k, (way, whom, result)) in [
+        ("phone", "登记电话 023-6512 0000", "空号"),
+        ("neighbour", "隔壁五金店店主", "称该企业半年前已搬走"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.select("#attempt-way", way).await?;
+        app.fill("#attempt-whom", whom).await?;
+        app.fill("#attempt-result", result).await?;
+        app.click("#attempt-add").await?;
+        wait_count(&app, "#attempts .attempt", k + 1).await?;
+    }
+    app.attach("#address-photo-input", &fixture("gate.jpg"))
+        .await?;
+    wait_count(&app, ".address-photos img", 1).await?;
+    app.screenshot("outcome-unreachable").await?;
+
+    // Only the officers' signatures are missing now: no item verdicts.
+    app.click("#tab-review").await?;
+    app.wait("#outcome-summary[data-outcome='unreachable']")
+        .await?;
+    app.wait_text("#violations", "执法人员签字").await?;
+    let violations = count(&app, "#violations .violation").await;
+    anyhow::ensure!(
+        violations == 1,
+        "{violations} violations, expected the signatures only"
+    );
+    app.click("#tab-sign").await?;
+    app.wait("#screen-sign").await?;
+    let mut officers = Vec::new();
+    for e in app
+        .client
+        .find_all(Locator::Css(".signer[data-person]"))
+        .await?
+    {
+        let person = e.attr("data-person").await?.unwrap_or_default();
+        let hint = e.text().await?;
+        if hint.contains("执法人员") {
+            officers.push(person);
+        }
+    }
+    anyhow::ensure!(
+        officers.len() >= 2,
+        "officers on the sign screen: {officers:?}"
+    );
+    for (k, person) in officers.iter().enumerate() {
+        app.click(&format!(".sign-btn[data-signer='{person}']"))
+            .await?;
+        app.wait("#pad").await?;
+        app.draw_signature("#pad", 40.0 + k as f64).await?;
+        app.wait_js(
+            "document.querySelector('#pad-save') && !document.querySelector('#pad-save').disabled",
+            Duration::from_secs(10),
+        )
+        .await?;
+        app.click("#pad-save").await?;
+        app.wait(&format!(
+            ".signer[data-person='{person}'] .sig-status[data-status='signed']"
+        ))
+        .await?;
+    }
+    app.click("#tab-review").await?;
+    app.wait("#review-ok").await?;
+    app.click("#seal").await?;
+    app.wait("#sealed-note").await?;
+    app.click("#nav-sync").await?;
+    app.wait("#screen-sync").await?;
+    app.click("#sync-now").await?;
+    app.wait_text("#sync-headline", "已全部同步").await?;
+    app.close().await?;
+
+    let versions = admin(&http, &server, &format!("/api/v1/records/{record_id}")).await;
+    let v = &versions[0];
+    assert_eq!(v["state"], "received", "{versions}");
+    let outcome = &v["record"]["outcome"];
+    assert_eq!(outcome["kind"], "unreachable", "{outcome}");
+    assert_eq!(outcome["attempts"].as_array().map(Vec::len), Some(2));
+    assert!(
+        v["record"]["photos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["subject"]["kind"] == "address" && p["gps"]["lat"].is_number()),
+        "the address photo with its position"
     );
     Ok(())
 }

@@ -83,8 +83,9 @@ pub mod cmd {
     use crate::{
         AddFinding as AddFindingReq, EnrolTarget, EnrolmentView, Home as HomeView,
         Inspection as InspectionView, LocationFix as Fix, OrderView, PhotoTaken, RecheckPhotoTaken,
-        RecheckView, Refusal, SetItem as SetItemReq, SetRecheckResult as SetRecheckResultReq,
-        Settings, Sign as SignReq, SyncView, TaskDetail as Detail, UiTiming as Timing,
+        RecheckView, Refusal, SetItem as SetItemReq, SetOutcome as SetOutcomeReq,
+        SetRecheckResult as SetRecheckResultReq, Settings, Sign as SignReq, SyncView,
+        TaskDetail as Detail, UiTiming as Timing,
     };
 
     commands! {
@@ -95,6 +96,7 @@ pub mod cmd {
         StartTask = "start_task", TaskId => InspectionView;
         Inspection = "inspection", RecordId => InspectionView, serial = false;
         SetItem = "set_item", SetItemReq => InspectionView;
+        SetOutcome = "set_outcome", SetOutcomeReq => InspectionView;
         /// Raw body: the image file's bytes; headers
         /// [`crate::PHOTO_RECORD_HEADER`] and [`crate::PHOTO_SUBJECT_HEADER`].
         TakePhoto = "take_photo", NoArgs => PhotoTaken;

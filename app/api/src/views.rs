@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use choucha_shared::checklist::{Checklist, Verdict};
 use choucha_shared::completeness::Violation;
+use choucha_shared::conclusion::Conclusion;
 use choucha_shared::directory::Target;
+use choucha_shared::outcome::Outcome;
 use choucha_shared::plan::TeamMember;
 use choucha_shared::recheck::{RecheckRecord, RecheckTask};
 use choucha_shared::record::{
@@ -321,6 +323,9 @@ pub struct Inspection {
     /// under way after a return).
     pub editable: bool,
     pub violations: Vec<Violation>,
+    /// The conclusion (检查结论) the verdicts lead to under the
+    /// checklist's rules, shown before sealing.
+    pub conclusion: Conclusion,
     /// What a signer signs now.
     pub content_hash: String,
     /// The supervisor's return, while amending.
@@ -351,6 +356,14 @@ pub struct SetItem {
     pub item_id: String,
     pub verdict: Option<Verdict>,
     pub note: Option<String>,
+}
+
+/// What became of the task (正常检查, or a case in which the target could
+/// not be inspected, with its evidence).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetOutcome {
+    pub record_id: Uuid,
+    pub outcome: Outcome,
 }
 
 /// What `take_photo` answers: the watermarked result and the record.

@@ -49,6 +49,7 @@ crate::serves! {
     cmd::StartTask => start_task,
     cmd::Inspection => inspection,
     cmd::SetItem => set_item,
+    cmd::SetOutcome => set_outcome,
     cmd::TakePhoto => take_photo,
     cmd::PhotoData => photo_data,
     cmd::RemovePhoto => remove_photo,
@@ -151,6 +152,20 @@ pub async fn set_item(shell: ShellState<'_>, args: In<cmd::SetItem>) -> Out<cmd:
                 req.note,
                 Utc::now(),
             )
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+/// What became of the task: chosen at the start or at any point before
+/// sealing; the record's own rules decide what evidence it then needs.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_outcome(shell: ShellState<'_>, args: In<cmd::SetOutcome>) -> Out<cmd::SetOutcome> {
+    let req = args;
+    blocking(&shell, move |s| {
+        s.app
+            .set_outcome(&req.record_id, req.outcome, Utc::now())
             .map_err(command_error)?;
         views::inspection(&s.app, &req.record_id).map_err(command_error)
     })

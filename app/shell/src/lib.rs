@@ -96,6 +96,7 @@ pub fn run() {
             commands::start_task,
             commands::inspection,
             commands::set_item,
+            commands::set_outcome,
             commands::take_photo,
             commands::photo_data,
             commands::remove_photo,

@@ -123,6 +123,7 @@ pub fn inspection(app: &App, record_id: &Uuid) -> Result<Inspection, CoreError> 
     };
     Ok(Inspection {
         violations: choucha_shared::completeness::check(&record, &checklist),
+        conclusion: choucha_shared::conclusion::conclude(&record.items, &checklist),
         content_hash: record.content_hash().to_string(),
         checklist: (*checklist).clone(),
         target: bundle.target,

@@ -19,6 +19,8 @@ pub enum Screen {
     Enrol,
     Tasks,
     Task,
+    /// 检查情况: the walk-through or a case with its evidence.
+    Outcome,
     Items,
     Photos,
     Findings,

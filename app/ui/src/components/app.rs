@@ -9,9 +9,9 @@ use choucha_app_api::command::NoArgs;
 use choucha_app_api::{Lang, LocationSetting, SyncView, cmd};
 
 use crate::components::{
-    enrol::EnrolScreen, findings::FindingsScreen, items::ItemsScreen, photos::PhotosScreen,
-    recheck::RecheckScreen, review::ReviewScreen, settings::SettingsScreen, sign::SignScreen,
-    sync::SyncScreen, task_detail::TaskScreen, tasks::TasksScreen,
+    enrol::EnrolScreen, findings::FindingsScreen, items::ItemsScreen, outcome::OutcomeScreen,
+    photos::PhotosScreen, recheck::RecheckScreen, review::ReviewScreen, settings::SettingsScreen,
+    sign::SignScreen, sync::SyncScreen, task_detail::TaskScreen, tasks::TasksScreen,
 };
 use crate::i18n::tr;
 use crate::ipc;
@@ -71,6 +71,7 @@ pub fn root() -> Html {
         Screen::Enrol => html! { <EnrolScreen /> },
         Screen::Tasks => html! { <TasksScreen /> },
         Screen::Task => html! { <TaskScreen /> },
+        Screen::Outcome => html! { <OutcomeScreen /> },
         Screen::Items => html! { <ItemsScreen /> },
         Screen::Photos => html! { <PhotosScreen /> },
         Screen::Findings => html! { <FindingsScreen /> },

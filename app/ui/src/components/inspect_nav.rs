@@ -39,6 +39,7 @@ pub fn inspect_nav() -> Html {
                 <div class="progress"><div class="bar" style={format!("width:{pct}%")}></div></div>
             </div>
             <nav class="tabs">
+                { tab("tab-outcome", Screen::Outcome, "检查情况", "Outcome") }
                 { tab("tab-items", Screen::Items, "检查项", "Items") }
                 { tab("tab-photos", Screen::Photos, "大门/过程照片", "Gate & process photos") }
                 { tab("tab-findings", Screen::Findings, "问题与整改", "Findings") }

@@ -5,6 +5,7 @@ pub mod enrol;
 pub mod findings;
 pub mod inspect_nav;
 pub mod items;
+pub mod outcome;
 pub mod pad;
 pub mod photos;
 pub mod recheck;

@@ -6,6 +6,7 @@ use yew::prelude::*;
 use choucha_app_api::command::RecordId;
 use choucha_app_api::{Inspection, cmd};
 use choucha_shared::completeness::Violation;
+use choucha_shared::conclusion::Conclusion;
 
 use crate::components::inspect_nav::InspectNav;
 use crate::i18n::{tr, violation};
@@ -31,8 +32,48 @@ fn target_of(
         | Violation::RefusalWithoutReason
         | Violation::EnterpriseRefusalMissing
         | Violation::SignatureStale { .. } => Screen::Sign,
+        Violation::OutcomeNeedsSiteVisit { .. }
+        | Violation::AddressPhotoMissing
+        | Violation::AddressPhotoWithoutGps
+        | Violation::PremisesNotDescribed
+        | Violation::ContactAttemptsMissing
+        | Violation::ContactAttemptIncomplete { .. }
+        | Violation::ActivityNotDescribed
+        | Violation::ClosureNotDescribed
+        | Violation::ClosureBasisMissing
+        | Violation::RefusedActionNotDescribed
+        | Violation::WarningNotRecorded
+        | Violation::WitnessMissing => Screen::Outcome,
         _ => return None,
     }))
+}
+
+/// What the record comes to: the case, or the conclusion (检查结论) of the
+/// walk-through under the checklist's rules, with why it fails.
+fn summary(lang: choucha_app_api::Lang, insp: &Inspection) -> Html {
+    let kind = insp.record.outcome.kind();
+    if kind != choucha_shared::outcome::OutcomeKind::Normal {
+        return html! {
+            <p id="outcome-summary" data-outcome={kind.as_str()}>
+                { tr(lang, "检查情况：", "Outcome: ") }<b>{ if lang == choucha_app_api::Lang::Zh { kind.label_zh() } else { kind.label_en() } }</b>
+            </p>
+        };
+    }
+    let c = &insp.conclusion;
+    let code = match c {
+        Conclusion::Pass => "pass",
+        Conclusion::PassWithIssues { .. } => "pass_with_issues",
+        Conclusion::Fail { .. } => "fail",
+    };
+    html! {
+        <div id="conclusion" data-conclusion={code} class={classes!("conclusion", c.is_fail().then_some("fail"))}>
+            { tr(lang, "检查结论（按检查表规则）：", "Conclusion (under the checklist's rules): ") }
+            <b>{ if lang == choucha_app_api::Lang::Zh { c.label_zh() } else { c.label_en() } }</b>
+            if let Conclusion::Fail { reasons } = c {
+                <ul class="fail-reasons">{ for reasons.iter().map(|r| html! { <li>{ r.to_string() }</li> }) }</ul>
+            }
+        </div>
+    }
 }
 
 #[function_component(ReviewScreen)]
@@ -92,6 +133,7 @@ pub fn review_screen() -> Html {
         <InspectNav />
         <section id="screen-review" class="card">
             <h1>{ tr(lang, "完整性核对", "Completeness review") }</h1>
+            { summary(lang, &insp) }
             if !insp.editable {
                 <p class="ok" id="sealed-note">{ tr(lang, "本记录已封存，内容哈希：", "This record is sealed; content hash: ") }<span class="mono">{ &insp.content_hash }</span></p>
                 if insp.state == choucha_app_api::TaskState::Returned {
