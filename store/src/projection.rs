@@ -354,6 +354,23 @@ async fn index_batch(
     index_versions(tx, &values).await
 }
 
+/// The disposition's columns of a finding row. Once the quality section has
+/// taken a finding over (`managed`: a console step, a 复查), an amended
+/// record no longer changes them — but the row still follows the record's
+/// current version, its item and its words.
+const DISPOSITION_COLUMNS: [&str; 10] = [
+    "kind",
+    "order_no",
+    "deadline",
+    "reference",
+    "organ",
+    "followed_up_on",
+    "outcome",
+    "closed",
+    "requirements",
+    "case_no",
+];
+
 /// The columns a finding's disposition fills.
 #[derive(Default)]
 struct DispositionColumns {
@@ -485,12 +502,15 @@ async fn index_findings(
              kind, order_no, deadline, reference, organ, followed_up_on, outcome, closed, requirements, case_no, managed, updated_at) \
              VALUES {} \
              ON CONFLICT (finding_id) DO UPDATE SET version = excluded.version, description = excluded.description, \
-             item_id = excluded.item_id, kind = excluded.kind, order_no = excluded.order_no, deadline = excluded.deadline, \
-             reference = excluded.reference, organ = excluded.organ, followed_up_on = excluded.followed_up_on, \
-             outcome = excluded.outcome, closed = excluded.closed, requirements = excluded.requirements, \
-             case_no = excluded.case_no, updated_at = excluded.updated_at \
-             WHERE oversight_findings.managed = 0",
-            values.join(", ")
+             item_id = excluded.item_id, updated_at = excluded.updated_at, {}",
+            values.join(", "),
+            DISPOSITION_COLUMNS
+                .iter()
+                .map(|c| format!(
+                    "{c} = CASE WHEN oversight_findings.managed = 0 THEN excluded.{c} ELSE oversight_findings.{c} END"
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let mut q = sqlx::query(&sql).bind(&at);
         for (v, facts, f) in part {

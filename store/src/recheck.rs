@@ -356,15 +356,14 @@ pub(super) async fn ingest(
             outcome: result.outcome,
             note: result.note.clone(),
         };
-        followup_in(
-            tx,
-            backend,
-            &f.finding_id.to_string(),
-            &action,
-            &actor,
-            today,
-        )
-        .await?;
+        let id = f.finding_id.to_string();
+        match followup_in(tx, backend, &id, &action, &actor, today).await {
+            // The quality section escalated the finding (a case filed, a
+            // transfer) after the tablet pulled the 复查: the record keeps
+            // its result, the finding its new course.
+            Err(StoreError::Conflict(_)) => continue,
+            other => other?,
+        };
     }
     Ok(None)
 }

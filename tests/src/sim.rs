@@ -15,7 +15,10 @@
 //! gone, its in-flight requests still arrive); the server crashing (its
 //! database, uploads and blob store reopened from disk); the blob store
 //! failing like a full disk; device clocks hours or days off; a supervisor
-//! who approves and returns records while the devices amend them. Not
+//! who approves and returns records while the devices amend them. Half the
+//! on-site inspections order a finding rectified; the order's 复查 task
+//! reaches the team's device through its feed and the device seals a 复查
+//! record, which syncs like any entry. Not
 //! simulated: concurrency inside the server (requests are served one at a
 //! time, so schedules replay exactly), torn writes inside the database (it
 //! is trusted).
@@ -25,7 +28,8 @@
 //! device wrote is on the server exactly once and in order; no device is
 //! stuck; every blob a record names is stored and registered; each record's
 //! current version is the device's last and its state is what the
-//! supervisor's actions make it; and the console's projection equals one
+//! supervisor's actions make it; each 复查 is the one that completed its
+//! task and closed its findings; and the console's projection equals one
 //! rebuilt from the records.
 //!
 //! `cargo run --release -p choucha-tests --bin choucha-sim -- --seed N`
@@ -45,9 +49,14 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use choucha_checklists::Catalogue;
-use choucha_shared::checklist::Checklist;
-use choucha_shared::record::InspectionRecord;
+use choucha_shared::checklist::{Checklist, Verdict};
+use choucha_shared::recheck::{Recheck, RecheckRecord, RecheckTask};
+use choucha_shared::record::{
+    Disposition, Finding, InspectionRecord, Photo, PhotoSubject, RectificationOutcome, Signature,
+    SignerRole,
+};
 use choucha_shared::sync::{EntryPayload, FeedItem, LogEntry, TaskBundle};
+use choucha_shared::value::CivilDate;
 use choucha_shared::value::Sha256Hex;
 use choucha_sync_client::decide::read_push;
 use choucha_sync_server::blobs::{
@@ -61,7 +70,7 @@ use choucha_sync_server::service::{self, Actor};
 use choucha_sync_server::store::{Backend, BlobRegistrar, DeviceCtx, Store};
 use choucha_sync_server::{AppState, BlobConfig, demo};
 
-use crate::device::{complete_record, sign};
+use crate::device::{blob_bytes, complete_record, sign};
 use crate::{TempDir, pg};
 
 mod tablet;
@@ -338,6 +347,8 @@ struct Device {
     /// Entries the server would not take (an honest device never has any).
     blocked: BTreeMap<u64, String>,
     record: Option<InspectionRecord>,
+    /// 复查 records sealed, by 复查 task.
+    rechecks: BTreeMap<String, RecheckRecord>,
     blobs: BTreeMap<Sha256Hex, Vec<u8>>,
     /// Blobs the server has told it it holds.
     uploaded: BTreeSet<Sha256Hex>,
@@ -486,7 +497,14 @@ impl World {
             record.record_id = Uuid::from_u128(rng.random());
             record.started_at += dev.skew;
             let mut blobs = blobs;
+            // Half the on-site inspections find a problem and order it
+            // rectified: the order comes back as a 复查.
+            if record.category.is_on_site() && rng.random_bool(0.5) {
+                order_rectification(&mut record, &dev.checklist, &mut blobs);
+            }
             sign(&mut record, &mut blobs);
+            let named: BTreeSet<&Sha256Hex> = record.blob_hashes().collect();
+            blobs.retain(|(sha, _)| named.contains(sha));
             dev.append(
                 EntryPayload::Started {
                     record_id: record.record_id,
@@ -689,8 +707,13 @@ impl World {
             return Ok(());
         }
         for item in feed.items {
-            let FeedItem::Returned { r#return } = item else {
-                continue;
+            let r#return = match item {
+                FeedItem::Returned { r#return } => r#return,
+                FeedItem::RecheckAssigned { task } => {
+                    self.recheck(d, &task);
+                    continue;
+                }
+                _ => continue,
             };
             let rng = &mut self.rng;
             let dev = &mut self.devices[d];
@@ -723,6 +746,88 @@ impl World {
         }
         self.devices[d].cursor = feed.cursor;
         Ok(())
+    }
+
+    /// The device's officers go back for a 复查 of `task` (once): every
+    /// ordered finding rectified, photographed, everyone signs, sealed.
+    fn recheck(&mut self, d: usize, task: &RecheckTask) {
+        let rng = &mut self.rng;
+        let dev = &mut self.devices[d];
+        if dev.rechecks.contains_key(&task.recheck_id) {
+            return;
+        }
+        // Dated the day of the inspection: never before it, and never
+        // after the server's today, whatever the device's clock says.
+        let mut r = RecheckRecord::new(
+            task,
+            Uuid::from_u128(rng.random()),
+            Utc::now() + dev.skew,
+            task.inspection_date,
+        );
+        let mut blobs = Vec::new();
+        let subjects = std::iter::once(PhotoSubject::Gate).chain(
+            task.findings
+                .iter()
+                .map(|f| PhotoSubject::Finding(f.finding_id)),
+        );
+        for (n, subject) in subjects.enumerate() {
+            let bytes = blob_bytes(&format!("recheck-{}-{n}", r.record_id), 2_000);
+            let sha = Sha256Hex::of(&bytes);
+            blobs.push((sha.clone(), bytes));
+            r.photos.push(Photo {
+                sha256: sha,
+                subject,
+                taken_at: r.started_at,
+                gps: dev.bundle.target.location,
+                gps_time: None,
+                bytes: 2_000,
+                width: 2048,
+                height: 1536,
+            });
+        }
+        for f in &task.findings {
+            r.results.insert(
+                f.finding_id.to_string(),
+                Recheck {
+                    outcome: RectificationOutcome::Rectified,
+                    note: None,
+                },
+            );
+        }
+        let hash = r.content_hash();
+        let signers = task
+            .team
+            .iter()
+            .map(|m| {
+                let role = if m.role == choucha_shared::plan::MemberRole::Officer {
+                    SignerRole::Officer
+                } else {
+                    SignerRole::Expert
+                };
+                (role, Some(m.person_id.clone()), m.name.clone())
+            })
+            .chain(std::iter::once((
+                SignerRole::EnterpriseRepresentative,
+                None,
+                "企业负责人".to_owned(),
+            )));
+        for (role, person_id, name) in signers {
+            let bytes = blob_bytes(&format!("recheck-sig-{}-{name}", r.record_id), 3_000);
+            let sha = Sha256Hex::of(&bytes);
+            blobs.push((sha.clone(), bytes));
+            r.signatures.push(Signature {
+                role,
+                person_id,
+                name,
+                image_sha256: sha,
+                signed_at: r.started_at,
+                content_hash: hash.clone(),
+            });
+        }
+        dev.blobs.extend(blobs);
+        dev.append(EntryPayload::RecheckSealed { record: r.clone() }, rng);
+        dev.rechecks.insert(task.recheck_id.clone(), r);
+        self.fault("复查 sealed");
     }
 
     /// The supervisor approves or returns one record waiting for review.
@@ -882,6 +987,7 @@ async fn run_in(
             needs_user: BTreeMap::new(),
             blocked: BTreeMap::new(),
             record: None,
+            rechecks: BTreeMap::new(),
             blobs: BTreeMap::new(),
             uploaded: BTreeSet::new(),
             life: 0,
@@ -1017,6 +1123,23 @@ async fn check(w: &mut World) -> anyhow::Result<()> {
             current.status.state.as_str(),
             current.status.missing
         );
+        // Each 复查 is the one that completed its task, and its rectified
+        // findings are closed.
+        for (recheck_id, r) in &dev.rechecks {
+            let stored = store
+                .recheck_record(recheck_id)
+                .await?
+                .with_context(|| format!("复查 {recheck_id}: not on the server"))?;
+            ensure!(
+                stored.record == *r,
+                "复查 {recheck_id}: the server holds another record"
+            );
+            for finding in r.results.keys() {
+                let f = store.finding(finding, Utc::now().date_naive()).await?;
+                ensure!(f.closed, "复查 {recheck_id}: finding {finding} not closed");
+            }
+            records += 1;
+        }
         entries += dev.log.len();
         blobs += dev.blobs.len();
         records += versions.len();
@@ -1046,6 +1169,54 @@ async fn check(w: &mut World) -> anyhow::Result<()> {
     w.out.blobs = blobs;
     w.out.records = records;
     Ok(())
+}
+
+/// Makes the record's first item that can fail nonconforming: a note, a
+/// photo, and a finding under a rectification order due in two weeks.
+fn order_rectification(
+    record: &mut InspectionRecord,
+    checklist: &Checklist,
+    blobs: &mut Vec<(Sha256Hex, Vec<u8>)>,
+) {
+    let Some((item, verdict)) = checklist.items().find_map(|i| {
+        let allowed = checklist.allowed_verdicts(i);
+        [Verdict::Nonconform, Verdict::Minor]
+            .into_iter()
+            .find(|v| allowed.contains(v))
+            .map(|v| (i.id.clone(), v))
+    }) else {
+        return;
+    };
+    let entry = record.items.entry(item.clone()).or_default();
+    entry.verdict = Some(verdict);
+    entry.note = Some("现场发现不符合要求".into());
+    let bytes = blob_bytes(&format!("finding-{}", record.record_id), 2_000);
+    let sha = Sha256Hex::of(&bytes);
+    blobs.push((sha.clone(), bytes));
+    let taken_at = record.started_at;
+    record.photos.push(Photo {
+        sha256: sha,
+        subject: PhotoSubject::Item(item.clone()),
+        taken_at,
+        gps: record.photos.first().and_then(|p| p.gps),
+        gps_time: None,
+        bytes: 2_000,
+        width: 2048,
+        height: 1536,
+    });
+    let deadline = CivilDate::new(record.inspection_date.date() + Duration::days(14))
+        .unwrap_or(record.inspection_date);
+    record.findings.push(Finding {
+        finding_id: Uuid::from_u128(record.record_id.as_u128() ^ 0xF1),
+        item_id: Some(item),
+        description: "现场发现不符合要求".into(),
+        disposition: Disposition::RectificationOrder {
+            order_no: format!("责改〔2026〕{}号", record.record_id.as_u128() % 1000),
+            deadline,
+            requirements: "限期整改到位".into(),
+            follow_up: None,
+        },
+    });
 }
 
 /// The projection's rows a rebuild must reproduce.

@@ -152,6 +152,7 @@ async fn security(server: TestServer) {
         format!("/console/records/{rid}/publish"),
         format!("/console/records/{rid}/withdraw"),
         format!("/console/abnormal/{rid}"),
+        format!("/console/abnormal/{rid}/case"),
         "/console/followup/00000000-0000-0000-0000-000000000000/actions".into(),
         "/console/import".into(),
     ];

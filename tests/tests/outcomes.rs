@@ -4,7 +4,9 @@
 //! registered address or the gate, through the real photo pipeline, with
 //! the GPS fix), signed and sealed offline, synced to the real server, and
 //! there it is received with nothing missing, shown in the console with its
-//! outcome, approved, and published under its own result category.
+//! outcome, approved, and published under its own result category; the
+//! unreachable company is listed on the 经营异常名录 against its deadline,
+//! and the case filed against the company that refused is recorded once.
 
 use chrono::Utc;
 use reqwest::Client;
@@ -258,9 +260,20 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
     // 10 working days from the inspection; no other case is.
     let (status, html) = s.get("/console/abnormal").await.unwrap();
     assert_eq!(status, 200);
+    let listings = {
+        let from = html.find("id=\"abnormal\"").expect("the listing table");
+        let to = html
+            .find("id=\"uncooperative-title\"")
+            .expect("the case table");
+        &html[from..to]
+    };
     for (id, kind, _) in &records {
-        let listed = html.contains(&format!("data-record=\"{id}\""));
-        assert_eq!(listed, *kind == OutcomeKind::Unreachable, "{kind}: {html}");
+        let listed = listings.contains(&format!("data-record=\"{id}\""));
+        assert_eq!(
+            listed,
+            *kind == OutcomeKind::Unreachable,
+            "{kind}: {listings}"
+        );
     }
     let (unreachable, _, _) = &records[0];
     let inspected = app.record(unreachable).unwrap().inspection_date;
@@ -295,6 +308,59 @@ async fn each_outcome_is_sealed_synced_and_published_as_its_category(at: Deploym
         .await
         .unwrap();
     assert_eq!(status, 404);
+
+    // 不配合（情节严重）: the case path. Listed to be filed, filed once,
+    // and only for a company that refused.
+    let (uncooperative, _, _) = &records[3];
+    let row = |html: &str| {
+        let at = html
+            .find(&format!("<tr data-record=\"{uncooperative}\""))
+            .expect("the refusal listed");
+        html[at..].split("</tr>").next().unwrap().to_owned()
+    };
+    let (status, html) = s.get("/console/abnormal").await.unwrap();
+    assert_eq!(status, 200);
+    let table = &html[html.find("id=\"uncooperative\"").expect("the case table")..];
+    assert!(row(table).contains("待立案"), "{table}");
+    for (id, kind, _) in &records {
+        let listed = table.contains(&format!("data-record=\"{id}\""));
+        assert_eq!(listed, *kind == OutcomeKind::Uncooperative, "{kind}");
+    }
+    let today = chrono::Utc::now()
+        .with_timezone(&choucha_app_core::app::china_time())
+        .date_naive()
+        .to_string();
+    let filing = [
+        ("filed_on", today.as_str()),
+        ("case_no", "渝高新市监立〔2026〕21号"),
+    ];
+    let (status, _) = s
+        .post(&format!("/console/abnormal/{uncooperative}/case"), &filing)
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let (_, html) = s.get("/console/abnormal").await.unwrap();
+    let table = &html[html.find("id=\"uncooperative\"").unwrap()..];
+    assert!(row(table).contains("已立案") && row(table).contains("渝高新市监立〔2026〕21号"));
+    let (status, again) = s
+        .post(&format!("/console/abnormal/{uncooperative}/case"), &filing)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{again}");
+    let (status, _) = s
+        .post(&format!("/console/abnormal/{unreachable}/case"), &filing)
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "an unreachable company is listed, not a case");
+    let (status, empty) = s
+        .post(
+            &format!("/console/abnormal/{uncooperative}/case"),
+            &[("filed_on", today.as_str()), ("case_no", " ")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{empty}");
+    assert!(empty.contains("立案编号"), "{empty}");
 
     // The register says what each case is.
     let public: Value = client

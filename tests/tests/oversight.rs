@@ -906,6 +906,95 @@ async fn oversight_story_postgres() {
     story(Some(&url)).await;
 }
 
+/// A finding whose follow-up the quality section took over keeps its
+/// disposition when the record is amended afterwards, but follows the
+/// record: it belongs to the current version, with its new description.
+async fn managed_finding_follows_an_amendment(database_url: Option<&str>) {
+    let w = world(database_url).await;
+    let store = w.store();
+    let tasks = w.on_site_tasks(1).await;
+    let (b, c) = &tasks[0];
+    let (mut r, mut blobs) = record_with_photos(b, c, 7);
+    let finding_id = Uuid::now_v7();
+    r.findings.push(Finding {
+        finding_id,
+        item_id: None,
+        description: "计量器具未按期送检".into(),
+        disposition: Disposition::RectificationOrder {
+            order_no: "渝市监责改〔2026〕8号".into(),
+            deadline: CivilDate::new(r.inspection_date.date() + Duration::days(15)).unwrap(),
+            requirements: "十五日内送检".into(),
+            follow_up: None,
+        },
+    });
+    resign(&mut r, &mut blobs);
+    w.submit(&r, &blobs).await;
+    let id = finding_id.to_string();
+    service::followup::record(
+        store,
+        &Actor::user("质量科"),
+        &id,
+        &FollowUpAction::CaseFiled {
+            case_no: "渝市监立〔2026〕3号".into(),
+        },
+        today_cst(),
+    )
+    .await
+    .unwrap();
+    service::review::return_record(
+        store,
+        &Actor::user("审核员"),
+        &r.record_id,
+        &r.version(),
+        "请补充问题描述",
+        BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    let mut amended = r.clone();
+    amended.findings[0].description = "计量器具（电子秤 2 台）未按期送检".into();
+    let mut new_blobs = Vec::new();
+    resign(&mut amended, &mut new_blobs);
+    w.push(EntryPayload::Amended {
+        replaces: r.version(),
+        record: amended.clone(),
+    })
+    .await;
+    let f = store.finding(&id, today_cst()).await.unwrap();
+    assert_eq!(
+        f.kind,
+        choucha_shared::record::DispositionKind::CaseFiled,
+        "the case stands"
+    );
+    assert_eq!(f.case_no.as_deref(), Some("渝市监立〔2026〕3号"));
+    assert_eq!(
+        f.description, "计量器具（电子秤 2 台）未按期送检",
+        "the amended words"
+    );
+    let (version,): (String,) =
+        sqlx::query_as("SELECT version FROM oversight_findings WHERE finding_id = $1")
+            .bind(&id)
+            .fetch_one(store.raw_pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        version,
+        amended.version().as_str(),
+        "the current version's finding"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_finding_follows_an_amendment_sqlite() {
+    managed_finding_follows_an_amendment(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_finding_follows_an_amendment_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    managed_finding_follows_an_amendment(Some(&url)).await;
+}
+
 /// Tasks per status, in `Progress`'s column order.
 type Counts = [i64; 6];
 

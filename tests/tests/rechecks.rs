@@ -1,11 +1,13 @@
 //! 复查 as field work, end to end: an inspection sealed on the field app's
-//! engine with two findings under one rectification order syncs to the real
+//! engine with three findings under one rectification order syncs to the real
 //! server, which makes the order's 复查 task for the team; the tablet pulls
 //! it with the findings, the order and its deadline, re-checks each finding
 //! offline (one rectified, one not), seals and syncs; the server takes the
 //! record once, closes the rectified finding and leaves the other open with
 //! its result, where the quality section escalates it (case filed, then a
-//! transfer that keeps it under supervision). The team's other tablet no
+//! transfer that keeps it under supervision). A finding the quality section
+//! escalated while the team was on its way keeps its case: the 复查's result
+//! is recorded, the finding is not closed by it. The team's other tablet no
 //! longer gets the done task, and a 复查 of another team is refused.
 
 use chrono::{Duration, Utc};
@@ -50,7 +52,7 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
     // The inspection: everything conforms but two items, both under one
     // order with a deadline two weeks on.
     let (id, findings, deadline) =
-        choucha_tests::field::inspect_with_order(&app, &task_id, ORDER_NO, 2).unwrap();
+        choucha_tests::field::inspect_with_order(&app, &task_id, ORDER_NO, 3).unwrap();
     let team = app.record(&id).unwrap().team;
     sync_all(&app).await.unwrap();
 
@@ -82,8 +84,27 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
             .all(|f| f.requirements.ends_with("限期整改到位"))
     );
 
-    // Offline: the visit. One finding rectified, one not.
+    // Offline: the visit. One finding rectified, one not; the escalated
+    // one was rectified too, as the team found it.
     let recheck_id = rc.task.recheck_id.clone();
+    // Meanwhile the quality section escalates the third finding: a case is
+    // filed before the team's 复查 reaches the server.
+    set_demo_passwords(&server).unwrap();
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    let escalated = findings[2];
+    let (status, _) = s
+        .post(
+            &format!("/console/followup/{escalated}/actions"),
+            &[
+                ("action", "case_filed"),
+                ("case_no", "渝高新市监立〔2026〕4号"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
     let rid = app.start_recheck(&recheck_id, Utc::now()).unwrap();
     assert_eq!(
         app.start_recheck(&recheck_id, Utc::now()).unwrap(),
@@ -116,6 +137,14 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
         Utc::now(),
     )
     .unwrap();
+    app.set_recheck_result(
+        &rid,
+        &escalated,
+        RectificationOutcome::Rectified,
+        None,
+        Utc::now(),
+    )
+    .unwrap();
     let config = choucha_app_core::photo::PhotoConfig::default();
     let gps = choucha_shared::GeoPoint::new(29.6005, 106.3062, Some(6.0)).ok();
     let refused = app
@@ -134,6 +163,7 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
         PhotoSubject::Gate,
         PhotoSubject::Finding(fixed),
         PhotoSubject::Finding(open),
+        PhotoSubject::Finding(escalated),
     ]
     .into_iter()
     .enumerate()
@@ -166,10 +196,6 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
 
     // The console: the rectified finding is closed, the other open with
     // its 复查 result.
-    set_demo_passwords(&server).unwrap();
-    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
-        .await
-        .unwrap();
     let (status, html) = s.get(&format!("/console/followup/{fixed}")).await.unwrap();
     assert_eq!(status, 200);
     assert!(
@@ -187,6 +213,15 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
     assert!(!closed(&html), "the other stays open");
     // Who did it: the device, in the audit log and the history.
     assert!(html.contains("device:"), "{html}");
+    // The finding escalated meanwhile keeps its course: the 复查's result
+    // is shown, the case stands, it is not closed.
+    let (_, html) = s
+        .get(&format!("/console/followup/{escalated}"))
+        .await
+        .unwrap();
+    assert!(html.contains("渝高新市监立〔2026〕4号"), "{html}");
+    assert!(html.contains("已整改"), "the 复查's result shown");
+    assert!(!closed(&html), "escalated, not closed by the 复查");
 
     // Escalated: a case is filed, then the finding is transferred and
     // stays under supervision with its next check.

@@ -1,6 +1,8 @@
 //! 经营异常名录: companies the officers could not reach at their registered
 //! address, each against its listing deadline (10 working days from the
-//! inspection), and the form that records the listing.
+//! inspection), and the form that records the listing; below, companies
+//! that refused the inspection (不配合检查（情节严重）) and the form that
+//! records the case filed against each (立案查处).
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -15,7 +17,7 @@ use super::error::ConsoleResult;
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
 use crate::oversight::today_cst;
-use crate::service::abnormal::{listing_deadline, record_listing};
+use crate::service::abnormal::{listing_deadline, record_case, record_listing};
 
 /// The list, oldest inspection first; the overdue are marked.
 pub async fn list(
@@ -26,6 +28,10 @@ pub async fn list(
     let cases = state
         .store
         .abnormal_cases(user.jurisdiction_filter())
+        .await?;
+    let refusals = state
+        .store
+        .uncooperative_cases(user.jurisdiction_filter())
         .await?;
     let calendar = &state.oversight.calendar;
     let today = today_cst();
@@ -68,6 +74,39 @@ pub async fn list(
             }
         }
         @if cases.is_empty() { p.muted { (lang.t("暂无。", "None.")) } }
+        h2 #uncooperative-title { (lang.t("不配合检查（情节严重）· 立案查处", "Refused the inspection (serious) · case path")) }
+        p { (lang.t(
+            "拒绝、阻碍监督检查情节严重的企业，依法立案查处，并记入企业信用记录。",
+            "Companies that refused or obstructed the inspection are investigated as a case and the refusal goes on their credit record."
+        )) }
+        table #uncooperative {
+            tr { th { (lang.t("检查日期", "Date")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("状态", "Status")) } th {} }
+            @for c in &refusals {
+                tr data-record=(c.record_id) {
+                    td { (c.inspection_date) }
+                    td { a href={ "/console/records/" (c.record_id) } { (c.target_name) } " " span.muted { (c.target_key) } }
+                    td { (c.town) }
+                    td.case-state {
+                        @if let Some(f) = &c.case {
+                            (lang.t("已立案", "Case filed")) " " (f.filed_on) " " (f.case_no)
+                        } @else {
+                            (lang.t("待立案", "To be filed"))
+                        }
+                    }
+                    td {
+                        @if may_list && c.case.is_none() {
+                            form.inline method="post" action={ "/console/abnormal/" (c.record_id) "/case" } {
+                                (csrf_field(&user))
+                                input type="date" name="filed_on" value=(today) required;
+                                " " input name="case_no" placeholder=(lang.t("立案编号", "Case no.")) required size="24";
+                                " " button type="submit" { (lang.t("记录立案", "Record the case")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if refusals.is_empty() { p.muted { (lang.t("暂无。", "None.")) } }
     };
     Ok(page(
         StatusCode::OK,
@@ -104,6 +143,35 @@ pub async fn record(
         &record_id,
         &form.listed_on,
         &form.decision_no,
+        today_cst(),
+    )
+    .await?;
+    Ok(Redirect::to("/console/abnormal").into_response())
+}
+
+/// Missing fields read as empty, as for the listing.
+#[derive(Debug, Deserialize)]
+pub struct CaseForm {
+    #[serde(default)]
+    filed_on: String,
+    #[serde(default)]
+    case_no: String,
+}
+
+/// Records the case filed against a company that refused the inspection.
+pub async fn record_case_filed(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(record_id): Path<String>,
+    Form(form): Form<CaseForm>,
+) -> ConsoleResult<Response> {
+    user.require(PUBLISHERS)?;
+    record_case(
+        &state.store,
+        &user.actor(),
+        &record_id,
+        &form.filed_on,
+        &form.case_no,
         today_cst(),
     )
     .await?;

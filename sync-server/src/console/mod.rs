@@ -73,6 +73,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/plans/{id}/draw", post(draws::run_draw))
         .route("/console/records/{id}/publish", post(disclosure::publish))
         .route("/console/abnormal/{id}", post(abnormal::record))
+        .route(
+            "/console/abnormal/{id}/case",
+            post(abnormal::record_case_filed),
+        )
         .route("/console/records/{id}/withdraw", post(disclosure::withdraw))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), QUALITY_SECTION),
