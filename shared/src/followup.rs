@@ -169,6 +169,18 @@ impl FindingState {
             && self.deadline.as_deref().is_some_and(|d| d < today.as_str())
     }
 
+    /// Whether a 复查 found the order not (fully) carried out and nothing
+    /// further was decided yet: the quality section escalates it (a case
+    /// filed, a further order).
+    pub fn awaits_escalation(&self) -> bool {
+        self.kind == DispositionKind::RectificationOrder
+            && !self.closed
+            && matches!(
+                self.outcome.as_deref(),
+                Some(o) if o != RectificationOutcome::Rectified.as_str()
+            )
+    }
+
     /// The finding after `action`, for a record inspected on
     /// `inspection_date` (`YYYY-MM-DD`), or why the step is refused.
     pub fn after(
@@ -380,6 +392,29 @@ mod tests {
             )
             .unwrap();
         assert!(done.closed && !done.overdue);
+        assert!(!done.awaits_escalation());
+        let not_done = ordered
+            .after(
+                &FollowUpAction::FollowUpInspection {
+                    inspected_on: CivilDate::parse("2026-03-12").unwrap(),
+                    outcome: RectificationOutcome::NotRectified,
+                    note: None,
+                },
+                "2026-03-01",
+                day("2026-03-20"),
+            )
+            .unwrap();
+        assert!(not_done.awaits_escalation() && !not_done.closed);
+        let filed = not_done
+            .after(
+                &FollowUpAction::CaseFiled {
+                    case_no: "立〔2026〕1号".into(),
+                },
+                "2026-03-01",
+                day("2026-03-20"),
+            )
+            .unwrap();
+        assert!(!filed.awaits_escalation(), "escalated");
     }
 
     #[test]

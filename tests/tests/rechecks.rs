@@ -211,6 +211,10 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
         "{html}"
     );
     assert!(!closed(&html), "the other stays open");
+    assert!(
+        html.contains("id=\"finding-escalate\""),
+        "marked for escalation"
+    );
     // Who did it: the device, in the audit log and the history.
     assert!(html.contains("device:"), "{html}");
     // The finding escalated meanwhile keeps its course: the 复查's result
@@ -260,6 +264,7 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
     assert!(html.contains("渝高新市监移〔2026〕2号"));
     assert!(html.contains(&next_check));
     assert!(!closed(&html), "under supervision, not closed");
+    assert!(!html.contains("id=\"finding-escalate\""), "escalated");
 
     // The team's other officer: the done 复查 is not sent to their tablet.
     let other = tablet(&server, &officers[1], root.path(), "平板二")

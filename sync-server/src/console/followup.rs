@@ -98,7 +98,10 @@ fn findings_table(lang: Lang, findings: &[FindingState]) -> maud::Markup {
                         td { (f.town) }
                         td { (f.item_id) }
                         td { a href={ "/console/followup/" (f.finding_id) } { (f.description) } }
-                        td { (kind_label(lang, f.kind)) }
+                        td {
+                            (kind_label(lang, f.kind))
+                            @if f.awaits_escalation() { " " span.flag.escalate { (lang.t("复查未整改，待立案或再次责令", "Not rectified at the follow-up: escalate")) } }
+                        }
                         td {
                             @if let Some(d) = &f.deadline { span class=[f.overdue.then_some("flag")] { (d) } " " }
                             (f.order_no.as_deref().or(f.reference.as_deref()).unwrap_or(""))
@@ -164,6 +167,9 @@ pub async fn finding(
                 tr { th { (lang.t("后续监管：下次检查", "Under supervision: next check")) } td #finding-next-check class=[(d.as_str() <= today_cst().to_string().as_str()).then_some("flag")] { (d) } }
             }
             @if let Some(d) = &f.followed_up_on { tr { th { (lang.t("复查", "Follow-up inspection")) } td { (d) " " (f.outcome.as_deref().map(|o| outcome_label(lang, o)).unwrap_or("")) } } }
+            @if f.awaits_escalation() {
+                tr { th { (lang.t("待处置", "To do")) } td #finding-escalate.flag { (lang.t("复查未整改到位：请立案查处或再次责令整改", "Not rectified at the follow-up: file a case or order again")) } }
+            }
             tr { th { (lang.t("办结", "Closed")) } td #finding-closed { @if f.closed { (lang.t("是", "yes")) } @else { (lang.t("否", "no")) } } }
         }
         @if !rechecks.is_empty() {
