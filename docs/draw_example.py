@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""Re-runs the worked example of docs/draw.md with nothing but the standard
-library: the draw algorithm (version 1) in a dozen lines.
+"""Re-runs the draw of docs/draw.md with nothing but the standard library:
+algorithm version 1 in a dozen lines, and version 2 (per-risk quotas,
+assigned and excluded targets, seat replacement) on a JSON description.
 
-Usage: python3 docs/draw_example.py            -> prints the example's picks
+Usage: python3 docs/draw_example.py            -> prints version 1's example
        python3 docs/draw_example.py SEED S N K -> prints K indices drawn from N
+       python3 docs/draw_example.py --v2 < draw.json
+                                               -> version 2's snapshot hash,
+                                                  tasks and replacements as JSON
+       python3 docs/draw_example.py --v2-example
+                                               -> version 2's worked example
 """
 import hashlib
+import json
+import math
 import sys
 
 
@@ -42,7 +50,139 @@ TARGETS = [
 ]
 OFFICERS = ["渝50010023001", "渝50010023002", "渝50010023003", "渝50010023004", "渝50010023005"]
 
+# ---- Version 2 -----------------------------------------------------------
+
+RISK = ["A", "B", "C", "D"]
+
+
+def kbytes(s):
+    return s.encode("utf-8")
+
+
+def quota_size(kind, value, n):
+    if kind == "count":
+        return value
+    micro = round(value * 1_000_000)
+    return -(-(micro * n) // 1_000_000)  # ceil
+
+
+def sub_strata(strata):
+    """(id, sorted candidates, k) for every (sub-)stratum in plan order."""
+    out = []
+    for s in strata:
+        cands = sorted(s["candidates"], key=lambda c: kbytes(c["key"]))
+        q = s["quota"]
+        if q["kind"] == "by_risk":
+            for cls in RISK:
+                if cls in q["value"]:
+                    sub = [c for c in cands if c.get("risk") == cls]
+                    out.append((s["stratum_id"] + "/" + cls, sub, quota_size("ratio", q["value"][cls], len(sub))))
+        else:
+            out.append((s["stratum_id"], cands, quota_size(q["kind"], q["value"], len(cands))))
+    return out
+
+
+def snapshot_hash_v2(inp):
+    lines = ["choucha-draw-v2"]
+    for a in sorted(inp.get("assigned", []), key=lambda a: (kbytes(a["key"]), a["category"])):
+        lines.append(f"assigned\t{a['key']}\t{a['category']}\t{a['jurisdiction']}\t{a['source']}")
+    for sid, cands, k in sub_strata(inp["strata"]):
+        lines.append(f"stratum\t{sid}\t{len(cands)}\t{k}")
+        for c in cands:
+            lines.append(f"{c['key']}\t{c['category']}\t{c['jurisdiction']}\t{c.get('risk') or '-'}")
+    for e in sorted(inp.get("excluded", []), key=lambda e: (kbytes(e["key"]), e["category"])):
+        lines.append(f"excluded\t{e['key']}\t{e['category']}\tinspected:{e['inspected']}")
+    return hashlib.sha256("".join(l + "\n" for l in lines).encode("utf-8")).hexdigest()
+
+
+def eligible_officers(inp, key, category, jurisdiction, load, cap, exclude=()):
+    recused = {p for p, t in inp.get("recusals", []) if t == key}
+    return sorted(
+        (o["id"] for o in inp["officers"]
+         if o["enforcement"] and o.get("unit") == jurisdiction and category in o["domains"]
+         and load.get(o["id"], 0) < cap and o["id"] not in recused and o["id"] not in exclude),
+        key=kbytes)
+
+
+def draw_v2(seed, rules, inp):
+    """Tasks as [stratum, key, category, jurisdiction, [team ids]], or the
+    number of shortfalls."""
+    drawn = [("assigned", a["key"], a["category"], a["jurisdiction"])
+             for a in sorted(inp.get("assigned", []), key=lambda a: (kbytes(a["key"]), a["category"]))]
+    short = 0
+    for sid, cands, k in sub_strata(inp["strata"]):
+        if k > len(cands):
+            short += 1
+            continue
+        for i in pick(f"{seed},{sid},", len(cands), k):
+            c = cands[i]
+            drawn.append((sid, c["key"], c["category"], c["jurisdiction"]))
+    if short:
+        return short
+    load, tasks = {}, []
+    for sid, key, cat, town in drawn:
+        eligible = eligible_officers(inp, key, cat, town, load, rules["officer_cap"])
+        if len(eligible) < rules["team_size"]:
+            short += 1
+            continue
+        team = [eligible[i] for i in pick(f"{seed},officer,{key},", len(eligible), rules["team_size"])]
+        for o in team:
+            load[o] = load.get(o, 0) + 1
+        if rules["with_expert"]:
+            recused = {p for p, t in inp.get("recusals", []) if t == key}
+            experts = sorted((e["id"] for e in inp.get("experts", [])
+                              if cat in e["domains"] and e["id"] not in recused), key=kbytes)
+            if not experts:
+                short += 1
+                continue
+            team.append(experts[pick(f"{seed},expert,{key},", len(experts), 1)[0]])
+        tasks.append([sid, key, cat, town, team])
+    return short if short else tasks
+
+
+def replace_v2(seed, rules, inp, tasks, replacements, key, cat, leaving):
+    """The officer who takes `leaving`'s seat (the next replacement), or None."""
+    task = next(t for t in tasks if t[1] == key and t[2] == cat)
+    load = {}
+    for t in tasks:
+        for p in t[4][:rules["team_size"]]:  # the officers; an expert comes last
+            load[p] = load.get(p, 0) + 1
+    load[leaving] = max(0, load.get(leaving, 0) - 1)
+    eligible = eligible_officers(inp, key, cat, task[3], load, rules["officer_cap"], exclude=task[4])
+    if not eligible:
+        return None
+    r = len(replacements) + 1
+    joining = eligible[h_mod(f"{seed},replace,{key},{leaving},{r}", len(eligible))]
+    task[4] = [joining if p == leaving else p for p in task[4]]
+    replacements.append(joining)
+    return joining
+
+
+def run_v2(doc):
+    inp, rules, seed = doc["inputs"], doc["rules"], doc["seed"]
+    out = {"snapshot_hash": snapshot_hash_v2(inp)}
+    tasks = draw_v2(seed, rules, inp)
+    if isinstance(tasks, int):
+        out["shortfalls"] = tasks
+        return out
+    replacements, answers = [], []
+    for r in doc.get("replace", []):
+        answers.append(replace_v2(seed, rules, inp, tasks, replacements, r["target_key"], r["category"], r["leaving"]))
+    out["replacements"] = answers
+    out["tasks"] = [{"stratum_id": t[0], "target_key": t[1], "team": t[4]} for t in tasks]
+    return out
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--v2"]:
+        doc = json.load(sys.stdin)
+        out = [run_v2(d) for d in doc] if isinstance(doc, list) else run_v2(doc)
+        print(json.dumps(out, ensure_ascii=False))
+        sys.exit(0)
+    if sys.argv[1:] == ["--v2-example"]:
+        with open(__file__.replace("draw_example.py", "draw_v2_example.json"), encoding="utf-8") as f:
+            print(json.dumps(run_v2(json.load(f)), ensure_ascii=False, indent=1))
+        sys.exit(0)
     if len(sys.argv) == 5:
         seed, stratum, n, k = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
         print(" ".join(map(str, pick(f"{seed},{stratum},", n, k))))

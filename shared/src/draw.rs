@@ -167,6 +167,9 @@ pub struct DrawnTask {
     pub target_key: String,
     pub category: TargetCategory,
     pub team: Vec<TeamMember>,
+    /// Version 2: the upstream list an assigned target comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Why a draw could not be completed. Every shortfall is listed; nothing is
@@ -194,6 +197,142 @@ pub enum Shortfall {
         stratum_id: String,
         target_key: String,
     },
+}
+
+/// The plan's rules for teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeamRules {
+    /// Officers per team (m).
+    pub team_size: u8,
+    pub with_expert: bool,
+    /// At most this many tasks per officer in the draw.
+    pub officer_cap: u32,
+}
+
+impl TeamRules {
+    pub fn of(plan: &DrawPlan) -> Self {
+        Self {
+            team_size: plan.team_size,
+            with_expert: plan.with_expert,
+            officer_cap: plan.officer_cap,
+        }
+    }
+}
+
+/// Draws teams target after target under the team rules, keeping each
+/// officer's load in the draw (version 1's second random; version 2 uses
+/// it unchanged).
+#[derive(Debug)]
+pub struct TeamDrawer<'a> {
+    rules: TeamRules,
+    /// Enforcement officers, by dense index.
+    officers: Vec<&'a PoolMember>,
+    /// Officers by (unit, category), each list sorted by credential number.
+    by_unit: HashMap<(&'a str, TargetCategory), Vec<usize>>,
+    /// Experts sorted by ID.
+    experts: Vec<&'a PoolMember>,
+    recused_for: HashMap<&'a str, HashSet<&'a str>>,
+    load: Vec<u32>,
+}
+
+impl<'a> TeamDrawer<'a> {
+    /// Indexes the pools once: the per-target work is then a scan of one
+    /// town office's list.
+    pub fn new(inputs: &'a DrawInputs, rules: TeamRules) -> Self {
+        let officers: Vec<&PoolMember> = inputs.officers.iter().filter(|o| o.enforcement).collect();
+        let mut by_unit: HashMap<(&str, TargetCategory), Vec<usize>> = HashMap::new();
+        for (i, o) in officers.iter().enumerate() {
+            if let Some(unit) = o.unit.as_deref() {
+                for c in &o.domains {
+                    by_unit.entry((unit, *c)).or_default().push(i);
+                }
+            }
+        }
+        for list in by_unit.values_mut() {
+            list.sort_by(|a, b| officers[*a].id.cmp(&officers[*b].id));
+        }
+        let mut experts: Vec<&PoolMember> = inputs.experts.iter().collect();
+        experts.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut recused_for: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for (person, target) in &inputs.recusals {
+            recused_for
+                .entry(target.as_str())
+                .or_default()
+                .insert(person.as_str());
+        }
+        let load = vec![0u32; officers.len()];
+        Self {
+            rules,
+            officers,
+            by_unit,
+            experts,
+            recused_for,
+            load,
+        }
+    }
+
+    /// The team of one target (the next in draw order): its officers, each
+    /// one's load raised, and its expert when the plan wants one.
+    pub fn draw(
+        &mut self,
+        seed: &str,
+        stratum_id: &str,
+        key: &str,
+        category: TargetCategory,
+        jurisdiction: &str,
+    ) -> Result<Vec<TeamMember>, Shortfall> {
+        let m = usize::from(self.rules.team_size);
+        let recused_here = self.recused_for.get(key);
+        let recused = |id: &str| recused_here.is_some_and(|r| r.contains(id));
+        let eligible: Vec<usize> = self
+            .by_unit
+            .get(&(jurisdiction, category))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(|&i| self.load[i] < self.rules.officer_cap && !recused(&self.officers[i].id))
+            .collect();
+        if eligible.len() < m {
+            return Err(Shortfall::Officers {
+                stratum_id: stratum_id.to_owned(),
+                target_key: key.to_owned(),
+                needed: m,
+                eligible: eligible.len(),
+            });
+        }
+        let mut team: Vec<TeamMember> = Vec::with_capacity(m + 1);
+        for i in draw_team(seed, "officer", key, eligible.len(), m) {
+            self.load[eligible[i]] += 1;
+            let o = self.officers[eligible[i]];
+            team.push(TeamMember {
+                role: MemberRole::Officer,
+                person_id: o.id.clone(),
+                name: o.name.clone(),
+            });
+        }
+        if self.rules.with_expert {
+            let eligible: Vec<&PoolMember> = self
+                .experts
+                .iter()
+                .copied()
+                .filter(|e| e.domains.contains(&category) && !recused(&e.id))
+                .collect();
+            if eligible.is_empty() {
+                return Err(Shortfall::Expert {
+                    stratum_id: stratum_id.to_owned(),
+                    target_key: key.to_owned(),
+                });
+            }
+            let e = eligible[draw_team(seed, "expert", key, eligible.len(), 1)[0]];
+            team.push(TeamMember {
+                role: MemberRole::Expert,
+                person_id: e.id.clone(),
+                name: e.name.clone(),
+            });
+        }
+        Ok(team)
+    }
 }
 
 /// Runs the whole draw. The plan must have passed [`DrawPlan::validate`] and
@@ -224,93 +363,25 @@ pub fn run(
         // Teams for a partial target list would be meaningless.
         return Err(shortfalls);
     }
-
-    // Index once: enforcement officers by (unit, category), each list sorted
-    // by credential number; loads by dense officer index; recusals by target.
-    // The per-target work is then a scan of one town office's list.
-    let officers: Vec<&PoolMember> = inputs.officers.iter().filter(|o| o.enforcement).collect();
-    let mut by_unit: HashMap<(&str, TargetCategory), Vec<usize>> = HashMap::new();
-    for (i, o) in officers.iter().enumerate() {
-        if let Some(unit) = o.unit.as_deref() {
-            for c in &o.domains {
-                by_unit.entry((unit, *c)).or_default().push(i);
-            }
-        }
-    }
-    for list in by_unit.values_mut() {
-        list.sort_by(|a, b| officers[*a].id.cmp(&officers[*b].id));
-    }
-    let mut experts: Vec<&PoolMember> = inputs.experts.iter().collect();
-    experts.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut recused_for: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for (person, target) in &inputs.recusals {
-        recused_for
-            .entry(target.as_str())
-            .or_default()
-            .insert(person.as_str());
-    }
-    let mut load = vec![0u32; officers.len()];
-    let m = usize::from(plan.team_size);
+    let mut teams = TeamDrawer::new(inputs, TeamRules::of(plan));
     let mut tasks = Vec::with_capacity(drawn.len());
-    let none = Vec::new();
-
     for (stratum_id, target) in drawn {
-        let recused_here = recused_for.get(&*target.key);
-        let recused = |id: &str| recused_here.is_some_and(|r| r.contains(id));
-        let eligible: Vec<usize> = by_unit
-            .get(&(&*target.jurisdiction, target.category))
-            .unwrap_or(&none)
-            .iter()
-            .copied()
-            .filter(|&i| load[i] < plan.officer_cap && !recused(&officers[i].id))
-            .collect();
-        if eligible.len() < m {
-            shortfalls.push(Shortfall::Officers {
+        match teams.draw(
+            seed,
+            stratum_id,
+            &target.key,
+            target.category,
+            &target.jurisdiction,
+        ) {
+            Ok(team) => tasks.push(DrawnTask {
                 stratum_id: stratum_id.to_owned(),
                 target_key: target.key.to_string(),
-                needed: m,
-                eligible: eligible.len(),
-            });
-            continue;
+                category: target.category,
+                team,
+                source: None,
+            }),
+            Err(s) => shortfalls.push(s),
         }
-        let mut team: Vec<TeamMember> = draw_team(seed, "officer", &target.key, eligible.len(), m)
-            .into_iter()
-            .map(|i| {
-                load[eligible[i]] += 1;
-                let o = officers[eligible[i]];
-                TeamMember {
-                    role: MemberRole::Officer,
-                    person_id: o.id.clone(),
-                    name: o.name.clone(),
-                }
-            })
-            .collect();
-        if plan.with_expert {
-            let eligible: Vec<&PoolMember> = experts
-                .iter()
-                .copied()
-                .filter(|e| e.domains.contains(&target.category) && !recused(&e.id))
-                .collect();
-            if eligible.is_empty() {
-                shortfalls.push(Shortfall::Expert {
-                    stratum_id: stratum_id.to_owned(),
-                    target_key: target.key.to_string(),
-                });
-                continue;
-            }
-            let e = eligible[draw_team(seed, "expert", &target.key, eligible.len(), 1)[0]];
-            team.push(TeamMember {
-                role: MemberRole::Expert,
-                person_id: e.id.clone(),
-                name: e.name.clone(),
-            });
-        }
-        tasks.push(DrawnTask {
-            stratum_id: stratum_id.to_owned(),
-            target_key: target.key.to_string(),
-            category: target.category,
-            team,
-        });
     }
     if shortfalls.is_empty() {
         Ok(tasks)

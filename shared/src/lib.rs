@@ -11,6 +11,8 @@
 //! * [`directory`] — targets, officers, experts and recusal pairs (名录库).
 //! * [`pad`] — a signature pad's strokes, as captured.
 //! * [`plan`] — draw plans, draw results and tasks (双随机).
+//! * [`draw`], [`draw_v2`] — the verifiable draw, algorithm versions 1 and
+//!   2 (per-risk quotas, assigned and excluded targets, seat replacement).
 //! * [`checklist`] — the checklist schema and its validating loader.
 //! * [`record`] — inspection records, photos, signatures, findings.
 //! * [`outcome`] — what became of a task: the walk-through, or a target that
@@ -30,6 +32,7 @@ pub mod completeness;
 pub mod conclusion;
 pub mod directory;
 pub mod draw;
+pub mod draw_v2;
 pub mod followup;
 pub mod outcome;
 pub mod pad;
