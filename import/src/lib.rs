@@ -17,7 +17,9 @@ pub use table::{Column, FileFormat, ImportError};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use choucha_shared::directory::{Expert, Officer, Target, TargetIdentity};
+use choucha_shared::directory::{
+    BusinessStatus, Expert, IndustryCode, Officer, RiskClass, Target, TargetIdentity, TargetProfile,
+};
 use choucha_shared::{CredentialNo, GeoPoint, Name, StandardNo, TargetCategory, Uscc, ValueError};
 
 use table::Row;
@@ -130,8 +132,15 @@ const T_JURISDICTION: usize = 6;
 const T_ADDRESS: usize = 7;
 const T_LON: usize = 8;
 const T_LAT: usize = 9;
+const T_RISK: usize = 10;
+const T_INDUSTRY: usize = 11;
+const T_STATUS: usize = 12;
+const T_LICENCE: usize = 13;
 
-static TARGET_COLUMNS: [Column; 10] = [
+/// Longest licence or certificate number taken.
+const MAX_LICENCE_CHARS: usize = 64;
+
+static TARGET_COLUMNS: [Column; 14] = [
     col("检查对象类别", &["对象类别", "类别"], true),
     col(
         "企业名称",
@@ -146,6 +155,25 @@ static TARGET_COLUMNS: [Column; 10] = [
     col("地址", &["住所", "经营地址", "住所（经营场所）"], false),
     col("经度", &[], false),
     col("纬度", &[], false),
+    col(
+        "信用风险分类",
+        &["风险分类", "信用风险等级", "风险等级"],
+        false,
+    ),
+    col("行业代码", &["国民经济行业代码", "行业分类代码"], false),
+    col("经营状态", &["登记状态", "企业状态"], false),
+    col(
+        "证书编号",
+        &[
+            "许可证编号",
+            "生产许可证编号",
+            "资质认定证书编号",
+            "CCC证书编号",
+            "CCC 证书编号",
+            "认证证书编号",
+        ],
+        false,
+    ),
 ];
 
 const O_CREDENTIAL: usize = 0;
@@ -285,6 +313,7 @@ pub fn parse_targets(
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned);
             let location = c.location();
+            let profile = c.profile();
 
             if let (Some(category), Some((field, key))) = (category, key) {
                 c.unique(&mut seen, (category, key), field, "同一检查对象类别下");
@@ -296,8 +325,16 @@ pub fn parse_targets(
                 Some(identity),
                 Some(jurisdiction),
                 Some(location),
-            ) = (c.finish(), category, name, identity, jurisdiction, location)
-            {
+                Some(profile),
+            ) = (
+                c.finish(),
+                category,
+                name,
+                identity,
+                jurisdiction,
+                location,
+                profile,
+            ) {
                 rows.push((
                     number,
                     Target {
@@ -307,6 +344,7 @@ pub fn parse_targets(
                         jurisdiction,
                         address,
                         location,
+                        profile,
                     },
                 ));
             }
@@ -530,6 +568,49 @@ impl<'a, 'e> Check<'a, 'e> {
             return Some(None);
         }
         self.check(field, parse(s)).map(Some)
+    }
+
+    /// A cell parsed by `parse` whose error is already the reason; `Some(None)`
+    /// when empty.
+    fn optional_with<T>(
+        &mut self,
+        field: usize,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        let s = self.get(field);
+        if s.is_empty() {
+            return Some(None);
+        }
+        match parse(s) {
+            Ok(v) => Some(Some(v)),
+            Err(reason) => self.bad(field, reason),
+        }
+    }
+
+    /// The credit, registration and licensing columns; `None` (with every
+    /// problem recorded) when one is bad.
+    fn profile(&mut self) -> Option<TargetProfile> {
+        let risk = self.optional_with(T_RISK, str::parse::<RiskClass>);
+        let industry = self.optional_with(T_INDUSTRY, IndustryCode::parse);
+        let status = self.optional_with(T_STATUS, str::parse::<BusinessStatus>);
+        let licence_no = self.optional_with(T_LICENCE, |s| {
+            let n = s.chars().count();
+            if n > MAX_LICENCE_CHARS {
+                Err(format!(
+                    "证书编号过长（{n} 个字符，最多 {MAX_LICENCE_CHARS} 个）"
+                ))
+            } else if s.chars().any(char::is_control) {
+                Err("证书编号不能含有换行或控制字符".to_owned())
+            } else {
+                Ok(s.to_owned())
+            }
+        });
+        Some(TargetProfile {
+            risk: risk?,
+            industry: industry?,
+            status: status?.unwrap_or_default(),
+            licence_no: licence_no?,
+        })
     }
 
     fn name(&mut self, field: usize) -> Option<Name> {

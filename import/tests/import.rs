@@ -94,7 +94,7 @@ fn find<'e>(errors: &'e [RowError], row: usize, column: &str) -> &'e RowError {
 // Targets
 // ---------------------------------------------------------------------------
 
-const TARGET_HEADER: [&str; 10] = [
+const TARGET_HEADER: [&str; 14] = [
     "检查对象类别",
     "企业名称",
     "统一社会信用代码",
@@ -105,6 +105,10 @@ const TARGET_HEADER: [&str; 10] = [
     "地址",
     "经度",
     "纬度",
+    "信用风险分类",
+    "行业代码",
+    "经营状态",
+    "证书编号",
 ];
 
 fn good_target_rows(codes: &[String; 4]) -> Vec<Vec<&str>> {
@@ -505,7 +509,7 @@ fn missing_header_columns_are_all_listed() {
                 missing,
                 &["检查对象类别", "所属镇街", "统一社会信用代码 或 标准编号"]
             );
-            assert_eq!(expected.len(), 10);
+            assert_eq!(expected.len(), 14);
             assert!(expected.iter().any(|c| c == "纬度"));
             assert_eq!(found, &["企业名称", "地址"]);
             assert_eq!(*header_row, 1);
@@ -871,4 +875,92 @@ fn documented_examples_parse_cleanly() {
             );
         }
     }
+}
+
+#[test]
+fn credit_registration_and_licence_columns_are_read_and_checked() {
+    use choucha_shared::directory::{BusinessStatus, RiskClass};
+    let (a, b, c, d) = (uscc(11), uscc(12), uscc(13), uscc(14));
+    let rows = vec![
+        vec![
+            "检查对象类别",
+            "企业名称",
+            "统一社会信用代码",
+            "所属镇街",
+            "信用风险分类",
+            "行业代码",
+            "经营状态",
+            "生产许可证编号",
+        ],
+        vec![
+            "计量",
+            "重庆甲计量器具有限公司",
+            a.as_str(),
+            "西永街道",
+            "B",
+            "C4010",
+            "存续",
+            "XK21-008-00123",
+        ],
+        vec![
+            "计量",
+            "重庆乙计量器具有限公司",
+            b.as_str(),
+            "西永街道",
+            "",
+            "",
+            "",
+            "",
+        ],
+        vec![
+            "计量",
+            "重庆丙计量器具有限公司",
+            c.as_str(),
+            "曾家镇",
+            "D类",
+            "C40",
+            "吊销，未注销",
+            "",
+        ],
+        vec![
+            "计量",
+            "重庆丁计量器具有限公司",
+            d.as_str(),
+            "曾家镇",
+            "b",
+            "40C1",
+            "歇业",
+            "第一行\n第二行",
+        ],
+    ];
+    let parsed = parse_targets(csv_text(&rows).as_bytes(), FileFormat::Csv, &known()).unwrap();
+    assert_eq!(parsed.rows.len(), 3, "{:?}", parsed.errors);
+    let first = &parsed.rows[0].1.profile;
+    assert_eq!(first.risk, Some(RiskClass::B));
+    assert_eq!(first.industry.as_ref().map(|i| i.as_str()), Some("C4010"));
+    assert_eq!(first.status, BusinessStatus::Active);
+    assert_eq!(first.licence_no.as_deref(), Some("XK21-008-00123"));
+    // Empty cells: unknown class, 存续.
+    let second = &parsed.rows[1].1.profile;
+    assert_eq!((second.risk, second.status), (None, BusinessStatus::Active));
+    let third = &parsed.rows[2].1.profile;
+    assert_eq!(
+        (third.risk, third.status),
+        (Some(RiskClass::D), BusinessStatus::Revoked)
+    );
+    // The fourth row: every bad cell, with its row, column, value and reason.
+    assert_eq!(parsed.errors.len(), 4, "{:?}", parsed.errors);
+    assert!(
+        find(&parsed.errors, 5, "信用风险分类")
+            .reason
+            .contains("A、B、C、D")
+    );
+    assert!(
+        find(&parsed.errors, 5, "行业代码")
+            .reason
+            .contains("GB/T 4754")
+    );
+    assert!(find(&parsed.errors, 5, "经营状态").reason.contains("存续"));
+    let licence = find(&parsed.errors, 5, "生产许可证编号");
+    assert_eq!(licence.value, "第一行\n第二行");
 }

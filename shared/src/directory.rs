@@ -59,6 +59,178 @@ pub struct Target {
     /// Registered location, for proof-of-duty distance checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<GeoPoint>,
+    /// Credit-risk class, industry, business status, licence: what the
+    /// draw's strata filter on. Left out when empty, so entries stored
+    /// before it keep their content hashes.
+    #[serde(flatten)]
+    pub profile: TargetProfile,
+}
+
+/// 信用风险分类: A (low risk) to D (high); sampling ratios follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RiskClass {
+    A,
+    B,
+    C,
+    D,
+}
+
+impl RiskClass {
+    pub const ALL: [RiskClass; 4] = [Self::A, Self::B, Self::C, Self::D];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::B => "B",
+            Self::C => "C",
+            Self::D => "D",
+        }
+    }
+}
+
+impl std::str::FromStr for RiskClass {
+    type Err = String;
+
+    /// `A`–`D`, also written `A类`; anything else (a lowercase letter
+    /// included: the source is wrong, not the reader) is refused.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let t = t.strip_suffix('类').unwrap_or(t);
+        Self::ALL
+            .into_iter()
+            .find(|c| c.code() == t)
+            .ok_or_else(|| "信用风险分类须为 A、B、C、D 之一（不清楚时留空）".to_owned())
+    }
+}
+
+/// 经营状态 as the registration system says; only 存续 targets are drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusinessStatus {
+    /// 存续（在业）
+    #[default]
+    Active,
+    /// 注销
+    Deregistered,
+    /// 吊销
+    Revoked,
+    /// 迁出
+    MovedOut,
+}
+
+impl BusinessStatus {
+    pub const ALL: [BusinessStatus; 4] = [
+        Self::Active,
+        Self::Deregistered,
+        Self::Revoked,
+        Self::MovedOut,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deregistered => "deregistered",
+            Self::Revoked => "revoked",
+            Self::MovedOut => "moved_out",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Active => "存续",
+            Self::Deregistered => "注销",
+            Self::Revoked => "吊销",
+            Self::MovedOut => "迁出",
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        *self == Self::Active
+    }
+}
+
+impl std::str::FromStr for BusinessStatus {
+    type Err = String;
+
+    /// The Chinese words registration extracts use (存续, 在业, 开业,
+    /// 注销, 吊销, 迁出, also 吊销，未注销) or the codes.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let found = match t {
+            "存续" | "在业" | "开业" | "存续（在营、开业、在册）" => {
+                Some(Self::Active)
+            }
+            "注销" | "已注销" => Some(Self::Deregistered),
+            "吊销" | "已吊销" | "吊销，未注销" | "吊销未注销" => {
+                Some(Self::Revoked)
+            }
+            "迁出" | "已迁出" => Some(Self::MovedOut),
+            _ => Self::ALL.into_iter().find(|x| x.code() == t),
+        };
+        found.ok_or_else(|| "经营状态须为 存续、注销、吊销、迁出 之一".to_owned())
+    }
+}
+
+/// 行业代码 per GB/T 4754-2017: the section letter (A–T) and the division,
+/// group or class digits, e.g. `C38`, `C382`, `C3823`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IndustryCode(String);
+
+impl IndustryCode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let mut chars = t.chars();
+        let section = chars.next();
+        let digits: String = chars.collect();
+        let ok = section.is_some_and(|c| ('A'..='T').contains(&c))
+            && matches!(digits.len(), 2..=4)
+            && digits.chars().all(|c| c.is_ascii_digit());
+        if ok {
+            Ok(Self(t.to_owned()))
+        } else {
+            Err("行业代码须为 GB/T 4754-2017 的门类字母（A–T）加 2–4 位数字，如 C3823".to_owned())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the code lies under `prefix` (`C38` holds `C3823`).
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        self.0.starts_with(prefix)
+    }
+}
+
+impl TryFrom<String> for IndustryCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<IndustryCode> for String {
+    fn from(c: IndustryCode) -> String {
+        c.0
+    }
+}
+
+/// What the credit, registration and licensing systems say of a target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetProfile {
+    /// 信用风险分类; unknown when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskClass>,
+    /// 行业代码.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<IndustryCode>,
+    /// 经营状态; 存续 when absent.
+    #[serde(default, skip_serializing_if = "BusinessStatus::is_active")]
+    pub status: BusinessStatus,
+    /// 生产许可证、资质认定证书、CCC 或认证证书编号, where the category has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_no: Option<String>,
 }
 
 impl Target {
@@ -140,7 +312,51 @@ mod tests {
             jurisdiction: Name::parse("西永街道").unwrap(),
             address: None,
             location: None,
+            profile: TargetProfile::default(),
         }
+    }
+
+    #[test]
+    fn profile_values_are_validated_and_left_out_when_empty() {
+        assert_eq!("B".parse::<RiskClass>(), Ok(RiskClass::B));
+        assert_eq!("C类".parse::<RiskClass>(), Ok(RiskClass::C));
+        assert!("b".parse::<RiskClass>().is_err());
+        assert!("E".parse::<RiskClass>().is_err());
+        assert_eq!("在业".parse::<BusinessStatus>(), Ok(BusinessStatus::Active));
+        assert_eq!(
+            "吊销，未注销".parse::<BusinessStatus>(),
+            Ok(BusinessStatus::Revoked)
+        );
+        assert_eq!(
+            "moved_out".parse::<BusinessStatus>(),
+            Ok(BusinessStatus::MovedOut)
+        );
+        assert!("歇业".parse::<BusinessStatus>().is_err());
+        for good in ["C38", "C382", "C3823", "T9600"] {
+            assert!(IndustryCode::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["c3823", "Z38", "C3", "C38231", "C38a", ""] {
+            assert!(IndustryCode::parse(bad).is_err(), "{bad}");
+        }
+        assert!(IndustryCode::parse("C3823").unwrap().starts_with("C38"));
+        // An entry without a profile serialises as before (same row hash).
+        let plain = serde_json::to_value(target()).unwrap();
+        assert!(
+            plain.get("status").is_none() && plain.get("risk").is_none(),
+            "{plain}"
+        );
+        let mut t = target();
+        t.profile = TargetProfile {
+            risk: Some(RiskClass::D),
+            industry: Some(IndustryCode::parse("C4010").unwrap()),
+            status: BusinessStatus::Deregistered,
+            licence_no: Some("XK21-008-00123".into()),
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["risk"], "D");
+        assert_eq!(v["status"], "deregistered");
+        let back: Target = serde_json::from_value(v).unwrap();
+        assert_eq!(back, t);
     }
 
     #[test]

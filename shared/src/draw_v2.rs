@@ -33,27 +33,7 @@ pub const ALGORITHM_VERSION: u16 = 2;
 /// stratum; their [`DrawnTask::source`] says where they come from).
 pub const ASSIGNED: &str = "assigned";
 
-/// 信用风险分类: A (low risk) to D (high).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum RiskClass {
-    A,
-    B,
-    C,
-    D,
-}
-
-impl RiskClass {
-    pub const ALL: [RiskClass; 4] = [Self::A, Self::B, Self::C, Self::D];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::A => "A",
-            Self::B => "B",
-            Self::C => "C",
-            Self::D => "D",
-        }
-    }
-}
+pub use crate::directory::RiskClass;
 
 /// One frozen candidate, with its risk class when known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

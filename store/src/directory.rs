@@ -128,6 +128,9 @@ impl DirectoryRow for Target {
         "lon",
         "issuer",
         "issuer_uscc",
+        "status",
+        "risk_class",
+        "industry_code",
     ];
     fn key(&self) -> Vec<String> {
         vec![self.category.code().to_owned(), self.key().0]
@@ -152,6 +155,14 @@ impl DirectoryRow for Target {
             Val::Real(self.location.map(|p| p.lon)),
             opt_text(issuer),
             opt_text(issuer_uscc),
+            text(self.profile.status.code()),
+            opt_text(self.profile.risk.map(|r| r.code())),
+            opt_text(
+                self.profile
+                    .industry
+                    .as_ref()
+                    .map(|i| i.as_str().to_owned()),
+            ),
         ]
     }
     fn unique_name(&self) -> Option<(&'static str, String)> {

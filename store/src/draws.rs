@@ -159,8 +159,11 @@ impl Store {
         let mut strata = Vec::with_capacity(record.plan.strata.len());
         let mut towns: std::collections::HashMap<String, Arc<str>> = Default::default();
         for s in &record.plan.strata {
-            let mut sql =
-                String::from("SELECT target_key, jurisdiction FROM targets WHERE category = $1");
+            // Only 存续 targets are candidates: a company deregistered,
+            // revoked or moved out is not drawn.
+            let mut sql = String::from(
+                "SELECT target_key, jurisdiction FROM targets WHERE category = $1 AND status = 'active'",
+            );
             if s.jurisdiction.is_some() {
                 sql.push_str(" AND jurisdiction = $2");
             }

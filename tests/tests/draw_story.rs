@@ -461,3 +461,80 @@ async fn draw_story_on_postgres() {
     let url = pg::shared().create_database().await.unwrap();
     story(TestServer::start_with(Some(&url)).unwrap()).await;
 }
+
+/// Only 存续 targets are candidates: a re-import that marks companies
+/// 注销 or 吊销 takes them out of the next freeze, and the status, risk class
+/// and industry code are kept on the directory entry.
+async fn only_active_targets_are_candidates(server: TestServer) {
+    let api = Api {
+        server: &server,
+        client: Client::new(),
+    };
+    let (s, _) = api
+        .post("/api/v1/jurisdictions", json!({ "names": TOWNS }))
+        .await;
+    assert_eq!(s, 200);
+    let (s, report) = api
+        .upload("targets", "targets.csv", targets_csv().into_bytes())
+        .await;
+    assert_eq!(s, 200, "{report}");
+    let (s, report) = api
+        .upload("officers", "officers.csv", officers_csv().into_bytes())
+        .await;
+    assert_eq!(s, 200, "{report}");
+    // The registration system says two licence holders are gone.
+    let mut update = String::from(
+        "检查对象类别,企业名称,统一社会信用代码,所属镇街,经营状态,信用风险分类,行业代码\n",
+    );
+    for (i, (cat, name, key, town)) in targets()
+        .into_iter()
+        .filter(|t| t.0 == "工业产品生产许可证获证企业")
+        .enumerate()
+    {
+        let status = match i {
+            0 => "注销",
+            1 => "吊销，未注销",
+            _ => "存续",
+        };
+        update.push_str(&format!("{cat},{name},{key},{town},{status},C,C3831\n"));
+    }
+    let (s, report) = api
+        .upload("targets", "status.csv", update.into_bytes())
+        .await;
+    assert_eq!(s, 200, "{report}");
+    let p = plan("GX-ACTIVE", Quota::Ratio(0.3));
+    let (s, created) = api
+        .post("/api/v1/plans", serde_json::to_value(&p).unwrap())
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let (s, frozen) = api.post("/api/v1/plans/GX-ACTIVE/freeze", json!({})).await;
+    assert_eq!(s, 200, "{frozen}");
+    let public: Value = api
+        .client
+        .get(server.url("/api/v1/public/plans/GX-ACTIVE"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        public["strata"][0]["candidates"], 12,
+        "testing bodies untouched"
+    );
+    assert_eq!(
+        public["strata"][1]["candidates"], 19,
+        "21 licence holders, 2 gone"
+    );
+}
+
+#[tokio::test]
+async fn only_active_targets_are_candidates_on_sqlite() {
+    only_active_targets_are_candidates(TestServer::start().unwrap()).await;
+}
+
+#[tokio::test]
+async fn only_active_targets_are_candidates_on_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    only_active_targets_are_candidates(TestServer::start_with(Some(&url)).unwrap()).await;
+}

@@ -86,6 +86,7 @@ pub fn give_tasks(app: &App, category: TargetCategory, n: usize) -> Result<Vec<S
                     .map_err(|e| CoreError::Format(e.to_string()))?,
                 address: Some("重庆市高新区西永大道1号".into()),
                 location: GeoPoint::new(29.6005, 106.3062, None).ok(),
+                profile: Default::default(),
             },
         };
         items.push(FeedItem::TaskAssigned {

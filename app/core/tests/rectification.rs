@@ -39,6 +39,7 @@ fn target() -> Target {
         jurisdiction: Name::parse("西永街道").unwrap(),
         address: Some("重庆市沙坪坝区西永大道28号".to_owned()),
         location: None,
+        profile: Default::default(),
     }
 }
 
@@ -305,6 +306,7 @@ fn standards_are_addressed_to_their_issuer() {
         jurisdiction: Name::parse("西永街道").unwrap(),
         address: None,
         location: None,
+        profile: Default::default(),
     };
     let c = Catalogue::embedded()
         .unwrap()
