@@ -116,14 +116,17 @@ pub enum BusinessStatus {
     Revoked,
     /// 迁出
     MovedOut,
+    /// 不在最新名录: a full import of the directory no longer had it.
+    NotInLatest,
 }
 
 impl BusinessStatus {
-    pub const ALL: [BusinessStatus; 4] = [
+    pub const ALL: [BusinessStatus; 5] = [
         Self::Active,
         Self::Deregistered,
         Self::Revoked,
         Self::MovedOut,
+        Self::NotInLatest,
     ];
 
     pub fn code(self) -> &'static str {
@@ -132,6 +135,7 @@ impl BusinessStatus {
             Self::Deregistered => "deregistered",
             Self::Revoked => "revoked",
             Self::MovedOut => "moved_out",
+            Self::NotInLatest => "not_in_latest",
         }
     }
 
@@ -141,6 +145,7 @@ impl BusinessStatus {
             Self::Deregistered => "注销",
             Self::Revoked => "吊销",
             Self::MovedOut => "迁出",
+            Self::NotInLatest => "不在最新名录",
         }
     }
 
@@ -165,6 +170,7 @@ impl std::str::FromStr for BusinessStatus {
                 Some(Self::Revoked)
             }
             "迁出" | "已迁出" => Some(Self::MovedOut),
+            "不在最新名录" => Some(Self::NotInLatest),
             _ => Self::ALL.into_iter().find(|x| x.code() == t),
         };
         found.ok_or_else(|| "经营状态须为 存续、注销、吊销、迁出 之一".to_owned())

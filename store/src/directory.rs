@@ -31,6 +31,33 @@ pub struct ImportSummary {
     pub unchanged: usize,
     pub rejected: usize,
     pub errors: Vec<RowError>,
+    /// A full import: the targets the file no longer has, marked 不在最新名录
+    /// (never deleted; their history kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<Retired>,
+}
+
+/// A target a full import found missing from the file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Retired {
+    pub category: String,
+    pub key: String,
+    pub name: String,
+}
+
+/// How an import treats the rows it has, and the targets it lacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Any bad row stops the import: nothing is written.
+    #[default]
+    AllOrNothing,
+    /// The good rows are imported even when some are bad.
+    Partial,
+    /// The file is the whole target directory: targets it lacks are marked
+    /// 不在最新名录 (never deleted). Any bad row stops it (a bad row's
+    /// target would otherwise read as missing).
+    Full,
 }
 
 /// The audit entry of an import that committed.
@@ -69,6 +96,15 @@ pub(crate) fn bind_all<'q>(
     mut q: Query<'q, Any, AnyArguments<'q>>,
     vals: Vec<Val>,
 ) -> Query<'q, Any, AnyArguments<'q>> {
+    // sqlx's `Any` driver sends a NULL double as a NULL *float4* (0.8.6), and
+    // a connection caches each statement with the parameter types of its
+    // first use: once an entry without coordinates was written, the same
+    // statement with a coordinate failed on PostgreSQL ("incorrect binary
+    // data format in bind parameter 6"). A statement carrying a NULL double
+    // is therefore prepared for this use only, never cached.
+    if vals.iter().any(|v| matches!(v, Val::Real(None))) {
+        q = q.persistent(false);
+    }
     for v in vals {
         q = match v {
             Val::Text(t) => q.bind(t),
@@ -96,6 +132,14 @@ pub(crate) trait DirectoryRow: Serialize {
     /// Column and value whose reuse under another key is a duplicate
     /// against the directory (e.g. the same company name, another USCC).
     fn unique_name(&self) -> Option<(&'static str, String)> {
+        None
+    }
+    /// The entry as a full import leaves it when the file lacks it (`None`:
+    /// as it is), with what the summary says of it.
+    fn retired(&self) -> Option<(Self, Retired)>
+    where
+        Self: Sized,
+    {
         None
     }
 }
@@ -164,6 +208,22 @@ impl DirectoryRow for Target {
                     .map(|i| i.as_str().to_owned()),
             ),
         ]
+    }
+    fn retired(&self) -> Option<(Self, Retired)> {
+        if !self.profile.status.is_active() {
+            // Already 注销, 吊销, 迁出 or retired: the last word stands.
+            return None;
+        }
+        let mut t = self.clone();
+        t.profile.status = choucha_shared::directory::BusinessStatus::NotInLatest;
+        Some((
+            t,
+            Retired {
+                category: self.category.code().to_owned(),
+                key: self.key().0,
+                name: self.name.to_string(),
+            },
+        ))
     }
     fn unique_name(&self) -> Option<(&'static str, String)> {
         matches!(self.identity, TargetIdentity::Organisation { .. }).then(|| {
@@ -302,11 +362,11 @@ impl Store {
     pub async fn import_targets(
         &self,
         parsed: Parsed<Target>,
-        partial: bool,
+        mode: ImportMode,
         file_name: &str,
         actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
-        self.import_versioned("targets", parsed, partial, file_name, actor)
+        self.import_versioned("targets", parsed, mode, file_name, actor)
             .await
     }
 
@@ -317,7 +377,12 @@ impl Store {
         file_name: &str,
         actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
-        self.import_versioned("officers", parsed, partial, file_name, actor)
+        let mode = if partial {
+            ImportMode::Partial
+        } else {
+            ImportMode::AllOrNothing
+        };
+        self.import_versioned("officers", parsed, mode, file_name, actor)
             .await
     }
 
@@ -328,19 +393,25 @@ impl Store {
         file_name: &str,
         actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
-        self.import_versioned("experts", parsed, partial, file_name, actor)
+        let mode = if partial {
+            ImportMode::Partial
+        } else {
+            ImportMode::AllOrNothing
+        };
+        self.import_versioned("experts", parsed, mode, file_name, actor)
             .await
     }
 
     #[tracing::instrument(level = "debug", name = "store.import_versioned", skip_all)]
-    async fn import_versioned<T: DirectoryRow + Send + 'static>(
+    async fn import_versioned<T: DirectoryRow + serde::de::DeserializeOwned + Send + 'static>(
         &self,
         kind: &str,
         parsed: Parsed<T>,
-        partial: bool,
+        mode: ImportMode,
         file_name: &str,
         actor: &Actor,
     ) -> Result<ImportSummary, StoreError> {
+        let partial = mode == ImportMode::Partial;
         let _writer = self.writer().await;
         let Parsed { rows, mut errors } = parsed;
         let total_rows = rows.len() + errors.iter().map(|e| e.row).collect::<BTreeSet<_>>().len();
@@ -377,6 +448,7 @@ impl Store {
         let mut inserts: Vec<(Vec<String>, T, String, String)> = Vec::new();
         let mut updates = Vec::new();
         let mut unchanged = 0;
+        let mut seen_keys: Vec<Vec<String>> = Vec::new();
         for Prepared {
             row_no,
             key,
@@ -385,6 +457,9 @@ impl Store {
             hash,
         } in prepared
         {
+            if mode == ImportMode::Full {
+                seen_keys.push(key.clone());
+            }
             if let Some((column, name)) = value.unique_name() {
                 if let Some(other) = names.get(&name).filter(|k| **k != key) {
                     errors.push(RowError {
@@ -405,6 +480,42 @@ impl Store {
                 Some(_) => updates.push((key, value, data, hash)),
             }
         }
+        // A full import: what the file lacks is retired, read back from its
+        // stored entry and written as an update (its history kept).
+        let mut retired = Vec::new();
+        if mode == ImportMode::Full && errors.is_empty() {
+            let in_file: std::collections::HashSet<&Vec<String>> = seen_keys.iter().collect();
+            let absent: std::collections::HashSet<Vec<String>> = existing
+                .keys()
+                .filter(|k| !in_file.contains(k))
+                .cloned()
+                .collect();
+            if !absent.is_empty() {
+                use futures_util::TryStreamExt;
+                let sql = format!("SELECT {key_cols}, data FROM {}", T::TABLE);
+                let mut stream = sqlx::query(&sql).fetch(&self.pool);
+                let mut gone = Vec::new();
+                while let Some(row) = stream.try_next().await? {
+                    let n = T::KEY_COLUMNS.len();
+                    let key: Vec<String> = (0..n)
+                        .map(|i| row.try_get::<String, _>(i))
+                        .collect::<Result<_, _>>()?;
+                    if !absent.contains(&key) {
+                        continue;
+                    }
+                    let data: String = row.try_get(n)?;
+                    let value: T = serde_json::from_str(&data).map_err(super::corrupt)?;
+                    if let Some((value, what)) = value.retired() {
+                        gone.push((0, value));
+                        retired.push(what);
+                    }
+                }
+                drop(stream);
+                for p in prepare_rows(gone)? {
+                    updates.push((p.key, p.value, p.data, p.hash));
+                }
+            }
+        }
         errors.sort_by(|a, b| (a.row, &a.column).cmp(&(b.row, &b.column)));
         let rejected = errors.iter().map(|e| e.row).collect::<BTreeSet<_>>().len();
         let mut summary = ImportSummary {
@@ -416,6 +527,7 @@ impl Store {
             unchanged,
             rejected,
             errors,
+            retired,
         };
         if !summary.errors.is_empty() && !partial {
             summary.inserted = 0;

@@ -43,7 +43,7 @@ pub use console::{
     AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, ReturnEntry,
     Role, SessionUser, TaskPlace,
 };
-pub use directory::{DirectoryTable, ImportSummary};
+pub use directory::{DirectoryTable, ImportMode, ImportSummary, Retired};
 pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
 pub use group_commit::BlobRegistrar;
 pub use review::ReviewChange;

@@ -365,7 +365,7 @@ async fn import(store: &Store, parsed: Parsed<Target>) -> (ImportSummary, (Durat
     let summary = store
         .import_targets(
             parsed,
-            false,
+            choucha_sync_server::store::ImportMode::AllOrNothing,
             "bench.csv",
             &choucha_sync_server::store::Actor::cli(),
         )

@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiJson};
 use crate::import::FileFormat;
 use crate::service::{self, Actor};
-use crate::store::{PlanRecord, VerifyOutcome};
+use crate::store::{ImportMode, PlanRecord, VerifyOutcome};
 
 /// Largest directory file accepted (a million-row CSV is about 150 MB).
 pub const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
@@ -156,6 +156,10 @@ struct ImportParams {
     /// Import the good rows even when some are bad.
     #[serde(default)]
     partial: bool,
+    /// `full`: the file is the whole target directory; targets it lacks
+    /// are marked 不在最新名录.
+    #[serde(default)]
+    mode: Option<String>,
 }
 
 async fn import_file(
@@ -179,13 +183,29 @@ async fn import_file(
             ApiError::bad_request("无法判断文件格式：请给出 format=csv|xlsx 或带扩展名的 file_name")
         })?,
     };
+    let mode = match params.mode.as_deref() {
+        Some("full") if params.partial => {
+            return Err(ApiError::bad_request(
+                "完整名录导入不能与 partial 同用：有错误行时无法判断哪些对象不在名录中",
+            ));
+        }
+        Some("full") => ImportMode::Full,
+        Some("partial") => ImportMode::Partial,
+        None | Some("all") if params.partial => ImportMode::Partial,
+        None | Some("all") => ImportMode::AllOrNothing,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "不支持的导入方式 mode='{other}'（full / partial / all）"
+            )));
+        }
+    };
     let summary = service::directory::import_file(
         &state.store,
         &actor,
         kind,
         &body,
         format,
-        params.partial,
+        mode,
         &file_name,
     )
     .await?;

@@ -13,7 +13,7 @@ use crate::data_lock::DataDirLock;
 use crate::import::{DirectoryKind, FileFormat};
 use crate::service::{self, Actor};
 use crate::settings::{LogFormat, Settings};
-use crate::store::Store;
+use crate::store::{ImportMode, Store};
 use crate::{AppState, router};
 use choucha_shared::plan::DrawPlan;
 
@@ -65,8 +65,12 @@ enum Command {
         kind: Kind,
         file: PathBuf,
         /// Import the good rows even if some rows are bad.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "full")]
         partial: bool,
+        /// The file is the whole target directory: targets not in it are
+        /// marked 不在最新名录 (never deleted).
+        #[arg(long)]
+        full: bool,
     },
     /// Create a draw plan from a JSON file.
     Plan { file: PathBuf },
@@ -199,6 +203,7 @@ pub async fn run() -> anyhow::Result<()> {
             kind,
             file,
             partial,
+            full,
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -215,13 +220,20 @@ pub async fn run() -> anyhow::Result<()> {
                 kind.into(),
                 &bytes,
                 format,
-                partial,
+                match (full, partial) {
+                    (true, _) => ImportMode::Full,
+                    (false, true) => ImportMode::Partial,
+                    (false, false) => ImportMode::AllOrNothing,
+                },
                 &name,
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             for e in &summary.errors {
                 eprintln!("第 {} 行 [{}] '{}': {}", e.row, e.column, e.value, e.reason);
+            }
+            for r in &summary.retired {
+                println!("不在最新名录: {} {} {}", r.category, r.key, r.name);
             }
             println!(
                 "{}: {} 行，新增 {}，更新 {}，未变 {}，有误 {}",

@@ -294,7 +294,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
             kind,
             csv.as_bytes(),
             FileFormat::Csv,
-            false,
+            crate::store::ImportMode::AllOrNothing,
             name,
         )
         .await

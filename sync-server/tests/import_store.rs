@@ -69,7 +69,7 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
     let summary = store
         .import_targets(
             parsed,
-            false,
+            choucha_sync_server::store::ImportMode::AllOrNothing,
             "bulk.csv",
             &choucha_sync_server::store::Actor::cli(),
         )
@@ -122,7 +122,7 @@ async fn bulk_load_keeps_indexes_and_duplicate_checks() {
     let summary = store
         .import_targets(
             parsed,
-            false,
+            choucha_sync_server::store::ImportMode::AllOrNothing,
             "clash.csv",
             &choucha_sync_server::store::Actor::cli(),
         )

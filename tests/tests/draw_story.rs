@@ -463,8 +463,8 @@ async fn draw_story_on_postgres() {
 }
 
 /// Only 存续 targets are candidates: a re-import that marks companies
-/// 注销 or 吊销 takes them out of the next freeze, and the status, risk class
-/// and industry code are kept on the directory entry.
+/// 注销 or 吊销 takes them out of the next freeze; a full import marks the
+/// targets it lacks 不在最新名录 (listed, never deleted).
 async fn only_active_targets_are_candidates(server: TestServer) {
     let api = Api {
         server: &server,
@@ -526,6 +526,78 @@ async fn only_active_targets_are_candidates(server: TestServer) {
         public["strata"][1]["candidates"], 19,
         "21 licence holders, 2 gone"
     );
+
+    // A full import: the whole directory again without three testing
+    // bodies. They are marked 不在最新名录 and listed; nothing is deleted.
+    let dropped: Vec<String> = targets()
+        .into_iter()
+        .filter(|t| t.0 == "检验检测机构")
+        .take(3)
+        .map(|t| t.2)
+        .collect();
+    let whole: String = targets_csv()
+        .lines()
+        .filter(|l| !dropped.iter().any(|k| l.contains(k.as_str())))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let upload = |query: &'static str, body: String| {
+        let client = api.client.clone();
+        let url = server.url(&format!(
+            "/api/v1/import/targets?file_name=whole.csv{query}"
+        ));
+        let token = server.token().to_owned();
+        async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, both) = upload("&mode=full&partial=true", whole.clone()).await;
+    assert_eq!(s, 400, "{both}");
+    // A bad row stops a full import: nothing written, nobody retired.
+    let (s, report) = upload("&mode=full", whole.replace(",106.30,29.60", ",106.30,95")).await;
+    assert_eq!(s, 422, "{report}");
+    assert!(report.get("retired").is_none(), "{report}");
+    let (s, report) = upload("&mode=full", whole).await;
+    assert_eq!(s, 200, "{report}");
+    let mut retired: Vec<&str> = report["retired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    retired.sort_unstable();
+    let mut want: Vec<&str> = dropped.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(retired, want);
+    let p = plan("GX-FULL", Quota::Ratio(0.3));
+    let (s, _) = api
+        .post("/api/v1/plans", serde_json::to_value(&p).unwrap())
+        .await;
+    assert_eq!(s, 201);
+    let (s, _) = api.post("/api/v1/plans/GX-FULL/freeze", json!({})).await;
+    assert_eq!(s, 200);
+    let public: Value = api
+        .client
+        .get(server.url("/api/v1/public/plans/GX-FULL"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        public["strata"][0]["candidates"], 9,
+        "three not in the latest directory"
+    );
+    // The whole file lists the two licence holders as 存续 again (it has
+    // no 经营状态 column): the latest directory's word stands.
+    assert_eq!(public["strata"][1]["candidates"], 21);
 }
 
 #[tokio::test]

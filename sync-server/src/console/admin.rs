@@ -13,6 +13,7 @@ use super::page::{Lang, layout, page};
 use crate::AppState;
 use crate::import::FileFormat;
 use crate::service;
+use crate::store::ImportMode;
 
 const AUDIT_READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
 const KINDS: [(&str, &str, &str); 4] = [
@@ -32,6 +33,7 @@ fn import_form(lang: Lang, user: &CurrentUser) -> maud::Markup {
             } " "
             input type="file" name="file" #import-file accept=".csv,.xlsx" required; " "
             label { input type="checkbox" name="partial" value="1"; (lang.t("仅导入正确的行", "Import the good rows only")) } " "
+            label { input type="checkbox" name="full" value="1"; (lang.t("完整名录（文件中没有的检查对象标记为“不在最新名录”）", "Whole directory (targets not in the file are marked not in the latest directory)")) } " "
             button type="submit" #import-submit { (lang.t("导入", "Import")) }
         }
     }
@@ -63,6 +65,7 @@ pub async fn import_upload(
     let bad = |m: String| ConsoleError::BadRequest(m);
     let mut kind = None;
     let mut partial = false;
+    let mut full = false;
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(field) = multipart
         .next_field()
@@ -72,6 +75,7 @@ pub async fn import_upload(
         match field.name().unwrap_or_default() {
             "kind" => kind = Some(field.text().await.unwrap_or_default()),
             "partial" => partial = true,
+            "full" => full = true,
             "file" => {
                 let name = field.file_name().unwrap_or("upload").to_owned();
                 let bytes = field
@@ -90,13 +94,24 @@ pub async fn import_upload(
             "文件 '{name}' 须为 .csv 或 .xlsx (file must end in .csv or .xlsx)"
         ))
     })?;
+    let mode = match (full, partial) {
+        (true, true) => {
+            return Err(bad(
+                "“完整名录”与“仅导入正确的行”不能同时选择 (full and partial exclude each other)"
+                    .into(),
+            ));
+        }
+        (true, false) => ImportMode::Full,
+        (false, true) => ImportMode::Partial,
+        (false, false) => ImportMode::AllOrNothing,
+    };
     let summary = service::directory::import_file(
         &state.store,
         &user.actor(),
         kind,
         &bytes,
         format,
-        partial,
+        mode,
         &name,
     )
     .await?;
@@ -113,6 +128,13 @@ pub async fn import_upload(
             (lang.t("，更新 ", ", updated ")) (summary.updated)
             (lang.t("，未变 ", ", unchanged ")) (summary.unchanged)
             (lang.t("，有误 ", ", rejected ")) (summary.rejected)
+        }
+        @if !summary.retired.is_empty() {
+            p { (lang.t("以下检查对象不在本次完整名录中，已标记为“不在最新名录”（保留历史，不再参与抽取）：", "Not in this whole directory, marked not in the latest directory (history kept, no longer drawn):")) }
+            table #import-retired {
+                tr { th { (lang.t("类别", "Category")) } th { (lang.t("代码", "Key")) } th { (lang.t("名称", "Name")) } }
+                @for r in &summary.retired { tr { td { (r.category) } td { (r.key) } td { (r.name) } } }
+            }
         }
         @if !summary.errors.is_empty() {
             table #import-errors {

@@ -2,14 +2,15 @@
 //! console's upload form, the command line and the demo.
 
 use crate::import::{self, DirectoryKind, FileFormat};
-use crate::store::{ImportSummary, Store};
+use crate::store::{ImportMode, ImportSummary, Store};
 
 use super::{Actor, ServiceError, ServiceResult};
 
 /// Parses and stores one directory file. A file that cannot be read at
 /// all is an error naming the file; bad rows come back in the summary
-/// (nothing is written unless `partial`), with the audit entry written in
-/// the import's transaction when it committed.
+/// (nothing is written unless the mode is partial), with the audit entry
+/// written in the import's transaction when it committed. A full import
+/// (the whole target directory) marks the targets it lacks 不在最新名录.
 #[tracing::instrument(skip_all, fields(actor = %actor, file_name = %file_name))]
 pub async fn import_file(
     store: &Store,
@@ -17,9 +18,18 @@ pub async fn import_file(
     kind: DirectoryKind,
     bytes: &[u8],
     format: FileFormat,
-    partial: bool,
+    mode: ImportMode,
     file_name: &str,
 ) -> ServiceResult<ImportSummary> {
+    if mode == ImportMode::Full && kind != DirectoryKind::Targets {
+        return Err(ServiceError::BadInput {
+            message:
+                "完整名录导入只适用于检查对象名录 (a full import is for the target directory only)"
+                    .into(),
+            details: serde_json::json!({ "field": "mode" }),
+        });
+    }
+    let partial = mode == ImportMode::Partial;
     let bad_file = |e: import::ImportError| ServiceError::BadInput {
         message: format!("{file_name}: {e}"),
         details: serde_json::json!({ "file": file_name }),
@@ -28,9 +38,7 @@ pub async fn import_file(
         DirectoryKind::Targets => {
             let known = store.jurisdictions().await?;
             let parsed = import::parse_targets(bytes, format, &known).map_err(bad_file)?;
-            store
-                .import_targets(parsed, partial, file_name, actor)
-                .await?
+            store.import_targets(parsed, mode, file_name, actor).await?
         }
         DirectoryKind::Officers => {
             let known = store.jurisdictions().await?;
