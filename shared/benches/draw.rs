@@ -1,6 +1,9 @@
 //! Draw benchmark: a synthetic directory of 10 million targets in five
 //! strata over 100 towns, 20,000 officers; draw 5 % of each stratum with teams
-//! of two. Prints the time of each phase and the process's peak memory.
+//! of two (algorithm version 1). Then, in the same run, version 2 over the
+//! same targets with a credit-risk class each: per-risk quotas (A 2 %, B 5 %,
+//! C 10 %, D 30 %) and 100,000 targets excluded as recently inspected.
+//! Prints the time of each phase and the process's memory.
 //!
 //! `cargo bench -p choucha-shared --bench draw` (set CHOUCHA_BENCH_TARGETS to
 //! change the size). Results are recorded in docs/benchmarks.md.
@@ -9,20 +12,33 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use choucha_shared::TargetCategory;
-use choucha_shared::draw::{self, Candidate, DrawInputs, FrozenStratum, PoolMember};
+use choucha_shared::draw::{self, Candidate, DrawInputs, FrozenStratum, PoolMember, TeamRules};
+use choucha_shared::draw_v2::{self, DrawInputs2, Excluded, Quota2, RiskClass};
 use choucha_shared::plan::{DrawPlan, Quota, Stratum};
 
-fn peak_rss_mib() -> f64 {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM`: the
+/// peak, `VmRSS`: now), in MiB.
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
                 l.split_whitespace()
                     .nth(1)
                     .and_then(|kb| kb.parse::<f64>().ok())
             })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Resets the peak (`VmHWM`) to the current size, so that the next phase's
+/// peak is its own (Linux: writing 5 to `clear_refs`).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// A cheap deterministic generator (SplitMix64): the benchmark needs
@@ -143,4 +159,105 @@ fn main() {
         tasks.len()
     );
     println!("  peak RSS                {:>8.0} MiB", peak_rss_mib());
+
+    // ---- Version 2 over the same directory.
+    let t = Instant::now();
+    let class = |key: &str| {
+        // A fixed share per class: 40 % A, 30 % B, 20 % C, 10 % D.
+        let h = key
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        match h % 10 {
+            0..=3 => RiskClass::A,
+            4..=6 => RiskClass::B,
+            7 | 8 => RiskClass::C,
+            _ => RiskClass::D,
+        }
+    };
+    let mut excluded = Vec::with_capacity(100_000);
+    let mut strata2 = Vec::with_capacity(inputs.strata.len());
+    let per_stratum = 100_000usize.div_ceil(inputs.strata.len());
+    let inspected = choucha_shared::CivilDate::parse("2026-06-30").expect("a date");
+    for s in &inputs.strata {
+        let step = (s.candidates.len() / per_stratum).max(1);
+        let mut candidates = Vec::with_capacity(s.candidates.len());
+        for (i, c) in s.candidates.iter().enumerate() {
+            if i % step == 0 && excluded.len() < 100_000 {
+                excluded.push(Excluded {
+                    key: c.key.clone(),
+                    category: c.category,
+                    inspected,
+                });
+                continue;
+            }
+            candidates.push(draw_v2::Candidate {
+                key: c.key.clone(),
+                category: c.category,
+                jurisdiction: c.jurisdiction.clone(),
+                risk: Some(class(&c.key)),
+            });
+        }
+        let quota = Quota2::ByRisk(
+            [
+                (RiskClass::A, 0.02),
+                (RiskClass::B, 0.05),
+                (RiskClass::C, 0.1),
+                (RiskClass::D, 0.3),
+            ]
+            .into(),
+        );
+        // Already in key order: the freeze kept the v1 order.
+        strata2.push(draw_v2::FrozenStratum {
+            stratum_id: s.stratum_id.clone(),
+            quota,
+            candidates,
+        });
+    }
+    let inputs2 = DrawInputs2 {
+        assigned: Vec::new(),
+        strata: strata2,
+        excluded,
+        officers: inputs.officers.clone(),
+        experts: Vec::new(),
+        recusals: Default::default(),
+    };
+    drop(inputs);
+    let freeze2 = t.elapsed();
+    let t = Instant::now();
+    let hash2 = draw_v2::snapshot_hash(&inputs2);
+    let hashing2 = t.elapsed();
+    // Per-risk quotas draw more than 5 % (7.3 % here): the cap leaves room.
+    let rules = TeamRules {
+        team_size: 2,
+        with_expert: false,
+        officer_cap: 100,
+    };
+    let before = status_mib("VmRSS:");
+    reset_peak();
+    let t = Instant::now();
+    let tasks2 =
+        draw_v2::run(rules, "20231229093000415926535897", &inputs2).expect("v2 draw succeeds");
+    let drawing2 = t.elapsed();
+    let peak = peak_rss_mib();
+    println!(
+        "version 2: the same targets with a risk class each, per-risk quotas A 2% B 5% C 10% D 30%, {} excluded",
+        inputs2.excluded.len()
+    );
+    println!(
+        "  freeze: classes, exclusions {:>8.2} s",
+        freeze2.as_secs_f64()
+    );
+    println!(
+        "  freeze: snapshot hash v2   {:>8.2} s  ({hash2})",
+        hashing2.as_secs_f64()
+    );
+    println!(
+        "  draw targets + teams       {:>8.2} s  ({} tasks)",
+        drawing2.as_secs_f64(),
+        tasks2.len()
+    );
+    println!(
+        "  memory: {before:.0} MiB before the draw, peak {peak:.0} MiB during it ({:.0} MiB for the draw itself)",
+        peak - before
+    );
 }
