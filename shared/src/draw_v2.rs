@@ -187,7 +187,13 @@ pub fn snapshot_hash(inputs: &DrawInputs2) -> Sha256Hex {
     line(&["choucha-draw-v2"], &mut h);
     for a in by_key_bytes(&inputs.assigned, |a| (&a.key, a.category.code())) {
         line(
-            &["assigned", &a.key, a.category.code(), &a.jurisdiction, &a.source],
+            &[
+                "assigned",
+                &a.key,
+                a.category.code(),
+                &a.jurisdiction,
+                &a.source,
+            ],
             &mut h,
         );
     }
