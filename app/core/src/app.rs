@@ -536,13 +536,8 @@ impl App {
                 photo: photo.clone(),
             }))
         })?;
-        self.store.write(|tx| {
-            tx.execute(
-                "INSERT INTO blobs (sha256, bytes, record_id, kind) VALUES (?1, ?2, ?3, 'photo') ON CONFLICT DO NOTHING",
-                (sha.as_str(), bytes, record_id.to_string()),
-            )?;
-            Ok(())
-        })?;
+        self.store
+            .write(|tx| note_blob(tx, &sha, bytes as usize, record_id, "photo"))?;
         Ok(sha)
     }
 
@@ -626,19 +621,8 @@ impl App {
             content_hash,
         };
         self.edit_in(record_id, now, |record, _, tx| {
-            if role == SignerRole::EnterpriseRepresentative {
-                record.refusal = None;
-            }
-            record.signatures.retain(|s| {
-                !(s.role == role
-                    && s.person_id == person_id
-                    && (person_id.is_some() || s.name == sig.name))
-            });
-            record.signatures.push(sig);
-            tx.execute(
-                "INSERT INTO blobs (sha256, bytes, record_id, kind) VALUES (?1, ?2, ?3, 'signature') ON CONFLICT DO NOTHING",
-                (sha.as_str(), png.len() as i64, record_id.to_string()),
-            )?;
+            put_signature(&mut record.signatures, &mut record.refusal, sig);
+            note_blob(tx, &sha, png.len(), record_id, "signature")?;
             Ok(None)
         })?;
         Ok(())
@@ -840,6 +824,41 @@ fn load_record(
         .optional()?
         .ok_or_else(|| CoreError::NotFound(format!("检查记录 {record_id}")))?;
     Ok((state, sealed, serde_json::from_str(&body)?))
+}
+
+/// Puts `sig` among `signatures`, replacing an earlier signature of the same
+/// person (or, for the enterprise, the same name); an enterprise signature
+/// replaces a recorded refusal.
+pub(crate) fn put_signature(
+    signatures: &mut Vec<Signature>,
+    refusal: &mut Option<SignatureRefusal>,
+    sig: Signature,
+) {
+    if sig.role == SignerRole::EnterpriseRepresentative {
+        *refusal = None;
+    }
+    signatures.retain(|s| {
+        !(s.role == sig.role
+            && s.person_id == sig.person_id
+            && (sig.person_id.is_some() || s.name == sig.name))
+    });
+    signatures.push(sig);
+}
+
+/// Notes inside `tx` that a record names an evidence file (`kind`: photo or
+/// signature), for the uploader.
+pub(crate) fn note_blob(
+    tx: &rusqlite::Transaction<'_>,
+    sha: &Sha256Hex,
+    bytes: usize,
+    record_id: &Uuid,
+    kind: &str,
+) -> Result<(), CoreError> {
+    tx.execute(
+        "INSERT INTO blobs (sha256, bytes, record_id, kind) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        (sha.as_str(), bytes as i64, record_id.to_string(), kind),
+    )?;
+    Ok(())
 }
 
 /// Appends an entry with ID `entry_id` to the device log inside `tx`.

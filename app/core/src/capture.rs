@@ -38,16 +38,8 @@ impl App {
             officers: officer_names(&record.team),
             task_id: record.task_id.clone(),
         };
-        let processed =
-            photo::process(raw, &mark, config).map_err(|e| CoreError::Refused(e.to_string()))?;
-        let meta = PhotoMeta {
-            taken_at: now,
-            gps,
-            gps_time,
-            width: processed.width,
-            height: processed.height,
-        };
-        self.attach_photo(record_id, subject, &processed.jpeg, meta, now)
+        let (jpeg, meta) = watermarked(raw, &mark, gps_time, config)?;
+        self.attach_photo(record_id, subject, &jpeg, meta, now)
     }
 
     /// Renders a signature pad's strokes, bound to the record's current
@@ -89,16 +81,8 @@ impl App {
             officers: officer_names(&task.team),
             task_id: task.recheck_id.clone(),
         };
-        let processed =
-            photo::process(raw, &mark, config).map_err(|e| CoreError::Refused(e.to_string()))?;
-        let meta = PhotoMeta {
-            taken_at: now,
-            gps,
-            gps_time,
-            width: processed.width,
-            height: processed.height,
-        };
-        self.attach_recheck_photo(record_id, subject, &processed.jpeg, meta, now)
+        let (jpeg, meta) = watermarked(raw, &mark, gps_time, config)?;
+        self.attach_recheck_photo(record_id, subject, &jpeg, meta, now)
     }
 
     /// [`App::sign_with_capture`] for a 复查 record.
@@ -116,6 +100,27 @@ impl App {
             .map_err(|e| CoreError::Refused(e.to_string()))?;
         self.add_recheck_signature(record_id, role, person_id, name, &image.png, hash, now)
     }
+}
+
+/// The raw image through the photo pipeline with `mark`: the JPEG and what
+/// is recorded of it. Bad input (not an image, truncated, too large) is
+/// refused before anything is stored.
+fn watermarked(
+    raw: &[u8],
+    mark: &Watermark,
+    gps_time: Option<DateTime<Utc>>,
+    config: &PhotoConfig,
+) -> Result<(Vec<u8>, PhotoMeta), CoreError> {
+    let processed =
+        photo::process(raw, mark, config).map_err(|e| CoreError::Refused(e.to_string()))?;
+    let meta = PhotoMeta {
+        taken_at: mark.taken_at,
+        gps: mark.gps,
+        gps_time,
+        width: processed.width,
+        height: processed.height,
+    };
+    Ok((processed.jpeg, meta))
 }
 
 fn officer_names(team: &[TeamMember]) -> Vec<String> {

@@ -24,7 +24,7 @@ use choucha_shared::record::{
 use choucha_shared::sync::EntryPayload;
 use choucha_shared::value::{CivilDate, Sha256Hex};
 
-use crate::app::{App, PhotoMeta, append, china_time};
+use crate::app::{App, PhotoMeta, append, china_time, note_blob, put_signature};
 use crate::error::CoreError;
 
 const DRAFT: &str = "draft";
@@ -245,11 +245,7 @@ impl App {
             {
                 record.photos.push(photo.clone());
             }
-            tx.execute(
-                "INSERT INTO blobs (sha256, bytes, record_id, kind) VALUES (?1, ?2, ?3, 'photo') ON CONFLICT DO NOTHING",
-                (sha.as_str(), jpeg.len() as i64, record_id.to_string()),
-            )?;
-            Ok(())
+            note_blob(tx, &sha, jpeg.len(), record_id, "photo")
         })?;
         Ok(sha)
     }
@@ -282,18 +278,8 @@ impl App {
             content_hash,
         };
         self.edit_recheck(record_id, now, |record, _, tx| {
-            if role == SignerRole::EnterpriseRepresentative {
-                record.refusal = None;
-            }
-            record.signatures.retain(|s| {
-                !(s.role == role && s.person_id == person_id && (person_id.is_some() || s.name == sig.name))
-            });
-            record.signatures.push(sig);
-            tx.execute(
-                "INSERT INTO blobs (sha256, bytes, record_id, kind) VALUES (?1, ?2, ?3, 'signature') ON CONFLICT DO NOTHING",
-                (sha.as_str(), png.len() as i64, record_id.to_string()),
-            )?;
-            Ok(())
+            put_signature(&mut record.signatures, &mut record.refusal, sig);
+            note_blob(tx, &sha, png.len(), record_id, "signature")
         })?;
         Ok(())
     }

@@ -188,17 +188,7 @@ pub async fn take_photo(
     shell: ShellState<'_>,
     request: tauri::ipc::Request<'_>,
 ) -> Out<cmd::TakePhoto> {
-    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(CommandError::new(
-            "bad_request",
-            "照片须以文件内容发送 (the photo must be sent as raw bytes)",
-        ));
-    };
-    let record_id: Uuid = header(&request, PHOTO_RECORD_HEADER)?
-        .parse()
-        .map_err(|e| CommandError::new("bad_request", format!("记录编号无效：{e}")))?;
-    let subject = decode_subject(header(&request, PHOTO_SUBJECT_HEADER)?)?;
-    let raw = bytes.clone();
+    let (record_id, subject, raw) = raw_photo(&request)?;
     blocking(&shell, move |s| {
         let record = s.app.record(&record_id).map_err(command_error)?;
         let registered = s
@@ -230,6 +220,36 @@ pub async fn take_photo(
         })
     })
     .await
+}
+
+/// A raw photo request: the record it is for, what it shows, the file's
+/// bytes.
+pub(crate) fn raw_photo(
+    request: &tauri::ipc::Request<'_>,
+) -> CmdResult<(Uuid, choucha_shared::record::PhotoSubject, Vec<u8>)> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(CommandError::new(
+            "bad_request",
+            "照片须以文件内容发送 (the photo must be sent as raw bytes)",
+        ));
+    };
+    let record_id: Uuid = header(request, PHOTO_RECORD_HEADER)?
+        .parse()
+        .map_err(|e| CommandError::new("bad_request", format!("记录编号无效：{e}")))?;
+    let subject = decode_subject(header(request, PHOTO_SUBJECT_HEADER)?)?;
+    Ok((record_id, subject, bytes.clone()))
+}
+
+/// The enterprise's refusal to sign, as the form gave it (trimmed; an
+/// empty witness is none).
+pub(crate) fn refusal_of(reason: &str, witness: Option<String>) -> SignatureRefusal {
+    SignatureRefusal {
+        reason: reason.trim().to_owned(),
+        witness: witness
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty()),
+        recorded_at: Utc::now(),
+    }
 }
 
 pub(crate) fn data_url(bytes: &[u8]) -> String {
@@ -371,14 +391,7 @@ pub async fn record_refusal(
 ) -> Out<cmd::RecordRefusal> {
     let req = args;
     blocking(&shell, move |s| {
-        let refusal = SignatureRefusal {
-            reason: req.reason.trim().to_owned(),
-            witness: req
-                .witness
-                .map(|w| w.trim().to_owned())
-                .filter(|w| !w.is_empty()),
-            recorded_at: Utc::now(),
-        };
+        let refusal = refusal_of(&req.reason, req.witness);
         s.app
             .record_refusal(&req.record_id, refusal, Utc::now())
             .map_err(command_error)?;

@@ -7,18 +7,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tauri::State;
-use uuid::Uuid;
 
 use choucha_app_api::command::{RecheckId, RecordId};
-use choucha_app_api::{
-    Command, CommandError, PHOTO_RECORD_HEADER, PHOTO_SUBJECT_HEADER, RecheckPhotoTaken, cmd,
-    decode_subject,
-};
+use choucha_app_api::{Command, CommandError, RecheckPhotoTaken, cmd};
 use choucha_app_core::photo::PhotoConfig;
-use choucha_shared::record::SignatureRefusal;
 
 use crate::Shell;
-use crate::commands::{blocking, data_url, header};
+use crate::commands::{blocking, data_url, raw_photo, refusal_of};
 use crate::error::{CmdResult, command_error};
 use crate::views;
 
@@ -89,17 +84,7 @@ pub async fn take_recheck_photo(
     shell: ShellState<'_>,
     request: tauri::ipc::Request<'_>,
 ) -> Out<cmd::TakeRecheckPhoto> {
-    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(CommandError::new(
-            "bad_request",
-            "照片须以文件内容发送 (the photo must be sent as raw bytes)",
-        ));
-    };
-    let record_id: Uuid = header(&request, PHOTO_RECORD_HEADER)?
-        .parse()
-        .map_err(|e| CommandError::new("bad_request", format!("记录编号无效：{e}")))?;
-    let subject = decode_subject(header(&request, PHOTO_SUBJECT_HEADER)?)?;
-    let raw = bytes.clone();
+    let (record_id, subject, raw) = raw_photo(&request)?;
     blocking(&shell, move |s| {
         let record = s.app.recheck_record(&record_id).map_err(command_error)?;
         // The inspection task is on the device when this officer was on
@@ -167,14 +152,7 @@ pub async fn recheck_refusal(
 ) -> Out<cmd::RecheckRefusal> {
     let req = args;
     blocking(&shell, move |s| {
-        let refusal = SignatureRefusal {
-            reason: req.reason.trim().to_owned(),
-            witness: req
-                .witness
-                .map(|w| w.trim().to_owned())
-                .filter(|w| !w.is_empty()),
-            recorded_at: Utc::now(),
-        };
+        let refusal = refusal_of(&req.reason, req.witness);
         s.app
             .record_recheck_refusal(&req.record_id, refusal, Utc::now())
             .map_err(command_error)?;
