@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod enrol;
+pub mod enterprise_sign;
 pub mod findings;
 pub mod inspect_nav;
 pub mod items;

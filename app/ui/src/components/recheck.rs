@@ -4,7 +4,7 @@
 //! of its state now, the gate photo, the signatures of the team and the
 //! enterprise (or its refusal), what is still missing, and the seal.
 
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
 use choucha_app_api::command::{RecheckId, RecordId};
@@ -16,6 +16,7 @@ use choucha_shared::plan::MemberRole;
 use choucha_shared::recheck::OrderedFinding;
 use choucha_shared::record::{PhotoSubject, RectificationOutcome, Signature, SignerRole};
 
+use crate::components::enterprise_sign::{EnterpriseSign, signature_status};
 use crate::components::pad::Pad;
 use crate::components::text_field::TextField;
 use crate::components::widgets::{PhotoInput, Thumb};
@@ -57,9 +58,6 @@ pub fn recheck_screen() -> Html {
     let store = use_store();
     let lang = store.lang;
     let active = use_state(|| None::<Signer>);
-    let ent_name = use_node_ref();
-    let reason = use_node_ref();
-    let witness = use_node_ref();
     let Some(view) = store.recheck.clone() else {
         return html! {};
     };
@@ -220,35 +218,14 @@ pub fn recheck_screen() -> Html {
         }
     };
 
-    let signed = |sig: Option<&Signature>| match sig {
-        Some(s) if s.content_hash.as_str() == view.content_hash => html! {
-            <><span class="badge ok sig-status" data-status="signed">{ tr(lang, "已签字", "Signed") }</span><Thumb sha={AttrValue::from(s.image_sha256.to_string())} class="sig-thumb" /></>
-        },
-        Some(_) => {
-            html! { <span class="badge warn sig-status" data-status="stale">{ tr(lang, "内容已改，须重签", "Changed since: sign again") }</span> }
-        }
-        None => {
-            html! { <span class="badge sig-status" data-status="missing">{ tr(lang, "未签字", "Not signed") }</span> }
-        }
-    };
+    let signed = |sig: Option<&Signature>| signature_status(lang, sig, &view.content_hash);
     let open = |signer: Signer| {
         let active = active.clone();
         Callback::from(move |_| active.set(Some(signer.clone())))
     };
-    let open_enterprise = {
-        let (active, ent_name, store) = (active.clone(), ent_name.clone(), store.clone());
-        Callback::from(move |_| {
-            let name = ent_name
-                .cast::<HtmlInputElement>()
-                .map(|i| i.value().trim().to_owned())
-                .unwrap_or_default();
-            if name.is_empty() {
-                store.dispatch(Action::Failed(choucha_app_api::CommandError::new(
-                    "refused",
-                    "请先填写企业负责人或委托人姓名 (enter the representative's name first)",
-                )));
-                return;
-            }
+    let sign_enterprise = {
+        let active = active.clone();
+        Callback::from(move |name: String| {
             active.set(Some(Signer {
                 role: SignerRole::EnterpriseRepresentative,
                 person_id: None,
@@ -257,15 +234,12 @@ pub fn recheck_screen() -> Html {
         })
     };
     let save_refusal = {
-        let (store, reason, witness) = (store.clone(), reason.clone(), witness.clone());
-        Callback::from(move |_| {
+        let store = store.clone();
+        Callback::from(move |(reason, witness): (String, Option<String>)| {
             let req = Refusal {
                 record_id,
-                reason: reason
-                    .cast::<HtmlTextAreaElement>()
-                    .map(|t| t.value())
-                    .unwrap_or_default(),
-                witness: witness.cast::<HtmlInputElement>().map(|t| t.value()),
+                reason,
+                witness,
             };
             run(&store, async move {
                 ipc::invoke::<cmd::RecheckRefusal>(&req).await
@@ -320,23 +294,8 @@ pub fn recheck_screen() -> Html {
                         }
                     }) }
                 </ul>
-                <div class="signer">
-                    { signed(ent_sig) }
-                    if let Some(s) = ent_sig { <b>{ &s.name }</b> }
-                </div>
-                if editable {
-                    <label>{ tr(lang, "企业负责人或委托人姓名", "Representative's name") }<input id="ent-name" ref={ent_name} type="text" /></label>
-                    <button class="sign-btn big primary" data-signer="enterprise" onclick={open_enterprise}>{ tr(lang, "企业签字", "Enterprise signs") }</button>
-                    <details class="refusal" open={record.refusal.is_some()}>
-                        <summary>{ tr(lang, "企业拒绝签字", "The enterprise refuses to sign") }</summary>
-                        <label>{ tr(lang, "拒签理由", "Reason") }<textarea id="refusal-reason" ref={reason} rows="2" /></label>
-                        <label>{ tr(lang, "见证人（可选）", "Witness (optional)") }<input id="refusal-witness" ref={witness} type="text" /></label>
-                        <button id="refusal-save" class="big" onclick={save_refusal}>{ tr(lang, "记录拒签", "Record the refusal") }</button>
-                    </details>
-                }
-                if let Some(r) = &record.refusal {
-                    <p class="warn" id="refusal-recorded">{ tr(lang, "已记录拒签：", "Refusal recorded: ") }{ &r.reason }</p>
-                }
+                <EnterpriseSign editable={editable} signature={ent_sig.cloned()} refusal={record.refusal.clone()}
+                    content_hash={AttrValue::from(view.content_hash.clone())} on_sign={sign_enterprise} on_refuse={save_refusal} />
             </div>
             <div class="card">
                 if view.state == RecheckState::Sealed {

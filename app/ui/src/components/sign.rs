@@ -2,16 +2,15 @@
 //! representative — or the enterprise's refusal, with the reason and a
 //! witness.
 
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use choucha_app_api::{Inspection, PadCapture, Refusal, Sign, cmd};
 use choucha_shared::plan::MemberRole;
 use choucha_shared::record::SignerRole;
 
+use crate::components::enterprise_sign::{EnterpriseSign, signature_status};
 use crate::components::inspect_nav::InspectNav;
 use crate::components::pad::Pad;
-use crate::components::widgets::Thumb;
 use crate::i18n::{role, tr};
 use crate::ipc;
 use crate::state::{Action, spawn, use_store};
@@ -28,9 +27,6 @@ pub fn sign_screen() -> Html {
     let store = use_store();
     let lang = store.lang;
     let active = use_state(|| None::<Signer>);
-    let ent_name = use_node_ref();
-    let reason = use_node_ref();
-    let witness = use_node_ref();
     let Some(insp) = store.inspection.clone() else {
         return html! {};
     };
@@ -78,20 +74,9 @@ pub fn sign_screen() -> Html {
         let active = active.clone();
         Callback::from(move |_| active.set(Some(signer.clone())))
     };
-    let open_enterprise = {
-        let (active, ent_name, store) = (active.clone(), ent_name.clone(), store.clone());
-        Callback::from(move |_| {
-            let name = ent_name
-                .cast::<HtmlInputElement>()
-                .map(|i| i.value().trim().to_owned())
-                .unwrap_or_default();
-            if name.is_empty() {
-                store.dispatch(Action::Failed(choucha_app_api::CommandError::new(
-                    "refused",
-                    "请先填写企业负责人或委托人姓名 (enter the representative's name first)",
-                )));
-                return;
-            }
+    let sign_enterprise = {
+        let active = active.clone();
+        Callback::from(move |name: String| {
             active.set(Some(Signer {
                 role: SignerRole::EnterpriseRepresentative,
                 person_id: None,
@@ -100,15 +85,12 @@ pub fn sign_screen() -> Html {
         })
     };
     let save_refusal = {
-        let (store, reason, witness) = (store.clone(), reason.clone(), witness.clone());
-        Callback::from(move |_| {
+        let store = store.clone();
+        Callback::from(move |(reason, witness): (String, Option<String>)| {
             let req = Refusal {
                 record_id,
-                reason: reason
-                    .cast::<HtmlTextAreaElement>()
-                    .map(|t| t.value())
-                    .unwrap_or_default(),
-                witness: witness.cast::<HtmlInputElement>().map(|t| t.value()),
+                reason,
+                witness,
             };
             let store2 = store.clone();
             spawn(&store, async move {
@@ -119,17 +101,8 @@ pub fn sign_screen() -> Html {
         })
     };
 
-    let status = |sig: Option<&choucha_shared::record::Signature>| match sig {
-        Some(s) if s.content_hash.as_str() == hash => html! {
-            <><span class="badge ok sig-status" data-status="signed">{ tr(lang, "已签字", "Signed") }</span><Thumb sha={AttrValue::from(s.image_sha256.to_string())} class="sig-thumb" /></>
-        },
-        Some(_) => {
-            html! { <span class="badge warn sig-status" data-status="stale">{ tr(lang, "内容已改，须重签", "Changed since: sign again") }</span> }
-        }
-        None => {
-            html! { <span class="badge sig-status" data-status="missing">{ tr(lang, "未签字", "Not signed") }</span> }
-        }
-    };
+    let status =
+        |sig: Option<&choucha_shared::record::Signature>| signature_status(lang, sig, &hash);
 
     if let Some(signer) = (*active).clone() {
         let title = match lang {
@@ -179,23 +152,8 @@ pub fn sign_screen() -> Html {
             </div>
             <div class="card">
                 <h2>{ tr(lang, "被检查单位签字", "Enterprise signature") }</h2>
-                <div class="signer">
-                    { status(ent_sig) }
-                    if let Some(s) = ent_sig { <b>{ &s.name }</b> }
-                </div>
-                if editable {
-                    <label>{ tr(lang, "企业负责人或委托人姓名", "Representative's name") }<input id="ent-name" ref={ent_name} type="text" /></label>
-                    <button class="sign-btn big primary" data-signer="enterprise" onclick={open_enterprise}>{ tr(lang, "企业签字", "Enterprise signs") }</button>
-                    <details class="refusal" open={refusal.is_some()}>
-                        <summary>{ tr(lang, "企业拒绝签字", "The enterprise refuses to sign") }</summary>
-                        <label>{ tr(lang, "拒签理由", "Reason") }<textarea id="refusal-reason" ref={reason} rows="2" /></label>
-                        <label>{ tr(lang, "见证人（可选）", "Witness (optional)") }<input id="refusal-witness" ref={witness} type="text" /></label>
-                        <button id="refusal-save" class="big" onclick={save_refusal}>{ tr(lang, "记录拒签", "Record the refusal") }</button>
-                    </details>
-                }
-                if let Some(r) = refusal {
-                    <p class="warn" id="refusal-recorded">{ tr(lang, "已记录拒签：", "Refusal recorded: ") }{ r.reason }</p>
-                }
+                <EnterpriseSign editable={editable} signature={ent_sig.cloned()} refusal={refusal}
+                    content_hash={AttrValue::from(hash.clone())} on_sign={sign_enterprise} on_refuse={save_refusal} />
             </div>
         </section>
         </>
