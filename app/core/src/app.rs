@@ -611,21 +611,36 @@ impl App {
         content_hash: Sha256Hex,
         now: DateTime<Utc>,
     ) -> Result<(), CoreError> {
-        let sha = self.evidence.put(png)?;
-        let sig = Signature {
-            role,
-            person_id: person_id.clone(),
-            name: name.trim().to_owned(),
-            image_sha256: sha.clone(),
-            signed_at: now,
-            content_hash,
-        };
+        let (sig, sha) = self.stored_signature(role, person_id, name, png, content_hash, now)?;
         self.edit_in(record_id, now, |record, _, tx| {
             put_signature(&mut record.signatures, &mut record.refusal, sig);
             note_blob(tx, &sha, png.len(), record_id, "signature")?;
             Ok(None)
         })?;
         Ok(())
+    }
+
+    /// Stores a signature image in the encrypted evidence store and makes
+    /// the signature that names it (inspection and 复查 alike).
+    pub(crate) fn stored_signature(
+        &self,
+        role: SignerRole,
+        person_id: Option<String>,
+        name: &str,
+        png: &[u8],
+        content_hash: Sha256Hex,
+        now: DateTime<Utc>,
+    ) -> Result<(Signature, Sha256Hex), CoreError> {
+        let sha = self.evidence.put(png)?;
+        let sig = Signature {
+            role,
+            person_id,
+            name: name.trim().to_owned(),
+            image_sha256: sha.clone(),
+            signed_at: now,
+            content_hash,
+        };
+        Ok((sig, sha))
     }
 
     /// The enterprise refused to sign: recorded instead of its signature.

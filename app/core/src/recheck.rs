@@ -19,7 +19,7 @@ use choucha_shared::completeness::Violation;
 use choucha_shared::plan::MemberRole;
 use choucha_shared::recheck::{self, Recheck, RecheckRecord, RecheckTask};
 use choucha_shared::record::{
-    Photo, PhotoSubject, RectificationOutcome, Signature, SignatureRefusal, SignerRole,
+    Photo, PhotoSubject, RectificationOutcome, SignatureRefusal, SignerRole,
 };
 use choucha_shared::sync::EntryPayload;
 use choucha_shared::value::{CivilDate, Sha256Hex};
@@ -44,18 +44,47 @@ pub struct RecheckSummary {
 impl App {
     /// The 复查 tasks on this device, the earliest deadline first.
     pub fn rechecks(&self, today: NaiveDate) -> Result<Vec<RecheckSummary>, CoreError> {
+        let mut out = self.recheck_rows(None, today)?;
+        out.sort_by(|a, b| {
+            (a.sealed, a.task.deadline, &a.task.recheck_id).cmp(&(
+                b.sealed,
+                b.task.deadline,
+                &b.task.recheck_id,
+            ))
+        });
+        Ok(out)
+    }
+
+    /// One 复查 task with the record started for it.
+    pub fn recheck_summary(
+        &self,
+        recheck_id: &str,
+        today: NaiveDate,
+    ) -> Result<RecheckSummary, CoreError> {
+        self.recheck_rows(Some(recheck_id), today)?
+            .pop()
+            .ok_or_else(|| CoreError::NotFound(format!("复查任务 {recheck_id}")))
+    }
+
+    /// The 复查 tasks on this device (only `one`, when given), each with
+    /// its record.
+    fn recheck_rows(
+        &self,
+        one: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<Vec<RecheckSummary>, CoreError> {
         let rows: Vec<(String, Option<String>, Option<String>)> = self.store.read(|c| {
             let mut st = c.prepare(
                 "SELECT t.task, r.record_id, r.state FROM rechecks t \
-                 LEFT JOIN recheck_records r ON r.recheck_id = t.recheck_id ORDER BY t.recheck_id",
+                 LEFT JOIN recheck_records r ON r.recheck_id = t.recheck_id \
+                 WHERE ?1 IS NULL OR t.recheck_id = ?1",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([one], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })?;
-        let mut out = rows
-            .into_iter()
+        rows.into_iter()
             .map(|(task, record_id, state)| {
                 let task: RecheckTask = serde_json::from_str(&task)?;
                 Ok(RecheckSummary {
@@ -68,15 +97,7 @@ impl App {
                     sealed: state.as_deref() == Some(SEALED),
                 })
             })
-            .collect::<Result<Vec<_>, CoreError>>()?;
-        out.sort_by(|a, b| {
-            (a.sealed, a.task.deadline, &a.task.recheck_id).cmp(&(
-                b.sealed,
-                b.task.deadline,
-                &b.task.recheck_id,
-            ))
-        });
-        Ok(out)
+            .collect::<Result<Vec<_>, CoreError>>()
     }
 
     /// One 复查 task as pulled.
@@ -268,15 +289,7 @@ impl App {
         content_hash: Sha256Hex,
         now: DateTime<Utc>,
     ) -> Result<(), CoreError> {
-        let sha = self.evidence.put(png)?;
-        let sig = Signature {
-            role,
-            person_id: person_id.clone(),
-            name: name.trim().to_owned(),
-            image_sha256: sha.clone(),
-            signed_at: now,
-            content_hash,
-        };
+        let (sig, sha) = self.stored_signature(role, person_id, name, png, content_hash, now)?;
         self.edit_recheck(record_id, now, |record, _, tx| {
             put_signature(&mut record.signatures, &mut record.refusal, sig);
             note_blob(tx, &sha, png.len(), record_id, "signature")

@@ -151,11 +151,7 @@ fn recheck_state(record_id: Option<Uuid>, sealed: bool) -> RecheckState {
 
 /// One 复查 with its record (once started).
 pub fn recheck(app: &App, recheck_id: &str) -> Result<RecheckView, CoreError> {
-    let summary = app
-        .rechecks(today())?
-        .into_iter()
-        .find(|r| r.task.recheck_id == recheck_id)
-        .ok_or_else(|| CoreError::NotFound(format!("复查任务 {recheck_id}")))?;
+    let summary = app.recheck_summary(recheck_id, today())?;
     let record = summary
         .record_id
         .map(|id| app.recheck_record(&id))
