@@ -13,9 +13,12 @@ use super::{Store, StoreError, now};
 use choucha_shared::outcome::OutcomeKind;
 use choucha_shared::review::ReviewState;
 
-/// A record whose company could not be reached, with its listing if done.
+/// A current record of one outcome, with the step that follows it once
+/// recorded: the listing of a company that could not be reached
+/// ([`AbnormalCase`]), the case filed against one that refused
+/// ([`UncooperativeCase`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AbnormalCase {
+pub struct OutcomeCase<D> {
     pub record_id: String,
     pub version: String,
     pub town: String,
@@ -23,8 +26,14 @@ pub struct AbnormalCase {
     pub target_name: String,
     pub inspection_date: String,
     pub state: String,
-    pub listing: Option<Listing>,
+    pub done: Option<D>,
 }
+
+/// A record whose company could not be reached, with its listing if done.
+pub type AbnormalCase = OutcomeCase<Listing>;
+
+/// A record whose company refused the inspection, with its case if filed.
+pub type UncooperativeCase = OutcomeCase<CaseFiling>;
 
 /// The bureau's listing decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,19 +49,6 @@ pub struct CaseFiling {
     pub filed_on: String,
     pub case_no: String,
     pub filed_by: String,
-}
-
-/// A record whose company refused the inspection, with its case if filed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UncooperativeCase {
-    pub record_id: String,
-    pub version: String,
-    pub town: String,
-    pub target_key: String,
-    pub target_name: String,
-    pub inspection_date: String,
-    pub state: String,
-    pub case: Option<CaseFiling>,
 }
 
 /// A current record version of one outcome, with the one follow-up row of
@@ -72,13 +68,22 @@ struct OutcomeRow {
 }
 
 impl OutcomeRow {
-    /// The follow-up row, when it exists.
-    fn done(&self) -> Option<(String, String, String)> {
-        Some((
-            self.done_on.clone()?,
-            self.done_no.clone()?,
-            self.done_by.clone()?,
-        ))
+    /// The case, its follow-up row made by `step` (date, number, by whom).
+    fn into_case<D>(self, step: impl FnOnce(String, String, String) -> D) -> OutcomeCase<D> {
+        let done = match (self.done_on, self.done_no, self.done_by) {
+            (Some(on), Some(no), Some(by)) => Some(step(on, no, by)),
+            _ => None,
+        };
+        OutcomeCase {
+            record_id: self.record_id,
+            version: self.version,
+            town: self.town,
+            target_key: self.target_key,
+            target_name: self.target_name,
+            inspection_date: self.inspection_date,
+            state: self.state,
+            done,
+        }
     }
 }
 
@@ -124,19 +129,12 @@ impl Store {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| AbnormalCase {
-                listing: r.done().map(|(listed_on, decision_no, listed_by)| Listing {
+            .map(|r| {
+                r.into_case(|listed_on, decision_no, listed_by| Listing {
                     listed_on,
                     decision_no,
                     listed_by,
-                }),
-                record_id: r.record_id,
-                version: r.version,
-                town: r.town,
-                target_key: r.target_key,
-                target_name: r.target_name,
-                inspection_date: r.inspection_date,
-                state: r.state,
+                })
             })
             .collect())
     }
@@ -152,19 +150,12 @@ impl Store {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| UncooperativeCase {
-                case: r.done().map(|(filed_on, case_no, filed_by)| CaseFiling {
+            .map(|r| {
+                r.into_case(|filed_on, case_no, filed_by| CaseFiling {
                     filed_on,
                     case_no,
                     filed_by,
-                }),
-                record_id: r.record_id,
-                version: r.version,
-                town: r.town,
-                target_key: r.target_key,
-                target_name: r.target_name,
-                inspection_date: r.inspection_date,
-                state: r.state,
+                })
             })
             .collect())
     }

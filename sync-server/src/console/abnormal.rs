@@ -45,14 +45,14 @@ pub async fn list(
             tr { th { (lang.t("检查日期", "Date")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("列入期限", "List by")) } th { (lang.t("状态", "Status")) } th {} }
             @for c in &cases {
                 @let deadline = c.inspection_date.parse().ok().map(|d| listing_deadline(calendar, d));
-                @let overdue = c.listing.is_none() && deadline.is_some_and(|d| d < today);
+                @let overdue = c.done.is_none() && deadline.is_some_and(|d| d < today);
                 tr data-record=(c.record_id) {
                     td { (c.inspection_date) }
                     td { a href={ "/console/records/" (c.record_id) } { (c.target_name) } " " span.muted { (c.target_key) } }
                     td { (c.town) }
                     td.deadline { @if let Some(d) = deadline { (d) } }
                     td class=[overdue.then_some("flag")] {
-                        @if let Some(l) = &c.listing {
+                        @if let Some(l) = &c.done {
                             (lang.t("已列入", "Listed")) " " (l.listed_on) " " (l.decision_no)
                         } @else if overdue {
                             (lang.t("逾期未列入", "Overdue"))
@@ -61,7 +61,7 @@ pub async fn list(
                         }
                     }
                     td {
-                        @if may_list && c.listing.is_none() {
+                        @if may_list && c.done.is_none() {
                             form.inline method="post" action={ "/console/abnormal/" (c.record_id) } {
                                 (csrf_field(&user))
                                 input type="date" name="listed_on" value=(today) required;
@@ -87,14 +87,14 @@ pub async fn list(
                     td { a href={ "/console/records/" (c.record_id) } { (c.target_name) } " " span.muted { (c.target_key) } }
                     td { (c.town) }
                     td.case-state {
-                        @if let Some(f) = &c.case {
+                        @if let Some(f) = &c.done {
                             (lang.t("已立案", "Case filed")) " " (f.filed_on) " " (f.case_no)
                         } @else {
                             (lang.t("待立案", "To be filed"))
                         }
                     }
                     td {
-                        @if may_list && c.case.is_none() {
+                        @if may_list && c.done.is_none() {
                             form.inline method="post" action={ "/console/abnormal/" (c.record_id) "/case" } {
                                 (csrf_field(&user))
                                 input type="date" name="filed_on" value=(today) required;
