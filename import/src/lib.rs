@@ -18,8 +18,10 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use choucha_shared::directory::{
-    BusinessStatus, Expert, IndustryCode, Officer, RiskClass, Target, TargetIdentity, TargetProfile,
+    BusinessStatus, Expert, IndustryCode, Officer, RiskClass, Target, TargetIdentity, TargetKey,
+    TargetProfile,
 };
+use choucha_shared::plan::AssignedTarget;
 use choucha_shared::{CredentialNo, GeoPoint, Name, StandardNo, TargetCategory, Uscc, ValueError};
 
 use table::Row;
@@ -205,6 +207,21 @@ static EXPERT_COLUMNS: [Column; 4] = [
 const R_PERSON: usize = 0;
 const R_TARGET: usize = 1;
 const R_REASON: usize = 2;
+
+const A_TARGET: usize = 0;
+const A_CATEGORY: usize = 1;
+const A_SOURCE: usize = 2;
+
+/// An upstream list of targets a plan must inspect (总局 or 市局 名单).
+pub static ASSIGNED_COLUMNS: [Column; 3] = [
+    col(
+        "检查对象代码",
+        &["统一社会信用代码", "标准编号", "证书编号"],
+        true,
+    ),
+    col("检查对象类别", &["类别"], true),
+    col("来源", &["名单来源", "名单"], false),
+];
 
 static RECUSAL_COLUMNS: [Column; 3] = [
     col("人员编号", &["执法证号", "专家编号"], true),
@@ -480,6 +497,62 @@ pub fn parse_recusals(bytes: &[u8], format: FileFormat) -> Result<Parsed<Recusal
                     person,
                     target_key,
                     reason: reason.to_owned(),
+                },
+            ));
+        }
+    })?;
+    Ok(Parsed { rows, errors })
+}
+
+/// Parses an upstream list of assigned targets (检查对象代码, 检查对象类别,
+/// 来源). A row without 来源 takes `default_source` (the list the whole
+/// file is, as the uploader names it); without either it is refused. Only
+/// the shape is checked here: whether each target is in the directory is
+/// the store's question.
+pub fn parse_assigned(
+    bytes: &[u8],
+    format: FileFormat,
+    default_source: Option<&str>,
+) -> Result<Parsed<AssignedTarget>, ImportError> {
+    let default_source = default_source.map(str::trim).filter(|s| !s.is_empty());
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen: HashMap<(TargetCategory, String), usize> = HashMap::new();
+    table::read(bytes, format, &ASSIGNED_COLUMNS, &[], |row| {
+        let number = row.number();
+        let mut c = Check::new(row, &mut errors);
+        let key = c.required(A_TARGET, "").and_then(|s| match target_key(s) {
+            Ok(key) => Some(key),
+            Err(reason) => c.bad(A_TARGET, reason),
+        });
+        let category =
+            c.required(A_CATEGORY, "")
+                .and_then(|s| match s.parse::<TargetCategory>() {
+                    Ok(category) => Some(category),
+                    Err(e) => c.bad(A_CATEGORY, reason::unknown_category(&e)),
+                });
+        let source = match c.get(A_SOURCE).trim() {
+            "" => match default_source {
+                Some(s) => Some(s.to_owned()),
+                None => c.bad(
+                    A_SOURCE,
+                    "：须写明名单来源（如 总局2023年自愿性认证从业机构抽查名单），或在上传时给出整份名单的来源",
+                ),
+            },
+            s => Some(s.to_owned()),
+        };
+        if let (Some(key), Some(category)) = (&key, category) {
+            c.unique(&mut seen, (category, key.clone()), A_TARGET, "同一类别、");
+        }
+        if let (true, Some(key), Some(category), Some(source)) =
+            (c.finish(), key, category, source)
+        {
+            rows.push((
+                number,
+                AssignedTarget {
+                    key: TargetKey(key),
+                    category,
+                    source,
                 },
             ));
         }

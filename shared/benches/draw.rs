@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use choucha_shared::TargetCategory;
 use choucha_shared::draw::{self, Candidate, DrawInputs, FrozenStratum, PoolMember, TeamRules};
-use choucha_shared::draw_v2::{self, DrawInputs2, Excluded, Quota2, RiskClass};
+use choucha_shared::draw_v2::{self, DrawInputs2, Excluded, RiskClass};
 use choucha_shared::plan::{DrawPlan, Quota, Stratum};
 
 /// A memory figure of this process from `/proc/self/status` (`VmHWM`: the
@@ -113,6 +113,9 @@ fn main() {
         .collect();
     let plan = DrawPlan {
         format: 1,
+        algorithm: 1,
+        assigned: Vec::new(),
+        exclude_inspected_since: None,
         plan_id: "BENCH".into(),
         title: "benchmark".into(),
         strata: categories
@@ -122,6 +125,9 @@ fn main() {
                 id: format!("S{i}"),
                 category: *c,
                 jurisdiction: None,
+                risk_classes: Vec::new(),
+                industry_prefixes: Vec::new(),
+                standard_kind: None,
                 quota: Quota::Ratio(0.05),
             })
             .collect(),
@@ -197,7 +203,7 @@ fn main() {
                 risk: Some(class(&c.key)),
             });
         }
-        let quota = Quota2::ByRisk(
+        let quota = Quota::ByRisk(
             [
                 (RiskClass::A, 0.02),
                 (RiskClass::B, 0.05),

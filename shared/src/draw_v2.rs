@@ -45,28 +45,17 @@ pub struct Candidate {
     pub risk: Option<RiskClass>,
 }
 
-/// How many a stratum draws: as in version 1, or a ratio per risk class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
-pub enum Quota2 {
-    Count(u32),
-    Ratio(f64),
-    /// k = ⌈r × N⌉ within each risk class named; classes not named, and
-    /// targets of unknown class, are not drawn.
-    ByRisk(BTreeMap<RiskClass, f64>),
-}
-
 /// A stratum's frozen candidates (filtered, sorted by key bytes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrozenStratum {
     pub stratum_id: String,
-    pub quota: Quota2,
+    pub quota: Quota,
     pub candidates: Vec<Candidate>,
 }
 
 impl FrozenStratum {
     /// Sorts by key as UTF-8 bytes.
-    pub fn new(stratum_id: String, quota: Quota2, mut candidates: Vec<Candidate>) -> Self {
+    pub fn new(stratum_id: String, quota: Quota, mut candidates: Vec<Candidate>) -> Self {
         candidates.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         Self {
             stratum_id,
@@ -125,24 +114,19 @@ pub fn sub_strata(inputs: &DrawInputs2) -> Vec<SubStratum<'_>> {
     let mut out = Vec::new();
     for s in &inputs.strata {
         match &s.quota {
-            Quota2::Count(k) => out.push(SubStratum {
+            Quota::Count(_) | Quota::Ratio(_) => out.push(SubStratum {
                 id: s.stratum_id.clone(),
                 candidates: s.candidates.iter().collect(),
-                k: Quota::Count(*k).size(s.candidates.len() as u64),
+                k: s.quota.size(s.candidates.len() as u64),
             }),
-            Quota2::Ratio(r) => out.push(SubStratum {
-                id: s.stratum_id.clone(),
-                candidates: s.candidates.iter().collect(),
-                k: Quota::Ratio(*r).size(s.candidates.len() as u64),
-            }),
-            Quota2::ByRisk(ratios) => {
+            Quota::ByRisk(ratios) => {
                 for (class, r) in ratios {
                     let candidates: Vec<&Candidate> = s
                         .candidates
                         .iter()
                         .filter(|c| c.risk == Some(*class))
                         .collect();
-                    let k = Quota::Ratio(*r).size(candidates.len() as u64);
+                    let k = Quota::ratio_size(*r, candidates.len() as u64);
                     out.push(SubStratum {
                         id: format!("{}/{}", s.stratum_id, class.code()),
                         candidates,

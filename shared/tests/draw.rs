@@ -47,6 +47,9 @@ fn officer(id: &str, unit: &str, domains: &[TargetCategory]) -> PoolMember {
 fn plan(strata: Vec<Stratum>, team_size: u8, cap: u32) -> DrawPlan {
     DrawPlan {
         format: 1,
+        algorithm: 1,
+        assigned: Vec::new(),
+        exclude_inspected_since: None,
         plan_id: "P1".into(),
         title: "test".into(),
         strata,
@@ -62,6 +65,9 @@ fn stratum(id: &str, category: TargetCategory, k: u32) -> Stratum {
         id: id.into(),
         category,
         jurisdiction: None,
+        risk_classes: Vec::new(),
+        industry_prefixes: Vec::new(),
+        standard_kind: None,
         quota: Quota::Count(k),
     }
 }

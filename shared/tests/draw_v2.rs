@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use choucha_shared::TargetCategory;
 use choucha_shared::draw::{PoolMember, TeamRules};
 use choucha_shared::draw_v2::{
-    self, Assigned, Candidate, DrawInputs2, Excluded, FrozenStratum, Quota2, Replacement, RiskClass,
+    self, Assigned, Candidate, DrawInputs2, Excluded, FrozenStratum, Replacement, RiskClass,
 };
+use choucha_shared::plan::Quota;
 use choucha_shared::value::CivilDate;
 
 /// splitmix64: a tiny deterministic generator, so every case replays.
@@ -73,8 +74,8 @@ fn case(rng: &mut Rng) -> (TeamRules, String, DrawInputs2) {
         candidates.sort_by(|a, b| a.key.cmp(&b.key));
         candidates.dedup_by(|a, b| a.key == b.key);
         let quota = match rng.below(3) {
-            0 => Quota2::Count(1 + rng.below(6) as u32),
-            1 => Quota2::Ratio([0.05, 0.1, 0.25, 0.333333][rng.below(4) as usize]),
+            0 => Quota::Count(1 + rng.below(6) as u32),
+            1 => Quota::Ratio([0.05, 0.1, 0.25, 0.333333][rng.below(4) as usize]),
             _ => {
                 let mut by = BTreeMap::new();
                 for (class, r) in RiskClass::ALL.into_iter().zip([0.02, 0.05, 0.1, 0.3]) {
@@ -82,7 +83,7 @@ fn case(rng: &mut Rng) -> (TeamRules, String, DrawInputs2) {
                         by.insert(class, r);
                     }
                 }
-                Quota2::ByRisk(by)
+                Quota::ByRisk(by)
             }
         };
         strata.push(FrozenStratum::new(format!("S{s}"), quota, candidates));

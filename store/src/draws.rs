@@ -15,10 +15,9 @@ use sqlx::Row;
 use choucha_shared::TargetCategory;
 use choucha_shared::checklist::ChecklistRef;
 use choucha_shared::directory::TargetKey;
-use choucha_shared::draw::{
-    self, ALGORITHM_VERSION, Candidate, DrawInputs, FrozenStratum, PoolMember,
-};
-use choucha_shared::plan::{DrawPlan, DrawResult, Redraw, Task, TeamMember};
+use choucha_shared::draw::{self, Candidate, DrawInputs, FrozenStratum, PoolMember, TeamRules};
+use choucha_shared::draw_v2::{self, DrawInputs2};
+use choucha_shared::plan::{DrawPlan, DrawResult, Quota, Redraw, Task, TeamMember};
 
 use super::audit::{self, Actor, Change};
 use super::directory::{Val, bind_all};
@@ -34,6 +33,21 @@ pub struct PlanRecord {
     /// Published before the seed is entered.
     pub snapshot_hash: Option<String>,
     pub candidates_per_stratum: Vec<usize>,
+    /// Once frozen: each (sub-)stratum as the draw will see it, in plan
+    /// order (a per-risk stratum S shows as S/A, S/B, …).
+    pub sub_strata: Vec<SubStratumSize>,
+    /// Once frozen (version 2): how many targets upstream lists assign and
+    /// how many recent inspections exclude.
+    pub assigned: usize,
+    pub excluded: usize,
+}
+
+/// A (sub-)stratum's size as frozen: N candidates, k to draw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubStratumSize {
+    pub id: String,
+    pub candidates: u64,
+    pub quota: u64,
 }
 
 pub type DrawRecord = DrawResult;
@@ -52,10 +66,42 @@ pub struct VerifyOutcome {
 /// Pools and recusals as frozen with a plan (the strata live in their own
 /// table because they can be millions of rows).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-struct FrozenPool {
-    officers: Vec<PoolMember>,
-    experts: Vec<PoolMember>,
-    recusals: BTreeSet<(String, String)>,
+pub(super) struct FrozenPool {
+    pub(super) officers: Vec<PoolMember>,
+    pub(super) experts: Vec<PoolMember>,
+    pub(super) recusals: BTreeSet<(String, String)>,
+}
+
+/// Inserts one row of `ncols` values per item into `table` (written as
+/// `name (col, …)`), 900 parameters per statement (SQLite's old limit is
+/// 999); `row` gets each item's position in `items`.
+pub(super) async fn insert_rows<T: Sync>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &str,
+    ncols: usize,
+    items: &[T],
+    row: &(dyn Fn(usize, &T) -> Vec<Val> + Sync),
+) -> Result<(), StoreError> {
+    let per = 900 / ncols;
+    for (chunk_no, chunk) in items.chunks(per).enumerate() {
+        let groups: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", super::marks(i * ncols + 1, ncols)))
+            .collect();
+        let sql = format!("INSERT INTO {table} VALUES {}", groups.join(", "));
+        let vals: Vec<Val> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| row(chunk_no * per + i, item))
+            .collect();
+        bind_all(sqlx::query(&sql), vals).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A plan's lists as frozen, by algorithm version.
+enum Frozen {
+    V1(Vec<FrozenStratum>),
+    V2(DrawInputs2),
 }
 
 /// The smallest seed length accepted: 20 dice digits give ~66 bits.
@@ -119,18 +165,60 @@ impl Store {
             StoreError::NotFound(format!("抽查计划 {plan_id} 不存在 (no such plan)"))
         })?;
         let plan: DrawPlan = serde_json::from_str(&spec).map_err(corrupt)?;
-        let counts: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT stratum_pos, COUNT(*) FROM plan_candidates WHERE plan_id = $1 GROUP BY stratum_pos ORDER BY stratum_pos",
+        let counts: Vec<(i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT stratum_pos, risk_class, COUNT(*) FROM plan_candidates WHERE plan_id = $1 GROUP BY stratum_pos, risk_class",
         )
         .bind(plan_id)
         .fetch_all(&self.pool)
         .await?;
         let mut per = vec![0; plan.strata.len()];
-        for (pos, n) in counts {
+        let mut per_risk: std::collections::HashMap<(usize, Option<String>), u64> =
+            Default::default();
+        for (pos, risk, n) in counts {
             if let Some(slot) = per.get_mut(pos as usize) {
-                *slot = n as usize;
+                *slot += n as usize;
+            }
+            per_risk.insert((pos as usize, risk), n as u64);
+        }
+        let mut sub_strata = Vec::new();
+        if frozen_at.is_some() {
+            for (pos, s) in plan.strata.iter().enumerate() {
+                match &s.quota {
+                    Quota::ByRisk(ratios) => {
+                        for (class, r) in ratios {
+                            let n = per_risk
+                                .get(&(pos, Some(class.code().to_owned())))
+                                .copied()
+                                .unwrap_or(0);
+                            sub_strata.push(SubStratumSize {
+                                id: format!("{}/{}", s.id, class.code()),
+                                candidates: n,
+                                quota: Quota::ratio_size(*r, n),
+                            });
+                        }
+                    }
+                    q => sub_strata.push(SubStratumSize {
+                        id: s.id.clone(),
+                        candidates: per[pos] as u64,
+                        quota: q.size(per[pos] as u64),
+                    }),
+                }
             }
         }
+        let count = |table: &'static str| async move {
+            let (n,): (i64,) = sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE plan_id = $1"
+            ))
+            .bind(plan_id)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok::<_, StoreError>(n as usize)
+        };
+        let (assigned, excluded) = if plan.algorithm == draw_v2::ALGORITHM_VERSION {
+            (count("plan_assigned").await?, count("plan_excluded").await?)
+        } else {
+            (0, 0)
+        };
         Ok(PlanRecord {
             plan,
             created_by,
@@ -138,6 +226,9 @@ impl Store {
             frozen_at,
             snapshot_hash,
             candidates_per_stratum: per,
+            sub_strata,
+            assigned,
+            excluded,
         })
     }
 
@@ -156,9 +247,73 @@ impl Store {
                 record.frozen_at.unwrap_or_default()
             )));
         }
-        let mut strata = Vec::with_capacity(record.plan.strata.len());
+        let v2 = record.plan.algorithm == draw_v2::ALGORITHM_VERSION;
+        let (hash, frozen) = if v2 {
+            let inputs = self.collect_v2(&record.plan).await?;
+            (draw_v2::snapshot_hash(&inputs), Frozen::V2(inputs))
+        } else {
+            let strata = self.collect_v1(&record.plan).await?;
+            (draw::snapshot_hash(&strata), Frozen::V1(strata))
+        };
+        let pool = FrozenPool {
+            officers: self.officer_pool().await?,
+            experts: self.expert_pool().await?,
+            recusals: self.recusal_pairs().await?,
+        };
+
+        let mut tx = self.pool.begin().await?;
+        match &frozen {
+            Frozen::V1(strata) => Self::insert_frozen_v1(&mut tx, plan_id, strata).await?,
+            Frozen::V2(inputs) => Self::insert_frozen_v2(&mut tx, plan_id, inputs).await?,
+        }
+        let frozen_at = now();
+        let done = sqlx::query(
+            "UPDATE plans SET frozen_at = $1, snapshot_hash = $2, pool = $3 WHERE plan_id = $4 AND frozen_at IS NULL",
+        )
+        .bind(&frozen_at)
+        .bind(hash.as_str())
+        .bind(serde_json::to_string(&pool).map_err(corrupt)?)
+        .bind(plan_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!("抽查计划 {plan_id} 已被冻结")));
+        }
+        let counts: Vec<usize> = match &frozen {
+            Frozen::V1(strata) => strata.iter().map(|s| s.candidates.len()).collect(),
+            Frozen::V2(inputs) => inputs.strata.iter().map(|s| s.candidates.len()).collect(),
+        };
+        let (assigned, excluded) = match &frozen {
+            Frozen::V1(_) => (0, 0),
+            Frozen::V2(inputs) => (inputs.assigned.len(), inputs.excluded.len()),
+        };
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "plan.freeze",
+                object: format!("plan:{plan_id}"),
+                before: Some(serde_json::json!({ "frozen_at": null, "snapshot_hash": null })),
+                after: Some(serde_json::json!({
+                    "frozen_at": frozen_at,
+                    "snapshot_hash": hash.as_str(),
+                    "candidates_per_stratum": counts,
+                    "assigned": assigned,
+                    "excluded": excluded,
+                })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.plan(plan_id).await
+    }
+
+    /// A version-1 plan's strata from the directory: the 存续 targets of
+    /// each stratum's category (and town).
+    async fn collect_v1(&self, plan: &DrawPlan) -> Result<Vec<FrozenStratum>, StoreError> {
+        let mut strata = Vec::with_capacity(plan.strata.len());
         let mut towns: std::collections::HashMap<String, Arc<str>> = Default::default();
-        for s in &record.plan.strata {
+        for s in &plan.strata {
             // Only 存续 targets are candidates: a company deregistered,
             // revoked or moved out is not drawn.
             let mut sql = String::from(
@@ -188,77 +343,34 @@ impl Store {
             }
             strata.push(FrozenStratum::new(s.id.clone(), candidates));
         }
-        let hash = draw::snapshot_hash(&strata);
-        let pool = FrozenPool {
-            officers: self.officer_pool().await?,
-            experts: self.expert_pool().await?,
-            recusals: self.recusal_pairs().await?,
-        };
+        Ok(strata)
+    }
 
-        let mut tx = self.pool.begin().await?;
+    async fn insert_frozen_v1(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        plan_id: &str,
+        strata: &[FrozenStratum],
+    ) -> Result<(), StoreError> {
         for (pos, s) in strata.iter().enumerate() {
-            for (chunk_no, chunk) in s.candidates.chunks(150).enumerate() {
-                let mut sql = String::from(
-                    "INSERT INTO plan_candidates (plan_id, stratum_pos, pos, target_key, category, jurisdiction) VALUES ",
-                );
-                let mut vals = Vec::with_capacity(chunk.len() * 6);
-                for (i, c) in chunk.iter().enumerate() {
-                    let b = i * 6;
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    ));
-                    vals.extend([
+            insert_rows(
+                tx,
+                "plan_candidates (plan_id, stratum_pos, pos, target_key, category, jurisdiction)",
+                6,
+                &s.candidates,
+                &|i, c: &Candidate| {
+                    vec![
                         Val::Text(Some(plan_id.to_owned())),
                         Val::Int(pos as i64),
-                        Val::Int((chunk_no * 150 + i) as i64),
+                        Val::Int(i as i64),
                         Val::Text(Some(c.key.to_string())),
                         Val::Text(Some(c.category.code().to_owned())),
                         Val::Text(Some(c.jurisdiction.to_string())),
-                    ]);
-                }
-                bind_all(sqlx::query(&sql), vals).execute(&mut *tx).await?;
-            }
+                    ]
+                },
+            )
+            .await?;
         }
-        let frozen_at = now();
-        let done = sqlx::query(
-            "UPDATE plans SET frozen_at = $1, snapshot_hash = $2, pool = $3 WHERE plan_id = $4 AND frozen_at IS NULL",
-        )
-        .bind(&frozen_at)
-        .bind(hash.as_str())
-        .bind(serde_json::to_string(&pool).map_err(corrupt)?)
-        .bind(plan_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("抽查计划 {plan_id} 已被冻结")));
-        }
-        let counts: Vec<usize> = strata.iter().map(|s| s.candidates.len()).collect();
-        audit::append(
-            &mut tx,
-            Change {
-                actor,
-                action: "plan.freeze",
-                object: format!("plan:{plan_id}"),
-                before: Some(serde_json::json!({ "frozen_at": null, "snapshot_hash": null })),
-                after: Some(serde_json::json!({
-                    "frozen_at": frozen_at,
-                    "snapshot_hash": hash.as_str(),
-                    "candidates_per_stratum": counts,
-                })),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.plan(plan_id).await
+        Ok(())
     }
 
     async fn officer_pool(&self) -> Result<Vec<PoolMember>, StoreError> {
@@ -302,8 +414,8 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// The inputs exactly as frozen with the plan.
-    pub async fn draw_inputs(&self, plan_id: &str) -> Result<(PlanRecord, DrawInputs), StoreError> {
+    /// A frozen plan and its frozen pools.
+    async fn frozen_plan(&self, plan_id: &str) -> Result<(PlanRecord, FrozenPool), StoreError> {
         let record = self.plan(plan_id).await?;
         if record.frozen_at.is_none() {
             return Err(StoreError::Conflict(format!(
@@ -317,6 +429,28 @@ impl Store {
                 .await?;
         let pool: FrozenPool =
             serde_json::from_str(&pool_json.0.unwrap_or_default()).map_err(corrupt)?;
+        Ok((record, pool))
+    }
+
+    /// A version-2 plan's inputs exactly as frozen.
+    pub async fn draw_inputs_v2(
+        &self,
+        plan_id: &str,
+    ) -> Result<(PlanRecord, DrawInputs2), StoreError> {
+        let (record, pool) = self.frozen_plan(plan_id).await?;
+        if record.plan.algorithm != draw_v2::ALGORITHM_VERSION {
+            return Err(StoreError::Conflict(format!(
+                "抽查计划 {plan_id} 使用第 {} 版抽取算法",
+                record.plan.algorithm
+            )));
+        }
+        let inputs = self.frozen_v2(&record.plan, pool).await?;
+        Ok((record, inputs))
+    }
+
+    /// A version-1 plan's inputs exactly as frozen with the plan.
+    pub async fn draw_inputs(&self, plan_id: &str) -> Result<(PlanRecord, DrawInputs), StoreError> {
+        let (record, pool) = self.frozen_plan(plan_id).await?;
         let mut strata = Vec::with_capacity(record.plan.strata.len());
         let mut towns: std::collections::HashMap<String, Arc<str>> = Default::default();
         for (pos, s) in record.plan.strata.iter().enumerate() {
@@ -381,7 +515,7 @@ impl Store {
                 serde_json::json!({ "field": "seed", "min_chars": MIN_SEED_CHARS }),
             ));
         }
-        let (record, inputs) = self.draw_inputs(plan_id).await?;
+        let record = self.plan(plan_id).await?;
         let previous: Vec<(String, i64)> =
             sqlx::query_as("SELECT draw_id, seq FROM draws WHERE plan_id = $1 ORDER BY seq")
                 .bind(plan_id)
@@ -408,7 +542,7 @@ impl Store {
             }
             _ => {}
         }
-        let tasks = draw::run(&record.plan, seed, &inputs).map_err(|shortfalls| {
+        let tasks = self.rerun(&record, seed).await?.map_err(|shortfalls| {
             let list: Vec<String> = shortfalls.iter().map(ToString::to_string).collect();
             StoreError::invalid(
                 format!("抽取失败，未保存任何结果：{}", list.join("；")),
@@ -437,6 +571,7 @@ impl Store {
                 team: t.team,
                 checklist,
                 due: record.plan.due,
+                source: t.source,
             });
         }
 
@@ -448,7 +583,7 @@ impl Store {
         .bind(&draw_id)
         .bind(plan_id)
         .bind(seq)
-        .bind(i64::from(ALGORITHM_VERSION))
+        .bind(i64::from(record.plan.algorithm))
         .bind(&snapshot_hash)
         .bind(seed)
         .bind(entered_by)
@@ -466,8 +601,8 @@ impl Store {
         })?;
         for (i, t) in result_tasks.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO tasks (task_id, draw_id, seq, stratum_id, category, target_key, checklist_id, checklist_version, due, team) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO tasks (task_id, draw_id, seq, stratum_id, category, target_key, checklist_id, checklist_version, due, team, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&t.task_id)
             .bind(&draw_id)
@@ -479,6 +614,7 @@ impl Store {
             .bind(i64::from(t.checklist.version))
             .bind(t.due.map(|d| d.to_string()))
             .bind(serde_json::to_string(&t.team).map_err(corrupt)?)
+            .bind(t.source.clone())
             .execute(&mut *tx)
             .await?;
             for m in &t.team {
@@ -579,16 +715,17 @@ impl Store {
             i64,
             Option<String>,
             String,
+            Option<String>,
         );
         let rows: Vec<TaskRow> = sqlx::query_as(
-            "SELECT task_id, stratum_id, category, target_key, checklist_id, checklist_version, due, team \
+            "SELECT task_id, stratum_id, category, target_key, checklist_id, checklist_version, due, team, source \
              FROM tasks WHERE draw_id = $1 ORDER BY seq",
         )
         .bind(draw_id)
         .fetch_all(&self.pool)
         .await?;
         let mut tasks = Vec::with_capacity(rows.len());
-        for (task_id, stratum_id, category, key, cl_id, cl_version, due, team) in rows {
+        for (task_id, stratum_id, category, key, cl_id, cl_version, due, team, source) in rows {
             let team: Vec<TeamMember> = serde_json::from_str(&team).map_err(corrupt)?;
             tasks.push(Task {
                 format: choucha_shared::FORMAT_VERSION,
@@ -603,8 +740,10 @@ impl Store {
                     version: cl_version as u32,
                 },
                 due: due.map(|d| d.parse()).transpose().map_err(corrupt)?,
+                source,
             });
         }
+        let replacements = self.replacements(draw_id).await?;
         Ok(DrawResult {
             format: choucha_shared::FORMAT_VERSION,
             draw_id: draw_id.to_owned(),
@@ -619,35 +758,86 @@ impl Store {
                 draw_id: d,
                 reason: reason.unwrap_or_default(),
             }),
+            replacements,
         })
     }
 
-    /// Re-runs a stored draw from its frozen inputs and compares.
+    /// Runs a frozen plan's draw with `seed` under the plan's algorithm;
+    /// the outer error is the store's, the inner the draw's shortfalls.
+    async fn rerun(
+        &self,
+        record: &PlanRecord,
+        seed: &str,
+    ) -> Result<Result<Vec<draw::DrawnTask>, Vec<draw::Shortfall>>, StoreError> {
+        let plan_id = &record.plan.plan_id;
+        Ok(match record.plan.algorithm {
+            1 => {
+                let (_, inputs) = self.draw_inputs(plan_id).await?;
+                draw::run(&record.plan, seed, &inputs)
+            }
+            _ => {
+                let (_, inputs) = self.draw_inputs_v2(plan_id).await?;
+                draw_v2::run(TeamRules::of(&record.plan), seed, &inputs)
+            }
+        })
+    }
+
+    /// Re-runs a stored draw from its frozen inputs and compares: the
+    /// snapshot hash, every task's target and team and, for version 2,
+    /// every seat replacement in order.
     #[tracing::instrument(level = "debug", name = "store.verify_draw", skip_all)]
     pub async fn verify_draw(&self, draw_id: &str) -> Result<VerifyOutcome, StoreError> {
         let stored = self.draw(draw_id).await?;
-        let (record, inputs) = self.draw_inputs(&stored.plan_id).await?;
-        let recomputed_hash = draw::snapshot_hash(&inputs.strata);
         let mut outcome = VerifyOutcome {
             draw_id: draw_id.to_owned(),
             matches: false,
-            snapshot_hash: recomputed_hash.to_string(),
+            snapshot_hash: String::new(),
             tasks: stored.tasks.len(),
             first_difference: None,
         };
-        if stored.algorithm != ALGORITHM_VERSION {
-            outcome.first_difference =
-                Some(format!("算法版本 {} 不受本程序支持", stored.algorithm));
-            return Ok(outcome);
-        }
-        if recomputed_hash.as_str() != stored.snapshot_hash {
+        let rerun = match stored.algorithm {
+            1 => {
+                let (record, inputs) = self.draw_inputs(&stored.plan_id).await?;
+                outcome.snapshot_hash = draw::snapshot_hash(&inputs.strata).to_string();
+                draw::run(&record.plan, &stored.seed, &inputs)
+            }
+            2 => {
+                let (record, inputs) = self.draw_inputs_v2(&stored.plan_id).await?;
+                outcome.snapshot_hash = draw_v2::snapshot_hash(&inputs).to_string();
+                let rules = TeamRules::of(&record.plan);
+                draw_v2::run(rules, &stored.seed, &inputs).map(|drawn| {
+                    super::draw_v2::rederive_replacements(
+                        rules,
+                        &stored.seed,
+                        &inputs,
+                        &drawn,
+                        &stored.replacements,
+                    )
+                })
+                .and_then(|r| match r {
+                    Ok(tasks) => Ok(tasks),
+                    Err(difference) => {
+                        outcome.first_difference = Some(difference);
+                        Ok(Vec::new())
+                    }
+                })
+            }
+            other => {
+                outcome.first_difference = Some(format!("算法版本 {other} 不受本程序支持"));
+                return Ok(outcome);
+            }
+        };
+        if outcome.snapshot_hash != stored.snapshot_hash {
             outcome.first_difference = Some(format!(
                 "名录快照哈希不一致：公布值 {}，按冻结名录重算为 {}",
-                stored.snapshot_hash, recomputed_hash
+                stored.snapshot_hash, outcome.snapshot_hash
             ));
             return Ok(outcome);
         }
-        let rerun = match draw::run(&record.plan, &stored.seed, &inputs) {
+        if outcome.first_difference.is_some() {
+            return Ok(outcome);
+        }
+        let rerun = match rerun {
             Ok(t) => t,
             Err(e) => {
                 outcome.first_difference = Some(format!("按公布输入重算失败：{e:?}"));
@@ -657,7 +847,10 @@ impl Store {
         for (i, (want, got)) in rerun.iter().zip(&stored.tasks).enumerate() {
             let want_team: Vec<&str> = want.team.iter().map(|m| m.person_id.as_str()).collect();
             let got_team: Vec<&str> = got.team.iter().map(|m| m.person_id.as_str()).collect();
-            if want.target_key != got.target.as_str() || want.stratum_id != got.stratum_id {
+            if want.target_key != got.target.as_str()
+                || want.stratum_id != got.stratum_id
+                || want.source != got.source
+            {
                 outcome.first_difference = Some(format!(
                     "第 {} 个任务：重算抽中 {}（分层 {}），记录为 {}（分层 {}）",
                     i + 1,

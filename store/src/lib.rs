@@ -25,6 +25,7 @@ mod console;
 pub mod dashboard;
 pub(crate) mod directory;
 pub mod disclosure;
+mod draw_v2;
 mod draws;
 pub mod duty;
 pub mod findings;
@@ -44,7 +45,7 @@ pub use console::{
     Role, SessionUser, TaskPlace,
 };
 pub use directory::{DirectoryTable, ImportMode, ImportSummary, Retired};
-pub use draws::{DrawRecord, PlanRecord, VerifyOutcome};
+pub use draws::{DrawRecord, PlanRecord, SubStratumSize, VerifyOutcome};
 pub use group_commit::BlobRegistrar;
 pub use review::ReviewChange;
 pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};

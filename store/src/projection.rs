@@ -36,6 +36,54 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 /// a later one.
 const CATCH_UP_OVERLAP_MIN: i64 = 10;
 
+/// A task's team changed (one seat replaced, draw version 2): the task
+/// row and the dashboard's per-team counts follow. The triggers keep the
+/// counts only on status changes, so the team's move is counted here.
+pub(super) async fn retag_team(
+    tx: &mut Tx<'_>,
+    task_id: &str,
+    before: &[TeamMember],
+    after: &[TeamMember],
+) -> Result<(), StoreError> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT plan_id, jurisdiction, status FROM oversight_tasks WHERE task_id = $1",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((plan_id, town, status)) = row else {
+        // Not indexed yet: indexing will read the new team.
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE oversight_progress SET n = n - 1 WHERE plan_id = $1 AND jurisdiction = $2 AND dim = 'team' AND dim_key = $3 AND status = $4",
+    )
+    .bind(&plan_id)
+    .bind(&town)
+    .bind(team_key(before))
+    .bind(&status)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO oversight_progress (plan_id, jurisdiction, dim, dim_key, status, label, n) VALUES ($1, $2, 'team', $3, $4, $5, 1) \
+         ON CONFLICT (plan_id, dim, jurisdiction, dim_key, status) DO UPDATE SET n = oversight_progress.n + 1",
+    )
+    .bind(&plan_id)
+    .bind(&town)
+    .bind(team_key(after))
+    .bind(&status)
+    .bind(team_label(after))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE oversight_tasks SET team_key = $1, team_label = $2 WHERE task_id = $3")
+        .bind(team_key(after))
+        .bind(team_label(after))
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Indexes the tasks of one draw; a redraw replaces the tasks of the draw it
 /// supersedes. Idempotent. Returns the number of tasks added.
 pub(super) async fn index_draw(tx: &mut Tx<'_>, draw_id: &str) -> Result<usize, StoreError> {

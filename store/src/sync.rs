@@ -358,14 +358,16 @@ impl Store {
             i64,
             Option<String>,
             String,
+            Option<String>,
         );
         let row: Option<Row> = sqlx::query_as(
-            "SELECT draw_id, stratum_id, category, target_key, checklist_id, checklist_version, due, team FROM tasks WHERE task_id = $1",
+            "SELECT draw_id, stratum_id, category, target_key, checklist_id, checklist_version, due, team, source FROM tasks WHERE task_id = $1",
         )
         .bind(task_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((draw_id, stratum_id, category, key, cl_id, cl_version, due, team)) = row else {
+        let Some((draw_id, stratum_id, category, key, cl_id, cl_version, due, team, source)) = row
+        else {
             return Ok(None);
         };
         let task = Task {
@@ -381,6 +383,7 @@ impl Store {
                 version: cl_version as u32,
             },
             due: due.map(|d| d.parse()).transpose().map_err(corrupt)?,
+            source,
         };
         let target: Target = match self.target(&category, &key).await? {
             Some((_, t)) => t,

@@ -31,9 +31,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/import/{kind}", post(import_file))
         .route("/api/v1/plans", post(create_plan))
         .route("/api/v1/plans/{id}", get(get_plan))
+        .route("/api/v1/plans/{id}/assigned", post(import_assigned))
         .route("/api/v1/plans/{id}/freeze", post(freeze_plan))
         .route("/api/v1/plans/{id}/draws", post(run_draw))
         .route("/api/v1/draws/{id}", get(get_draw))
+        .route("/api/v1/draws/{id}/replacements", post(replace_seat))
         .route("/api/v1/targets/{category}/{*key}", get(get_target))
         .merge(crate::device_api::admin_routes())
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
@@ -171,18 +173,7 @@ async fn import_file(
 ) -> Result<Response, ApiError> {
     let kind = service::directory::parse_kind(&kind)?;
     let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
-    let format = match params.format.as_deref() {
-        Some("csv") => FileFormat::Csv,
-        Some("xlsx") => FileFormat::Xlsx,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "不支持的文件格式 '{other}'，请上传 csv 或 xlsx"
-            )));
-        }
-        None => FileFormat::from_file_name(&file_name).ok_or_else(|| {
-            ApiError::bad_request("无法判断文件格式：请给出 format=csv|xlsx 或带扩展名的 file_name")
-        })?,
-    };
+    let format = file_format(params.format.as_deref(), &file_name)?;
     let mode = match params.mode.as_deref() {
         Some("full") if params.partial => {
             return Err(ApiError::bad_request(
@@ -215,6 +206,64 @@ async fn import_file(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, Json(summary)).into_response())
+}
+
+/// A file's format from `format=` or else its name's extension.
+fn file_format(format: Option<&str>, file_name: &str) -> Result<FileFormat, ApiError> {
+    match format {
+        Some("csv") => Ok(FileFormat::Csv),
+        Some("xlsx") => Ok(FileFormat::Xlsx),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "不支持的文件格式 '{other}'，请上传 csv 或 xlsx"
+        ))),
+        None => FileFormat::from_file_name(file_name).ok_or_else(|| {
+            ApiError::bad_request("无法判断文件格式：请给出 format=csv|xlsx 或带扩展名的 file_name")
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+struct AssignedParams {
+    format: Option<String>,
+    file_name: Option<String>,
+    /// The list the whole file is, for rows without 来源.
+    source: Option<String>,
+}
+
+/// Uploads an upstream list (CSV or XLSX) as a version-2 plan's assigned
+/// targets; every bad row is reported and nothing saved.
+async fn import_assigned(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(plan_id): Path<String>,
+    Query(params): Query<AssignedParams>,
+    body: Bytes,
+) -> Result<Json<PlanRecord>, ApiError> {
+    let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
+    let format = file_format(params.format.as_deref(), &file_name)?;
+    Ok(Json(
+        service::draws::import_assigned(
+            &state.store,
+            &actor,
+            &plan_id,
+            &body,
+            format,
+            &file_name,
+            params.source.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+/// Replaces one officer's seat on a task of a version-2 draw.
+async fn replace_seat(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(draw_id): Path<String>,
+    ApiJson(req): ApiJson<service::draws::ReplaceRequest>,
+) -> Result<Response, ApiError> {
+    let r = service::draws::replace_seat(&state.store, &actor, &draw_id, req).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
 }
 
 async fn create_plan(
@@ -272,9 +321,18 @@ async fn get_draw(
 struct PublicPlan {
     plan_id: String,
     title: String,
+    algorithm: u16,
     strata: Vec<PublicStratum>,
     frozen_at: Option<String>,
     snapshot_hash: Option<String>,
+    /// Once frozen: each (sub-)stratum's N and k as the draw sees them.
+    sub_strata: Vec<crate::store::SubStratumSize>,
+    /// Version 2, once frozen: the targets upstream lists assign, with
+    /// their lists, and the targets left out as recently inspected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    assigned: Vec<choucha_shared::draw_v2::Assigned>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    excluded: Vec<choucha_shared::draw_v2::Excluded>,
 }
 
 #[derive(Serialize)]
@@ -289,7 +347,16 @@ async fn public_plan(
     Path(id): Path<String>,
 ) -> Result<Json<PublicPlan>, ApiError> {
     let r = state.store.plan(&id).await?;
+    let (assigned, excluded) = if r.frozen_at.is_some() {
+        state.store.assigned_and_excluded(&id).await?
+    } else {
+        Default::default()
+    };
     Ok(Json(PublicPlan {
+        algorithm: r.plan.algorithm,
+        sub_strata: r.sub_strata,
+        assigned,
+        excluded,
         plan_id: r.plan.plan_id,
         title: r.plan.title,
         strata: r

@@ -248,10 +248,16 @@ pub fn plan() -> DrawPlan {
         id: id.into(),
         category,
         jurisdiction: None,
+        risk_classes: Vec::new(),
+        industry_prefixes: Vec::new(),
+        standard_kind: None,
         quota: Quota::Count(k),
     };
     DrawPlan {
         format: choucha_shared::FORMAT_VERSION,
+        algorithm: 1,
+        assigned: Vec::new(),
+        exclude_inspected_since: None,
         plan_id: PLAN_ID.into(),
         title: "2023年度质量、标准、计量、认证认可领域“双随机、一公开”监督检查".into(),
         strata: vec![

@@ -134,12 +134,18 @@ impl Rest<'_> {
 fn plan(id: &str) -> DrawPlan {
     DrawPlan {
         format: choucha_shared::FORMAT_VERSION,
+        algorithm: 1,
+        assigned: Vec::new(),
+        exclude_inspected_since: None,
         plan_id: id.to_owned(),
         title: "审计测试计划".to_owned(),
         strata: vec![Stratum {
             id: "TB".to_owned(),
             category: TargetCategory::TestingBody,
             jurisdiction: Some(Name::parse("虎溪街道").unwrap()),
+            risk_classes: Vec::new(),
+            industry_prefixes: Vec::new(),
+            standard_kind: None,
             quota: Quota::Count(1),
         }],
         team_size: 2,

@@ -89,6 +89,9 @@ fn officers_csv() -> String {
 fn plan(id: &str, pl_quota: Quota) -> DrawPlan {
     DrawPlan {
         format: 1,
+        algorithm: 1,
+        assigned: Vec::new(),
+        exclude_inspected_since: None,
         plan_id: id.into(),
         title: "2023年度质量、标准、计量、认证认可领域双随机抽查".into(),
         strata: vec![
@@ -96,12 +99,18 @@ fn plan(id: &str, pl_quota: Quota) -> DrawPlan {
                 id: "TB".into(),
                 category: TargetCategory::TestingBody,
                 jurisdiction: None,
+                risk_classes: Vec::new(),
+                industry_prefixes: Vec::new(),
+                standard_kind: None,
                 quota: Quota::Count(4),
             },
             Stratum {
                 id: "PL".into(),
                 category: TargetCategory::ProductionLicence,
                 jurisdiction: None,
+                risk_classes: Vec::new(),
+                industry_prefixes: Vec::new(),
+                standard_kind: None,
                 quota: pl_quota,
             },
         ],

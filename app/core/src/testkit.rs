@@ -59,6 +59,7 @@ pub fn give_tasks(app: &App, category: TargetCategory, n: usize) -> Result<Vec<S
                 format: 1,
                 task_id,
                 draw_id: "TEST-D1".into(),
+                source: None,
                 stratum_id: "S".into(),
                 target: TargetKey(uscc.to_string()),
                 category,

@@ -32,6 +32,20 @@ fn category_label(lang: Lang, c: TargetCategory) -> String {
     }
 }
 
+/// A quota as people write it: `5`, `30%`, `A 2%、B 5%`.
+fn quota_label(q: &Quota) -> String {
+    let pct = |r: f64| format!("{}%", (r * 100_000.0).round() / 1000.0);
+    match q {
+        Quota::Count(k) => k.to_string(),
+        Quota::Ratio(r) => pct(*r),
+        Quota::ByRisk(m) => m
+            .iter()
+            .map(|(c, r)| format!("{} {}", c.code(), pct(*r)))
+            .collect::<Vec<_>>()
+            .join("、"),
+    }
+}
+
 /// The plan list and the new-plan form.
 pub async fn plans(
     State(state): State<AppState>,
@@ -149,6 +163,9 @@ fn parse_strata(text: &str) -> Result<Vec<Stratum>, String> {
             id: fields[0].to_owned(),
             category,
             jurisdiction,
+            risk_classes: Vec::new(),
+            industry_prefixes: Vec::new(),
+            standard_kind: None,
             quota,
         });
     }
@@ -184,6 +201,9 @@ pub async fn create_plan(
     };
     let plan = DrawPlan {
         format: choucha_shared::FORMAT_VERSION,
+        algorithm: 1,
+        assigned: Vec::new(),
+        exclude_inspected_since: None,
         plan_id,
         title: form.title.trim().to_owned(),
         strata: parse_strata(&form.strata).map_err(bad)?,
@@ -230,7 +250,7 @@ pub async fn plan(
                     td { (s.id) }
                     td { (category_label(lang, s.category)) }
                     td { (s.jurisdiction.as_ref().map(ToString::to_string).unwrap_or_else(|| "—".into())) }
-                    td { @match s.quota { Quota::Count(k) => (k), Quota::Ratio(x) => (format!("{:.1}%", x * 100.0)) } }
+                    td { (quota_label(&s.quota)) }
                     td { @if let Some(n) = r.candidates_per_stratum.get(i) { (n) } @else { "—" } }
                 }
             }

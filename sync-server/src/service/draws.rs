@@ -5,9 +5,10 @@
 
 use choucha_shared::TargetCategory;
 use choucha_shared::checklist::ChecklistRef;
-use choucha_shared::plan::{DrawPlan, Redraw};
+use choucha_shared::plan::{AssignedTarget, DrawPlan, Redraw, SeatReplacement};
 
 use super::{Actor, ServiceError, ServiceResult};
+use crate::import::{self, FileFormat, RowError};
 use crate::store::{DrawRecord, PlanRecord, Store};
 
 /// Checks and stores a new plan. Its ID appears in URLs, task IDs and
@@ -77,5 +78,86 @@ pub async fn run_draw(
         });
     Ok(store
         .run_draw(plan_id, &req.seed, entered_by, redraw, actor, checklist_for)
+        .await?)
+}
+
+/// Reads an upstream list (总局, 市局) of targets a version-2 plan must
+/// inspect and makes it the plan's assigned list. Every bad row is
+/// reported — a code or category that does not parse, a row without 来源
+/// when the upload names none, a target the directory lacks or that is no
+/// longer 存续 — and then nothing is saved.
+#[tracing::instrument(skip_all, fields(actor = %actor, plan_id = %plan_id, file_name = %file_name))]
+pub async fn import_assigned(
+    store: &Store,
+    actor: &Actor,
+    plan_id: &str,
+    bytes: &[u8],
+    format: FileFormat,
+    file_name: &str,
+    default_source: Option<&str>,
+) -> ServiceResult<PlanRecord> {
+    let parsed = import::parse_assigned(bytes, format, default_source).map_err(|e| {
+        ServiceError::BadInput {
+            message: format!("{file_name}: {e}"),
+            details: serde_json::json!({ "file": file_name }),
+        }
+    })?;
+    let mut errors = parsed.errors;
+    let list: Vec<AssignedTarget> = parsed.rows.iter().map(|(_, a)| a.clone()).collect();
+    let column = import::ASSIGNED_COLUMNS[0].name;
+    for ((row, a), why) in parsed.rows.iter().zip(store.assignable(&list).await?) {
+        if let Some(reason) = why {
+            errors.push(RowError {
+                row: *row,
+                column: column.to_owned(),
+                value: a.key.to_string(),
+                reason: format!("{}：{reason}", a.category.label_zh()),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.row);
+        return Err(ServiceError::Invalid {
+            message: format!(
+                "{file_name}：{} 处错误，指定检查对象名单未保存",
+                errors.len()
+            ),
+            details: serde_json::json!({ "file": file_name, "errors": errors }),
+        });
+    }
+    if list.is_empty() {
+        return Err(ServiceError::bad_input(format!(
+            "{file_name}：名单中没有检查对象"
+        )));
+    }
+    Ok(store.set_plan_assigned(plan_id, list, actor).await?)
+}
+
+/// A request to replace one officer's seat on a task of a draw.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ReplaceRequest {
+    pub task_id: String,
+    /// The credential number of the officer who cannot go.
+    pub leaving: String,
+    /// Why (因病无法到场, 发现利害关系…), recorded with the draw.
+    pub reason: String,
+}
+
+/// Replaces one seat by the rule of `docs/draw.md` (version 2, rule 5).
+#[tracing::instrument(skip_all, fields(actor = %actor, draw_id = %draw_id))]
+pub async fn replace_seat(
+    store: &Store,
+    actor: &Actor,
+    draw_id: &str,
+    req: ReplaceRequest,
+) -> ServiceResult<SeatReplacement> {
+    let (task_id, leaving) = (req.task_id.trim(), req.leaving.trim());
+    if task_id.is_empty() || leaving.is_empty() {
+        return Err(ServiceError::bad_input(
+            "须给出任务编号 (task_id) 和被替换的执法人员证号 (leaving)",
+        ));
+    }
+    Ok(store
+        .replace_seat(draw_id, task_id, leaving, &req.reason, actor)
         .await?)
 }
