@@ -525,12 +525,12 @@ pub fn parse_assigned(
             Ok(key) => Some(key),
             Err(reason) => c.bad(A_TARGET, reason),
         });
-        let category =
-            c.required(A_CATEGORY, "")
-                .and_then(|s| match s.parse::<TargetCategory>() {
-                    Ok(category) => Some(category),
-                    Err(e) => c.bad(A_CATEGORY, reason::unknown_category(&e)),
-                });
+        let category = c
+            .required(A_CATEGORY, "")
+            .and_then(|s| match s.parse::<TargetCategory>() {
+                Ok(category) => Some(category),
+                Err(e) => c.bad(A_CATEGORY, reason::unknown_category(&e)),
+            });
         let source = match c.get(A_SOURCE).trim() {
             "" => match default_source {
                 Some(s) => Some(s.to_owned()),
@@ -544,8 +544,7 @@ pub fn parse_assigned(
         if let (Some(key), Some(category)) = (&key, category) {
             c.unique(&mut seen, (category, key.clone()), A_TARGET, "同一类别、");
         }
-        if let (true, Some(key), Some(category), Some(source)) =
-            (c.finish(), key, category, source)
+        if let (true, Some(key), Some(category), Some(source)) = (c.finish(), key, category, source)
         {
             rows.push((
                 number,

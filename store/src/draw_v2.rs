@@ -117,11 +117,12 @@ impl Store {
             ));
         }
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE plans SET spec = $1 WHERE plan_id = $2 AND frozen_at IS NULL")
-            .bind(serde_json::to_string(&plan).map_err(corrupt)?)
-            .bind(plan_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE plans SET spec = $1 WHERE plan_id = $2 AND frozen_at IS NULL")
+                .bind(serde_json::to_string(&plan).map_err(corrupt)?)
+                .bind(plan_id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::Conflict(format!("抽查计划 {plan_id} 已被冻结")));
         }
@@ -212,7 +213,11 @@ impl Store {
         }
         if !problems.is_empty() {
             return Err(StoreError::invalid(
-                format!("抽查计划 {} 不能冻结：{}", plan.plan_id, problems.join("；")),
+                format!(
+                    "抽查计划 {} 不能冻结：{}",
+                    plan.plan_id,
+                    problems.join("；")
+                ),
                 serde_json::json!({ "problems": problems }),
             ));
         }
@@ -515,15 +520,12 @@ impl Store {
             .tasks
             .iter()
             .find(|t| t.task_id == task_id)
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("抽取 {draw_id} 中没有任务 {task_id}"))
-            })?;
-        let inspected: Option<(String,)> = sqlx::query_as(
-            "SELECT record_id FROM records WHERE task_id = $1 AND superseded = 0",
-        )
-        .bind(task_id)
-        .fetch_optional(&self.pool)
-        .await?;
+            .ok_or_else(|| StoreError::NotFound(format!("抽取 {draw_id} 中没有任务 {task_id}")))?;
+        let inspected: Option<(String,)> =
+            sqlx::query_as("SELECT record_id FROM records WHERE task_id = $1 AND superseded = 0")
+                .bind(task_id)
+                .fetch_optional(&self.pool)
+                .await?;
         if let Some((record_id,)) = inspected {
             return Err(StoreError::Conflict(format!(
                 "任务 {task_id} 已有检查记录 {record_id}，检查组不能再更换"
@@ -554,7 +556,9 @@ impl Store {
             task.category,
             leaving,
         )
-        .map_err(|e| StoreError::invalid(e.to_string(), serde_json::json!({ "task_id": task_id })))?;
+        .map_err(|e| {
+            StoreError::invalid(e.to_string(), serde_json::json!({ "task_id": task_id }))
+        })?;
 
         let seq = earlier.len() as i64 + 1;
         let at = now();
@@ -603,11 +607,13 @@ impl Store {
             .bind(leaving)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO task_members (task_id, person_id, role) VALUES ($1, $2, 'officer')")
-            .bind(task_id)
-            .bind(&picked.joining.person_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO task_members (task_id, person_id, role) VALUES ($1, $2, 'officer')",
+        )
+        .bind(task_id)
+        .bind(&picked.joining.person_id)
+        .execute(&mut *tx)
+        .await?;
         let left = [TeamMember {
             role: MemberRole::Officer,
             person_id: leaving.to_owned(),
@@ -629,7 +635,9 @@ impl Store {
                 actor,
                 action: "draw.replace_seat",
                 object: format!("draw:{draw_id}"),
-                before: Some(serde_json::json!({ "task_id": task_id, "team": team_key(&task.team) })),
+                before: Some(
+                    serde_json::json!({ "task_id": task_id, "team": team_key(&task.team) }),
+                ),
                 after: Some(serde_json::json!({
                     "task_id": task_id,
                     "seq": seq,
@@ -643,7 +651,8 @@ impl Store {
         .await?;
         tx.commit().await?;
         let mut all = self.replacements(draw_id).await?;
-        all.pop().ok_or_else(|| StoreError::Corrupt("replacement vanished".into()))
+        all.pop()
+            .ok_or_else(|| StoreError::Corrupt("replacement vanished".into()))
     }
 }
 

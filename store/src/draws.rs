@@ -206,12 +206,11 @@ impl Store {
             }
         }
         let count = |table: &'static str| async move {
-            let (n,): (i64,) = sqlx::query_as(&format!(
-                "SELECT COUNT(*) FROM {table} WHERE plan_id = $1"
-            ))
-            .bind(plan_id)
-            .fetch_one(&self.pool)
-            .await?;
+            let (n,): (i64,) =
+                sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE plan_id = $1"))
+                    .bind(plan_id)
+                    .fetch_one(&self.pool)
+                    .await?;
             Ok::<_, StoreError>(n as usize)
         };
         let (assigned, excluded) = if plan.algorithm == draw_v2::ALGORITHM_VERSION {
@@ -805,6 +804,8 @@ impl Store {
                 let (record, inputs) = self.draw_inputs_v2(&stored.plan_id).await?;
                 outcome.snapshot_hash = draw_v2::snapshot_hash(&inputs).to_string();
                 let rules = TeamRules::of(&record.plan);
+                // The drawn teams, then every recorded replacement
+                // re-derived in order; the teams compared are the current.
                 draw_v2::run(rules, &stored.seed, &inputs).map(|drawn| {
                     super::draw_v2::rederive_replacements(
                         rules,
@@ -813,13 +814,10 @@ impl Store {
                         &drawn,
                         &stored.replacements,
                     )
-                })
-                .and_then(|r| match r {
-                    Ok(tasks) => Ok(tasks),
-                    Err(difference) => {
+                    .unwrap_or_else(|difference| {
                         outcome.first_difference = Some(difference);
-                        Ok(Vec::new())
-                    }
+                        Vec::new()
+                    })
                 })
             }
             other => {

@@ -109,6 +109,42 @@ fn industry(c: TargetCategory) -> &'static [&'static str] {
     }
 }
 
+/// The 行业代码 (GB/T 4754-2017) of a generated company, from the trade
+/// its name ends in; standards have none.
+fn industry_code(name: &str) -> &'static str {
+    const CODES: [(&str, &str); 24] = [
+        ("检测技术有限公司", "M7452"),
+        ("检验检测有限公司", "M7452"),
+        ("计量检测研究院有限公司", "M7453"),
+        ("质量检测中心有限公司", "M7452"),
+        ("电线电缆有限公司", "C3831"),
+        ("建材有限公司", "C3021"),
+        ("化工有限公司", "C2614"),
+        ("食品用纸包装有限公司", "C2231"),
+        ("危险化学品包装物有限公司", "C3333"),
+        ("电子科技有限公司", "C3982"),
+        ("照明电器有限公司", "C3872"),
+        ("电器有限公司", "C3856"),
+        ("汽车零部件有限公司", "C3670"),
+        ("电动车有限公司", "C3770"),
+        ("智能科技有限公司", "I6513"),
+        ("精密制造有限公司", "C3484"),
+        ("软件有限公司", "I6513"),
+        ("物流有限公司", "G5990"),
+        ("生物医药有限公司", "C2720"),
+        ("加油站有限公司", "F5265"),
+        ("商贸有限公司", "F5299"),
+        ("燃气有限公司", "D4500"),
+        ("食品有限公司", "C1499"),
+        ("医院有限公司", "Q8411"),
+    ];
+    let trade = name.split('（').next().unwrap_or(name);
+    CODES
+        .iter()
+        .find(|(suffix, _)| trade.ends_with(suffix))
+        .map_or("", |(_, code)| code)
+}
+
 /// A valid USCC in the zone's division (500107), from the generator.
 fn uscc(g: &mut Gen) -> String {
     let alphabet = Uscc::ALPHABET.as_bytes();
@@ -123,8 +159,11 @@ fn uscc(g: &mut Gen) -> String {
 
 fn targets_csv() -> String {
     let mut g = Gen(20231229);
+    // The credit-risk classes come from their own generator, so the
+    // directory (names, codes, towns) is the one earlier demos had.
+    let mut risk = Gen(20240101);
     let mut out = String::from(
-        "检查对象类别,企业名称,统一社会信用代码,标准编号,发布单位,所属镇街,地址,经度,纬度\n",
+        "检查对象类别,企业名称,统一社会信用代码,标准编号,发布单位,所属镇街,地址,经度,纬度,信用风险分类,行业代码,经营状态\n",
     );
     let mut seen = std::collections::BTreeSet::new();
     for (category, n) in SIZES {
@@ -165,13 +204,22 @@ fn targets_csv() -> String {
                 );
                 let _ = writeln!(
                     out,
-                    "团体标准、企业标准,{title},{code},{number},{name},{town},{address},{lon:.6},{lat:.6}"
+                    "团体标准、企业标准,{title},{code},{number},{name},{town},{address},{lon:.6},{lat:.6},,,存续"
                 );
             } else {
+                // About what a district's 信用风险分类 looks like: most
+                // companies A or B, a few C, very few D.
+                let class = match risk.next() % 100 {
+                    0..=39 => "A",
+                    40..=74 => "B",
+                    75..=93 => "C",
+                    _ => "D",
+                };
                 let _ = writeln!(
                     out,
-                    "{},{name},{code},,,{town},{address},{lon:.6},{lat:.6}",
-                    category.label_zh()
+                    "{},{name},{code},,,{town},{address},{lon:.6},{lat:.6},{class},{},存续",
+                    category.label_zh(),
+                    industry_code(&name)
                 );
             }
             made += 1;
