@@ -232,6 +232,32 @@ impl Browser {
             .with_context(|| format!("clicking {css}"))
     }
 
+    /// Chooses `file` in a file input.
+    pub async fn attach(&self, css: &str, file: &Path) -> anyhow::Result<()> {
+        let e = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no file input {css}"))?;
+        e.send_keys(&file.display().to_string())
+            .await
+            .with_context(|| format!("choosing {} in {css}", file.display()))
+    }
+
+    /// Sets an input's value directly (date inputs take typed keys in the
+    /// browser's locale order, which a test should not depend on).
+    pub async fn set_value(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.wait(css).await?;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .with_context(|| format!("setting {css}"))?;
+        Ok(())
+    }
+
     /// The page's HTML source.
     pub async fn source(&self) -> anyhow::Result<String> {
         Ok(self.client.source().await?)

@@ -4,21 +4,23 @@
 //! The same store functions as the REST API do the work.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use choucha_shared::TargetCategory;
-use choucha_shared::plan::{DrawPlan, MemberRole, Quota, Stratum};
+use choucha_shared::directory::RiskClass;
+use choucha_shared::plan::{DrawPlan, MemberRole, Quota, StandardKind, Stratum};
 use choucha_shared::value::{CivilDate, Name};
 
 use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
-use crate::service;
+use crate::import::{FileFormat, RowError};
+use crate::service::{self, ServiceError};
 
 /// Who may see plans and draws (not town leads: a draw spans all towns).
 const READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
@@ -94,12 +96,21 @@ fn new_plan_form(lang: Lang, user: &CurrentUser) -> Markup {
             }
             p {
                 label {
-                    (lang.t("分层（每行：编号,类别,抽取数量或比例[,镇街]）", "Strata (one per line: id,category,count or ratio[,town])"))
+                    (lang.t("分层（每行：编号,类别,抽取[,镇街][,筛选]）", "Strata (one per line: id,category,quota[,town][,filters])"))
                     br;
-                    textarea name="strata" #strata rows="6" cols="60" placeholder="JCJG,testing_body,5" {}
+                    textarea name="strata" #strata rows="6" cols="80" placeholder="JCJG,testing_body,5\nJL,metrology,A=0.02 B=0.05 C=0.1 D=0.3\nTBZ,standard,10,标准:团体" {}
                 }
             }
             p.muted { (lang.t("类别：", "Categories: ")) (categories.join("；")) }
+            p.muted {
+                (lang.t("抽取：数量（5）、比例（0.05）或按信用风险分类的比例（A=0.02 B=0.05 C=0.1 D=0.3，未列出的类别不抽取）。", "Quota: a count (5), a ratio (0.05) or a ratio per credit-risk class (A=0.02 B=0.05 C=0.1 D=0.3; classes not listed are not drawn)."))
+                br;
+                (lang.t("筛选：风险:A/B（信用风险分类）；行业:C38/C39（行业代码前缀）；标准:团体 或 标准:企业。", "Filters: 风险:A/B (risk classes); 行业:C38/C39 (industry-code prefixes); 标准:团体 or 标准:企业 (standard kind)."))
+            }
+            p {
+                label { (lang.t("避免重复检查：排除此日期以来已检查的对象", "No repeats: leave out targets inspected since")) " " input name="exclude_inspected_since" #exclude_inspected_since type="date"; }
+            }
+            p.muted { (lang.t("上级下达的指定检查对象名单可在创建计划后、冻结前上传。", "Lists of assigned targets from upstream can be uploaded after creating the plan, before freezing.")) }
             p { button type="submit" #create-plan { (lang.t("创建计划", "Create plan")) } }
         }
     }
@@ -116,9 +127,41 @@ pub struct NewPlanForm {
     #[serde(default)]
     due: Option<String>,
     strata: String,
+    /// 避免重复检查: leave out targets inspected on or after this date.
+    #[serde(default)]
+    exclude_inspected_since: Option<String>,
+}
+
+/// Parses a quota cell: a count (`5`), a ratio (`0.05`), or a ratio per
+/// credit-risk class (`A=0.02 B=0.05 C=0.1 D=0.3`).
+fn parse_quota(cell: &str, n: usize) -> Result<Quota, String> {
+    if cell.contains('=') {
+        let mut ratios = std::collections::BTreeMap::new();
+        for part in cell.split_whitespace() {
+            let (class, ratio) = part.split_once('=').unwrap_or((part, ""));
+            let class: RiskClass = class.parse().map_err(|e| {
+                format!("分层第 {n} 行：“{part}”中的信用风险分类无效：{e} (risk class)")
+            })?;
+            let ratio: f64 = ratio
+                .parse()
+                .map_err(|_| format!("分层第 {n} 行：“{part}”中的比例无效 (ratio)"))?;
+            ratios.insert(class, ratio);
+        }
+        return Ok(Quota::ByRisk(ratios));
+    }
+    if cell.contains('.') {
+        cell.parse()
+            .map(Quota::Ratio)
+            .map_err(|_| format!("分层第 {n} 行：比例 '{cell}' 无效 (bad ratio)"))
+    } else {
+        cell.parse()
+            .map(Quota::Count)
+            .map_err(|_| format!("分层第 {n} 行：数量 '{cell}' 无效 (bad count)"))
+    }
 }
 
 /// Parses the strata lines, naming the line and field that are wrong.
+/// Each line is `编号,类别,抽取[,镇街][,风险:A/B][,行业:C38/C39][,标准:团体|企业]`.
 fn parse_strata(text: &str) -> Result<Vec<Stratum>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -128,9 +171,9 @@ fn parse_strata(text: &str) -> Result<Vec<Stratum>, String> {
         }
         let n = i + 1;
         let fields: Vec<&str> = line.split([',', '，']).map(str::trim).collect();
-        if !(3..=4).contains(&fields.len()) {
+        if fields.len() < 3 {
             return Err(format!(
-                "分层第 {n} 行须为“编号,类别,数量或比例[,镇街]” (stratum line {n}: expected id,category,quota[,town])"
+                "分层第 {n} 行须为“编号,类别,数量或比例[,镇街][,筛选]” (stratum line {n}: expected id,category,quota[,town][,filters])"
             ));
         }
         let category: TargetCategory = fields[1].parse().map_err(|_| {
@@ -139,35 +182,49 @@ fn parse_strata(text: &str) -> Result<Vec<Stratum>, String> {
                 fields[1]
             )
         })?;
-        let quota = if fields[2].contains('.') {
-            Quota::Ratio(
-                fields[2]
-                    .parse()
-                    .map_err(|_| format!("分层第 {n} 行：比例 '{}' 无效 (bad ratio)", fields[2]))?,
-            )
-        } else {
-            Quota::Count(
-                fields[2]
-                    .parse()
-                    .map_err(|_| format!("分层第 {n} 行：数量 '{}' 无效 (bad count)", fields[2]))?,
-            )
-        };
-        let jurisdiction = match fields.get(3).filter(|j| !j.is_empty()) {
-            Some(j) => Some(
-                Name::parse(j)
-                    .map_err(|e| format!("分层第 {n} 行：镇街 '{j}' 无效：{e} (bad town)"))?,
-            ),
-            None => None,
-        };
-        out.push(Stratum {
-            id: fields[0].to_owned(),
-            category,
-            jurisdiction,
-            risk_classes: Vec::new(),
-            industry_prefixes: Vec::new(),
-            standard_kind: None,
-            quota,
-        });
+        let mut stratum = Stratum::new(fields[0], category, parse_quota(fields[2], n)?);
+        for f in fields[3..].iter().filter(|f| !f.is_empty()) {
+            let list = |v: &str| -> Vec<String> {
+                v.split(['/', '、', ' '])
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            match f.split_once([':', '：']) {
+                Some(("风险", v)) => {
+                    for c in list(v) {
+                        stratum.risk_classes.push(c.parse().map_err(|e| {
+                            format!("分层第 {n} 行：信用风险分类 '{c}' 无效：{e} (risk class)")
+                        })?);
+                    }
+                }
+                Some(("行业", v)) => stratum.industry_prefixes = list(v),
+                Some(("标准", v)) => {
+                    stratum.standard_kind = Some(match v.trim() {
+                        "团体" | "团体标准" | "T" => StandardKind::Group,
+                        "企业" | "企业标准" | "Q" => StandardKind::Enterprise,
+                        other => {
+                            return Err(format!(
+                                "分层第 {n} 行：标准类型 '{other}' 无效，应为“团体”或“企业” (standard kind)"
+                            ));
+                        }
+                    })
+                }
+                Some((key, _)) => {
+                    return Err(format!(
+                        "分层第 {n} 行：未知筛选条件 '{key}'，可用“风险”“行业”“标准” (unknown filter)"
+                    ));
+                }
+                None => {
+                    stratum.jurisdiction =
+                        Some(Name::parse(f).map_err(|e| {
+                            format!("分层第 {n} 行：镇街 '{f}' 无效：{e} (bad town)")
+                        })?)
+                }
+            }
+        }
+        out.push(stratum);
     }
     Ok(out)
 }
@@ -193,17 +250,29 @@ pub async fn create_plan(
             form.officer_cap
         ))
     })?;
-    let due = match form.due.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => {
-            Some(CivilDate::parse(d).map_err(|e| bad(format!("完成期限 '{d}' 无效：{e} (due)")))?)
-        }
-        None => None,
+    let date = |field: &Option<String>, label: &str, name: &str| match field
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        Some(d) => CivilDate::parse(d)
+            .map(Some)
+            .map_err(|e| bad(format!("{label} '{d}' 无效：{e} ({name})"))),
+        None => Ok(None),
     };
+    let due = date(&form.due, "完成期限", "due")?;
+    let since = date(
+        &form.exclude_inspected_since,
+        "排除已检查对象的起始日期",
+        "exclude_inspected_since",
+    )?;
+    // Plans made in the console use the current algorithm; version 1
+    // stays for the plans (and draws) made before it.
     let plan = DrawPlan {
         format: choucha_shared::FORMAT_VERSION,
-        algorithm: 1,
+        algorithm: choucha_shared::draw_v2::ALGORITHM_VERSION,
         assigned: Vec::new(),
-        exclude_inspected_since: None,
+        exclude_inspected_since: since,
         plan_id,
         title: form.title.trim().to_owned(),
         strata: parse_strata(&form.strata).map_err(bad)?,
@@ -240,20 +309,30 @@ pub async fn plan(
     let draws = state.store.plan_draws(&plan_id).await?;
     let can_write = WRITERS.contains(&user.role);
     let pid = urlencode(&plan_id);
+    let v2 = r.plan.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION;
+    let lists = if r.frozen_at.is_some() && v2 {
+        FrozenLists::load(&state, &plan_id).await?
+    } else {
+        FrozenLists::default()
+    };
     let body = html! {
         p { strong { (r.plan.title) } }
         p { (lang.t("创建：", "Created: ")) (r.created_at) " " (r.created_by) }
         table #strata {
-            tr { th { (lang.t("分层", "Stratum")) } th { (lang.t("类别", "Category")) } th { (lang.t("镇街", "Town")) } th { (lang.t("抽取", "Quota")) } th { (lang.t("候选对象", "Candidates")) } }
+            tr { th { (lang.t("分层", "Stratum")) } th { (lang.t("类别", "Category")) } th { (lang.t("镇街", "Town")) } th { (lang.t("筛选", "Filters")) } th { (lang.t("抽取", "Quota")) } th { (lang.t("候选对象", "Candidates")) } }
             @for (i, s) in r.plan.strata.iter().enumerate() {
                 tr {
                     td { (s.id) }
                     td { (category_label(lang, s.category)) }
                     td { (s.jurisdiction.as_ref().map(ToString::to_string).unwrap_or_else(|| "—".into())) }
+                    td { (filters_label(s)) }
                     td { (quota_label(&s.quota)) }
                     td { @if let Some(n) = r.candidates_per_stratum.get(i) { (n) } @else { "—" } }
                 }
             }
+        }
+        @if let Some(since) = r.plan.exclude_inspected_since {
+            p #exclude-since { (lang.t("避免重复检查：", "No repeats: ")) (lang.t("排除 ", "targets inspected on or after ")) (since) (lang.t(" 以来已检查（记录有效）的同类对象", " (current records) are left out")) }
         }
         p { (lang.t("每组执法人员 ", "Officers per team: ")) (r.plan.team_size)
             @if r.plan.with_expert { (lang.t("，另配专家一名", ", plus one expert")) }
@@ -261,6 +340,7 @@ pub async fn plan(
         @match (&r.snapshot_hash, &r.frozen_at) {
             (Some(hash), Some(at)) => {
                 p #frozen { (lang.t("名录快照已于 ", "Directory snapshot frozen at ")) (at) (lang.t(" 冻结，哈希：", ", hash: ")) code #snapshot-hash { (hash) } }
+                (frozen_inputs(lang, &r, &lists))
                 @if can_write {
                     h2 { (lang.t("录入公开随机种子并抽取", "Enter the public seed and draw")) }
                     form method="post" action={ "/console/plans/" (pid) "/draw" } #draw-form {
@@ -276,6 +356,7 @@ pub async fn plan(
                 }
             }
             _ => {
+                @if v2 { (assigned_before_freeze(lang, &user, &r, can_write)) }
                 p.notice { (lang.t("尚未冻结名录快照；冻结后才能录入种子。", "Not frozen yet; the seed can be entered only after freezing.")) }
                 @if can_write {
                     form method="post" action={ "/console/plans/" (pid) "/freeze" } {
@@ -309,6 +390,209 @@ pub async fn plan(
             body,
         ),
     ))
+}
+
+/// A stratum's filters as people write them (`风险:A/B 行业:C38`).
+fn filters_label(s: &Stratum) -> String {
+    let mut parts = Vec::new();
+    if !s.risk_classes.is_empty() {
+        let classes: Vec<&str> = s.risk_classes.iter().map(|c| c.code()).collect();
+        parts.push(format!("风险:{}", classes.join("/")));
+    }
+    if !s.industry_prefixes.is_empty() {
+        parts.push(format!("行业:{}", s.industry_prefixes.join("/")));
+    }
+    if let Some(kind) = s.standard_kind {
+        parts.push(kind.label_zh().to_owned());
+    }
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// A frozen version-2 plan's assigned targets and exclusions, with the
+/// names the directory gives them.
+#[derive(Default)]
+struct FrozenLists {
+    assigned: Vec<(choucha_shared::draw_v2::Assigned, String)>,
+    excluded: Vec<(choucha_shared::draw_v2::Excluded, String)>,
+}
+
+impl FrozenLists {
+    async fn load(state: &AppState, plan_id: &str) -> ConsoleResult<Self> {
+        let (assigned, excluded) = state.store.assigned_and_excluded(plan_id).await?;
+        let name = |category: TargetCategory, key: &str| {
+            let store = state.store.clone();
+            let key = key.to_owned();
+            async move {
+                Ok::<_, ConsoleError>(
+                    store
+                        .target(category.code(), &key)
+                        .await?
+                        .map(|(_, t)| t.name.to_string())
+                        .unwrap_or_default(),
+                )
+            }
+        };
+        let mut out = Self::default();
+        for a in assigned {
+            let n = name(a.category, &a.key).await?;
+            out.assigned.push((a, n));
+        }
+        for e in excluded {
+            let n = name(e.category, &e.key).await?;
+            out.excluded.push((e, n));
+        }
+        Ok(out)
+    }
+}
+
+/// What the frozen snapshot holds, shown before any seed is entered: each
+/// (sub-)stratum's N and k, the assigned targets with their lists, the
+/// targets left out as recently inspected.
+fn frozen_inputs(lang: Lang, r: &crate::store::PlanRecord, lists: &FrozenLists) -> Markup {
+    html! {
+        h2 { (lang.t("冻结的抽取输入", "Frozen draw inputs")) }
+        table #sub-strata {
+            tr { th { (lang.t("分层（按信用风险分类拆分）", "(Sub-)stratum")) } th { (lang.t("候选对象数 N", "Candidates N")) } th { (lang.t("抽取数 k", "To draw k")) } }
+            @for s in &r.sub_strata {
+                tr data-stratum=(s.id) { td { (s.id) } td.n { (s.candidates) } td.k { (s.quota) } }
+            }
+        }
+        @if !lists.assigned.is_empty() {
+            h3 { (lang.t("指定检查对象（不参与抽取，检查组随机抽取）", "Assigned targets (not drawn; their teams are)")) }
+            table #assigned {
+                tr { th { (lang.t("检查对象代码", "Key")) } th { (lang.t("名称", "Name")) } th { (lang.t("类别", "Category")) } th { (lang.t("镇街", "Town")) } th { (lang.t("来源", "Source")) } }
+                @for (a, name) in &lists.assigned {
+                    tr { td { code { (a.key) } } td { (name) } td { (category_label(lang, a.category)) } td { (a.jurisdiction) } td.source { (a.source) } }
+                }
+            }
+        }
+        @if !lists.excluded.is_empty() {
+            h3 { (lang.t("排除的对象（避免重复检查）", "Excluded targets (no repeats)")) }
+            table #excluded {
+                tr { th { (lang.t("检查对象代码", "Key")) } th { (lang.t("名称", "Name")) } th { (lang.t("类别", "Category")) } th { (lang.t("排除原因", "Reason")) } }
+                @for (e, name) in &lists.excluded {
+                    tr { td { code { (e.key) } } td { (name) } td { (category_label(lang, e.category)) } td.reason { (lang.t("已于 ", "inspected on ")) (e.inspected) (lang.t(" 检查", "")) } }
+                }
+            }
+        }
+    }
+}
+
+/// Before freezing, a version-2 plan's assigned list and the upload of an
+/// upstream list.
+fn assigned_before_freeze(
+    lang: Lang,
+    user: &CurrentUser,
+    r: &crate::store::PlanRecord,
+    can_write: bool,
+) -> Markup {
+    let pid = urlencode(&r.plan.plan_id);
+    html! {
+        h2 { (lang.t("指定检查对象", "Assigned targets")) }
+        @if r.plan.assigned.is_empty() {
+            p.muted #assigned-none { (lang.t("尚无上级下达的指定检查对象。", "No targets assigned by an upstream list.")) }
+        } @else {
+            table #assigned {
+                tr { th { (lang.t("检查对象代码", "Key")) } th { (lang.t("类别", "Category")) } th { (lang.t("来源", "Source")) } }
+                @for a in &r.plan.assigned {
+                    tr { td { code { (a.key) } } td { (category_label(lang, a.category)) } td.source { (a.source) } }
+                }
+            }
+        }
+        @if can_write {
+            // Multipart bodies are not read by the CSRF guard: the token
+            // rides in the query string, as for directory imports.
+            form method="post" enctype="multipart/form-data" action={ "/console/plans/" (pid) "/assigned?csrf=" (user.csrf_token) } #assigned-form {
+                p {
+                    label { (lang.t("名单文件（CSV 或 XLSX：检查对象代码, 检查对象类别[, 来源]）", "List file (CSV or XLSX: 检查对象代码, 检查对象类别[, 来源])")) br; input type="file" name="file" #assigned-file accept=".csv,.xlsx" required; }
+                }
+                p { label { (lang.t("名单来源（文件未写来源时使用）", "Source (for rows without 来源)")) br; input name="source" #assigned-source size="50" placeholder="总局2023年自愿性认证从业机构抽查名单"; } }
+                p { button type="submit" #upload-assigned { (lang.t("上传名单（替换现有名单）", "Upload the list (replaces the current one)")) } }
+            }
+        }
+    }
+}
+
+/// Takes an upstream list for a version-2 plan not yet frozen; every bad
+/// row is shown and nothing is kept.
+pub async fn upload_assigned(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Path(plan_id): Path<String>,
+    mut multipart: Multipart,
+) -> ConsoleResult<Response> {
+    user.require(WRITERS)?;
+    let bad = ConsoleError::BadRequest;
+    let mut source = None;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("上传内容无法读取：{e} (bad upload)")))?
+    {
+        match field.name().unwrap_or_default() {
+            "source" => source = Some(field.text().await.unwrap_or_default()),
+            "file" => {
+                let name = field.file_name().unwrap_or("upload").to_owned();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| bad(format!("文件读取失败：{e} (upload failed)")))?;
+                file = Some((name, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let (name, bytes) = file.ok_or_else(|| bad("请选择名单文件 (file)".into()))?;
+    let format = FileFormat::from_file_name(&name).ok_or_else(|| {
+        bad(format!(
+            "文件 '{name}' 须为 .csv 或 .xlsx (file must end in .csv or .xlsx)"
+        ))
+    })?;
+    let result = service::draws::import_assigned(
+        &state.store,
+        &user.actor(),
+        &plan_id,
+        &bytes,
+        format,
+        &name,
+        source.as_deref(),
+    )
+    .await;
+    let back = format!("/console/plans/{}", urlencode(&plan_id));
+    match result {
+        Ok(_) => Ok(Redirect::to(&back).into_response()),
+        Err(ServiceError::Invalid { message, details }) => {
+            let errors: Vec<RowError> = details
+                .get("errors")
+                .cloned()
+                .and_then(|e| serde_json::from_value(e).ok())
+                .unwrap_or_default();
+            let body = html! {
+                p.error #assigned-result { (message) }
+                table #assigned-errors {
+                    tr { th { (lang.t("行", "Row")) } th { (lang.t("列", "Column")) } th { (lang.t("值", "Value")) } th { (lang.t("原因", "Reason")) } }
+                    @for e in &errors { tr { td { (e.row) } td { (e.column) } td { (e.value) } td { (e.reason) } } }
+                }
+                p { a href=(back) { (lang.t("返回抽查计划", "Back to the plan")) } }
+            };
+            Ok(page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                layout(
+                    lang,
+                    Some(&user),
+                    lang.t("指定检查对象名单", "Assigned list"),
+                    body,
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Freezes a plan's directory snapshot.
@@ -348,6 +632,9 @@ pub async fn draw(
     let d = state.store.draw(&draw_id).await?;
     let plan = state.store.plan(&d.plan_id).await?;
     let places = state.store.draw_task_places(&draw_id).await?;
+    let can_replace = WRITERS.contains(&user.role)
+        && d.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION
+        && state.store.current_draw_id(&d.plan_id).await?.as_deref() == Some(draw_id.as_str());
     let body = html! {
         table #draw-record {
             tr { th { (lang.t("抽查计划", "Plan")) } td { (plan.plan.plan_id) " " (plan.plan.title) } }
@@ -361,9 +648,14 @@ pub async fn draw(
             }
             tr { th { (lang.t("任务数", "Tasks")) } td #task-count { (d.tasks.len()) } }
         }
+        @if !d.replacements.is_empty() {
+            h2 { (lang.t("检查人员替换（抽取后的修正记录）", "Seats replaced after the draw")) }
+            (replacements_table(lang, &d.replacements))
+        }
         p.noprint {
             button type="button" onclick="window.print()" { (lang.t("打印抽取记录", "Print the draw record")) } " "
-            a href={ "/console/draws/" (urlencode(&d.draw_id)) "/verify" } #verify { (lang.t("复核本次抽取", "Verify this draw")) }
+            a href={ "/console/draws/" (urlencode(&d.draw_id)) "/verify" } #verify { (lang.t("复核本次抽取", "Verify this draw")) } " "
+            a href={ "/public/draws/" (urlencode(&d.draw_id)) } #public-record { (lang.t("公示页", "Public record")) }
         }
         table #tasks {
             tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("分层", "Stratum")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("检查组", "Team")) } th { (lang.t("检查表", "Checklist")) } }
@@ -372,7 +664,10 @@ pub async fn draw(
                 tr {
                     td { (i + 1) }
                     td { code { (t.task_id) } }
-                    td { (t.stratum_id) }
+                    td {
+                        @if let Some(source) = &t.source { (lang.t("指定", "assigned")) br; span.source { (source) } }
+                        @else { (t.stratum_id) }
+                    }
                     td { (place.and_then(|p| p.target_name.as_deref()).unwrap_or("")) br; span.muted { (t.target) } }
                     td { (place.and_then(|p| p.jurisdiction.as_deref()).unwrap_or("")) }
                     td {
@@ -386,11 +681,78 @@ pub async fn draw(
                 }
             }
         }
+        @if can_replace {
+            h2.noprint { (lang.t("替换检查人员", "Replace an officer's seat")) }
+            p.muted.noprint { (lang.t("执法人员因病等原因无法到场、或抽取后发现利害关系时，按公开规则从符合条件的人员中随机补抽一人；其余抽取结果不变，替换记录随抽取记录公开并可复核。", "When an officer cannot go (illness) or a conflict surfaces after the draw, one eligible officer is drawn for the seat by the published rule; the rest of the draw is untouched, and the replacement is published with the draw and verifiable.")) }
+            form.noprint method="post" action={ "/console/draws/" (urlencode(&d.draw_id)) "/replace" } #replace-form {
+                (csrf_field(&user))
+                p { label { (lang.t("任务与被替换人员", "Task and leaving officer")) br;
+                    select name="seat" #replace-seat required {
+                        @for t in &d.tasks {
+                            @let name = places.iter().find(|p| p.task_id == t.task_id).and_then(|p| p.target_name.clone()).unwrap_or_default();
+                            @for m in t.officers() {
+                                option value={ (t.task_id) "|" (m.person_id) } { (t.task_id) " " (name) " — " (m.name) }
+                            }
+                        }
+                    }
+                } }
+                p { label { (lang.t("替换原因", "Reason")) br; input name="reason" #replace-reason size="50" required placeholder="因病无法到场"; } }
+                p { button type="submit" #replace-submit { (lang.t("随机补抽替换人员", "Draw the replacement")) } }
+            }
+        }
     };
     Ok(page(
         StatusCode::OK,
         layout(lang, Some(&user), lang.t("抽取记录", "Draw record"), body),
     ))
+}
+
+/// The seats replaced after a draw, in order.
+fn replacements_table(
+    lang: Lang,
+    replacements: &[choucha_shared::plan::SeatReplacement],
+) -> Markup {
+    html! {
+        table #replacements {
+            tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("被替换人员（执法证号）", "Leaving (credential)")) } th { (lang.t("补抽人员", "Joining")) } th { (lang.t("原因", "Reason")) } th { (lang.t("操作人 / 时间", "By / at")) } }
+            @for r in replacements {
+                tr { td { (r.seq) } td { code { (r.task_id) } } td.leaving { (r.leaving) } td.joining { (r.joining.name) " " span.muted { (r.joining.person_id) } } td { (r.reason) } td { (r.by) " / " (r.at.to_rfc3339()) } }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReplaceForm {
+    /// `task_id|credential`.
+    seat: String,
+    reason: String,
+}
+
+/// Replaces one seat of a version-2 draw by the published rule.
+pub async fn replace_seat(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(draw_id): Path<String>,
+    Form(form): Form<ReplaceForm>,
+) -> ConsoleResult<Response> {
+    user.require(WRITERS)?;
+    let (task_id, leaving) = form
+        .seat
+        .split_once('|')
+        .ok_or_else(|| ConsoleError::BadRequest("请选择任务与被替换人员 (seat)".into()))?;
+    service::draws::replace_seat(
+        &state.store,
+        &user.actor(),
+        &draw_id,
+        service::draws::ReplaceRequest {
+            task_id: task_id.to_owned(),
+            leaving: leaving.to_owned(),
+            reason: form.reason,
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/console/draws/{}", urlencode(&draw_id))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -451,5 +813,74 @@ pub async fn verify(
     Ok(page(
         StatusCode::OK,
         layout(lang, Some(&user), lang.t("复核抽取", "Verify a draw"), body),
+    ))
+}
+
+/// The public record of a draw, for anyone: what was frozen before the
+/// seed (the snapshot hash, each (sub-)stratum's N and k, the assigned
+/// targets with their lists, the exclusions with their dates), the seed,
+/// the targets drawn, the seats replaced afterwards, and the result of
+/// re-running it all now. No officer is named.
+pub async fn public_draw(
+    State(state): State<AppState>,
+    lang: Lang,
+    Path(draw_id): Path<String>,
+) -> ConsoleResult<Response> {
+    let d = state.store.draw(&draw_id).await?;
+    let r = state.store.plan(&d.plan_id).await?;
+    let lists = if r.plan.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION {
+        FrozenLists::load(&state, &d.plan_id).await?
+    } else {
+        FrozenLists::default()
+    };
+    let places = state.store.draw_task_places(&draw_id).await?;
+    let v = state.store.verify_draw(&draw_id).await?;
+    let body = html! {
+        @if v.matches {
+            p.ok #verify-result { (lang.t("复核一致：按公布的输入重算，抽取结果（含人员替换）与记录完全相同。", "Verified: re-running from the published inputs gives exactly the recorded result, replacements included.")) }
+        } @else {
+            p.flag #verify-result { (lang.t("复核不一致：", "Mismatch: ")) (v.first_difference.as_deref().unwrap_or("")) }
+        }
+        table #draw-record {
+            tr { th { (lang.t("抽查计划", "Plan")) } td { (r.plan.plan_id) " " (r.plan.title) } }
+            tr { th { (lang.t("抽取编号", "Draw ID")) } td { code { (d.draw_id) } } }
+            tr { th { (lang.t("算法版本", "Algorithm")) } td { (d.algorithm) } }
+            tr { th { (lang.t("名录快照哈希（抽取前公布）", "Snapshot hash (published before the seed)")) } td { code #snapshot-hash { (d.snapshot_hash) } } }
+            tr { th { (lang.t("随机种子", "Seed")) } td { code { (d.seed) } } }
+            tr { th { (lang.t("种子录入时间", "Seed entered at")) } td { (d.seed_entered_at.to_rfc3339()) } }
+        }
+        (frozen_inputs(lang, &r, &lists))
+        h2 { (lang.t("抽取结果", "Drawn")) }
+        table #tasks {
+            tr { th { "#" } th { (lang.t("分层 / 来源", "Stratum / source")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } }
+            @for (i, t) in d.tasks.iter().enumerate() {
+                @let place = places.iter().find(|p| p.task_id == t.task_id);
+                tr {
+                    td { (i + 1) }
+                    td { @if let Some(source) = &t.source { span.source { (source) } } @else { (t.stratum_id) } }
+                    td { (place.and_then(|p| p.target_name.as_deref()).unwrap_or("")) br; span.muted { (t.target) } }
+                    td { (place.and_then(|p| p.jurisdiction.as_deref()).unwrap_or("")) }
+                }
+            }
+        }
+        @if !d.replacements.is_empty() {
+            h2 { (lang.t("抽取后的人员替换", "Seats replaced after the draw")) }
+            table #replacements {
+                tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("原因", "Reason")) } th { (lang.t("时间", "At")) } }
+                @for x in &d.replacements {
+                    tr { td { (x.seq) } td { code { (x.task_id) } } td { (x.reason) } td { (x.at.to_rfc3339()) } }
+                }
+            }
+        }
+        p { (lang.t("抽取规则见 docs/draw.md；机器可读的复核结果：", "The rules are in docs/draw.md; machine-readable verification: ")) a href={ "/api/v1/public/draws/" (urlencode(&d.draw_id)) "/verify" } #verify-json { "JSON" } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            None,
+            lang.t("抽取结果公示与复核", "Draw record and verification"),
+            body,
+        ),
     ))
 }
