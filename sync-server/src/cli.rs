@@ -74,6 +74,15 @@ enum Command {
     },
     /// Create a draw plan from a JSON file.
     Plan { file: PathBuf },
+    /// Give a version-2 plan, before freezing, the targets an upstream list
+    /// (CSV or XLSX: 检查对象代码, 检查对象类别[, 来源]) assigns.
+    Assign {
+        plan_id: String,
+        file: PathBuf,
+        /// The list the whole file is, for rows without 来源.
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Freeze a plan's directory snapshot and print its hash.
     Freeze { plan_id: String },
     /// Enter the public seed and run the draw.
@@ -89,6 +98,17 @@ enum Command {
         redraw_of: Option<String>,
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Replace one officer's seat on a task of a version-2 draw.
+    Replace {
+        draw_id: String,
+        #[arg(long)]
+        task: String,
+        /// The credential number of the officer who cannot go.
+        #[arg(long)]
+        leaving: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Re-run a stored draw from its published inputs and compare.
     Verify { draw_id: String },
@@ -259,19 +279,83 @@ pub async fn run() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("已创建抽查计划 {}", plan.plan_id);
         }
+        Command::Assign {
+            plan_id,
+            file,
+            source,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.display().to_string();
+            let format = FileFormat::from_file_name(&name)
+                .with_context(|| format!("{name}: expected a .csv or .xlsx file"))?;
+            let r = service::draws::import_assigned(
+                &state.store,
+                &Actor::cli(),
+                &plan_id,
+                &bytes,
+                format,
+                &name,
+                source.as_deref(),
+            )
+            .await;
+            match r {
+                Ok(r) => println!(
+                    "抽查计划 {plan_id} 的指定检查对象：{} 个",
+                    r.plan.assigned.len()
+                ),
+                Err(service::ServiceError::Invalid { message, details }) => {
+                    eprintln!("{message}");
+                    for e in details["errors"].as_array().into_iter().flatten() {
+                        eprintln!(
+                            "  第 {} 行 {}「{}」：{}",
+                            e["row"],
+                            e["column"].as_str().unwrap_or_default(),
+                            e["value"].as_str().unwrap_or_default(),
+                            e["reason"].as_str().unwrap_or_default()
+                        );
+                    }
+                    std::process::exit(2);
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
         Command::Freeze { plan_id } => {
             let r = service::draws::freeze_plan(&state.store, &Actor::cli(), &plan_id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for (s, n) in r.plan.strata.iter().zip(&r.candidates_per_stratum) {
+            for s in &r.sub_strata {
                 println!(
-                    "分层 {}（{}）候选对象 {} 个",
-                    s.id,
-                    s.category.label_zh(),
-                    n
+                    "分层 {}：候选对象 {} 个，抽取 {} 个",
+                    s.id, s.candidates, s.quota
+                );
+            }
+            if r.assigned > 0 || r.excluded > 0 {
+                println!(
+                    "指定检查对象 {} 个；因近期已检查排除 {} 个",
+                    r.assigned, r.excluded
                 );
             }
             println!("snapshot_hash {}", r.snapshot_hash.unwrap_or_default());
+        }
+        Command::Replace {
+            draw_id,
+            task,
+            leaving,
+            reason,
+        } => {
+            let req = service::draws::ReplaceRequest {
+                task_id: task,
+                leaving,
+                reason,
+            };
+            let r = service::draws::replace_seat(&state.store, &Actor::cli(), &draw_id, req)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "第 {} 次人员替换：任务 {}，{} 由 {}（{}）替换",
+                r.seq, r.task_id, r.leaving, r.joining.name, r.joining.person_id
+            );
         }
         Command::Draw {
             plan_id,

@@ -1,6 +1,8 @@
 //! Demo data: a generated directory for a high-tech zone's towns and
 //! streets, drawn with the seed document's plan (46 testing bodies, 114
-//! enterprises, 30 group/enterprise standards).
+//! enterprises, 30 group/enterprise standards) on draw algorithm version 2:
+//! enterprises by credit-risk class, voluntary-certification bodies and
+//! standards as upstream lists assign them.
 //!
 //! The directory goes through the same CSV import as a bureau's real files,
 //! so the demo also exercises the import path. Generation is deterministic
@@ -10,7 +12,8 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
-use choucha_shared::plan::{DrawPlan, Quota, Stratum};
+use choucha_shared::directory::{RiskClass, TargetKey};
+use choucha_shared::plan::{AssignedTarget, DrawPlan, Quota, Stratum};
 use choucha_shared::{CivilDate, TargetCategory, Uscc};
 
 use crate::AppState;
@@ -289,39 +292,85 @@ fn experts_csv() -> String {
     out
 }
 
-/// The seed document's plan: 46 testing bodies, 114 enterprises across the
-/// four enterprise categories, 30 group/enterprise standards.
+/// Where the demo's assigned targets come from (seed §四(一)).
+pub const NATIONAL_LIST: &str = "总局2023年自愿性认证从业机构抽查名单";
+pub const CITY_LIST: &str = "市局2023年团体标准、企业标准抽查名单";
+
+/// Every `step`-th target of `category` in the generated directory (by
+/// file order), `n` of them: the demo's stand-in for an upstream list.
+fn listed(category: TargetCategory, n: usize, step: usize) -> Vec<TargetKey> {
+    let csv = targets_csv();
+    let keys: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let in_category = cells[0].parse::<TargetCategory>().ok() == Some(category);
+            // A standard's key is its number, anyone else's the USCC.
+            let key = if category.is_standard() {
+                cells[3]
+            } else {
+                cells[2]
+            };
+            in_category.then_some(key)
+        })
+        .collect();
+    (0..n)
+        .map(|i| TargetKey(keys[(i * step) % keys.len()].to_owned()))
+        .collect()
+}
+
+/// The seed document's plan on draw algorithm version 2 (seed §四(一)):
+/// the 46 testing bodies drawn from the directory (the 2023 monitoring
+/// plan); 114 enterprises, of which the 14 voluntary-certification bodies
+/// a 总局 list names and the others drawn by credit-risk class (信用风险
+/// 分类: the higher the risk, the higher the ratio); the 30 group and
+/// enterprise standards a 市局 list names.
 pub fn plan() -> DrawPlan {
-    let s = |id: &str, category, k| Stratum {
-        id: id.into(),
-        category,
-        jurisdiction: None,
-        risk_classes: Vec::new(),
-        industry_prefixes: Vec::new(),
-        standard_kind: None,
-        quota: Quota::Count(k),
+    let by_risk = |id: &str, category, ratios: [f64; 4]| {
+        let quota = RiskClass::ALL.into_iter().zip(ratios).collect();
+        Stratum::new(id, category, Quota::ByRisk(quota))
+    };
+    let assigned = |category, n, step, source: &'static str| {
+        listed(category, n, step)
+            .into_iter()
+            .map(move |key| AssignedTarget {
+                key,
+                category,
+                source: source.to_owned(),
+            })
     };
     DrawPlan {
         format: choucha_shared::FORMAT_VERSION,
-        algorithm: 1,
-        assigned: Vec::new(),
+        algorithm: choucha_shared::draw_v2::ALGORITHM_VERSION,
+        assigned: assigned(
+            TargetCategory::VoluntaryCertification,
+            14,
+            43,
+            NATIONAL_LIST,
+        )
+        .chain(assigned(TargetCategory::Standard, 30, 13, CITY_LIST))
+        .collect(),
         exclude_inspected_since: None,
         plan_id: PLAN_ID.into(),
         title: "2023年度质量、标准、计量、认证认可领域“双随机、一公开”监督检查".into(),
         strata: vec![
-            s("JCJG", TargetCategory::TestingBody, 46),
-            s("SCXK", TargetCategory::ProductionLicence, 40),
-            s("CCC", TargetCategory::Ccc, 30),
-            s("ZYRZ", TargetCategory::VoluntaryCertification, 14),
-            s("JL", TargetCategory::Metrology, 30),
-            s("BZ", TargetCategory::Standard, 30),
+            Stratum::new("JCJG", TargetCategory::TestingBody, Quota::Count(46)),
+            by_risk("SCXK", TargetCategory::ProductionLicence, RATIOS),
+            by_risk("CCC", TargetCategory::Ccc, RATIOS),
+            by_risk("JL", TargetCategory::Metrology, RATIOS),
         ],
         team_size: 2,
         with_expert: true,
-        officer_cap: 25,
+        officer_cap: 30,
         due: CivilDate::parse("2024-01-31").ok(),
     }
 }
+
+/// Sampling ratios per credit-risk class A, B, C, D (3 %, 5 %, 10 %,
+/// 40 %), chosen so that with the generated directory the enterprises
+/// drawn are the seed's 100 (114 less the 14 the 总局 list names).
+const RATIOS: [f64; 4] = [0.03, 0.05, 0.1, 0.4];
 
 /// Loads the demo directory and runs the demo draw, unless the demo plan
 /// already exists (idempotent). Returns the draw ID.
