@@ -17,12 +17,15 @@ pub use table::{Column, FileFormat, ImportError};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
+use choucha_shared::category::KeyKind;
 use choucha_shared::directory::{
     BusinessStatus, Expert, IndustryCode, Officer, RiskClass, Target, TargetIdentity, TargetKey,
     TargetProfile,
 };
 use choucha_shared::plan::AssignedTarget;
-use choucha_shared::{CredentialNo, GeoPoint, Name, StandardNo, TargetCategory, Uscc, ValueError};
+use choucha_shared::{
+    CccCertificateNo, CredentialNo, GeoPoint, Name, StandardNo, TargetCategory, Uscc, ValueError,
+};
 
 use table::Row;
 
@@ -138,15 +141,24 @@ const T_RISK: usize = 10;
 const T_INDUSTRY: usize = 11;
 const T_STATUS: usize = 12;
 const T_LICENCE: usize = 13;
+const T_MODEL: usize = 14;
+const T_HOLDER: usize = 15;
 
 /// Longest licence or certificate number taken.
 const MAX_LICENCE_CHARS: usize = 64;
 
-static TARGET_COLUMNS: [Column; 14] = [
+static TARGET_COLUMNS: [Column; 16] = [
     col("检查对象类别", &["对象类别", "类别"], true),
     col(
         "企业名称",
-        &["名称", "单位名称", "机构名称", "标准名称", "检查对象名称"],
+        &[
+            "名称",
+            "单位名称",
+            "机构名称",
+            "标准名称",
+            "产品名称",
+            "检查对象名称",
+        ],
         true,
     ),
     col("统一社会信用代码", &["社会信用代码"], false),
@@ -176,6 +188,9 @@ static TARGET_COLUMNS: [Column; 14] = [
         ],
         false,
     ),
+    // 强制性产品认证产品 only: the certified model(s) and the holder.
+    col("型号", &["产品型号", "规格型号", "型号规格"], false),
+    col("持证人", &["证书持有人", "认证委托人", "获证企业"], false),
 ];
 
 const O_CREDENTIAL: usize = 0;
@@ -264,8 +279,8 @@ pub fn parse_targets(
             let name = c.name(T_NAME);
 
             let mut key: Option<(usize, String)> = None;
-            let identity = match category.map(TargetCategory::is_standard) {
-                Some(false) => {
+            let identity = match category.map(TargetCategory::key_kind) {
+                Some(KeyKind::Uscc) => {
                     let why = if c.get(T_STANDARD_NO).is_empty() {
                         "：该类别的检查对象必须填写统一社会信用代码"
                     } else {
@@ -277,7 +292,38 @@ pub fn parse_targets(
                     key = uscc.as_ref().map(|u| (T_USCC, u.as_str().to_owned()));
                     uscc.map(|uscc| TargetIdentity::Organisation { uscc })
                 }
-                Some(true) => {
+                Some(KeyKind::CccCertificateNo) => {
+                    let certificate = c
+                        .required(T_LICENCE, "：强制性产品认证产品必须填写 CCC 证书编号")
+                        .and_then(|s| c.check(T_LICENCE, CccCertificateNo::parse(s)));
+                    let model = c
+                        .required(T_MODEL, "：强制性产品认证产品必须填写型号（与证书一致）")
+                        .map(str::to_owned);
+                    let holder = c
+                        .required(T_HOLDER, "：强制性产品认证产品必须填写持证人")
+                        .and_then(|s| c.check(T_HOLDER, Name::parse(s)));
+                    let holder_uscc = c
+                        .required(
+                            T_USCC,
+                            "：强制性产品认证产品必须填写持证人的统一社会信用代码",
+                        )
+                        .and_then(|s| c.check(T_USCC, Uscc::parse(s)));
+                    key = certificate
+                        .as_ref()
+                        .map(|n| (T_LICENCE, n.as_str().to_owned()));
+                    match (certificate, model, holder, holder_uscc) {
+                        (Some(certificate_no), Some(model), Some(holder), Some(holder_uscc)) => {
+                            Some(TargetIdentity::Product {
+                                certificate_no,
+                                model,
+                                holder,
+                                holder_uscc,
+                            })
+                        }
+                        _ => None,
+                    }
+                }
+                Some(KeyKind::StandardNo) => {
                     let org_uscc = c.optional(T_USCC, Uscc::parse);
                     let number = c
                         .required(T_STANDARD_NO, "：团体标准、企业标准必须填写标准编号")
@@ -841,14 +887,22 @@ fn target_key(s: &str) -> Result<String, String> {
     let upper = s.to_ascii_uppercase();
     let looks_standard =
         upper.starts_with("T/") || upper.starts_with("Q/") || s.contains('/') || s.contains('／');
+    // A CCC certificate number is all digits; a USCC never is (its 9th
+    // to 17th characters are an organisation code with letters allowed,
+    // but its length is 18).
+    let looks_certificate = s.trim().len() == 16 && s.trim().bytes().all(|b| b.is_ascii_digit());
     if looks_standard {
         StandardNo::parse(s)
+            .map(|n| n.as_str().to_owned())
+            .map_err(|e| reason::value_error(&e))
+    } else if looks_certificate {
+        CccCertificateNo::parse(s)
             .map(|n| n.as_str().to_owned())
             .map_err(|e| reason::value_error(&e))
     } else {
         Uscc::parse(s).map(|u| u.as_str().to_owned()).map_err(|e| {
             format!(
-                "{}（检查对象代码应为统一社会信用代码或标准编号）",
+                "{}（检查对象代码应为统一社会信用代码、标准编号或 CCC 证书编号）",
                 reason::value_error(&e)
             )
         })
@@ -934,6 +988,8 @@ mod tests {
                 .contains("校验位")
         );
         assert!(target_key("GB/T 1-2020").is_err());
+        assert_eq!(target_key("2021010703456789").unwrap(), "2021010703456789");
+        assert!(target_key("1999010703456789").unwrap_err().contains("2002"));
     }
 
     #[test]

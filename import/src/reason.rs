@@ -46,11 +46,14 @@ pub(crate) fn value_error(e: &ValueError) -> String {
         ValueError::StandardNo(raw) => format!(
             "标准编号“{raw}”应以 T/（团体标准）或 Q/（企业标准）开头，后接社会团体或企业代号和顺序号，如 T/CQSES 001-2023"
         ),
+        ValueError::CccCertificateNo(raw) => format!(
+            "CCC 证书编号“{raw}”应为 16 位数字，前 4 位为发证年份（2002 年起），如 2021010703456789"
+        ),
         other => other.to_string(),
     }
 }
 
-/// The six categories, for error messages.
+/// Every category, for error messages.
 pub(crate) fn category_list() -> String {
     TargetCategory::ALL
         .iter()

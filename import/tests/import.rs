@@ -94,7 +94,7 @@ fn find<'e>(errors: &'e [RowError], row: usize, column: &str) -> &'e RowError {
 // Targets
 // ---------------------------------------------------------------------------
 
-const TARGET_HEADER: [&str; 14] = [
+const TARGET_HEADER: [&str; 16] = [
     "检查对象类别",
     "企业名称",
     "统一社会信用代码",
@@ -109,6 +109,8 @@ const TARGET_HEADER: [&str; 14] = [
     "行业代码",
     "经营状态",
     "证书编号",
+    "型号",
+    "持证人",
 ];
 
 fn good_target_rows(codes: &[String; 4]) -> Vec<Vec<&str>> {
@@ -509,7 +511,7 @@ fn missing_header_columns_are_all_listed() {
                 missing,
                 &["检查对象类别", "所属镇街", "统一社会信用代码 或 标准编号"]
             );
-            assert_eq!(expected.len(), 14);
+            assert_eq!(expected.len(), 16);
             assert!(expected.iter().any(|c| c == "纬度"));
             assert_eq!(found, &["企业名称", "地址"]);
             assert_eq!(*header_row, 1);
@@ -963,4 +965,52 @@ fn credit_registration_and_licence_columns_are_read_and_checked() {
     assert!(find(&parsed.errors, 5, "经营状态").reason.contains("存续"));
     let licence = find(&parsed.errors, 5, "生产许可证编号");
     assert_eq!(licence.value, "第一行\n第二行");
+}
+
+#[test]
+fn ccc_products_are_keyed_by_their_certificate() {
+    let holder = Uscc::with_check_char("91500107MA5U0A1B2")
+        .unwrap()
+        .to_string();
+    let text = format!(
+        "检查对象类别,产品名称,统一社会信用代码,所属镇街,证书编号,型号,持证人\n\
+         强制性产品认证产品,家用电冰箱,{holder},西永街道,2021010703456789,BCD-215TMPK,重庆某某电器有限公司\n\
+         CCC产品,插头插座,{holder},西永街道,2021010703456789,10A 250V,重庆某某电器有限公司\n\
+         3C产品,电线组件,{holder},西永街道,1999010703456789,,\n"
+    );
+    let parsed = parse_targets(text.as_bytes(), FileFormat::Csv, &known()).unwrap();
+    assert_eq!(parsed.rows.len(), 1, "{:#?}", parsed.errors);
+    let t = &parsed.rows[0].1;
+    assert_eq!(t.category, TargetCategory::CccProduct);
+    assert_eq!(t.key().as_str(), "2021010703456789");
+    match &t.identity {
+        TargetIdentity::Product {
+            model,
+            holder: h,
+            holder_uscc,
+            ..
+        } => {
+            assert_eq!(model, "BCD-215TMPK");
+            assert_eq!(h.as_str(), "重庆某某电器有限公司");
+            assert_eq!(holder_uscc.as_str(), holder);
+        }
+        other => panic!("{other:?}"),
+    }
+    let errors = &parsed.errors;
+    assert!(
+        find(errors, 3, "证书编号").reason.contains("重复"),
+        "{errors:#?}"
+    );
+    assert!(
+        find(errors, 4, "证书编号").reason.contains("2002"),
+        "{errors:#?}"
+    );
+    assert!(
+        find(errors, 4, "型号").reason.contains("型号"),
+        "{errors:#?}"
+    );
+    assert!(
+        find(errors, 4, "持证人").reason.contains("持证人"),
+        "{errors:#?}"
+    );
 }

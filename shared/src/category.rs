@@ -1,4 +1,5 @@
-//! The six categories of inspection target (检查对象) named in the plan.
+//! The seven categories of inspection target (检查对象): the six the plan names and
+//! the CCC-certified products (强制性产品认证产品) the seed lists among the targets.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,23 +23,38 @@ pub enum TargetCategory {
     Standard,
     /// 计量有关企业
     Metrology,
+    /// 强制性产品认证产品: the target is a certified product (its CCC
+    /// certificate), inspected where it is made or sold.
+    CccProduct,
+}
+
+/// What a target's key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// 统一社会信用代码 of an organisation.
+    Uscc,
+    /// 标准编号 of a group or enterprise standard.
+    StandardNo,
+    /// CCC 证书编号 of a certified product.
+    CccCertificateNo,
 }
 
 /// The string matched no category code, Chinese name or common alias.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown 检查对象类别 '{0}'; expected one of: 工业产品生产许可证获证企业, 检验检测机构, 强制性产品认证获证企业, 自愿性认证获证组织, 团体标准/企业标准, 计量有关企业"
+    "unknown 检查对象类别 '{0}'; expected one of: 工业产品生产许可证获证企业, 检验检测机构, 强制性产品认证获证企业, 自愿性认证获证组织, 团体标准/企业标准, 计量有关企业, 强制性产品认证产品"
 )]
 pub struct UnknownCategory(pub String);
 
 impl TargetCategory {
-    pub const ALL: [TargetCategory; 6] = [
+    pub const ALL: [TargetCategory; 7] = [
         Self::ProductionLicence,
         Self::TestingBody,
         Self::Ccc,
         Self::VoluntaryCertification,
         Self::Standard,
         Self::Metrology,
+        Self::CccProduct,
     ];
 
     pub fn code(self) -> &'static str {
@@ -49,6 +65,7 @@ impl TargetCategory {
             Self::VoluntaryCertification => "voluntary_certification",
             Self::Standard => "standard",
             Self::Metrology => "metrology",
+            Self::CccProduct => "ccc_product",
         }
     }
 
@@ -60,6 +77,7 @@ impl TargetCategory {
             Self::VoluntaryCertification => "自愿性认证获证组织",
             Self::Standard => "团体标准、企业标准",
             Self::Metrology => "计量有关企业",
+            Self::CccProduct => "强制性产品认证产品",
         }
     }
 
@@ -71,6 +89,7 @@ impl TargetCategory {
             Self::VoluntaryCertification => "Voluntary-certification holder",
             Self::Standard => "Group or enterprise standard",
             Self::Metrology => "Metrology-related enterprise",
+            Self::CccProduct => "CCC-certified product",
         }
     }
 
@@ -84,6 +103,15 @@ impl TargetCategory {
     /// Whether the target key is a standard number rather than a USCC.
     pub fn is_standard(self) -> bool {
         matches!(self, Self::Standard)
+    }
+
+    /// What identifies a target of this category.
+    pub fn key_kind(self) -> KeyKind {
+        match self {
+            Self::Standard => KeyKind::StandardNo,
+            Self::CccProduct => KeyKind::CccCertificateNo,
+            _ => KeyKind::Uscc,
+        }
     }
 }
 
@@ -115,6 +143,9 @@ impl FromStr for TargetCategory {
                 Self::Standard
             }
             "计量" | "计量企业" => Self::Metrology,
+            "CCC产品" | "3C产品" | "强制性产品认证获证产品" | "获证产品" => {
+                Self::CccProduct
+            }
             _ => return Err(UnknownCategory(s.to_owned())),
         };
         Ok(alias)

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::TargetCategory;
-use crate::value::{CredentialNo, GeoPoint, Name, StandardNo, Uscc};
+use crate::value::{CccCertificateNo, CredentialNo, GeoPoint, Name, StandardNo, Uscc};
 
 /// The key a target is drawn and identified by: the USCC of an organisation,
 /// or the number of a standard. Sorting keys as UTF-8 bytes gives the
@@ -42,6 +42,16 @@ pub enum TargetIdentity {
         issuer: Name,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         issuer_uscc: Option<Uscc>,
+    },
+    /// A CCC-certified product: its certificate, the certified model(s) and
+    /// the certificate holder (the company the team visits and addresses).
+    Product {
+        certificate_no: CccCertificateNo,
+        /// 型号 as the certificate lists it.
+        model: String,
+        /// 持证人 (证书持有人).
+        holder: Name,
+        holder_uscc: Uscc,
     },
 }
 
@@ -244,6 +254,9 @@ impl Target {
         match &self.identity {
             TargetIdentity::Organisation { uscc } => TargetKey(uscc.as_str().to_owned()),
             TargetIdentity::Standard { number, .. } => TargetKey(number.as_str().to_owned()),
+            TargetIdentity::Product { certificate_no, .. } => {
+                TargetKey(certificate_no.as_str().to_owned())
+            }
         }
     }
 }

@@ -44,7 +44,10 @@ pub mod sync;
 pub mod value;
 
 pub use category::TargetCategory;
-pub use value::{CivilDate, CredentialNo, GeoPoint, Name, Sha256Hex, StandardNo, Uscc, ValueError};
+pub use value::{
+    CccCertificateNo, CivilDate, CredentialNo, GeoPoint, Name, Sha256Hex, StandardNo, Uscc,
+    ValueError,
+};
 
 /// A stored or sent code that names no variant of the enum it should be
 /// (a review state, a disposition kind, …).

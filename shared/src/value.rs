@@ -54,6 +54,10 @@ pub enum ValueError {
     #[error("date {0} is outside the supported years 2000-2100")]
     DateRange(String),
     #[error(
+        "CCC certificate number '{0}' must be 16 digits, the first four the year of issue (2002 or later), e.g. 2021010703456789"
+    )]
+    CccCertificateNo(String),
+    #[error(
         "standard number '{0}' must start with T/ (团体标准) or Q/ (企业标准) followed by the code and number"
     )]
     StandardNo(String),
@@ -291,6 +295,33 @@ impl StandardNo {
 }
 
 string_newtype_serde!(StandardNo);
+
+/// Number of a compulsory product certificate (CCC 证书编号): 16 digits,
+/// the first four the year of issue. The key of a CCC-certified product
+/// target: one certificate covers one product (and its listed models).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CccCertificateNo(String);
+
+impl CccCertificateNo {
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let s = raw.trim();
+        let year: Option<u32> = s.get(..4).and_then(|y| y.parse().ok());
+        let ok = s.len() == 16
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && year.is_some_and(|y| (2002..=2100).contains(&y));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ValueError::CccCertificateNo(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+string_newtype_serde!(CccCertificateNo);
 
 /// A SHA-256 digest as 64 lowercase hex characters: how evidence blobs
 /// (photos, signature images) are named everywhere.

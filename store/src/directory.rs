@@ -190,6 +190,13 @@ impl DirectoryRow for Target {
                 Some(issuer.to_string()),
                 issuer_uscc.as_ref().map(ToString::to_string),
             ),
+            // The issuer columns hold whoever answers for the target: a
+            // standard's issuer, a product's certificate holder.
+            TargetIdentity::Product {
+                holder,
+                holder_uscc,
+                ..
+            } => (Some(holder.to_string()), Some(holder_uscc.to_string())),
         };
         vec![
             text(self.name.as_str()),

@@ -39,13 +39,14 @@ pub const TOWNS: [(&str, f64, f64); 8] = [
 
 /// Generated directory sizes: a zone of this kind has thousands of
 /// registered enterprises but a few hundred in each supervised category.
-const SIZES: [(TargetCategory, usize); 6] = [
+const SIZES: [(TargetCategory, usize); 7] = [
     (TargetCategory::TestingBody, 160),
     (TargetCategory::ProductionLicence, 240),
     (TargetCategory::Ccc, 210),
     (TargetCategory::VoluntaryCertification, 620),
     (TargetCategory::Metrology, 880),
     (TargetCategory::Standard, 420),
+    (TargetCategory::CccProduct, 180),
 ];
 
 /// SplitMix64: small, deterministic, good enough for synthetic names.
@@ -109,6 +110,13 @@ fn industry(c: TargetCategory) -> &'static [&'static str] {
             "医院有限公司",
         ],
         TargetCategory::Standard => &["协会", "商会", "科技有限公司"],
+        TargetCategory::CccProduct => &[
+            "电线组件",
+            "插头插座",
+            "电动自行车",
+            "家用电冰箱",
+            "LED 灯具",
+        ],
     }
 }
 
@@ -166,7 +174,7 @@ fn targets_csv() -> String {
     // directory (names, codes, towns) is the one earlier demos had.
     let mut risk = Gen(20240101);
     let mut out = String::from(
-        "检查对象类别,企业名称,统一社会信用代码,标准编号,发布单位,所属镇街,地址,经度,纬度,信用风险分类,行业代码,经营状态\n",
+        "检查对象类别,企业名称,统一社会信用代码,标准编号,发布单位,所属镇街,地址,经度,纬度,信用风险分类,行业代码,经营状态,证书编号,型号,持证人\n",
     );
     let mut seen = std::collections::BTreeSet::new();
     for (category, n) in SIZES {
@@ -207,7 +215,24 @@ fn targets_csv() -> String {
                 );
                 let _ = writeln!(
                     out,
-                    "团体标准、企业标准,{title},{code},{number},{name},{town},{address},{lon:.6},{lat:.6},,,存续"
+                    "团体标准、企业标准,{title},{code},{number},{name},{town},{address},{lon:.6},{lat:.6},,,存续,,,"
+                );
+            } else if category == TargetCategory::CccProduct {
+                // One certificate per product: the number is the year of
+                // issue, a 4-digit product code and an 8-digit serial.
+                let product = name
+                    .split('（')
+                    .next()
+                    .unwrap_or(&name)
+                    .trim_start_matches("重庆");
+                let product = product.get(6..).unwrap_or(product).to_owned();
+                let certificate = format!("2022{:04}{:08}", 101 + made % 40, 10_000 + made);
+                let model = format!("CQ-{}{:03}", ["A", "B", "K", "M"][made % 4], made + 1);
+                let holder = format!("重庆{}电器有限公司", WORDS[(made * 7) % WORDS.len()]);
+                let _ = writeln!(
+                    out,
+                    "强制性产品认证产品,{product}（{}）,{code},,,{town},{address},{lon:.6},{lat:.6},,,存续,{certificate},{model},{holder}",
+                    made + 1
                 );
             } else {
                 // About what a district's 信用风险分类 looks like: most
@@ -220,7 +245,7 @@ fn targets_csv() -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "{},{name},{code},,,{town},{address},{lon:.6},{lat:.6},{class},{},存续",
+                    "{},{name},{code},,,{town},{address},{lon:.6},{lat:.6},{class},{},存续,,,",
                     category.label_zh(),
                     industry_code(&name)
                 );
@@ -250,7 +275,7 @@ fn officers_csv() -> String {
                 surnames[(t * 4 + i) % 12],
                 given[(t * 5 + i * 7) % 12]
             );
-            let domains = "工业产品生产许可证获证企业、检验检测机构、强制性产品认证获证企业、自愿性认证获证组织、团体标准、计量有关企业";
+            let domains = "工业产品生产许可证获证企业、检验检测机构、强制性产品认证获证企业、自愿性认证获证组织、团体标准、计量有关企业、强制性产品认证产品";
             let enforcement = if i == 3 { "否" } else { "是" };
             let _ = writeln!(
                 out,

@@ -11,7 +11,8 @@
 //! and never the excluded company; one officer falls ill and his seat is
 //! replaced (the joining officer's tablet gets the task, the leaving
 //! officer's shows it withdrawn); the draw still verifies, and a seat on a
-//! task already inspected cannot be replaced.
+//! task already inspected cannot be replaced. CCC-certified products
+//! (强制性产品认证产品) are drawn like any category, onto their own checklist.
 
 use std::collections::BTreeSet;
 
@@ -108,7 +109,9 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
             { "id": "TBZ", "category": "standard", "standard_kind": "group",
               "quota": { "kind": "count", "value": 5 } },
             { "id": "ZYRZ", "category": "voluntary_certification",
-              "quota": { "kind": "count", "value": 4 } }
+              "quota": { "kind": "count", "value": 4 } },
+            { "id": "CP", "category": "ccc_product",
+              "quota": { "kind": "count", "value": 2 } }
         ],
         "exclude_inspected_since": (today - Duration::days(30)).to_string(),
         "team_size": 2,
@@ -189,7 +192,7 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
         .collect();
     assert_eq!(
         ids,
-        ["JL/A", "JL/B", "JL/C", "JL/D", "DX", "TBZ", "ZYRZ"],
+        ["JL/A", "JL/B", "JL/C", "JL/D", "DX", "TBZ", "ZYRZ", "CP"],
         "{public}"
     );
     let n = |id: &str| {
@@ -270,6 +273,13 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
         assert!(ids.contains(&stratum), "{stratum}");
         if stratum == "TBZ" {
             assert!(t["target"].as_str().unwrap().starts_with("T/"));
+        }
+        // A certified product is inspected on its own checklist, keyed by
+        // its certificate; officers qualify through 可检查领域.
+        if stratum == "CP" {
+            assert_eq!(t["checklist"]["id"], "ccc-product", "{t}");
+            assert_eq!(t["target"].as_str().unwrap().len(), 16, "{t}");
+            assert_eq!(officers(t).len(), 2);
         }
     }
     let draw_id = draw["draw_id"].as_str().unwrap().to_owned();
@@ -372,13 +382,37 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
     );
 
     // A version-1 draw has no one-seat replacement: it is redrawn.
+    let v1 = json!({
+        "plan_id": "GXQ-2024-V1",
+        "title": "第 1 版算法的计划",
+        "strata": [{ "id": "JC", "category": "testing_body",
+                     "quota": { "kind": "count", "value": 1 } }],
+        "team_size": 2, "with_expert": false, "officer_cap": 30
+    });
+    let (s, _) = post(&server, "/api/v1/plans", v1).await;
+    assert_eq!(s, 201);
+    let (s, _) = post(&server, "/api/v1/plans/GXQ-2024-V1/freeze", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, d1) = post(
+        &server,
+        "/api/v1/plans/GXQ-2024-V1/draws",
+        json!({ "seed": SEED, "entered_by": "王科长" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{d1}");
+    assert_eq!(d1["algorithm"], 1);
     let (s, e) = post(
         &server,
-        "/api/v1/draws/GXQ-2023-ZBJR-D1/replacements",
-        json!({ "task_id": "GXQ-2023-ZBJR-D1-0001", "leaving": "x", "reason": "因病" }),
+        "/api/v1/draws/GXQ-2024-V1-D1/replacements",
+        json!({
+            "task_id": d1["tasks"][0]["task_id"],
+            "leaving": officers(&d1["tasks"][0])[0],
+            "reason": "因病"
+        }),
     )
     .await;
     assert_eq!(s, 409, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("第 1 版"), "{e}");
     let v = verify(&server, &draw_id).await;
     assert_eq!(v["matches"], true, "{v}");
 }

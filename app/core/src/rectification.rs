@@ -316,6 +316,16 @@ fn document(
                 e(target.name.as_str())
             )
         }
+        TargetIdentity::Product {
+            certificate_no,
+            model,
+            ..
+        } => format!(
+            "你单位获得强制性产品认证的产品《{}》（型号 {}，证书编号 {}）",
+            e(target.name.as_str()),
+            e(model),
+            e(certificate_no.as_str())
+        ),
     };
     let _ = write!(
         h,
@@ -508,6 +518,23 @@ fn party_rows(target: &Target) -> (String, Vec<(&'static str, String)>) {
             rows.push(("地址", address));
             (issuer.to_string(), rows)
         }
+        // The order goes to the certificate holder.
+        TargetIdentity::Product {
+            certificate_no,
+            model,
+            holder,
+            holder_uscc,
+        } => (
+            holder.to_string(),
+            vec![
+                ("持证人", holder.to_string()),
+                ("统一社会信用代码", holder_uscc.to_string()),
+                ("产品名称", target.name.to_string()),
+                ("型号", model.clone()),
+                ("CCC 证书编号", certificate_no.to_string()),
+                ("地址", address),
+            ],
+        ),
     }
 }
 

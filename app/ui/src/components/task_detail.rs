@@ -46,6 +46,21 @@ pub fn task_screen() -> Html {
                 <dt>{ tr(lang, "发布单位", "Issuer") }</dt><dd>{ issuer.to_string() }</dd>
             </>
         },
+        // A product is checked against its certificate: the team needs
+        // the number, the certified model and whose it is.
+        TargetIdentity::Product {
+            certificate_no,
+            model,
+            holder,
+            holder_uscc,
+        } => html! {
+            <>
+                <dt>{ tr(lang, "CCC 证书编号", "CCC certificate") }</dt><dd class="mono" id="target-certificate">{ certificate_no.to_string() }</dd>
+                <dt>{ tr(lang, "型号", "Model") }</dt><dd id="target-model">{ model.clone() }</dd>
+                <dt>{ tr(lang, "持证人", "Holder") }</dt><dd>{ holder.to_string() }</dd>
+                <dt>{ tr(lang, "统一社会信用代码", "USCC") }</dt><dd class="mono">{ holder_uscc.to_string() }</dd>
+            </>
+        },
     };
     let started = d.record_id.is_some();
     html! {
