@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use choucha_import::{
-    DirectoryKind, FileFormat, ImportError, RowError, parse_experts, parse_officers,
-    parse_recusals, parse_targets,
+    DirectoryKind, FileFormat, ImportError, RowError, parse_assigned, parse_experts,
+    parse_officers, parse_recusals, parse_targets,
 };
 use choucha_shared::directory::TargetIdentity;
 use choucha_shared::{TargetCategory, Uscc};
@@ -1012,5 +1012,68 @@ fn ccc_products_are_keyed_by_their_certificate() {
     assert!(
         find(errors, 4, "持证人").reason.contains("持证人"),
         "{errors:#?}"
+    );
+}
+
+#[test]
+fn assigned_lists_parse_alike_in_csv_and_xlsx_and_report_every_bad_row() {
+    let (a, b) = (uscc(11), uscc(12));
+    let rows = vec![
+        vec!["统一社会信用代码", "类别", "名单来源"],
+        vec![
+            a.as_str(),
+            "自愿性认证",
+            "总局2023年自愿性认证从业机构抽查名单",
+        ],
+        vec![b.as_str(), "自愿性认证获证组织", ""],
+        vec!["t/cqses 001-2023", "团体标准", "市局名单"],
+        vec![a.as_str(), "自愿性认证获证组织", "又一份名单"],
+        vec!["91500107MA0000000X", "检测", ""],
+    ];
+    let text = csv_text(&rows);
+    let with_default =
+        parse_assigned(text.as_bytes(), FileFormat::Csv, Some(" 市局补充名单 ")).unwrap();
+    let book =
+        parse_assigned(&xlsx(&rows, &[], 0), FileFormat::Xlsx, Some("市局补充名单")).unwrap();
+    assert_eq!(book, with_default);
+    let good: Vec<(usize, &str, &str)> = with_default
+        .rows
+        .iter()
+        .map(|(n, r)| (*n, r.key.as_str(), r.source.as_str()))
+        .collect();
+    assert_eq!(
+        good,
+        vec![
+            (2, a.as_str(), "总局2023年自愿性认证从业机构抽查名单"),
+            (3, b.as_str(), "市局补充名单"),
+            (4, "T/CQSES 001-2023", "市局名单"),
+        ]
+    );
+    let errors = &with_default.errors;
+    // Errors name the columns as the file's header has them.
+    assert!(
+        find(errors, 5, "统一社会信用代码")
+            .reason
+            .contains("与第 2 行重复"),
+        "{errors:#?}"
+    );
+    assert!(
+        find(errors, 6, "统一社会信用代码")
+            .reason
+            .contains("校验位"),
+        "{errors:#?}"
+    );
+    assert!(
+        find(errors, 6, "类别").reason.contains("检测"),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+
+    // Without a source for the whole file, a row without 来源 is refused.
+    let bare = parse_assigned(text.as_bytes(), FileFormat::Csv, None).unwrap();
+    assert!(
+        find(&bare.errors, 3, "名单来源").reason.contains("来源"),
+        "{:#?}",
+        bare.errors
     );
 }

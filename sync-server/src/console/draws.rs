@@ -632,6 +632,11 @@ pub async fn draw(
     let d = state.store.draw(&draw_id).await?;
     let plan = state.store.plan(&d.plan_id).await?;
     let places = state.store.draw_task_places(&draw_id).await?;
+    let lists = if d.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION {
+        FrozenLists::load(&state, &d.plan_id).await?
+    } else {
+        FrozenLists::default()
+    };
     let can_replace = WRITERS.contains(&user.role)
         && d.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION
         && state.store.current_draw_id(&d.plan_id).await?.as_deref() == Some(draw_id.as_str());
@@ -648,6 +653,7 @@ pub async fn draw(
             }
             tr { th { (lang.t("任务数", "Tasks")) } td #task-count { (d.tasks.len()) } }
         }
+        @if d.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION { (frozen_inputs(lang, &plan, &lists)) }
         @if !d.replacements.is_empty() {
             h2 { (lang.t("检查人员替换（抽取后的修正记录）", "Seats replaced after the draw")) }
             (replacements_table(lang, &d.replacements))
