@@ -381,6 +381,44 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
         "{e}"
     );
 
+    // A v2 draw short of candidates names every short (sub-)stratum and
+    // saves nothing.
+    let short = json!({
+        "algorithm": 2,
+        "plan_id": "GXQ-2024-SHORT",
+        "title": "候选对象不足的计划",
+        "strata": [
+            { "id": "CP", "category": "ccc_product", "quota": { "kind": "count", "value": 999 } },
+            { "id": "JC", "category": "testing_body", "risk_classes": ["D"],
+              "quota": { "kind": "count", "value": 500 } }
+        ],
+        "team_size": 2, "with_expert": false, "officer_cap": 30
+    });
+    let (s, _) = post(&server, "/api/v1/plans", short).await;
+    assert_eq!(s, 201);
+    let (s, _) = post(&server, "/api/v1/plans/GXQ-2024-SHORT/freeze", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, e) = post(
+        &server,
+        "/api/v1/plans/GXQ-2024-SHORT/draws",
+        json!({ "seed": SEED, "entered_by": "王科长" }),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("分层 CP") && message.contains("分层 JC"),
+        "{e}"
+    );
+    assert!(message.contains("未保存"), "{e}");
+    let got = Client::new()
+        .get(server.url("/api/v1/draws/GXQ-2024-SHORT-D1"))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 404, "nothing saved");
+
     // A version-1 draw has no one-seat replacement: it is redrawn.
     let v1 = json!({
         "plan_id": "GXQ-2024-V1",
