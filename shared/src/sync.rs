@@ -325,6 +325,19 @@ pub struct PullResponse {
     pub more: bool,
 }
 
+impl PullResponse {
+    /// Nothing new after `cursor`.
+    pub fn empty(cursor: i64) -> Self {
+        Self {
+            format: crate::FORMAT_VERSION,
+            cursor,
+            items: Vec::new(),
+            checklists: Vec::new(),
+            more: false,
+        }
+    }
+}
+
 /// Where a record stands on the server, as the device may ask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordStatus {

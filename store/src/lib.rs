@@ -32,6 +32,7 @@ pub mod findings;
 mod group_commit;
 mod ingest;
 mod projection;
+mod quiet_pulls;
 pub mod recheck;
 pub mod reports;
 mod review;
@@ -48,7 +49,7 @@ pub use directory::{DirectoryTable, ImportMode, ImportSummary, Retired};
 pub use draws::{DrawRecord, PlanRecord, SubStratumSize, VerifyOutcome};
 pub use group_commit::BlobRegistrar;
 pub use review::ReviewChange;
-pub use sync::{DeviceCtx, EnrolmentCode, StoredRecord};
+pub use sync::{DeviceCtx, EnrolmentCode, Pulled, StoredRecord};
 pub use upload_parts::PartAppend;
 
 use std::path::Path;
@@ -144,6 +145,9 @@ pub struct Store {
     write_queue: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Device tokens already checked (see `token_cache`).
     device_tokens: std::sync::Arc<token_cache::TokenCache>,
+    /// On PostgreSQL: what lets a pull with nothing new be answered
+    /// without the database (see `quiet_pulls`).
+    quiet: Option<std::sync::Arc<quiet_pulls::QuietPulls>>,
     /// Told how long each writer waited for the SQLite writer (seconds),
     /// once the server has said where to ([`Store::observe_writer_wait`]).
     writer_wait: std::sync::Arc<WriterWait>,
@@ -269,6 +273,11 @@ impl Store {
                     .await?
             }
         };
+        let quiet = (backend == Backend::Postgres).then(|| {
+            let quiet = std::sync::Arc::new(quiet_pulls::QuietPulls::default());
+            quiet.spawn_listener(url.clone());
+            quiet
+        });
         let store = Self {
             pool,
             reads,
@@ -276,6 +285,7 @@ impl Store {
             write_lock: Default::default(),
             write_queue: Default::default(),
             device_tokens: Default::default(),
+            quiet,
             writer_wait: Default::default(),
             last_ingest: Default::default(),
             opened: std::time::Instant::now(),
@@ -365,6 +375,9 @@ impl Store {
 
     /// Closes every connection (both pools), waiting for those in use.
     pub async fn close(&self) {
+        if let Some(q) = &self.quiet {
+            q.stop();
+        }
         self.pool.close().await;
         self.reads.close().await;
     }

@@ -65,6 +65,15 @@ fn normalise_code(code: &str) -> String {
 /// One row of an officer's feed: sequence, kind, reference, payload.
 type FeedRow = (i64, String, String, String);
 
+/// A device's pull, answered.
+#[derive(Debug)]
+pub struct Pulled {
+    pub device: DeviceCtx,
+    pub page: PullResponse,
+    /// "Nothing new" told from memory, without the database.
+    pub from_memory: bool,
+}
+
 impl Store {
     /// Creates a one-time enrolment code for an officer.
     #[tracing::instrument(level = "debug", name = "store.create_enrolment", skip_all)]
@@ -221,6 +230,9 @@ impl Store {
         // Also when nothing changed: a device revoked by another server
         // process must not stay trusted here either.
         self.device_tokens.forget_device(device_id);
+        if let Some(q) = &self.quiet {
+            q.forget_device(device_id);
+        }
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
                 "设备 {device_id} 不存在或已注销"
@@ -432,7 +444,7 @@ impl Store {
         cursor: i64,
         limit: i64,
         catalogue: &Catalogue,
-    ) -> Result<Option<(DeviceCtx, PullResponse)>, StoreError> {
+    ) -> Result<Option<Pulled>, StoreError> {
         type Row = (
             String,
             String,
@@ -441,6 +453,19 @@ impl Store {
             Option<String>,
             Option<String>,
         );
+        let hash = token_hash(token);
+        if let Some(device) = self
+            .quiet
+            .as_ref()
+            .and_then(|q| q.nothing_new(&hash, cursor))
+        {
+            return Ok(Some(Pulled {
+                device,
+                page: PullResponse::empty(cursor),
+                from_memory: true,
+            }));
+        }
+        let ticket = self.quiet.as_ref().map(|q| q.ticket());
         // A LEFT JOIN so that a device with nothing new still gets its one
         // row (feed columns NULL), telling "authenticated, empty" from
         // "unknown token".
@@ -449,7 +474,7 @@ impl Store {
              FROM devices d LEFT JOIN officer_feed f ON f.person_id = d.officer_id AND f.seq > $2 \
              WHERE d.token_hash = $1 AND d.revoked_at IS NULL ORDER BY f.seq LIMIT $3",
         )
-        .bind(token_hash(token))
+        .bind(&hash)
         .bind(cursor)
         .bind(limit + 1)
         .fetch_all(&self.reads)
@@ -457,20 +482,27 @@ impl Store {
         let Some((device_id, officer_id, ..)) = rows.first().cloned() else {
             return Ok(None);
         };
+        let ctx = DeviceCtx {
+            device_id,
+            officer_id,
+        };
         let feed: Vec<FeedRow> = rows
             .into_iter()
             .filter_map(|(_, _, seq, kind, ref_id, payload)| {
                 Some((seq?, kind?, ref_id?, payload.unwrap_or_default()))
             })
             .collect();
+        // The newest item there is, when this page holds all of them.
+        let newest = (feed.len() as i64 <= limit).then(|| feed.last().map_or(cursor, |f| f.0));
         let page = self.feed_page(feed, cursor, limit, catalogue).await?;
-        Ok(Some((
-            DeviceCtx {
-                device_id,
-                officer_id,
-            },
+        if let (Some(q), Some(ticket), Some(newest)) = (&self.quiet, ticket, newest) {
+            q.learn(ticket, &hash, &ctx, newest);
+        }
+        Ok(Some(Pulled {
+            device: ctx,
             page,
-        )))
+            from_memory: false,
+        }))
     }
 
     /// Turns feed rows (at most `limit + 1`, the extra one only telling

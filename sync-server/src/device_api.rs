@@ -188,7 +188,12 @@ async fn pull(
         .pull_by_token(&token, p.cursor, limit, &state.checklists)
         .await?
     {
-        Some((_, page)) => Ok(Json(page).into_response()),
+        Some(pulled) => {
+            if pulled.from_memory {
+                crate::observe::metrics().pulls_from_memory.inc();
+            }
+            Ok(Json(pulled.page).into_response())
+        }
         None => Ok(refused_token(&state, &token).await),
     }
 }

@@ -51,6 +51,9 @@ pub struct Metrics {
     pub blobs: Counter,
     /// Bytes of blob chunks accepted.
     pub blob_bytes: Counter,
+    /// Device pulls answered "nothing new" from memory, without the
+    /// database (PostgreSQL, `store::quiet_pulls`).
+    pub pulls_from_memory: Counter,
     uploads_in_flight: Gauge,
     /// Time a writer waited for SQLite's single writer.
     pub writer_wait: Histogram,
@@ -97,6 +100,12 @@ impl Metrics {
             "Bytes of evidence chunks accepted",
             blob_bytes.clone(),
         );
+        let pulls_from_memory = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "choucha_sync_pulls_from_memory",
+            "Device pulls answered 'nothing new' without asking the database",
+            pulls_from_memory.clone(),
+        );
         let uploads_in_flight = Gauge::<i64>::default();
         registry.register(
             "choucha_uploads_in_flight",
@@ -128,6 +137,7 @@ impl Metrics {
             entries,
             blobs,
             blob_bytes,
+            pulls_from_memory,
             uploads_in_flight,
             writer_wait,
             pool_connections,

@@ -157,19 +157,28 @@ async fn the_protocol_story_through_haproxy_on_two_instances() {
         assert!(dev.upload_blob(bytes, 1_000, usize::MAX).await.unwrap());
     }
 
-    // Revocation through one instance is refused by the other at once.
+    // Revocation through one instance: the other refuses, at once, every
+    // request that reads or moves data (the token is checked in the
+    // database). An empty pull ("nothing new") it may answer from memory
+    // until the revocation's notification arrives — milliseconds — and then
+    // refuses that too.
     let mut partner_dev = enrol(&client, &cluster.base_url(), cluster.token(), &partner)
         .await
         .unwrap();
     partner_dev.pull_task(&task_id).await.unwrap();
-    let direct_pull = |i: usize| {
+    let direct = |i: usize, path: &str| {
         client
-            .get(cluster.instances[i].url("/api/v1/device/pull"))
+            .get(cluster.instances[i].url(path))
             .bearer_auth(&partner_dev.enrolment.token)
             .send()
     };
+    let task_path = format!("/api/v1/device/tasks/{task_id}");
     for i in 0..2 {
-        assert_eq!(direct_pull(i).await.unwrap().status(), 200);
+        assert_eq!(
+            direct(i, "/api/v1/device/pull").await.unwrap().status(),
+            200
+        );
+        assert_eq!(direct(i, &task_path).await.unwrap().status(), 200);
     }
     let revoke = client
         .post(cluster.instances[0].url(&format!(
@@ -181,9 +190,24 @@ async fn the_protocol_story_through_haproxy_on_two_instances() {
         .await
         .unwrap();
     assert_eq!(revoke.status(), 204);
-    let refused = direct_pull(1).await.unwrap();
+    let refused = direct(1, &task_path).await.unwrap();
     assert_eq!(refused.status(), 401);
     assert!(refused.text().await.unwrap().contains("device_revoked"));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let r = direct(1, "/api/v1/device/pull").await.unwrap();
+        if r.status() == 401 {
+            assert!(r.text().await.unwrap().contains("device_revoked"));
+            break;
+        }
+        let page: Value = r.json().await.unwrap();
+        assert!(page["items"].as_array().unwrap().is_empty(), "{page}");
+        assert!(
+            Instant::now() < deadline,
+            "the revocation never reached instance 2"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // One instance dies in the middle of an upload: the device finishes
     // through the survivor, nothing lost and nothing twice.
@@ -422,4 +446,180 @@ fn succeeds(cmd: &mut Command) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The feed of `token` after `cursor`, read from one instance directly:
+/// (cursor, the items' kinds and task IDs).
+async fn pull_from(
+    client: &Client,
+    instance: &TestServer,
+    token: &str,
+    cursor: i64,
+) -> (i64, Vec<(String, String)>) {
+    let page: Value = client
+        .get(instance.url(&format!("/api/v1/device/pull?cursor={cursor}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let kind = i["kind"].as_str().unwrap_or_default().to_owned();
+            let task = i["bundle"]["task"]["task_id"]
+                .as_str()
+                .or(i["task_id"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            (kind, task)
+        })
+        .collect();
+    (page["cursor"].as_i64().unwrap(), items)
+}
+
+/// `choucha_sync_pulls_from_memory` of one instance.
+async fn pulls_from_memory(client: &Client, instance: &TestServer, token: &str) -> u64 {
+    let text = client
+        .get(instance.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("choucha_sync_pulls_from_memory_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Polls one instance until the feed after `cursor` holds an item of
+/// `kind` for `task_id`.
+async fn wait_for_item(
+    client: &Client,
+    instance: &TestServer,
+    token: &str,
+    cursor: i64,
+    kind: &str,
+    task_id: &str,
+) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (next, items) = pull_from(client, instance, token, cursor).await;
+        if items.iter().any(|(k, t)| k == kind && t == task_id) {
+            return next;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{kind} of {task_id} never arrived through this instance: {items:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A pull with nothing new is answered from an instance's memory, without
+/// PostgreSQL; what another instance adds to the feed still arrives (the
+/// database's notification raises what the instance knows), and when the
+/// notification connection is cut the instance reads the database again
+/// rather than trusting what it may have missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_pulls_skip_the_database_and_miss_nothing() {
+    let cluster = Cluster::start().await.unwrap();
+    let client = Client::new();
+    let draw = admin_get(&client, &cluster, "/api/v1/draws/GXQ-2023-ZBJR-D1").await;
+    let tasks = draw["tasks"].as_array().unwrap();
+    let officers = |t: &Value| -> Vec<String> {
+        t["team"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "officer")
+            .map(|m| m["person_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // An officer, the town's other officers (teams are drawn within a
+    // town), and a task of the town the officer is not on: replacing one
+    // of its seats can only seat the officer.
+    let me = officers(&tasks[0])[0].clone();
+    let town: std::collections::BTreeSet<String> = tasks
+        .iter()
+        .map(officers)
+        .filter(|o| o.contains(&me))
+        .flatten()
+        .collect();
+    assert_eq!(
+        town.len(),
+        3,
+        "three enforcement officers per town: {town:?}"
+    );
+    let other = tasks
+        .iter()
+        .find(|t| {
+            let o = officers(t);
+            !o.contains(&me) && o.iter().all(|p| town.contains(p))
+        })
+        .expect("a task of the town without the officer");
+    let other_id = other["task_id"].as_str().unwrap().to_owned();
+    let leaving = officers(other)[0].clone();
+
+    let dev = enrol(&client, &cluster.base_url(), cluster.token(), &me)
+        .await
+        .unwrap();
+    let token = dev.enrolment.token.clone();
+    let second = &cluster.instances[1];
+    let mut cursor = 0;
+    loop {
+        let (next, items) = pull_from(&client, second, &token, cursor).await;
+        cursor = next;
+        if items.is_empty() {
+            break;
+        }
+    }
+    let before = pulls_from_memory(&client, second, cluster.token()).await;
+    for _ in 0..5 {
+        let (next, items) = pull_from(&client, second, &token, cursor).await;
+        assert_eq!((next, items.len()), (cursor, 0));
+    }
+    let after = pulls_from_memory(&client, second, cluster.token()).await;
+    assert!(
+        after >= before + 4,
+        "empty pulls from memory: {before} → {after}"
+    );
+
+    // The first instance seats the officer on another task: the second
+    // delivers it on a pull moments later.
+    let replace = |reason: &str, leaving: &str| {
+        client
+            .post(cluster.instances[0].url("/api/v1/draws/GXQ-2023-ZBJR-D1/replacements"))
+            .bearer_auth(cluster.token())
+            .json(&json!({ "task_id": other_id, "leaving": leaving, "reason": reason }))
+            .send()
+    };
+    let r = replace("因病无法到场", &leaving).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let joined: Value = r.json().await.unwrap();
+    assert_eq!(joined["joining"]["person_id"], me.as_str());
+    cursor = wait_for_item(&client, second, &token, cursor, "task_assigned", &other_id).await;
+
+    // The notification connections are cut: the instances read the
+    // database until they are back, and nothing added meanwhile is missed.
+    let db = sqlx::PgPool::connect(&cluster.database_url).await.unwrap();
+    let (cut,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(cut >= 2, "both instances listen: {cut}");
+    let r = replace("发现利害关系", &me).await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    wait_for_item(&client, second, &token, cursor, "task_withdrawn", &other_id).await;
+    db.close().await;
 }
