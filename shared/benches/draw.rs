@@ -3,7 +3,8 @@
 //! of two (algorithm version 1). Then, in the same run, version 2 over the
 //! same targets with a credit-risk class each: per-risk quotas (A 2 %, B 5 %,
 //! C 10 %, D 30 %) and 100,000 targets excluded as recently inspected.
-//! Prints the time of each phase and the process's memory.
+//! Prints the time of each phase, a fingerprint of each draw's tasks (the
+//! same fingerprint: the same draw) and the process's memory.
 //!
 //! `cargo bench -p choucha-shared --bench draw` (set CHOUCHA_BENCH_TARGETS to
 //! change the size). Results are recorded in docs/benchmarks.md.
@@ -29,6 +30,24 @@ fn status_mib(field: &str) -> f64 {
             })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// SHA-256 over every task's stratum, target and team, in draw order: two
+/// runs (or two versions of the code) drew the same when these agree.
+fn fingerprint(tasks: &[draw::DrawnTask]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for t in tasks {
+        h.update(t.stratum_id.as_bytes());
+        h.update(b"\t");
+        h.update(t.target_key.as_bytes());
+        for m in &t.team {
+            h.update(b"\t");
+            h.update(m.person_id.as_bytes());
+        }
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
 }
 
 fn peak_rss_mib() -> f64 {
@@ -160,9 +179,10 @@ fn main() {
         hashing.as_secs_f64()
     );
     println!(
-        "  draw targets + teams    {:>8.2} s  ({} tasks)",
+        "  draw targets + teams    {:>8.2} s  ({} tasks, {})",
         drawing.as_secs_f64(),
-        tasks.len()
+        tasks.len(),
+        fingerprint(&tasks)
     );
     println!("  peak RSS                {:>8.0} MiB", peak_rss_mib());
 
@@ -258,9 +278,10 @@ fn main() {
         hashing2.as_secs_f64()
     );
     println!(
-        "  draw targets + teams       {:>8.2} s  ({} tasks)",
+        "  draw targets + teams       {:>8.2} s  ({} tasks, {})",
         drawing2.as_secs_f64(),
-        tasks2.len()
+        tasks2.len(),
+        fingerprint(&tasks2)
     );
     println!(
         "  memory: {before:.0} MiB before the draw, peak {peak:.0} MiB during it ({:.0} MiB for the draw itself)",

@@ -22,8 +22,9 @@ use sha2::{Digest, Sha256};
 
 use crate::TargetCategory;
 use crate::draw::{
-    DrawInputs, DrawnTask, PoolMember, Shortfall, TeamDrawer, TeamRules, draw_targets, hash_mod,
+    DrawnTask, PoolMember, Shortfall, TeamDrawer, TeamRules, TeamTarget, draw_targets, hash_mod,
 };
+use crate::par;
 use crate::plan::{MemberRole, Quota, TeamMember};
 use crate::value::{CivilDate, Sha256Hex};
 
@@ -120,12 +121,20 @@ pub fn sub_strata(inputs: &DrawInputs2) -> Vec<SubStratum<'_>> {
                 k: s.quota.size(s.candidates.len() as u64),
             }),
             Quota::ByRisk(ratios) => {
+                // One pass over the stratum puts each candidate in the list
+                // of its class (in key order, as the stratum is sorted).
+                let mut by_class: [Option<Vec<&Candidate>>; RiskClass::ALL.len()] =
+                    Default::default();
+                for class in ratios.keys() {
+                    by_class[*class as usize] = Some(Vec::new());
+                }
+                for c in &s.candidates {
+                    if let Some(list) = c.risk.and_then(|class| by_class[class as usize].as_mut()) {
+                        list.push(c);
+                    }
+                }
                 for (class, r) in ratios {
-                    let candidates: Vec<&Candidate> = s
-                        .candidates
-                        .iter()
-                        .filter(|c| c.risk == Some(*class))
-                        .collect();
+                    let candidates = by_class[*class as usize].take().unwrap_or_default();
                     let k = Quota::ratio_size(*r, candidates.len() as u64);
                     out.push(SubStratum {
                         id: format!("{}/{}", s.stratum_id, class.code()),
@@ -204,16 +213,6 @@ pub fn snapshot_hash(inputs: &DrawInputs2) -> Sha256Hex {
     Sha256Hex::from_digest(h.finalize().into())
 }
 
-/// The version-1 pools of a version-2 draw, for the team rules.
-fn pools(inputs: &DrawInputs2) -> DrawInputs {
-    DrawInputs {
-        strata: Vec::new(),
-        officers: inputs.officers.clone(),
-        experts: inputs.experts.clone(),
-        recusals: inputs.recusals.clone(),
-    }
-}
-
 /// Runs a version-2 draw: assigned targets (sorted by key bytes) first,
 /// then each (sub-)stratum's picks in plan order; every target's team as
 /// in version 1.
@@ -222,56 +221,50 @@ pub fn run(
     seed: &str,
     inputs: &DrawInputs2,
 ) -> Result<Vec<DrawnTask>, Vec<Shortfall>> {
-    let mut shortfalls = Vec::new();
-    // (stratum id, key, category, jurisdiction, source)
-    let mut drawn: Vec<(String, &str, TargetCategory, &str, Option<&str>)> = Vec::new();
-    for a in by_key_bytes(&inputs.assigned, |a| (&a.key, a.category.code())) {
-        drawn.push((
-            ASSIGNED.into(),
-            &a.key,
-            a.category,
-            &a.jurisdiction,
-            Some(&a.source),
-        ));
-    }
-    for s in sub_strata(inputs) {
-        let n = s.candidates.len();
-        if s.k > n as u64 {
-            shortfalls.push(Shortfall::Stratum {
-                stratum_id: s.id.clone(),
-                quota: s.k,
-                candidates: n as u64,
-            });
-            continue;
-        }
-        for idx in draw_targets(seed, &s.id, n, s.k as usize) {
-            let c = s.candidates[idx];
-            drawn.push((s.id.clone(), &c.key, c.category, &c.jurisdiction, None));
-        }
-    }
+    let strata = sub_strata(inputs);
+    let shortfalls: Vec<Shortfall> = strata
+        .iter()
+        .filter(|s| s.k > s.candidates.len() as u64)
+        .map(|s| Shortfall::Stratum {
+            stratum_id: s.id.clone(),
+            quota: s.k,
+            candidates: s.candidates.len() as u64,
+        })
+        .collect();
     if !shortfalls.is_empty() {
         return Err(shortfalls);
     }
-    let pools = pools(inputs);
-    let mut teams = TeamDrawer::new(&pools, rules);
-    let mut tasks = Vec::with_capacity(drawn.len());
-    for (stratum_id, key, category, jurisdiction, source) in drawn {
-        match teams.draw(seed, &stratum_id, key, category, jurisdiction) {
-            Ok(team) => tasks.push(DrawnTask {
-                stratum_id,
-                target_key: key.to_owned(),
-                category,
-                team,
-                source: source.map(str::to_owned),
-            }),
-            Err(s) => shortfalls.push(s),
-        }
-    }
-    if shortfalls.is_empty() {
-        Ok(tasks)
-    } else {
-        Err(shortfalls)
-    }
+    let mut targets: Vec<TeamTarget<'_>> =
+        by_key_bytes(&inputs.assigned, |a| (&a.key, a.category.code()))
+            .into_iter()
+            .map(|a| TeamTarget {
+                stratum_id: ASSIGNED,
+                key: &a.key,
+                category: a.category,
+                jurisdiction: &a.jurisdiction,
+                source: Some(&a.source),
+            })
+            .collect();
+    // The (sub-)strata's picks do not depend on each other (only the teams
+    // depend on draw order), so they are drawn in parallel.
+    let picks = par::map_each(&strata, |s| {
+        draw_targets(seed, &s.id, s.candidates.len(), s.k as usize)
+            .into_iter()
+            .map(|idx| {
+                let c = s.candidates[idx];
+                TeamTarget {
+                    stratum_id: &s.id,
+                    key: &c.key,
+                    category: c.category,
+                    jurisdiction: &c.jurisdiction,
+                    source: None,
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    targets.extend(picks.into_iter().flatten());
+    TeamDrawer::from_pools(&inputs.officers, &inputs.experts, &inputs.recusals, rules)
+        .draw_all(seed, &targets)
 }
 
 /// One seat replaced after the draw: on task `target_key`, `leaving` gave

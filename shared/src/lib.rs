@@ -36,6 +36,7 @@ pub mod draw_v2;
 pub mod followup;
 pub mod outcome;
 pub mod pad;
+mod par;
 pub mod plan;
 pub mod recheck;
 pub mod record;
