@@ -193,6 +193,30 @@ async fn a_rectification_order_is_rechecked_in_the_field(at: Deployment) {
         app.refused_entries().unwrap()
     );
     assert!(app.rechecks(today).unwrap()[0].sealed);
+    // Its evidence — the photos and every signature image — is on the
+    // server, not only on the tablet.
+    let sealed = app.recheck_record(&rid).unwrap();
+    let token = app.enrolment().unwrap().unwrap().token;
+    let evidence: Vec<_> = sealed
+        .photos
+        .iter()
+        .map(|p| p.sha256.clone())
+        .chain(sealed.signatures.iter().map(|s| s.image_sha256.clone()))
+        .collect();
+    assert_eq!(evidence.len(), 4 + team.len() + 1);
+    for sha in &evidence {
+        let state: serde_json::Value = Client::new()
+            .get(server.url(&format!("/api/v1/device/blobs/{sha}?total=1")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(state["state"], "complete", "{sha}: {state}");
+    }
+    assert_eq!(app.progress().unwrap().blobs_left, 0);
 
     // The console: the rectified finding is closed, the other open with
     // its 复查 result.

@@ -22,6 +22,13 @@ use crate::app::{App, Enrolment};
 use crate::error::CoreError;
 use crate::store::{meta_get, meta_set};
 
+/// The evidence waiting to go: the blobs of sealed inspection records and
+/// of sealed 复查 records (a draft's photos wait for its seal), not yet
+/// uploaded. Every query of what is left to send uses this one condition.
+const WAITING_BLOBS: &str = "FROM blobs b WHERE b.uploaded = 0 AND (\
+     EXISTS (SELECT 1 FROM records r WHERE r.record_id = b.record_id AND r.state = 'sealed') \
+     OR EXISTS (SELECT 1 FROM recheck_records rr WHERE rr.record_id = b.record_id AND rr.state = 'sealed'))";
+
 /// Entries per push request.
 const PUSH_BATCH: usize = 50;
 /// Bytes per upload chunk: small enough to finish on a weak signal.
@@ -114,10 +121,12 @@ impl App {
     /// What is still waiting to be sent.
     pub fn progress(&self) -> Result<Progress, CoreError> {
         self.store.read(|c| {
-            let entries: i64 = c.query_row("SELECT COUNT(*) FROM log WHERE confirmed = 0", [], |r| r.get(0))?;
+            let entries: i64 =
+                c.query_row("SELECT COUNT(*) FROM log WHERE confirmed = 0", [], |r| {
+                    r.get(0)
+                })?;
             let (blobs, bytes): (i64, i64) = c.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(b.bytes), 0) FROM blobs b JOIN records r ON r.record_id = b.record_id \
-                 WHERE b.uploaded = 0 AND r.state = 'sealed'",
+                &format!("SELECT COUNT(*), COALESCE(SUM(b.bytes), 0) {WAITING_BLOBS}"),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
@@ -310,10 +319,9 @@ impl App {
         report: &mut SyncReport,
     ) -> Result<(), CoreError> {
         let pending: Vec<(String, bool)> = self.store.read(|c| {
-            let mut st = c.prepare(
-                "SELECT b.sha256, b.started FROM blobs b JOIN records r ON r.record_id = b.record_id \
-                 WHERE b.uploaded = 0 AND r.state = 'sealed' ORDER BY b.sha256",
-            )?;
+            let mut st = c.prepare(&format!(
+                "SELECT b.sha256, b.started {WAITING_BLOBS} ORDER BY b.sha256"
+            ))?;
             let rows = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
