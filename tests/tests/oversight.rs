@@ -256,7 +256,10 @@ async fn story(database_url: Option<&str>) {
     let d = store.dashboard(&scope, today, 10).await.unwrap();
     assert_eq!(d.total.planned, 190);
     assert_eq!(d.total.pending, 190);
-    assert_eq!(d.by_stratum.len(), 6);
+    // JCJG, the per-risk sub-strata of SCXK, CCC and JL (A–D each), and
+    // the assigned targets (the 总局 and 市局 lists).
+    assert_eq!(d.by_stratum.len(), 1 + 3 * 4 + 1);
+    assert!(d.by_stratum.iter().any(|p| p.key == "assigned"));
     let jcjg = d.by_stratum.iter().find(|p| p.key == "JCJG").unwrap();
     assert_eq!(jcjg.planned, 46);
     assert_eq!(
