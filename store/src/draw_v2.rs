@@ -650,6 +650,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.feed_written([leaving, picked.joining.person_id.as_str()]);
         let mut all = self.replacements(draw_id).await?;
         all.pop()
             .ok_or_else(|| StoreError::Corrupt("replacement vanished".into()))

@@ -668,6 +668,13 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.feed_written(
+            result_tasks
+                .iter()
+                .flat_map(|t| t.team.iter())
+                .chain(withdrawn.iter().flat_map(|(_, team)| team.iter()))
+                .map(|m| m.person_id.as_str()),
+        );
         self.draw(&draw_id).await
     }
 

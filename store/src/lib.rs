@@ -303,6 +303,14 @@ impl Store {
         Ok(store)
     }
 
+    /// After a commit that added feed items for `officers`: see
+    /// [`quiet_pulls::QuietPulls::forget_officers`].
+    pub(crate) fn feed_written<'a>(&self, officers: impl IntoIterator<Item = &'a str>) {
+        if let Some(q) = &self.quiet {
+            q.forget_officers(officers);
+        }
+    }
+
     /// Held around read-then-write transactions on SQLite; a no-op on
     /// PostgreSQL, whose row locks and unique constraints suffice.
     pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {

@@ -42,6 +42,27 @@ const DEVICES_CHANNEL: &str = "choucha_devices";
 /// above any bureau's devices and officers).
 const MAX_ENTRIES: usize = 200_000;
 
+/// Every `QuietPulls` of this process, for writes that add feed items deep
+/// inside a transaction with no store at hand (a 复查 task made while a
+/// push is ingested): [`forget_everywhere`]. Forgetting an officer in a
+/// store of another database only costs that store a database read.
+static ALL: Mutex<Vec<std::sync::Weak<QuietPulls>>> = Mutex::new(Vec::new());
+
+/// [`QuietPulls::forget_officers`] in every store of this process. Called
+/// before the transaction commits: a pull under way may still remember the
+/// feed as it was, until the commit's notification (milliseconds); a pull
+/// after the writing request's answer reads the database.
+pub fn forget_everywhere(officers: &[String]) {
+    let mut all = ALL.lock().unwrap_or_else(|p| p.into_inner());
+    all.retain(|q| match q.upgrade() {
+        Some(q) => {
+            q.forget_officers(officers.iter().map(String::as_str));
+            true
+        }
+        None => false,
+    });
+}
+
 #[derive(Debug, Default)]
 pub struct QuietPulls {
     inner: Mutex<Inner>,
@@ -59,6 +80,9 @@ struct Inner {
     /// Bumped at every device notification: a token read before it may
     /// have been revoked since.
     device_changes: u64,
+    /// Bumped when this process added feed items: a feed read before it
+    /// may predate them.
+    feed_changes: u64,
     tokens: HashMap<String, DeviceCtx>,
     /// The newest feed seq of each officer, at least as new as the
     /// database's (notifications only ever raise it).
@@ -71,6 +95,7 @@ struct Inner {
 pub struct Ticket {
     epoch: u64,
     device_changes: u64,
+    feed_changes: u64,
 }
 
 impl QuietPulls {
@@ -91,6 +116,7 @@ impl QuietPulls {
         Ticket {
             epoch: inner.epoch,
             device_changes: inner.device_changes,
+            feed_changes: inner.feed_changes,
         }
     }
 
@@ -103,12 +129,14 @@ impl QuietPulls {
         if !inner.live || inner.epoch != ticket.epoch {
             return;
         }
-        if inner.newest.len() >= MAX_ENTRIES {
-            inner.newest.clear();
+        if inner.feed_changes == ticket.feed_changes {
+            if inner.newest.len() >= MAX_ENTRIES {
+                inner.newest.clear();
+            }
+            // A notification may already have raised it past what was read.
+            let slot = inner.newest.entry(ctx.officer_id.clone()).or_insert(newest);
+            *slot = (*slot).max(newest);
         }
-        // A notification may already have raised it past what was read.
-        let slot = inner.newest.entry(ctx.officer_id.clone()).or_insert(newest);
-        *slot = (*slot).max(newest);
         if inner.device_changes == ticket.device_changes {
             if inner.tokens.len() >= MAX_ENTRIES {
                 inner.tokens.clear();
@@ -141,6 +169,18 @@ impl QuietPulls {
         *slot = (*slot).max(seq);
     }
 
+    /// This process has just committed feed items for `officers`: their
+    /// next pulls read the database, without waiting for the notification
+    /// (read-your-writes for whoever made the change and then syncs), and a
+    /// pull that read the feed before the commit does not remember it.
+    pub fn forget_officers<'a>(&self, officers: impl IntoIterator<Item = &'a str>) {
+        let mut inner = self.lock();
+        inner.feed_changes += 1;
+        for o in officers {
+            inner.newest.remove(o);
+        }
+    }
+
     /// A device revoked through this process: forgotten at once, before
     /// the notification comes back.
     pub fn forget_device(&self, device_id: &str) {
@@ -168,6 +208,9 @@ impl QuietPulls {
     /// Listens on `url` until [`QuietPulls::stop`], reconnecting with a
     /// growing pause when the connection fails.
     pub fn spawn_listener(self: &std::sync::Arc<Self>, url: String) {
+        ALL.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(std::sync::Arc::downgrade(self));
         let me = self.clone();
         tokio::spawn(async move {
             let mut pause = Duration::from_millis(100);
@@ -271,6 +314,20 @@ mod tests {
         q.learn(q.ticket(), "h", &ctx(), 5);
         q.forget_device("D1");
         assert_eq!(q.nothing_new("h", 5), None, "revoked here");
+    }
+
+    #[test]
+    fn feed_written_here_is_read_from_the_database_at_once() {
+        let q = QuietPulls::default();
+        q.connected();
+        q.learn(q.ticket(), "h", &ctx(), 5);
+        let t = q.ticket();
+        // A return for P1 commits here; its notification is not in yet.
+        q.forget_officers(["P1"]);
+        assert_eq!(q.nothing_new("h", 5), None);
+        // A pull that read before the commit does not put it back.
+        q.learn(t, "h", &ctx(), 5);
+        assert_eq!(q.nothing_new("h", 5), None);
     }
 
     #[test]

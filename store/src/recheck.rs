@@ -98,16 +98,21 @@ pub(crate) async fn ensure_tasks(tx: &mut Tx<'_>, task_ids: &[String]) -> Result
                 .await?;
                 continue;
             }
-            sqlx::query(
+            let fed: Vec<(String,)> = sqlx::query_as(
                 "INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) \
-                 SELECT person_id, 'recheck', $1, '', $2 FROM task_members WHERE task_id = $3 AND role = $4 ORDER BY person_id",
+                 SELECT person_id, 'recheck', $1, '', $2 FROM task_members WHERE task_id = $3 AND role = $4 ORDER BY person_id \
+                 RETURNING person_id",
             )
             .bind(&id)
             .bind(&at)
             .bind(&task_id)
             .bind(OFFICER)
-            .execute(&mut **tx)
+            .fetch_all(&mut **tx)
             .await?;
+            // No store at hand here (inside a push's ingest): see
+            // `quiet_pulls::forget_everywhere`.
+            let fed: Vec<String> = fed.into_iter().map(|(p,)| p).collect();
+            super::quiet_pulls::forget_everywhere(&fed);
         }
     }
     Ok(())

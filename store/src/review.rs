@@ -144,7 +144,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let payload = serde_json::to_string(&ret).map_err(corrupt)?;
-        for (person,) in members {
+        for (person,) in &members {
             sqlx::query("INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) VALUES ($1, 'return', $2, $3, $4)")
                 .bind(person)
                 .bind(record_id.to_string())
@@ -170,6 +170,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.feed_written(members.iter().map(|(p,)| p.as_str()));
         Ok(ret)
     }
 }
