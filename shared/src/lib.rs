@@ -30,6 +30,7 @@ pub mod category;
 pub mod checklist;
 pub mod completeness;
 pub mod conclusion;
+pub mod consult;
 pub mod directory;
 pub mod draw;
 pub mod draw_v2;

@@ -55,6 +55,8 @@ pub enum EntryPayload {
     },
     /// A 复查 (follow-up visit of a rectification order) was sealed.
     RecheckSealed { record: RecheckRecord },
+    /// A question to the quality section (咨询), asked on site.
+    QuestionAsked { question: crate::consult::Question },
 }
 
 impl EntryPayload {
@@ -68,6 +70,7 @@ impl EntryPayload {
             Self::Sealed { .. } => "sealed",
             Self::Amended { .. } => "amended",
             Self::RecheckSealed { .. } => "recheck_sealed",
+            Self::QuestionAsked { .. } => "question_asked",
         }
     }
 
@@ -78,6 +81,7 @@ impl EntryPayload {
             | Self::PhotoTaken { record_id, .. } => *record_id,
             Self::Sealed { record } | Self::Amended { record, .. } => record.record_id,
             Self::RecheckSealed { record } => record.record_id,
+            Self::QuestionAsked { question } => question.question_id,
         }
     }
 }
@@ -309,6 +313,10 @@ pub enum FeedItem {
     /// A 复查 for the team: a rectification order's deadline is coming.
     RecheckAssigned {
         task: Box<RecheckTask>,
+    },
+    /// The quality section answered a question the officer asked.
+    QuestionAnswered {
+        answer: crate::consult::Answer,
     },
 }
 

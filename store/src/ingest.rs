@@ -122,11 +122,15 @@ async fn apply_group(
     writes
         .apply(tx, &device.device_id, received_at, &facts.flags)
         .await?;
-    // 复查 records are few and touch other rows (their task, its
-    // findings): each is decided and written on its own.
+    // 复查 records and questions are few and touch other rows (their
+    // task, its findings): each is decided and written on its own.
     for (i, e) in entries.iter().enumerate() {
         if let EntryPayload::RecheckSealed { record } = &e.payload {
             refusals[i] = super::recheck::ingest(tx, backend, device, record, received_at).await?;
+        }
+        if let EntryPayload::QuestionAsked { question } = &e.payload {
+            refusals[i] =
+                super::consult::ingest(tx, device, question, received_at, catalogue).await?;
         }
     }
     Ok(refusals)
@@ -184,7 +188,8 @@ fn task_of(payload: &EntryPayload) -> Option<&str> {
         }
         EntryPayload::ItemSet { .. }
         | EntryPayload::PhotoTaken { .. }
-        | EntryPayload::RecheckSealed { .. } => None,
+        | EntryPayload::RecheckSealed { .. }
+        | EntryPayload::QuestionAsked { .. } => None,
     }
 }
 

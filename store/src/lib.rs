@@ -22,6 +22,7 @@
 pub mod abnormal;
 pub mod audit;
 mod console;
+pub mod consult;
 pub mod dashboard;
 pub(crate) mod directory;
 pub mod disclosure;

@@ -548,6 +548,11 @@ impl Store {
                 "return" => items.push(FeedItem::Returned {
                     r#return: serde_json::from_str(&payload).map_err(corrupt)?,
                 }),
+                "answer" => {
+                    if let Some(answer) = self.answer_for_feed(&ref_id).await? {
+                        items.push(FeedItem::QuestionAnswered { answer });
+                    }
+                }
                 other => return Err(corrupt(format!("unknown feed kind {other}"))),
             }
         }

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod capture;
+pub mod consult;
 pub mod error;
 pub mod evidence;
 pub mod keys;

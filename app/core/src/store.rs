@@ -92,6 +92,17 @@ CREATE TABLE recheck_records (
     updated_at TEXT NOT NULL
 );
 "#,
+    r#"
+-- Questions asked from this device (咨询) and their answers once they came
+-- (Question and Answer JSON).
+CREATE TABLE questions (
+    question_id TEXT PRIMARY KEY,
+    task_id     TEXT NOT NULL,
+    question    TEXT NOT NULL,
+    answer      TEXT
+);
+CREATE INDEX questions_by_task ON questions (task_id);
+"#,
 ];
 
 /// The open store.

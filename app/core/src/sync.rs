@@ -22,12 +22,13 @@ use crate::app::{App, Enrolment};
 use crate::error::CoreError;
 use crate::store::{meta_get, meta_set};
 
-/// The evidence waiting to go: the blobs of sealed inspection records and
-/// of sealed 复查 records (a draft's photos wait for its seal), not yet
-/// uploaded. Every query of what is left to send uses this one condition.
+/// The evidence waiting to go: the blobs of sealed inspection records, of
+/// sealed 复查 records (a draft's photos wait for its seal) and of questions
+/// asked, not yet uploaded. Every query of what is left to send uses this one condition.
 const WAITING_BLOBS: &str = "FROM blobs b WHERE b.uploaded = 0 AND (\
      EXISTS (SELECT 1 FROM records r WHERE r.record_id = b.record_id AND r.state = 'sealed') \
-     OR EXISTS (SELECT 1 FROM recheck_records rr WHERE rr.record_id = b.record_id AND rr.state = 'sealed'))";
+     OR EXISTS (SELECT 1 FROM recheck_records rr WHERE rr.record_id = b.record_id AND rr.state = 'sealed') \
+     OR EXISTS (SELECT 1 FROM questions q WHERE q.question_id = b.record_id))";
 
 /// Entries per push request.
 const PUSH_BATCH: usize = 50;
@@ -50,6 +51,8 @@ pub struct SyncReport {
     pub new_tasks: usize,
     /// 复查 tasks received.
     pub rechecks: usize,
+    /// Answers to questions received.
+    pub answers: usize,
     pub returns: usize,
     pub withdrawn: usize,
     pub entries_confirmed: usize,
@@ -238,6 +241,11 @@ impl App {
                             (&task.recheck_id, serde_json::to_string(task)?),
                         )?;
                         report.rechecks += 1;
+                    }
+                    FeedItem::QuestionAnswered { answer } => {
+                        if App::take_answer(tx, answer)? {
+                            report.answers += 1;
+                        }
                     }
                     FeedItem::TaskWithdrawn { task_id, reason } => {
                         tx.execute("UPDATE tasks SET withdrawn = ?1 WHERE task_id = ?2", (reason, task_id))?;

@@ -15,6 +15,7 @@ pub mod error;
 mod followup;
 mod login;
 pub mod page;
+mod questions;
 mod reports;
 mod review;
 pub mod users;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/records/{id}/issues", post(review::mark_issues))
         .route("/console/records/{id}/return", post(review::return_record))
         .route("/console/followup/{id}/actions", post(followup::act))
+        .route("/console/questions/{id}/answer", post(questions::answer))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), REVIEWERS),
             require_roles,
@@ -105,6 +107,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/disclosure", get(disclosure::due))
         .route("/console/abnormal", get(abnormal::list))
         .route("/console/followup", get(followup::list))
+        .route("/console/questions", get(questions::list))
+        .route("/console/questions/{id}", get(questions::show))
+        .route(
+            "/console/questions/{id}/photos/{sha}",
+            get(questions::photo),
+        )
         .route("/console/followup/{id}", get(followup::finding))
         .route("/console/dashboard", get(dashboard::show))
         .route("/console/reports", get(reports::index))

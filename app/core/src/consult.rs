@@ -1,0 +1,149 @@
+//! Asking the quality section (咨询) from the tablet, offline too.
+//!
+//! A question is one transaction: its photos into the evidence store (noted
+//! for the uploader), the question into `questions`, one `QuestionAsked`
+//! entry onto the device log. It syncs exactly once like every entry; the
+//! answer comes back through the feed and is shown with the item it is
+//! about.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use choucha_shared::consult::{Answer, Question};
+use choucha_shared::sync::EntryPayload;
+
+use crate::app::{App, append, note_blob};
+use crate::error::CoreError;
+
+/// Largest photo taken with a question.
+const MAX_PHOTO_BYTES: usize = 12 * 1024 * 1024;
+
+/// A question on this device, with its answer once it came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionView {
+    pub question: Question,
+    pub answer: Option<Answer>,
+}
+
+/// What a question is about, as the officer chose it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct About {
+    pub task_id: String,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub finding_id: Option<Uuid>,
+}
+
+impl App {
+    /// Asks the quality section about a task (an item, a finding of it),
+    /// with photos (JPEG). Works offline: the question waits in the log.
+    pub fn ask(
+        &self,
+        about: &About,
+        text: &str,
+        photos: &[Vec<u8>],
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, CoreError> {
+        let bundle = self.task(&about.task_id)?;
+        if let Some(item) = &about.item_id {
+            let checklist = self.checklist(&bundle.task.checklist)?;
+            if !checklist.items().any(|i| &i.id == item) {
+                return Err(CoreError::Refused(format!("检查表中没有检查项 {item}")));
+            }
+        }
+        for (i, p) in photos.iter().enumerate() {
+            if !p.starts_with(&[0xFF, 0xD8]) {
+                return Err(CoreError::Refused(format!(
+                    "第 {} 张照片不是 JPEG 图片",
+                    i + 1
+                )));
+            }
+            if p.len() > MAX_PHOTO_BYTES {
+                return Err(CoreError::Refused(format!(
+                    "第 {} 张照片过大（{} MB），最大 {} MB",
+                    i + 1,
+                    p.len() / (1024 * 1024),
+                    MAX_PHOTO_BYTES / (1024 * 1024)
+                )));
+            }
+        }
+        let question_id = self.new_id();
+        let mut hashes = Vec::with_capacity(photos.len());
+        for p in photos {
+            hashes.push(self.evidence.put(p)?);
+        }
+        let question = Question {
+            question_id,
+            task_id: about.task_id.clone(),
+            item_id: about.item_id.clone(),
+            finding_id: about.finding_id,
+            text: text.trim().to_owned(),
+            photos: hashes.clone(),
+            asked_at: now,
+        };
+        question
+            .check()
+            .map_err(|e| CoreError::Refused(e.to_string()))?;
+        self.store.write(|tx| {
+            for (sha, p) in hashes.iter().zip(photos) {
+                note_blob(tx, sha, p.len(), &question_id, "photo")?;
+            }
+            tx.execute(
+                "INSERT INTO questions (question_id, task_id, question) VALUES (?1, ?2, ?3)",
+                (
+                    question_id.to_string(),
+                    &question.task_id,
+                    serde_json::to_string(&question)?,
+                ),
+            )?;
+            append(
+                tx,
+                self.new_id(),
+                EntryPayload::QuestionAsked {
+                    question: question.clone(),
+                },
+                now,
+            )?;
+            Ok(())
+        })?;
+        Ok(question_id)
+    }
+
+    /// The questions asked from this device about a task, oldest first,
+    /// with their answers.
+    pub fn questions(&self, task_id: &str) -> Result<Vec<QuestionView>, CoreError> {
+        self.store.read(|c| {
+            let mut st = c.prepare(
+                "SELECT question, answer FROM questions WHERE task_id = ?1 ORDER BY question_id",
+            )?;
+            let rows: Vec<(String, Option<String>)> = st
+                .query_map([task_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter()
+                .map(|(q, a)| {
+                    Ok(QuestionView {
+                        question: serde_json::from_str(&q)?,
+                        answer: a.map(|a| serde_json::from_str(&a)).transpose()?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Stores an answer from the feed (again is harmless).
+    pub(crate) fn take_answer(
+        tx: &rusqlite::Transaction<'_>,
+        answer: &Answer,
+    ) -> Result<bool, CoreError> {
+        let changed = tx.execute(
+            "UPDATE questions SET answer = ?1 WHERE question_id = ?2",
+            (
+                serde_json::to_string(answer)?,
+                answer.question_id.to_string(),
+            ),
+        )?;
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,276 @@
+//! Questions from the field (咨询, seed §五(三)): the quality section sees
+//! what officers asked on site — waiting ones first, oldest first, with how
+//! long they have waited — and answers with the legal basis; the answer
+//! reaches the tablet on its next pull. A town lead sees and answers only
+//! their town's questions (another town's is "not found", by URL too).
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use choucha_shared::value::Sha256Hex;
+
+use super::auth::{CurrentUser, Role};
+use super::error::{ConsoleError, ConsoleResult};
+use super::page::{Lang, csrf_field, layout, page};
+use crate::AppState;
+use crate::service;
+use crate::store::consult::{QuestionFilter, QuestionRow};
+
+/// Who may answer (a town lead for their own town).
+const WRITERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::TownLead];
+
+/// "3 小时 20 分" for a wait or a response time.
+fn duration_label(lang: Lang, d: chrono::Duration) -> String {
+    let minutes = d.num_minutes().max(0);
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match lang {
+        Lang::Zh if days > 0 => format!("{days} 天 {hours} 小时"),
+        Lang::Zh if hours > 0 => format!("{hours} 小时 {mins} 分"),
+        Lang::Zh => format!("{mins} 分钟"),
+        _ if days > 0 => format!("{days} d {hours} h"),
+        _ if hours > 0 => format!("{hours} h {mins} min"),
+        _ => format!("{mins} min"),
+    }
+}
+
+fn cst(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    town: Option<String>,
+    /// `all` to include the answered ones.
+    #[serde(default)]
+    show: Option<String>,
+}
+
+/// The question list.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Query(q): Query<ListQuery>,
+) -> ConsoleResult<Response> {
+    // A town lead's own town, whatever the query says.
+    let town = match user.jurisdiction_filter() {
+        Some(own) => Some(own.to_owned()),
+        None => q.town.filter(|t| !t.trim().is_empty()),
+    };
+    let open_only = q.show.as_deref() != Some("all");
+    let rows = state
+        .store
+        .questions(&QuestionFilter {
+            town: town.clone(),
+            open_only,
+        })
+        .await?;
+    let now = chrono::Utc::now();
+    let waiting = rows.iter().filter(|r| r.answer.is_none()).count();
+    let body = html! {
+        p #questions-summary {
+            (lang.t("待答复 ", "Waiting: ")) strong #waiting-count { (waiting) }
+            @if let Some(t) = &town { " · " (t) }
+            " · "
+            @if open_only { a href="/console/questions?show=all" { (lang.t("含已答复", "Include answered")) } }
+            @else { a href="/console/questions" { (lang.t("只看待答复", "Waiting only")) } }
+        }
+        table #questions {
+            tr {
+                th { (lang.t("提问时间", "Asked")) } th { (lang.t("镇街", "Town")) } th { (lang.t("检查对象", "Target")) }
+                th { (lang.t("检查项", "Item")) } th { (lang.t("问题", "Question")) } th { (lang.t("提问人", "Officer")) }
+                th { (lang.t("等待 / 答复用时", "Waiting / answered in")) }
+            }
+            @for r in &rows {
+                tr data-question=(r.question_id) class=[r.answer.is_none().then_some("waiting")] {
+                    td { (cst(r.asked_at)) }
+                    td { (r.jurisdiction) }
+                    td { (r.target_name.as_deref().unwrap_or("")) }
+                    td { code { (r.item_id.as_deref().unwrap_or("—")) } }
+                    td { a href={ "/console/questions/" (r.question_id) } { (excerpt(&r.text)) } }
+                    td { (r.officer_name.as_deref().unwrap_or(&r.officer_id)) }
+                    td {
+                        @match r.response_time() {
+                            Some(d) => span.ok { (lang.t("已答复，用时 ", "answered in ")) (duration_label(lang, d)) },
+                            None => span.flag { (lang.t("已等待 ", "waiting ")) (duration_label(lang, now - r.received_at)) },
+                        }
+                    }
+                }
+            }
+        }
+        @if rows.is_empty() { p.muted #no-questions { (lang.t("没有问题。", "No questions.")) } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("现场咨询", "Questions from the field"),
+            body,
+        ),
+    ))
+}
+
+fn excerpt(text: &str) -> String {
+    let mut s: String = text.chars().take(40).collect();
+    if text.chars().count() > 40 {
+        s.push('…');
+    }
+    s
+}
+
+/// A question the user may see: a town lead only their town's.
+async fn visible(state: &AppState, user: &CurrentUser, id: &str) -> ConsoleResult<QuestionRow> {
+    let id: Uuid = id.parse().map_err(|_| ConsoleError::not_found())?;
+    let q = state
+        .store
+        .question(&id)
+        .await
+        .map_err(|_| ConsoleError::not_found())?;
+    if user
+        .jurisdiction_filter()
+        .is_some_and(|own| own != q.jurisdiction)
+    {
+        return Err(ConsoleError::not_found());
+    }
+    Ok(q)
+}
+
+/// One question, its photos, and the answer or the form to answer it.
+pub async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    let q = visible(&state, &user, &id).await?;
+    let body = html! {
+        table #question {
+            tr { th { (lang.t("任务", "Task")) } td { code { (q.task_id) } } }
+            tr { th { (lang.t("检查对象", "Target")) } td { (q.target_name.as_deref().unwrap_or("")) " · " (q.jurisdiction) } }
+            tr { th { (lang.t("检查项", "Item")) } td { code { (q.item_id.as_deref().unwrap_or("—")) } } }
+            tr { th { (lang.t("提问人", "Officer")) } td { (q.officer_name.as_deref().unwrap_or(&q.officer_id)) } }
+            tr { th { (lang.t("提问时间", "Asked")) } td { (cst(q.asked_at)) (lang.t("（服务器收到 ", " (received ")) (cst(q.received_at)) (lang.t("）", ")")) } }
+            tr { th { (lang.t("问题", "Question")) } td #question-text { (q.text) } }
+        }
+        @if !q.photos.is_empty() {
+            p #question-photos {
+                @for sha in &q.photos {
+                    a href={ "/console/questions/" (q.question_id) "/photos/" (sha) } {
+                        img src={ "/console/questions/" (q.question_id) "/photos/" (sha) } width="240" alt=(lang.t("现场照片", "Photo"));
+                    }
+                    " "
+                }
+            }
+        }
+        @match &q.answer {
+            Some(a) => {
+                h2 { (lang.t("答复", "Answer")) }
+                div #answer {
+                    p #answer-text { (a.text) }
+                    @if let Some(b) = &a.basis { p { (lang.t("依据：", "Basis: ")) span #answer-basis { (b) } } }
+                    p.muted { (a.answered_by) " · " (cst(a.answered_at))
+                        @if let Some(d) = q.response_time() { (lang.t("，用时 ", ", in ")) (duration_label(lang, d)) } }
+                }
+            }
+            None => {
+                @if WRITERS.contains(&user.role) { (answer_form(lang, &user, &q)) }
+            }
+        }
+        p { a href="/console/questions" { (lang.t("返回问题列表", "Back to the questions")) } }
+    };
+    Ok(page(
+        StatusCode::OK,
+        layout(
+            lang,
+            Some(&user),
+            lang.t("现场咨询", "Question from the field"),
+            body,
+        ),
+    ))
+}
+
+fn answer_form(lang: Lang, user: &CurrentUser, q: &QuestionRow) -> Markup {
+    html! {
+        h2 { (lang.t("答复", "Answer")) }
+        form method="post" action={ "/console/questions/" (q.question_id) "/answer" } #answer-form {
+            (csrf_field(user))
+            p { label { (lang.t("答复内容", "Answer")) br; textarea name="text" #answer-input rows="5" cols="70" required {} } }
+            p { label { (lang.t("依据（法律法规、标准条款）", "Basis (law, rule, standard clause)")) br; input name="basis" #basis-input size="70"; } }
+            p { label { (lang.t("答复人（显示给执法人员）", "Answered by (shown to the officer)")) br;
+                input name="answered_by" #answered-by value={ (lang.t("质量科 ", "Quality section ")) (user.username) } size="40" required; } }
+            p { button type="submit" #answer-submit { (lang.t("发送答复", "Send the answer")) } }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AnswerForm {
+    text: String,
+    #[serde(default)]
+    basis: Option<String>,
+    answered_by: String,
+}
+
+/// Records the answer; the officer gets it on the next pull.
+pub async fn answer(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> ConsoleResult<Response> {
+    user.require(WRITERS)?;
+    let q = visible(&state, &user, &id).await?;
+    service::consult::answer(
+        &state.store,
+        &user.actor(),
+        &q.question_id,
+        &form.text,
+        form.basis.as_deref(),
+        &form.answered_by,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/console/questions/{}", q.question_id)).into_response())
+}
+
+/// A photo of a question the user may see.
+pub async fn photo(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, sha)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    let q = visible(&state, &user, &id).await?;
+    let sha = Sha256Hex::parse(&sha).map_err(|_| ConsoleError::not_found())?;
+    if !q.photos.contains(&sha) {
+        return Err(ConsoleError::not_found());
+    }
+    let bytes = state
+        .uploads
+        .store()
+        .read_all(&sha)
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?
+        .ok_or_else(|| {
+            ConsoleError::NotFound("该照片尚未上传 (the photo has not arrived yet)".into())
+        })?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400, immutable"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
+}
