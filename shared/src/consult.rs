@@ -55,6 +55,13 @@ pub struct Answer {
     pub answered_at: DateTime<Utc>,
 }
 
+/// A question as its asker sees it: with the answer once it came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionView {
+    pub question: Question,
+    pub answer: Option<Answer>,
+}
+
 /// What is wrong with a question or an answer, in the words shown to the
 /// person who wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

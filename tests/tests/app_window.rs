@@ -20,6 +20,9 @@
 //! 3. A company not found at its registered address (无法联系): the case
 //!    chosen instead of the walk-through, its evidence, sealed and synced.
 //!
+//! 4. 咨询: a question asked on an item while the server is away, synced,
+//!    answered in the console, the answer shown under the item.
+//!
 //! Screenshots of the key screens go to `target/e2e-screenshots/`.
 
 use std::path::PathBuf;
@@ -811,5 +814,94 @@ async fn a_company_not_found_at_its_address_is_recorded_in_the_app_window() -> a
             .any(|p| p["subject"]["kind"] == "address" && p["gps"]["lat"].is_number()),
         "the address photo with its position"
     );
+    Ok(())
+}
+
+/// 咨询 in the window: on an item of the checklist the officer asks the
+/// quality section a question while the server is away; it syncs when the
+/// server is back, the quality section answers in the console, and after
+/// the next sync the answer shows under the item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::Result<()> {
+    let mut server = TestServer::start_demo(None)?;
+    choucha_tests::console::set_demo_passwords(&server)?;
+    let http = Client::new();
+    let (task, code, _qr) = task_and_code(&http, &server, "metrology").await;
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let home = TempDir::new("field-app")?;
+    let mut app = FieldApp::launch(
+        home.path(),
+        &[("CHOUCHA_LOCATION", "29.60052,106.30631,8".into())],
+        "question",
+    )
+    .await?;
+    app.wait("#screen-enrol").await?;
+    app.fill("#enrol-server", &server.base_url).await?;
+    app.fill("#enrol-code", &code).await?;
+    app.click("#enrol-submit").await?;
+    let card = format!(".task-card[data-task='{task_id}']");
+    app.wait(&card).await?;
+    app.click(&card).await?;
+    app.click("#start-inspection").await?;
+    app.wait("#screen-items").await?;
+    let item = app.wait("#item-id").await?.text().await?;
+
+    // Offline: asked and kept.
+    server.kill();
+    let question = "加油机检定合格标志过期 3 天但已预约复检，本项如何判定？";
+    app.click("#ask-toggle").await?;
+    app.fill("#question-input", question).await?;
+    app.click("#ask-send").await?;
+    app.wait_text("#item-questions .question[data-state='waiting']", question)
+        .await?;
+    app.screenshot("question-asked").await?;
+    let question_id = app
+        .wait("#item-questions .question")
+        .await?
+        .attr("data-question")
+        .await?
+        .context("no question id on screen")?;
+
+    // The server is back: the question syncs; the quality section answers.
+    server.restart()?;
+    app.click("#nav-sync").await?;
+    app.click("#sync-now").await?;
+    app.wait_text("#sync-headline", "已全部同步").await?;
+    let s = choucha_tests::console::Session::login(
+        &server.base_url,
+        "zhiliangke",
+        choucha_tests::console::PASSWORD,
+    )
+    .await?;
+    let (_, page) = s.get(&format!("/console/questions/{question_id}")).await?;
+    anyhow::ensure!(page.contains(question) && page.contains(&item), "{page}");
+    let answer = "应判不符合：检定合格标志过期即未按规定检定，责令改正。";
+    let (status, _) = s
+        .post(
+            &format!("/console/questions/{question_id}/answer"),
+            &[
+                ("text", answer),
+                ("basis", "《中华人民共和国计量法》第九条"),
+                ("answered_by", "质量科 王建国"),
+            ],
+        )
+        .await?;
+    anyhow::ensure!(status == 303, "answer: {status}");
+
+    // The next sync brings the answer; it shows under the item.
+    app.click("#sync-now").await?;
+    app.wait_text("#sync-headline", "已全部同步").await?;
+    app.click("#nav-tasks").await?;
+    app.click(&card).await?;
+    app.click("#start-inspection").await?;
+    app.wait("#screen-items").await?;
+    app.wait_text(
+        "#item-questions .question[data-state='answered'] .answer",
+        answer,
+    )
+    .await?;
+    app.wait_text("#item-questions .basis", "计量法").await?;
+    app.screenshot("question-answered").await?;
+    app.close().await?;
     Ok(())
 }

@@ -81,7 +81,7 @@ macro_rules! commands {
 pub mod cmd {
     use super::*;
     use crate::{
-        AddFinding as AddFindingReq, EnrolTarget, EnrolmentView, Home as HomeView,
+        AddFinding as AddFindingReq, Ask as AskReq, EnrolTarget, EnrolmentView, Home as HomeView,
         Inspection as InspectionView, LocationFix as Fix, OrderView, PhotoTaken, RecheckPhotoTaken,
         RecheckView, Refusal, SetItem as SetItemReq, SetOutcome as SetOutcomeReq,
         SetRecheckResult as SetRecheckResultReq, Settings, Sign as SignReq, SyncView,
@@ -124,6 +124,8 @@ pub mod cmd {
         SignRecheck = "sign_recheck", SignReq => RecheckView;
         RecheckRefusal = "recheck_refusal", Refusal => RecheckView;
         SealRecheck = "seal_recheck", RecordId => RecheckView;
+        /// 咨询: a question to the quality section, offline too.
+        AskQuestion = "ask_question", AskReq => InspectionView;
     }
 }
 

@@ -330,6 +330,10 @@ pub struct Inspection {
     pub content_hash: String,
     /// The supervisor's return, while amending.
     pub returned: Option<RecordReturn>,
+    /// The questions asked about this task from this device (咨询), with
+    /// their answers once they came.
+    #[serde(default)]
+    pub questions: Vec<choucha_shared::consult::QuestionView>,
 }
 
 impl Inspection {
@@ -348,6 +352,18 @@ impl Inspection {
             .count();
         (done, total)
     }
+}
+
+/// A question to the quality section about an item (or a finding) of the
+/// inspection under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ask {
+    pub record_id: Uuid,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub finding_id: Option<Uuid>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

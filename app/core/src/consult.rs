@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use choucha_shared::consult::QuestionView;
 use choucha_shared::consult::{Answer, Question};
 use choucha_shared::sync::EntryPayload;
 
@@ -18,13 +19,6 @@ use crate::error::CoreError;
 
 /// Largest photo taken with a question.
 const MAX_PHOTO_BYTES: usize = 12 * 1024 * 1024;
-
-/// A question on this device, with its answer once it came.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuestionView {
-    pub question: Question,
-    pub answer: Option<Answer>,
-}
 
 /// What a question is about, as the officer chose it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,7 @@ crate::serves! {
     cmd::StartTask => start_task,
     cmd::Inspection => inspection,
     cmd::SetItem => set_item,
+    cmd::AskQuestion => ask_question,
     cmd::SetOutcome => set_outcome,
     cmd::TakePhoto => take_photo,
     cmd::PhotoData => photo_data,
@@ -152,6 +153,29 @@ pub async fn set_item(shell: ShellState<'_>, args: In<cmd::SetItem>) -> Out<cmd:
                 req.note,
                 Utc::now(),
             )
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+/// 咨询: asks the quality section about an item or a finding of the
+/// inspection under way; kept and sent with the next sync.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn ask_question(
+    shell: ShellState<'_>,
+    args: In<cmd::AskQuestion>,
+) -> Out<cmd::AskQuestion> {
+    let req = args;
+    blocking(&shell, move |s| {
+        let record = s.app.record(&req.record_id).map_err(command_error)?;
+        let about = choucha_app_core::consult::About {
+            task_id: record.task_id,
+            item_id: req.item_id,
+            finding_id: req.finding_id,
+        };
+        s.app
+            .ask(&about, &req.text, &[], Utc::now())
             .map_err(command_error)?;
         views::inspection(&s.app, &req.record_id).map_err(command_error)
     })

@@ -112,6 +112,7 @@ pub fn run() {
             commands::save_settings,
             commands::location_fix,
             commands::ui_timing,
+            commands::ask_question,
             recheck::recheck,
             recheck::start_recheck,
             recheck::set_recheck_result,

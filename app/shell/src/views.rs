@@ -130,6 +130,7 @@ pub fn inspection(app: &App, record_id: &Uuid) -> Result<Inspection, CoreError> 
         editable: !app.is_sealed(record_id)?,
         state,
         returned,
+        questions: app.questions(&record.task_id)?,
         record,
     })
 }

@@ -11,7 +11,6 @@ use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, layout, page};
 use crate::AppState;
-use crate::import::FileFormat;
 use crate::service;
 use crate::store::ImportMode;
 
@@ -59,41 +58,14 @@ pub async fn import_upload(
     State(state): State<AppState>,
     user: CurrentUser,
     lang: Lang,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> ConsoleResult<Response> {
     user.require(&[Role::Admin])?;
     let bad = |m: String| ConsoleError::BadRequest(m);
-    let mut kind = None;
-    let mut partial = false;
-    let mut full = false;
-    let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("上传内容无法读取：{e} (bad upload)")))?
-    {
-        match field.name().unwrap_or_default() {
-            "kind" => kind = Some(field.text().await.unwrap_or_default()),
-            "partial" => partial = true,
-            "full" => full = true,
-            "file" => {
-                let name = field.file_name().unwrap_or("upload").to_owned();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| bad(format!("文件读取失败：{e} (upload failed)")))?;
-                file = Some((name, bytes.to_vec()));
-            }
-            _ => {}
-        }
-    }
-    let kind = service::directory::parse_kind(&kind.unwrap_or_default())?;
-    let (name, bytes) = file.ok_or_else(|| bad("请选择要导入的文件 (file)".into()))?;
-    let format = FileFormat::from_file_name(&name).ok_or_else(|| {
-        bad(format!(
-            "文件 '{name}' 须为 .csv 或 .xlsx (file must end in .csv or .xlsx)"
-        ))
-    })?;
+    let form = super::upload::Upload::read(multipart).await?;
+    let kind = service::directory::parse_kind(form.field("kind").unwrap_or_default())?;
+    let (partial, full) = (form.has("partial"), form.has("full"));
+    let (name, bytes, format) = form.table("请选择要导入的文件")?;
     let mode = match (full, partial) {
         (true, true) => {
             return Err(bad(

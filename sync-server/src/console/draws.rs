@@ -19,7 +19,7 @@ use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
 use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
-use crate::import::{FileFormat, RowError};
+use crate::import::RowError;
 use crate::service::{self, ServiceError};
 
 /// Who may see plans and draws (not town leads: a draw spans all towns).
@@ -524,36 +524,12 @@ pub async fn upload_assigned(
     user: CurrentUser,
     lang: Lang,
     Path(plan_id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> ConsoleResult<Response> {
     user.require(WRITERS)?;
-    let bad = ConsoleError::BadRequest;
-    let mut source = None;
-    let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("上传内容无法读取：{e} (bad upload)")))?
-    {
-        match field.name().unwrap_or_default() {
-            "source" => source = Some(field.text().await.unwrap_or_default()),
-            "file" => {
-                let name = field.file_name().unwrap_or("upload").to_owned();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| bad(format!("文件读取失败：{e} (upload failed)")))?;
-                file = Some((name, bytes.to_vec()));
-            }
-            _ => {}
-        }
-    }
-    let (name, bytes) = file.ok_or_else(|| bad("请选择名单文件 (file)".into()))?;
-    let format = FileFormat::from_file_name(&name).ok_or_else(|| {
-        bad(format!(
-            "文件 '{name}' 须为 .csv 或 .xlsx (file must end in .csv or .xlsx)"
-        ))
-    })?;
+    let form = super::upload::Upload::read(multipart).await?;
+    let source = form.field("source").map(str::to_owned);
+    let (name, bytes, format) = form.table("请选择名单文件")?;
     let result = service::draws::import_assigned(
         &state.store,
         &user.actor(),

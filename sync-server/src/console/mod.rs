@@ -18,6 +18,7 @@ pub mod page;
 mod questions;
 mod reports;
 mod review;
+mod upload;
 pub mod users;
 
 use axum::Router;

@@ -6,7 +6,7 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -252,25 +252,5 @@ pub async fn photo(
     if !q.photos.contains(&sha) {
         return Err(ConsoleError::not_found());
     }
-    let bytes = state
-        .uploads
-        .store()
-        .read_all(&sha)
-        .await
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            ConsoleError::NotFound("该照片尚未上传 (the photo has not arrived yet)".into())
-        })?;
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400, immutable"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(resp)
+    super::upload::evidence(&state, &sha).await
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use maud::{Markup, html};
@@ -582,32 +582,5 @@ pub async fn blob(
     {
         return Err(ConsoleError::not_found());
     }
-    let bytes = state
-        .uploads
-        .store()
-        .read_all(&sha)
-        .await
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            ConsoleError::NotFound("该文件尚未上传 (the file has not arrived yet)".into())
-        })?;
-    let ctype = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
-        "image/png"
-    } else if bytes.starts_with(&[0xFF, 0xD8]) {
-        "image/jpeg"
-    } else {
-        "application/octet-stream"
-    };
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400, immutable"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(resp)
+    super::upload::evidence(&state, &sha).await
 }

@@ -1,12 +1,14 @@
 //! The checklist walk-through, item by item: verdict buttons, a note,
-//! photos of the item, the legal basis on demand, and a grid to jump to any
-//! item (coloured by whether it is answered).
+//! photos of the item, the legal basis on demand, questions to the quality
+//! section about the item (咨询) with their answers, and a grid to jump to
+//! any item (coloured by whether it is answered).
 
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
-use choucha_app_api::{Inspection, SetItem, cmd};
+use choucha_app_api::{Ask, Inspection, SetItem, cmd};
 use choucha_shared::checklist::{Evidence, Verdict};
+use choucha_shared::consult::QuestionView;
 use choucha_shared::record::PhotoSubject;
 
 use crate::components::inspect_nav::InspectNav;
@@ -21,7 +23,9 @@ pub fn items_screen() -> Html {
     let store = use_store();
     let lang = store.lang;
     let show_basis = use_state(|| false);
+    let asking = use_state(|| false);
     let note_ref = use_node_ref();
+    let question_ref = use_node_ref();
     use_effect_with((), |_| crate::timing::checklist_shown());
     let Some(insp) = store.inspection.clone() else {
         return html! {};
@@ -91,6 +95,36 @@ pub fn items_screen() -> Html {
         .as_ref()
         .and_then(|r| r.item_comments.get(&item.id).cloned());
     let total = items.len();
+    let asked: Vec<&QuestionView> = insp
+        .questions
+        .iter()
+        .filter(|q| q.question.item_id.as_deref() == Some(item.id.as_str()))
+        .collect();
+    let on_ask = {
+        let store = store.clone();
+        let asking = asking.clone();
+        let question_ref = question_ref.clone();
+        let item_id = item.id.clone();
+        Callback::from(move |_| {
+            let text = question_ref
+                .cast::<HtmlTextAreaElement>()
+                .map(|t| t.value())
+                .unwrap_or_default();
+            let req = Ask {
+                record_id,
+                item_id: Some(item_id.clone()),
+                finding_id: None,
+                text,
+            };
+            let (store2, asking) = (store.clone(), asking.clone());
+            spawn(&store, async move {
+                let i: Inspection = ipc::invoke::<cmd::AskQuestion>(&req).await?;
+                store2.dispatch(Action::Inspection(i));
+                asking.set(false);
+                Ok(())
+            });
+        })
+    };
     html! {
         <>
         <InspectNav />
@@ -131,6 +165,19 @@ pub fn items_screen() -> Html {
                     }
                     { for photos.iter().map(|sha| html! { <Thumb sha={AttrValue::from(sha.clone())} class="item-thumb" /> }) }
                 </div>
+                <div class="questions" id="item-questions">
+                    { for asked.iter().map(|q| question(lang, q)) }
+                    if *asking {
+                        <label>{ tr(lang, "向质量科咨询（离线时先保存，同步后送达）", "Ask the quality section (kept offline, sent with the next sync)") }
+                            <textarea id="question-input" ref={question_ref} rows="3" />
+                        </label>
+                        <button id="ask-send" class="primary" onclick={on_ask}>{ tr(lang, "发送", "Send") }</button>
+                    } else {
+                        <button id="ask-toggle" class="link" onclick={{ let a = asking.clone(); Callback::from(move |_| a.set(true)) }}>
+                            { tr(lang, "咨询质量科", "Ask the quality section") }
+                        </button>
+                    }
+                </div>
                 <div class="pager">
                     <button id="item-prev" class="big" disabled={n == 0} onclick={go(n.saturating_sub(1))}>{ tr(lang, "上一项", "Previous") }</button>
                     <button id="item-next" class="big primary" disabled={n + 1 >= total} onclick={go(n + 1)}>{ tr(lang, "下一项", "Next") }</button>
@@ -156,6 +203,27 @@ pub fn items_screen() -> Html {
             </div>
         </section>
         </>
+    }
+}
+
+/// One question about the item, with the answer once it came.
+fn question(lang: choucha_app_api::Lang, q: &QuestionView) -> Html {
+    let state = if q.answer.is_some() {
+        "answered"
+    } else {
+        "waiting"
+    };
+    html! {
+        <div class="question" data-question={q.question.question_id.to_string()} data-state={state}>
+            <p class="q-text">{ tr(lang, "问：", "Q: ") }{ &q.question.text }</p>
+            if let Some(a) = &q.answer {
+                <p class="answer">{ tr(lang, "答：", "A: ") }{ &a.text }</p>
+                if let Some(b) = &a.basis { <p class="basis">{ tr(lang, "依据：", "Basis: ") }{ b }</p> }
+                <p class="muted">{ &a.answered_by }</p>
+            } else {
+                <p class="muted">{ tr(lang, "等待质量科答复", "Waiting for the quality section") }</p>
+            }
+        </div>
     }
 }
 
