@@ -55,6 +55,26 @@ pub struct Answer {
     pub answered_at: DateTime<Utc>,
 }
 
+/// An answered question the quality section made guidance for every
+/// officer (常见问题): attached to a checklist item, it travels with the
+/// checklist. Numbered per checklist (`seq`), so the FAQ of a checklist is
+/// versioned: an officer's tablet holds entries 1…n.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaqEntry {
+    /// The question it was made from.
+    pub faq_id: Uuid,
+    /// The checklist's ID (every version of it: an item ID names the same
+    /// requirement across versions).
+    pub checklist_id: String,
+    pub item_id: String,
+    pub seq: u32,
+    pub question: String,
+    pub answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    pub published_at: DateTime<Utc>,
+}
+
 /// A question as its asker sees it: with the answer once it came.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuestionView {

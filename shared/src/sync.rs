@@ -318,6 +318,11 @@ pub enum FeedItem {
     QuestionAnswered {
         answer: crate::consult::Answer,
     },
+    /// A new entry of a checklist's FAQ (常见问题), for every officer with
+    /// a task on that checklist.
+    FaqPublished {
+        entry: crate::consult::FaqEntry,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use choucha_checklists::Catalogue;
 use choucha_shared::checklist::ChecklistRef;
-use choucha_shared::consult::{Answer, Question};
+use choucha_shared::consult::{Answer, FaqEntry, Question};
 use choucha_shared::value::Sha256Hex;
 
 use super::audit::{self, Actor, Change};
@@ -330,6 +330,136 @@ impl Store {
         tx.commit().await?;
         self.feed_written([before.officer_id.as_str()]);
         Ok(answer)
+    }
+
+    /// Makes an answered question about an item an entry of its
+    /// checklist's FAQ (常见问题), worded as the quality section edits it,
+    /// and sends it to every officer with a task on that checklist.
+    #[tracing::instrument(level = "debug", name = "store.publish_faq", skip_all)]
+    pub async fn publish_faq(
+        &self,
+        question_id: &Uuid,
+        question: &str,
+        answer: &str,
+        actor: &Actor,
+    ) -> Result<FaqEntry, StoreError> {
+        let _writer = self.writer().await;
+        let q = self.question(question_id).await?;
+        let (Some(a), Some(item_id)) = (&q.answer, &q.item_id) else {
+            return Err(StoreError::Conflict(
+                "只有已答复、且针对某一检查项的问题才能收入常见问题".to_owned(),
+            ));
+        };
+        let (question, answer) = (question.trim(), answer.trim());
+        if question.is_empty() || answer.is_empty() {
+            return Err(StoreError::invalid(
+                "常见问题须有问题和答复",
+                serde_json::json!({ "field": "question" }),
+            ));
+        }
+        let (checklist_id,): (String,) =
+            sqlx::query_as("SELECT checklist_id FROM tasks WHERE task_id = $1")
+                .bind(&q.task_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let mut tx = self.pool.begin().await?;
+        let (last,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(seq) FROM faq WHERE checklist_id = $1")
+                .bind(&checklist_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let entry = FaqEntry {
+            faq_id: *question_id,
+            checklist_id: checklist_id.clone(),
+            item_id: item_id.clone(),
+            seq: last.unwrap_or(0) as u32 + 1,
+            question: question.to_owned(),
+            answer: answer.to_owned(),
+            basis: a.basis.clone(),
+            published_at: Utc::now(),
+        };
+        sqlx::query(
+            "INSERT INTO faq (faq_id, checklist_id, item_id, seq, question, answer, basis, published_by, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(entry.faq_id.to_string())
+        .bind(&entry.checklist_id)
+        .bind(&entry.item_id)
+        .bind(i64::from(entry.seq))
+        .bind(&entry.question)
+        .bind(&entry.answer)
+        .bind(entry.basis.clone())
+        .bind(actor.as_str())
+        .bind(entry.published_at.to_rfc3339())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e {
+            // The same question twice, or two entries taking one number.
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(
+                "该问题已收入常见问题，或另一条正同时收入，请刷新".to_owned(),
+            ),
+            other => other.into(),
+        })?;
+        let officers: Vec<(String,)> = sqlx::query_as(
+            "INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) \
+             SELECT DISTINCT m.person_id, 'faq', $1, '', $2 FROM task_members m \
+             JOIN tasks t ON t.task_id = m.task_id WHERE t.checklist_id = $3 AND m.role = 'officer' \
+             RETURNING person_id",
+        )
+        .bind(entry.faq_id.to_string())
+        .bind(now())
+        .bind(&checklist_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "faq.publish",
+                object: format!("question:{question_id}"),
+                before: None,
+                after: Some(serde_json::to_value(&entry).map_err(corrupt)?),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.feed_written(officers.iter().map(|(p,)| p.as_str()));
+        Ok(entry)
+    }
+
+    /// A published FAQ entry.
+    pub async fn faq_entry(&self, faq_id: &str) -> Result<Option<FaqEntry>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            Option<String>,
+            String,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT faq_id, checklist_id, item_id, seq, question, answer, basis, published_at FROM faq WHERE faq_id = $1",
+        )
+        .bind(faq_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(
+            |(id, checklist_id, item_id, seq, question, answer, basis, at)| {
+                Ok(FaqEntry {
+                    faq_id: id.parse().map_err(corrupt)?,
+                    checklist_id,
+                    item_id,
+                    seq: seq as u32,
+                    question,
+                    answer,
+                    basis,
+                    published_at: parse_time(&at)?,
+                })
+            },
+        )
+        .transpose()
     }
 
     /// The answer of a question, for the feed.

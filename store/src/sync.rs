@@ -553,6 +553,11 @@ impl Store {
                         items.push(FeedItem::QuestionAnswered { answer });
                     }
                 }
+                "faq" => {
+                    if let Some(entry) = self.faq_entry(&ref_id).await? {
+                        items.push(FeedItem::FaqPublished { entry });
+                    }
+                }
                 other => return Err(corrupt(format!("unknown feed kind {other}"))),
             }
         }

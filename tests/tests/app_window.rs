@@ -21,7 +21,8 @@
 //!    chosen instead of the walk-through, its evidence, sealed and synced.
 //!
 //! 4. 咨询: a question asked on an item while the server is away, synced,
-//!    answered in the console, the answer shown under the item.
+//!    answered in the console, the answer shown under the item, and the
+//!    FAQ entry made of it shown with the item.
 //!
 //! Screenshots of the key screens go to `target/e2e-screenshots/`.
 
@@ -887,8 +888,23 @@ async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::
         )
         .await?;
     anyhow::ensure!(status == 303, "answer: {status}");
+    // …and makes it an entry of the checklist's FAQ for every officer.
+    let (status, _) = s
+        .post(
+            &format!("/console/questions/{question_id}/faq"),
+            &[
+                (
+                    "question",
+                    "加油机检定合格标志过期但已预约复检，本项如何判定？",
+                ),
+                ("answer", answer),
+            ],
+        )
+        .await?;
+    anyhow::ensure!(status == 303, "faq: {status}");
 
-    // The next sync brings the answer; it shows under the item.
+    // The next sync brings the answer and the FAQ entry; both show with
+    // the item.
     app.click("#sync-now").await?;
     app.wait_text("#sync-headline", "已全部同步").await?;
     app.click("#nav-tasks").await?;
@@ -901,6 +917,8 @@ async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::
     )
     .await?;
     app.wait_text("#item-questions .basis", "计量法").await?;
+    app.wait_text("#item-faq .faq-entry[data-seq='1']", "已预约复检")
+        .await?;
     app.screenshot("question-answered").await?;
     app.close().await?;
     Ok(())

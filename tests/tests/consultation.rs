@@ -5,13 +5,16 @@
 //! answers with the legal basis; the tablet gets the answer on its next
 //! pull and shows it with the question. A town lead sees and answers only
 //! their own town's questions — another town's is not found, by URL too.
+//! The quality section then makes the answer an entry of the checklist's
+//! FAQ (常见问题), reworded; every officer with a task on that checklist
+//! gets it — the partner's tablet too — numbered in the checklist's FAQ.
 
 use chrono::Utc;
 
 use choucha_app_core::consult::About;
 use choucha_tests::Deployment;
 use choucha_tests::console::{PASSWORD, Session, demo_task, set_demo_passwords};
-use choucha_tests::field::{camera_jpeg, sync_all, tablet};
+use choucha_tests::field::{admin_get, camera_jpeg, sync_all, tablet};
 
 choucha_tests::on_every_deployment!(a_question_from_the_field_is_answered);
 
@@ -150,4 +153,56 @@ async fn a_question_from_the_field_is_answered(at: Deployment) {
     assert_eq!(answer.item_id.as_deref(), Some(item.as_str()));
     let again = app.sync_once(&http).await.unwrap();
     assert_eq!(again.answers, 0, "once");
+
+    // The FAQ: a town lead may not publish for every officer; the quality
+    // section does, reworded without the company.
+    let faq_path = format!("/console/questions/{qid}/faq");
+    let faq_q = "加油机检定合格标志过期但已预约复检，能否判定为符合？";
+    let (status, _) = own
+        .post(&faq_path, &[("question", faq_q), ("answer", ANSWER)])
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .post(&faq_path, &[("question", faq_q), ("answer", ANSWER)])
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let (_, html) = s.get(&format!("/console/questions/{qid}")).await.unwrap();
+    assert!(html.contains("id=\"faq-published\""), "{html}");
+    let (status, _) = s
+        .post(&faq_path, &[("question", faq_q), ("answer", ANSWER)])
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "published once");
+
+    // The partner's tablet gets it with the checklist; so does the asker's.
+    let draw = admin_get(&server, "/api/v1/draws/GXQ-2023-ZBJR-D1")
+        .await
+        .unwrap();
+    let partner = draw["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task_id"] == task.task_id.as_str())
+        .unwrap()["team"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "officer")
+        .map(|m| m["person_id"].as_str().unwrap().to_owned())
+        .find(|p| p != &task.officer_id)
+        .unwrap();
+    let other_app = tablet(&server, &partner, root.path(), "平板二")
+        .await
+        .unwrap();
+    for tab in [&app, &other_app] {
+        tab.sync_once(&http).await.unwrap();
+        let faq = tab.faq(&checklist.id).unwrap();
+        assert_eq!(faq.len(), 1, "{faq:?}");
+        assert_eq!(faq[0].seq, 1);
+        assert_eq!(faq[0].item_id, item);
+        assert_eq!(faq[0].question, faq_q);
+        assert_eq!(faq[0].basis.as_deref(), Some(BASIS));
+    }
 }

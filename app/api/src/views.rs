@@ -334,6 +334,9 @@ pub struct Inspection {
     /// their answers once they came.
     #[serde(default)]
     pub questions: Vec<choucha_shared::consult::QuestionView>,
+    /// The checklist's FAQ (常见问题) as published so far.
+    #[serde(default)]
+    pub faq: Vec<choucha_shared::consult::FaqEntry>,
 }
 
 impl Inspection {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use choucha_shared::consult::QuestionView;
-use choucha_shared::consult::{Answer, Question};
+use choucha_shared::consult::{Answer, FaqEntry, Question};
 use choucha_shared::sync::EntryPayload;
 
 use crate::app::{App, append, note_blob};
@@ -124,6 +124,36 @@ impl App {
                 })
                 .collect()
         })
+    }
+
+    /// The FAQ of a checklist (every version of it), in published order.
+    pub fn faq(&self, checklist_id: &str) -> Result<Vec<FaqEntry>, CoreError> {
+        self.store.read(|c| {
+            let mut st = c.prepare("SELECT entry FROM faq WHERE checklist_id = ?1 ORDER BY seq")?;
+            let rows: Vec<String> = st
+                .query_map([checklist_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter()
+                .map(|e| Ok(serde_json::from_str(&e)?))
+                .collect()
+        })
+    }
+
+    /// Stores an FAQ entry from the feed (again is harmless).
+    pub(crate) fn take_faq(
+        tx: &rusqlite::Transaction<'_>,
+        entry: &FaqEntry,
+    ) -> Result<bool, CoreError> {
+        let changed = tx.execute(
+            "INSERT INTO faq (faq_id, checklist_id, seq, entry) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            (
+                entry.faq_id.to_string(),
+                &entry.checklist_id,
+                entry.seq,
+                serde_json::to_string(entry)?,
+            ),
+        )?;
+        Ok(changed == 1)
     }
 
     /// Stores an answer from the feed (again is harmless).

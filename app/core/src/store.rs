@@ -103,6 +103,17 @@ CREATE TABLE questions (
 );
 CREATE INDEX questions_by_task ON questions (task_id);
 "#,
+    r#"
+-- The checklists' FAQ (常见问题) as the quality section published it
+-- (FaqEntry JSON), numbered per checklist.
+CREATE TABLE faq (
+    faq_id       TEXT PRIMARY KEY,
+    checklist_id TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    entry        TEXT NOT NULL
+);
+CREATE INDEX faq_by_checklist ON faq (checklist_id, seq);
+"#,
 ];
 
 /// The open store.

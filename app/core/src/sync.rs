@@ -53,6 +53,8 @@ pub struct SyncReport {
     pub rechecks: usize,
     /// Answers to questions received.
     pub answers: usize,
+    /// New entries of the checklists' FAQ (常见问题).
+    pub faq: usize,
     pub returns: usize,
     pub withdrawn: usize,
     pub entries_confirmed: usize,
@@ -241,6 +243,11 @@ impl App {
                             (&task.recheck_id, serde_json::to_string(task)?),
                         )?;
                         report.rechecks += 1;
+                    }
+                    FeedItem::FaqPublished { entry } => {
+                        if App::take_faq(tx, entry)? {
+                            report.faq += 1;
+                        }
                     }
                     FeedItem::QuestionAnswered { answer } => {
                         if App::take_answer(tx, answer)? {

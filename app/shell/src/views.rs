@@ -131,6 +131,7 @@ pub fn inspection(app: &App, record_id: &Uuid) -> Result<Inspection, CoreError> 
         state,
         returned,
         questions: app.questions(&record.task_id)?,
+        faq: app.faq(&record.checklist.id)?,
         record,
     })
 }

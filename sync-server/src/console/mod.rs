@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/draws/{id}/replace", post(draws::replace_seat))
         .route("/console/plans/{id}/draw", post(draws::run_draw))
         .route("/console/records/{id}/publish", post(disclosure::publish))
+        .route("/console/questions/{id}/faq", post(questions::publish_faq))
         .route("/console/abnormal/{id}", post(abnormal::record))
         .route(
             "/console/abnormal/{id}/case",

@@ -23,6 +23,8 @@ use crate::store::consult::{QuestionFilter, QuestionRow};
 
 /// Who may answer (a town lead for their own town).
 const WRITERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::TownLead];
+/// Who may make an answer guidance for every officer (the quality section).
+const FAQ_EDITORS: &[Role] = &[Role::Admin, Role::Supervisor];
 
 /// "3 小时 20 分" for a wait or a response time.
 fn duration_label(lang: Lang, d: chrono::Duration) -> String {
@@ -152,6 +154,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> ConsoleResult<Response> {
     let q = visible(&state, &user, &id).await?;
+    let faq = state.store.faq_entry(&q.question_id.to_string()).await?;
     let body = html! {
         table #question {
             tr { th { (lang.t("任务", "Task")) } td { code { (q.task_id) } } }
@@ -179,6 +182,14 @@ pub async fn show(
                     @if let Some(b) = &a.basis { p { (lang.t("依据：", "Basis: ")) span #answer-basis { (b) } } }
                     p.muted { (a.answered_by) " · " (cst(a.answered_at))
                         @if let Some(d) = q.response_time() { (lang.t("，用时 ", ", in ")) (duration_label(lang, d)) } }
+                }
+                @match &faq {
+                    Some(f) => p.ok #faq-published { (lang.t("已收入检查表 ", "In the FAQ of checklist ")) code { (f.checklist_id) } (lang.t(" 的常见问题（第 ", " (entry ")) (f.seq) (lang.t(" 条），随检查表发给全体执法人员。", "), sent with the checklist to every officer.")) },
+                    None => {
+                        @if q.item_id.is_some() && FAQ_EDITORS.contains(&user.role) {
+                            (faq_form(lang, &user, &q, a))
+                        }
+                    }
                 }
             }
             None => {
@@ -210,6 +221,51 @@ fn answer_form(lang: Lang, user: &CurrentUser, q: &QuestionRow) -> Markup {
             p { button type="submit" #answer-submit { (lang.t("发送答复", "Send the answer")) } }
         }
     }
+}
+
+/// Making the answer guidance for every officer, worded for them.
+fn faq_form(
+    lang: Lang,
+    user: &CurrentUser,
+    q: &QuestionRow,
+    a: &choucha_shared::consult::Answer,
+) -> Markup {
+    html! {
+        h2 { (lang.t("收入常见问题", "Add to the FAQ")) }
+        p.muted { (lang.t("收入后作为该检查项的常见问题，随检查表发给所有执法人员。可先修改措辞（不写具体企业）。", "The entry is attached to the item and sent with the checklist to every officer. Reword it first if needed (no company names).")) }
+        form method="post" action={ "/console/questions/" (q.question_id) "/faq" } #faq-form {
+            (csrf_field(user))
+            p { label { (lang.t("问题", "Question")) br; textarea name="question" #faq-question rows="3" cols="70" required { (q.text) } } }
+            p { label { (lang.t("答复", "Answer")) br; textarea name="answer" #faq-answer rows="4" cols="70" required { (a.text) } } }
+            p { button type="submit" #faq-publish { (lang.t("收入常见问题", "Add to the FAQ")) } }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FaqForm {
+    question: String,
+    answer: String,
+}
+
+/// Publishes the answered question as an FAQ entry of its checklist.
+pub async fn publish_faq(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<FaqForm>,
+) -> ConsoleResult<Response> {
+    user.require(FAQ_EDITORS)?;
+    let q = visible(&state, &user, &id).await?;
+    service::consult::publish_faq(
+        &state.store,
+        &user.actor(),
+        &q.question_id,
+        &form.question,
+        &form.answer,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/console/questions/{}", q.question_id)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

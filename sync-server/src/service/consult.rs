@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use choucha_shared::consult::Answer;
+use choucha_shared::consult::{Answer, FaqEntry};
 
 use super::{Actor, ServiceError, ServiceResult};
 use crate::store::Store;
@@ -26,5 +26,20 @@ pub async fn answer(
     }
     Ok(store
         .answer_question(question_id, text, basis, answered_by, actor)
+        .await?)
+}
+
+/// Makes an answered question an entry of its checklist's FAQ, as the
+/// quality section words it for every officer.
+#[tracing::instrument(skip_all, fields(actor = %actor, question_id = %question_id))]
+pub async fn publish_faq(
+    store: &Store,
+    actor: &Actor,
+    question_id: &Uuid,
+    question: &str,
+    answer: &str,
+) -> ServiceResult<FaqEntry> {
+    Ok(store
+        .publish_faq(question_id, question, answer, actor)
         .await?)
 }

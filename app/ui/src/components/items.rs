@@ -95,6 +95,7 @@ pub fn items_screen() -> Html {
         .as_ref()
         .and_then(|r| r.item_comments.get(&item.id).cloned());
     let total = items.len();
+    let faq = insp.faq.iter().filter(|f| f.item_id == item.id);
     let asked: Vec<&QuestionView> = insp
         .questions
         .iter()
@@ -138,6 +139,18 @@ pub fn items_screen() -> Html {
                 </div>
                 <p class="item-text" id="item-text">{ &item.text }</p>
                 if let Some(g) = &item.guidance { <p class="guidance">{ g }</p> }
+                if faq.clone().next().is_some() {
+                    <div class="faq" id="item-faq">
+                        <h3>{ tr(lang, "常见问题", "FAQ") }</h3>
+                        { for faq.map(|f| html! {
+                            <div class="faq-entry" data-seq={f.seq.to_string()}>
+                                <p class="q-text">{ tr(lang, "问：", "Q: ") }{ &f.question }</p>
+                                <p class="answer">{ tr(lang, "答：", "A: ") }{ &f.answer }</p>
+                                if let Some(b) = &f.basis { <p class="basis">{ tr(lang, "依据：", "Basis: ") }{ b }</p> }
+                            </div>
+                        }) }
+                    </div>
+                }
                 <div class="evidence">
                     { for item.evidence.iter().map(|e| html! { <span class="chip">{ e.label_zh() }</span> }) }
                 </div>
