@@ -34,6 +34,7 @@ pub mod consult;
 pub mod directory;
 pub mod draw;
 pub mod draw_v2;
+pub mod escalation;
 pub mod followup;
 pub mod outcome;
 pub mod pad;

@@ -29,6 +29,7 @@ pub mod disclosure;
 mod draw_v2;
 mod draws;
 pub mod duty;
+pub mod escalation;
 pub mod findings;
 mod group_commit;
 mod ingest;

@@ -450,6 +450,7 @@ async fn serve(
     println!("listening on http://{addr}");
     let checker = crate::oversight::duty::Checker::spawn(state.clone(), state.oversight.clone());
     let sweeper = spawn_upload_sweeper(state.uploads.clone(), upload_idle);
+    let alerts = crate::alerts::spawn(state.clone());
     // With the peer address, so the console can rate-limit logins per client.
     axum::serve(
         listener,
@@ -460,6 +461,7 @@ async fn serve(
     .context("serving")?;
     checker.abort();
     sweeper.abort();
+    alerts.abort();
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! * [`api`] — the REST API: directories, plans, draws, verification.
 //! * [`console`] — the supervisor console (HTML) and the public pages.
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod client_addr;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub metrics_token: Option<settings::Secret>,
     /// Whose `X-Forwarded-For` names the client ([`client_addr`]).
     pub trusted_proxies: client_addr::TrustedProxies,
+    /// Who is alerted of an escalation: `(channel, target)`.
+    pub alert_recipients: Arc<Vec<store::escalation::Recipient>>,
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -113,6 +116,7 @@ impl AppState {
             secure_cookies: false,
             metrics_token: None,
             trusted_proxies: Default::default(),
+            alert_recipients: Default::default(),
         })
     }
 
@@ -122,6 +126,12 @@ impl AppState {
         self.secure_cookies = s.secure_cookies;
         self.metrics_token = s.metrics_token.clone();
         self.trusted_proxies = s.trusted_proxies.clone();
+        self.alert_recipients = Arc::new(
+            s.alert_webhooks
+                .iter()
+                .map(|u| ("webhook".to_owned(), u.clone()))
+                .collect(),
+        );
         Ok(())
     }
 

@@ -71,6 +71,8 @@ pub struct Settings {
     /// Hours after which an upload nobody added to is given up and its
     /// part removed.
     pub upload_idle_hours: u64,
+    /// Where escalations (上报) are announced: webhook URLs (JSON POST).
+    pub alert_webhooks: Vec<String>,
 }
 
 impl Default for Settings {
@@ -97,6 +99,7 @@ impl Default for Settings {
             calendar_file: None,
             // A week: a tablet offline over a long weekend still resumes.
             upload_idle_hours: 168,
+            alert_webhooks: Vec::new(),
         }
     }
 }
@@ -262,6 +265,13 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "168",
         "an unfinished upload nobody added to for this many hours is removed (its device starts that file again)",
+    ),
+    s(
+        "alert_webhooks",
+        "CHOUCHA_ALERT_WEBHOOKS",
+        None,
+        "(none)",
+        "URLs (comma-separated) that get a JSON POST for every escalation (上报), retried until delivered",
     ),
 ];
 
@@ -448,6 +458,21 @@ impl Settings {
                 self.authority = text().ok_or_else(|| fail("must not be empty".into()))?
             }
             "calendar_file" => self.calendar_file = text().map(PathBuf::from),
+            "alert_webhooks" => {
+                let urls: Vec<String> = raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = urls
+                    .iter()
+                    .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+                {
+                    return Err(fail(format!("'{bad}' is not an http:// or https:// URL")));
+                }
+                self.alert_webhooks = urls;
+            }
             "upload_idle_hours" => {
                 self.upload_idle_hours = raw
                     .trim()

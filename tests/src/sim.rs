@@ -299,6 +299,7 @@ async fn open_server(
         secure_cookies: false,
         metrics_token: None,
         trusted_proxies: Default::default(),
+        alert_recipients: Default::default(),
     })
 }
 

@@ -212,7 +212,9 @@ pub async fn set_lang(
 }
 
 /// The home page: what this user can do.
-pub async fn home(user: CurrentUser, lang: Lang) -> Response {
+pub async fn home(State(state): State<AppState>, user: CurrentUser, lang: Lang) -> Response {
+    // Escalations first: what is reported upward is handled at once.
+    let open = super::escalations::open_count(&state, &user).await;
     let links: Vec<(&str, &str)> = match user.role {
         Role::Admin | Role::Supervisor => vec![
             (
@@ -249,6 +251,11 @@ pub async fn home(user: CurrentUser, lang: Lang) -> Response {
             Some(&user),
             lang.t("工作台", "Home"),
             html! {
+                @if open > 0 {
+                    p.flag #escalations-banner {
+                        a href="/console/escalations" { (lang.t("有 ", "")) strong { (open) } (lang.t(" 项上报正在处置", " escalations open")) }
+                    }
+                }
                 p #welcome { (lang.t("欢迎，", "Welcome, ")) (user.username) }
                 ul { @for (href, label) in links { li { a href=(href) { (label) } } } }
             },

@@ -12,6 +12,7 @@ mod dashboard;
 pub mod disclosure;
 mod draws;
 pub mod error;
+mod escalations;
 mod followup;
 mod login;
 pub mod page;
@@ -93,6 +94,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/records/{id}/return", post(review::return_record))
         .route("/console/followup/{id}/actions", post(followup::act))
         .route("/console/questions/{id}/answer", post(questions::answer))
+        .route("/console/records/{id}/escalate", post(escalations::raise))
+        .route(
+            "/console/escalations/{id}/measures",
+            post(escalations::add_measure),
+        )
+        .route(
+            "/console/escalations/{id}/measures/{seq}/done",
+            post(escalations::measure_done),
+        )
+        .route("/console/escalations/{id}/close", post(escalations::close))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), REVIEWERS),
             require_roles,
@@ -110,6 +121,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/abnormal", get(abnormal::list))
         .route("/console/followup", get(followup::list))
         .route("/console/questions", get(questions::list))
+        .route("/console/escalations", get(escalations::list))
+        .route("/console/escalations/{id}", get(escalations::show))
         .route("/console/questions/{id}", get(questions::show))
         .route(
             "/console/questions/{id}/photos/{sha}",

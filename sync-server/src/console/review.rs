@@ -206,7 +206,7 @@ pub(super) async fn visible_record(
     Ok((versions, town))
 }
 
-fn parse_record_id(s: &str) -> ConsoleResult<Uuid> {
+pub(super) fn parse_record_id(s: &str) -> ConsoleResult<Uuid> {
     // An unparsable ID is as absent as an unknown one.
     Uuid::parse_str(s).map_err(|_| ConsoleError::not_found())
 }
@@ -472,6 +472,7 @@ fn review_actions(
                 }
                 button type="submit" #return { (lang.t("退回", "Return")) }
             }
+            @if let Ok(id) = rid.parse::<Uuid>() { (super::escalations::raise_form(lang, user, &id)) }
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod devices;
 pub mod directory;
 pub mod disclosure;
 pub mod draws;
+pub mod escalation;
 pub mod followup;
 pub mod passwords;
 pub mod review;
