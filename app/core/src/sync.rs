@@ -398,10 +398,15 @@ impl App {
             };
             if let Some(v) = versions.iter().find(|v| v.version.as_str() == version) {
                 let state = v.state.as_str();
+                // "Returned" is taken only with the return itself (its
+                // comment, what to fix), which comes in the feed: a return
+                // made after this sync's pull would otherwise show as 退回
+                // with nothing to amend; the next pull brings both.
                 self.store.write(|tx| {
                     tx.execute(
-                        "UPDATE records SET server_state = ?1 WHERE record_id = ?2 AND sealed_version = ?3",
-                        (state, &record_id, &version),
+                        "UPDATE records SET server_state = ?1 WHERE record_id = ?2 AND sealed_version = ?3 \
+                         AND (?1 <> ?4 OR EXISTS (SELECT 1 FROM returns WHERE record_id = ?2 AND version = ?3))",
+                        (state, &record_id, &version, ReviewState::Returned.as_str()),
                     )?;
                     Ok(())
                 })?;
