@@ -57,6 +57,10 @@ pub enum EntryPayload {
     RecheckSealed { record: RecheckRecord },
     /// A question to the quality section (咨询), asked on site.
     QuestionAsked { question: crate::consult::Question },
+    /// A problem reported upward at once (上报).
+    Escalated {
+        escalation: crate::escalation::Escalation,
+    },
 }
 
 impl EntryPayload {
@@ -71,6 +75,7 @@ impl EntryPayload {
             Self::Amended { .. } => "amended",
             Self::RecheckSealed { .. } => "recheck_sealed",
             Self::QuestionAsked { .. } => "question_asked",
+            Self::Escalated { .. } => "escalated",
         }
     }
 
@@ -82,6 +87,7 @@ impl EntryPayload {
             Self::Sealed { record } | Self::Amended { record, .. } => record.record_id,
             Self::RecheckSealed { record } => record.record_id,
             Self::QuestionAsked { question } => question.question_id,
+            Self::Escalated { escalation } => escalation.escalation_id,
         }
     }
 }

@@ -91,12 +91,7 @@ impl Store {
     /// `raised_by` is who raised it (an officer's device or a console
     /// user); the town is the task's target's.
     #[tracing::instrument(level = "debug", name = "store.raise_escalation", skip_all)]
-    pub async fn raise_escalation(
-        &self,
-        e: &Escalation,
-        actor: &Actor,
-        recipients: &[Recipient],
-    ) -> Result<(), StoreError> {
+    pub async fn raise_escalation(&self, e: &Escalation, actor: &Actor) -> Result<(), StoreError> {
         if let Err(why) = e.check() {
             return Err(StoreError::invalid(
                 why,
@@ -104,8 +99,9 @@ impl Store {
             ));
         }
         let _writer = self.writer().await;
+        let recipients = self.alert_recipients();
         let mut tx = self.pool.begin().await?;
-        raise_in(&mut tx, e, actor, recipients).await?;
+        raise_in(&mut tx, e, actor, &recipients).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -521,6 +517,50 @@ impl Store {
             .map(|(n, at, ok, d)| (n, at, ok != 0, d))
             .collect())
     }
+}
+
+/// Decides an escalation raised on a tablet (one entry of a push): the
+/// device's officer must be on the task's drawn team. Returns why it was
+/// refused (`None`: taken, or taken before).
+pub(super) async fn ingest(
+    tx: &mut Tx<'_>,
+    device: &super::sync::DeviceCtx,
+    e: &Escalation,
+    recipients: &[Recipient],
+) -> Result<Option<String>, StoreError> {
+    if let Err(why) = e.check() {
+        return Ok(Some(format!("上报未予接收：{why}")));
+    }
+    let on_team: Option<(String,)> = sqlx::query_as(
+        "SELECT role FROM task_members WHERE task_id = $1 AND person_id = $2 AND role = 'officer'",
+    )
+    .bind(&e.task_id)
+    .bind(&device.officer_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if on_team.is_none() {
+        return Ok(Some(format!(
+            "任务 {} 不属于本设备执法人员所在的检查组，上报未予接收 (not your team's task)",
+            e.task_id
+        )));
+    }
+    // A record it names that the server holds must be of the same task.
+    if let Some(record) = e.record_id {
+        let of: Option<(String,)> =
+            sqlx::query_as("SELECT task_id FROM records WHERE record_id = $1 LIMIT 1")
+                .bind(record.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+        if of.is_some_and(|(task,)| task != e.task_id) {
+            return Ok(Some(format!(
+                "检查记录 {record} 不属于任务 {}，上报未予接收 (record of another task)",
+                e.task_id
+            )));
+        }
+    }
+    let actor = Actor::device(&device.device_id);
+    raise_in(tx, e, &actor, recipients).await?;
+    Ok(None)
 }
 
 /// Stores an escalation and its alerts inside `tx`.

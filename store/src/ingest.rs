@@ -46,6 +46,7 @@ const IN_LIST: usize = 400;
 /// Applies the payloads of the entries a push takes (in log order), in its
 /// transaction. Returns, per entry, why its payload was refused (`None`
 /// when it was accepted). A refused entry changes nothing.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn apply(
     tx: &mut Tx<'_>,
     backend: Backend,
@@ -53,12 +54,23 @@ pub(super) async fn apply(
     entries: &[&LogEntry],
     received_at: &str,
     catalogue: &Catalogue,
+    recipients: &[super::escalation::Recipient],
 ) -> Result<Vec<Option<String>>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let mut sp = sqlx::Acquire::begin(&mut **tx).await?;
-    match apply_group(&mut sp, backend, device, entries, received_at, catalogue).await {
+    match apply_group(
+        &mut sp,
+        backend,
+        device,
+        entries,
+        received_at,
+        catalogue,
+        recipients,
+    )
+    .await
+    {
         Ok(refusals) => {
             sp.commit().await?;
             return Ok(refusals);
@@ -69,7 +81,17 @@ pub(super) async fn apply(
     let mut refusals = Vec::with_capacity(entries.len());
     for e in entries {
         let mut sp = sqlx::Acquire::begin(&mut **tx).await?;
-        match apply_group(&mut sp, backend, device, &[*e], received_at, catalogue).await {
+        match apply_group(
+            &mut sp,
+            backend,
+            device,
+            &[*e],
+            received_at,
+            catalogue,
+            recipients,
+        )
+        .await
+        {
             Ok(mut one) => {
                 sp.commit().await?;
                 refusals.push(one.pop().flatten());
@@ -104,6 +126,7 @@ fn race(e: &StoreError) -> Option<String> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_group(
     tx: &mut Tx<'_>,
     backend: Backend,
@@ -111,6 +134,7 @@ async fn apply_group(
     entries: &[&LogEntry],
     received_at: &str,
     catalogue: &Catalogue,
+    recipients: &[super::escalation::Recipient],
 ) -> Result<Vec<Option<String>>, StoreError> {
     let mut facts = Facts::load(tx, backend, device, entries).await?;
     let received = parse_time(received_at)?;
@@ -131,6 +155,9 @@ async fn apply_group(
         if let EntryPayload::QuestionAsked { question } = &e.payload {
             refusals[i] =
                 super::consult::ingest(tx, device, question, received_at, catalogue).await?;
+        }
+        if let EntryPayload::Escalated { escalation } = &e.payload {
+            refusals[i] = super::escalation::ingest(tx, device, escalation, recipients).await?;
         }
     }
     Ok(refusals)
@@ -189,7 +216,8 @@ fn task_of(payload: &EntryPayload) -> Option<&str> {
         EntryPayload::ItemSet { .. }
         | EntryPayload::PhotoTaken { .. }
         | EntryPayload::RecheckSealed { .. }
-        | EntryPayload::QuestionAsked { .. } => None,
+        | EntryPayload::QuestionAsked { .. }
+        | EntryPayload::Escalated { .. } => None,
     }
 }
 

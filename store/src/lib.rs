@@ -150,6 +150,8 @@ pub struct Store {
     /// On PostgreSQL: what lets a pull with nothing new be answered
     /// without the database (see `quiet_pulls`).
     quiet: Option<std::sync::Arc<quiet_pulls::QuietPulls>>,
+    /// Who is alerted of an escalation (`escalation`), as configured.
+    alert_recipients: std::sync::Arc<std::sync::RwLock<Vec<escalation::Recipient>>>,
     /// Told how long each writer waited for the SQLite writer (seconds),
     /// once the server has said where to ([`Store::observe_writer_wait`]).
     writer_wait: std::sync::Arc<WriterWait>,
@@ -288,6 +290,7 @@ impl Store {
             write_queue: Default::default(),
             device_tokens: Default::default(),
             quiet,
+            alert_recipients: Default::default(),
             writer_wait: Default::default(),
             last_ingest: Default::default(),
             opened: std::time::Instant::now(),
@@ -303,6 +306,21 @@ impl Store {
             conn.close().await?;
         }
         Ok(store)
+    }
+
+    /// Who is alerted of every escalation from now on: `(channel, target)`.
+    pub fn set_alert_recipients(&self, recipients: Vec<escalation::Recipient>) {
+        *self
+            .alert_recipients
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = recipients;
+    }
+
+    pub(crate) fn alert_recipients(&self) -> Vec<escalation::Recipient> {
+        self.alert_recipients
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// After a commit that added feed items for `officers`: see

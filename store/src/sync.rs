@@ -671,6 +671,7 @@ impl Store {
             });
         }
         let payloads: Vec<&LogEntry> = taken.iter().map(|(_, e)| *e).collect();
+        let recipients = self.alert_recipients();
         let refusals = super::ingest::apply(
             &mut tx,
             self.backend,
@@ -678,6 +679,7 @@ impl Store {
             &payloads,
             &received_at,
             catalogue,
+            &recipients,
         )
         .await?;
         let mut refused_here: HashMap<Uuid, String> = HashMap::new();

@@ -53,8 +53,6 @@ pub struct AppState {
     pub metrics_token: Option<settings::Secret>,
     /// Whose `X-Forwarded-For` names the client ([`client_addr`]).
     pub trusted_proxies: client_addr::TrustedProxies,
-    /// Who is alerted of an escalation: `(channel, target)`.
-    pub alert_recipients: Arc<Vec<store::escalation::Recipient>>,
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -116,7 +114,6 @@ impl AppState {
             secure_cookies: false,
             metrics_token: None,
             trusted_proxies: Default::default(),
-            alert_recipients: Default::default(),
         })
     }
 
@@ -126,7 +123,7 @@ impl AppState {
         self.secure_cookies = s.secure_cookies;
         self.metrics_token = s.metrics_token.clone();
         self.trusted_proxies = s.trusted_proxies.clone();
-        self.alert_recipients = Arc::new(
+        self.store.set_alert_recipients(
             s.alert_webhooks
                 .iter()
                 .map(|u| ("webhook".to_owned(), u.clone()))

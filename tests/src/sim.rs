@@ -299,7 +299,6 @@ async fn open_server(
         secure_cookies: false,
         metrics_token: None,
         trusted_proxies: Default::default(),
-        alert_recipients: Default::default(),
     })
 }
 

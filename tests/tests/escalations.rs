@@ -6,6 +6,9 @@
 //! tops the home page; 应急管控 measures with owners and due dates are
 //! recorded; it cannot close without an outcome or with a measure open,
 //! and then closes; another town's lead cannot see it, by URL either.
+//! And from the tablet, offline: a major situation with a photo reaches the
+//! quality section and the webhook once it syncs; another team's device
+//! cannot raise one on the task.
 
 mod console_support;
 
@@ -16,8 +19,14 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::Value;
 
-use choucha_tests::console::{PASSWORD, Session, set_demo_passwords};
-use choucha_tests::{TestServer, free_port, pg};
+use chrono::Utc;
+use uuid::Uuid;
+
+use choucha_shared::escalation::{Escalation, EscalationKind};
+use choucha_shared::sync::{EntryPayload, EntryVerdict};
+use choucha_tests::console::{PASSWORD, Session, demo_task, set_demo_passwords};
+use choucha_tests::field::{admin_get, camera_jpeg, sync_all, tablet};
+use choucha_tests::{TestServer, device, free_port, pg};
 use console_support::sync_far_record;
 
 const TOWN: &str = "西永街道";
@@ -199,4 +208,158 @@ async fn a_safety_hazard_is_escalated_alerted_and_closed_on_sqlite() {
 async fn a_safety_hazard_is_escalated_alerted_and_closed_on_postgres() {
     let url = pg::shared().create_database().await.unwrap();
     story(Some(&url)).await;
+}
+
+/// The draw's tasks (the demo plan).
+async fn demo_tasks(server: &TestServer) -> Vec<Value> {
+    admin_get(server, "/api/v1/draws/GXQ-2023-ZBJR-D1")
+        .await
+        .unwrap()["tasks"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn team_of(task: &Value) -> Vec<String> {
+    task["team"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["person_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// From the tablet, offline: a major situation (重大情况) with a photo,
+/// raised on the spot; it reaches the server on the next sync, once, and
+/// the webhook alerts at once. The server takes it only from the task's
+/// drawn team and files it under the task's town, whatever the device says.
+async fn from_the_tablet(database_url: Option<&str>) {
+    let port = free_port().unwrap();
+    let got = receiver(port).await;
+    let hook = format!("http://127.0.0.1:{port}/hook");
+    let server =
+        TestServer::start_demo_with_env(database_url, &[("CHOUCHA_ALERT_WEBHOOKS", &hook)])
+            .expect("demo server");
+    let task = demo_task(&server, TOWN).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let app = tablet(&server, &task.officer_id, root.path(), "平板一")
+        .await
+        .unwrap();
+
+    // Offline; bad input says what is wrong and keeps nothing.
+    let kind = EscalationKind::Major;
+    let none = app.escalate(&task.task_id, None, kind, "   ", &[], Utc::now());
+    assert!(none.unwrap_err().to_string().contains("请说明"));
+    let not_jpeg = app.escalate(
+        &task.task_id,
+        None,
+        kind,
+        "x",
+        &[b"GIF89a".to_vec()],
+        Utc::now(),
+    );
+    assert!(not_jpeg.unwrap_err().to_string().contains("第 1 张照片"));
+    assert!(
+        app.escalate("NO-SUCH-TASK", None, kind, "x", &[], Utc::now())
+            .is_err()
+    );
+    assert_eq!(app.progress().unwrap().entries_left, 0);
+    let situation = "企业擅自改装在用电梯控制柜，已有住户被困，企业拒绝停梯";
+    let photo = camera_jpeg(41, 800, 600);
+    let id = app
+        .escalate(
+            &task.task_id,
+            None,
+            kind,
+            situation,
+            std::slice::from_ref(&photo),
+            Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(app.escalations(&task.task_id).unwrap().len(), 1);
+    assert_eq!(app.progress().unwrap().blobs_left, 1);
+    assert!(
+        got.lock().unwrap().is_empty(),
+        "nothing leaves the tablet offline"
+    );
+
+    sync_all(&app).await.unwrap();
+    assert!(app.refused_entries().unwrap().is_empty());
+    wait_for("the alert", async || !got.lock().unwrap().is_empty()).await;
+    let alert: Value = serde_json::from_str(&got.lock().unwrap()[0]).unwrap();
+    assert_eq!(alert["escalation_id"], id.to_string());
+    assert_eq!(alert["kind_zh"], "重大情况");
+    assert_eq!(alert["jurisdiction"], TOWN);
+    assert_eq!(alert["target_name"], task.target_name.as_str());
+    assert_eq!(alert["description"], situation);
+    // Synced again: nothing is raised or alerted twice.
+    sync_all(&app).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    // The quality section sees it with its photo.
+    set_demo_passwords(&server).unwrap();
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    let (_, home) = s.get("/console").await.unwrap();
+    assert!(home.contains("escalations-banner"), "{home}");
+    let (_, page) = s.get(&format!("/console/escalations/{id}")).await.unwrap();
+    assert!(page.contains(situation), "{page}");
+    let sha = app.escalations(&task.task_id).unwrap()[0].photos[0].clone();
+    let src = format!("/console/escalations/{id}/photos/{sha}");
+    assert!(page.contains(&src), "{page}");
+    let (status, _) = s.get(&src).await.unwrap();
+    assert_eq!(status, 200);
+
+    // An officer of another team cannot raise one on this task.
+    let tasks = demo_tasks(&server).await;
+    let team = team_of(
+        tasks
+            .iter()
+            .find(|t| t["task_id"] == task.task_id.as_str())
+            .unwrap(),
+    );
+    let outsider = tasks
+        .iter()
+        .flat_map(team_of)
+        .find(|p| !team.contains(p))
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut dev = device::enrol(&http, &server.base_url, server.token(), &outsider)
+        .await
+        .unwrap();
+    dev.append(
+        EntryPayload::Escalated {
+            escalation: Escalation {
+                escalation_id: Uuid::now_v7(),
+                task_id: task.task_id.clone(),
+                record_id: None,
+                finding_id: None,
+                kind: EscalationKind::Industry,
+                description: "伪造的上报".into(),
+                photos: vec![],
+                raised_at: Utc::now(),
+            },
+        },
+        Utc::now(),
+    );
+    let r = dev.sync_log().await.unwrap();
+    match &r.results[0].verdict {
+        EntryVerdict::Refused { message } => assert!(message.contains("检查组"), "{message}"),
+        other => panic!("taken from another team: {other:?}"),
+    }
+    let (_, list) = s.get("/console/escalations").await.unwrap();
+    assert!(!list.contains("伪造的上报"), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raised_on_a_tablet_offline_reaches_the_quality_section_on_sqlite() {
+    from_the_tablet(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raised_on_a_tablet_offline_reaches_the_quality_section_on_postgres() {
+    let url = pg::shared().create_database().await.unwrap();
+    from_the_tablet(Some(&url)).await;
 }

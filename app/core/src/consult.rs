@@ -17,8 +17,30 @@ use choucha_shared::sync::EntryPayload;
 use crate::app::{App, append, note_blob};
 use crate::error::CoreError;
 
-/// Largest photo taken with a question.
+/// Largest photo attached to a question or an escalation.
 const MAX_PHOTO_BYTES: usize = 12 * 1024 * 1024;
+
+/// Photos attached to a question or an escalation: camera JPEGs, none
+/// larger than [`MAX_PHOTO_BYTES`]; the first bad one named by position.
+pub(crate) fn check_attached_photos(photos: &[Vec<u8>]) -> Result<(), CoreError> {
+    for (i, p) in photos.iter().enumerate() {
+        if !p.starts_with(&[0xFF, 0xD8]) {
+            return Err(CoreError::Refused(format!(
+                "第 {} 张照片不是 JPEG 图片",
+                i + 1
+            )));
+        }
+        if p.len() > MAX_PHOTO_BYTES {
+            return Err(CoreError::Refused(format!(
+                "第 {} 张照片过大（{} MB），最大 {} MB",
+                i + 1,
+                p.len() / (1024 * 1024),
+                MAX_PHOTO_BYTES / (1024 * 1024)
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// What a question is about, as the officer chose it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,22 +69,7 @@ impl App {
                 return Err(CoreError::Refused(format!("检查表中没有检查项 {item}")));
             }
         }
-        for (i, p) in photos.iter().enumerate() {
-            if !p.starts_with(&[0xFF, 0xD8]) {
-                return Err(CoreError::Refused(format!(
-                    "第 {} 张照片不是 JPEG 图片",
-                    i + 1
-                )));
-            }
-            if p.len() > MAX_PHOTO_BYTES {
-                return Err(CoreError::Refused(format!(
-                    "第 {} 张照片过大（{} MB），最大 {} MB",
-                    i + 1,
-                    p.len() / (1024 * 1024),
-                    MAX_PHOTO_BYTES / (1024 * 1024)
-                )));
-            }
-        }
+        check_attached_photos(photos)?;
         let question_id = self.new_id();
         let mut hashes = Vec::with_capacity(photos.len());
         for p in photos {

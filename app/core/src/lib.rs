@@ -12,6 +12,7 @@ pub mod app;
 pub mod capture;
 pub mod consult;
 pub mod error;
+pub mod escalation;
 pub mod evidence;
 pub mod keys;
 pub mod location;

@@ -114,6 +114,15 @@ CREATE TABLE faq (
 );
 CREATE INDEX faq_by_checklist ON faq (checklist_id, seq);
 "#,
+    r#"
+-- Problems reported upward from this device (上报), Escalation JSON.
+CREATE TABLE escalations (
+    escalation_id TEXT PRIMARY KEY,
+    task_id       TEXT NOT NULL,
+    escalation    TEXT NOT NULL
+);
+CREATE INDEX escalations_by_task ON escalations (task_id);
+"#,
 ];
 
 /// The open store.

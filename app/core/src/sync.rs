@@ -28,7 +28,8 @@ use crate::store::{meta_get, meta_set};
 const WAITING_BLOBS: &str = "FROM blobs b WHERE b.uploaded = 0 AND (\
      EXISTS (SELECT 1 FROM records r WHERE r.record_id = b.record_id AND r.state = 'sealed') \
      OR EXISTS (SELECT 1 FROM recheck_records rr WHERE rr.record_id = b.record_id AND rr.state = 'sealed') \
-     OR EXISTS (SELECT 1 FROM questions q WHERE q.question_id = b.record_id))";
+     OR EXISTS (SELECT 1 FROM questions q WHERE q.question_id = b.record_id) \
+     OR EXISTS (SELECT 1 FROM escalations e WHERE e.escalation_id = b.record_id))";
 
 /// Entries per push request.
 const PUSH_BATCH: usize = 50;

@@ -12,6 +12,7 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use choucha_shared::Sha256Hex;
 use choucha_shared::escalation::EscalationKind;
 
 use super::auth::{CurrentUser, Role};
@@ -100,6 +101,20 @@ async fn visible(state: &AppState, user: &CurrentUser, id: &str) -> ConsoleResul
     Ok(row)
 }
 
+/// A photo of an escalation the user may see.
+pub async fn photo(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, sha)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    let r = visible(&state, &user, &id).await?;
+    let sha = Sha256Hex::parse(&sha).map_err(|_| ConsoleError::not_found())?;
+    if !r.escalation.photos.contains(&sha) {
+        return Err(ConsoleError::not_found());
+    }
+    super::upload::evidence(&state, &sha).await
+}
+
 /// One escalation.
 pub async fn show(
     State(state): State<AppState>,
@@ -119,6 +134,15 @@ pub async fn show(
             tr { th { (lang.t("类型", "Kind")) } td #escalation-kind { (kind_label(lang, r.escalation.kind)) } }
             tr { th { (lang.t("检查对象", "Target")) } td { (r.target_name) " · " (r.jurisdiction) " · " code { (r.escalation.task_id) } } }
             tr { th { (lang.t("情况", "Situation")) } td #escalation-text { (r.escalation.description) } }
+            @if !r.escalation.photos.is_empty() {
+                tr { th { (lang.t("照片", "Photos")) } td #escalation-photos {
+                    @for sha in &r.escalation.photos {
+                        a href={ "/console/escalations/" (eid) "/photos/" (sha) } {
+                            img src={ "/console/escalations/" (eid) "/photos/" (sha) } width="240" alt=(lang.t("现场照片", "Photo"));
+                        }
+                    }
+                } }
+            }
             tr { th { (lang.t("上报人 / 时间", "Raised by / at")) } td { (r.raised_by) " / " (cst(r.escalation.raised_at)) } }
             @if let Some(record) = r.escalation.record_id {
                 tr { th { (lang.t("检查记录", "Record")) } td { a href={ "/console/records/" (record) } { (record) } } }

@@ -123,6 +123,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/questions", get(questions::list))
         .route("/console/escalations", get(escalations::list))
         .route("/console/escalations/{id}", get(escalations::show))
+        .route(
+            "/console/escalations/{id}/photos/{sha}",
+            get(escalations::photo),
+        )
         .route("/console/questions/{id}", get(questions::show))
         .route(
             "/console/questions/{id}/photos/{sha}",

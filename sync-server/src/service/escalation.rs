@@ -35,9 +35,6 @@ pub async fn raise(
         photos: Vec::new(),
         raised_at: Utc::now(),
     };
-    state
-        .store
-        .raise_escalation(&e, actor, &state.alert_recipients)
-        .await?;
+    state.store.raise_escalation(&e, actor).await?;
     Ok(e.escalation_id)
 }
