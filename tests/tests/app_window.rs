@@ -821,7 +821,9 @@ async fn a_company_not_found_at_its_address_is_recorded_in_the_app_window() -> a
 /// 咨询 in the window: on an item of the checklist the officer asks the
 /// quality section a question while the server is away; it syncs when the
 /// server is back, the quality section answers in the console, and after
-/// the next sync the answer shows under the item.
+/// the next sync the answer shows under the item. A safety hazard reported
+/// upward (上报) from the findings screen, offline too, reaches the quality
+/// section with the same sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::Result<()> {
     let mut server = TestServer::start_demo(None)?;
@@ -862,6 +864,23 @@ async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::
         .attr("data-question")
         .await?
         .context("no question id on screen")?;
+    // 上报, offline too: a safety hazard reported from the findings screen.
+    app.click("#tab-findings").await?;
+    app.wait("#screen-findings").await?;
+    let hazard = "加油机防爆挠性管老化开裂，现场有油气味，企业仍在加油";
+    app.fill("#escalate-text", hazard).await?;
+    app.select("#escalate-kind", "safety_hazard").await?;
+    app.click("#escalate-send").await?;
+    app.wait_text("#escalations .escalation", hazard).await?;
+    app.wait_text("#escalations .escalation", "安全隐患")
+        .await?;
+    app.screenshot("escalated").await?;
+    let escalation_id = app
+        .wait("#escalations .escalation")
+        .await?
+        .attr("data-escalation")
+        .await?
+        .context("no escalation id on screen")?;
 
     // The server is back: the question syncs; the quality section answers.
     server.restart()?;
@@ -876,6 +895,11 @@ async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::
     .await?;
     let (_, page) = s.get(&format!("/console/questions/{question_id}")).await?;
     anyhow::ensure!(page.contains(question) && page.contains(&item), "{page}");
+    let (status, page) = s
+        .get(&format!("/console/escalations/{escalation_id}"))
+        .await?;
+    anyhow::ensure!(status == 200 && page.contains(hazard), "{status} {page}");
+    anyhow::ensure!(page.contains("安全隐患（需应急管控）"), "{page}");
     let answer = "应判不符合：检定合格标志过期即未按规定检定，责令改正。";
     let (status, _) = s
         .post(

@@ -81,9 +81,10 @@ macro_rules! commands {
 pub mod cmd {
     use super::*;
     use crate::{
-        AddFinding as AddFindingReq, Ask as AskReq, EnrolTarget, EnrolmentView, Home as HomeView,
-        Inspection as InspectionView, LocationFix as Fix, OrderView, PhotoTaken, RecheckPhotoTaken,
-        RecheckView, Refusal, SetItem as SetItemReq, SetOutcome as SetOutcomeReq,
+        AddFinding as AddFindingReq, Ask as AskReq, EnrolTarget, EnrolmentView,
+        Escalate as EscalateReq, Home as HomeView, Inspection as InspectionView,
+        LocationFix as Fix, OrderView, PhotoTaken, RecheckPhotoTaken, RecheckView, Refusal,
+        SetItem as SetItemReq, SetOutcome as SetOutcomeReq,
         SetRecheckResult as SetRecheckResultReq, Settings, Sign as SignReq, SyncView,
         TaskDetail as Detail, UiTiming as Timing,
     };
@@ -126,6 +127,8 @@ pub mod cmd {
         SealRecheck = "seal_recheck", RecordId => RecheckView;
         /// 咨询: a question to the quality section, offline too.
         AskQuestion = "ask_question", AskReq => InspectionView;
+        /// 上报: a problem reported upward at once, offline too.
+        Escalate = "escalate", EscalateReq => InspectionView;
     }
 }
 

@@ -337,6 +337,9 @@ pub struct Inspection {
     /// The checklist's FAQ (常见问题) as published so far.
     #[serde(default)]
     pub faq: Vec<choucha_shared::consult::FaqEntry>,
+    /// What this device reported upward about the task (上报).
+    #[serde(default)]
+    pub escalations: Vec<choucha_shared::escalation::Escalation>,
 }
 
 impl Inspection {
@@ -367,6 +370,16 @@ pub struct Ask {
     #[serde(default)]
     pub finding_id: Option<Uuid>,
     pub text: String,
+}
+
+/// 上报: a problem of the inspection (a finding of it) reported upward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalate {
+    pub record_id: Uuid,
+    #[serde(default)]
+    pub finding_id: Option<Uuid>,
+    pub kind: choucha_shared::escalation::EscalationKind,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -50,6 +50,7 @@ crate::serves! {
     cmd::Inspection => inspection,
     cmd::SetItem => set_item,
     cmd::AskQuestion => ask_question,
+    cmd::Escalate => escalate,
     cmd::SetOutcome => set_outcome,
     cmd::TakePhoto => take_photo,
     cmd::PhotoData => photo_data,
@@ -176,6 +177,28 @@ pub async fn ask_question(
         };
         s.app
             .ask(&about, &req.text, &[], Utc::now())
+            .map_err(command_error)?;
+        views::inspection(&s.app, &req.record_id).map_err(command_error)
+    })
+    .await
+}
+
+/// 上报: reports a problem of the inspection under way (a finding of it)
+/// upward; kept and sent with the next sync.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn escalate(shell: ShellState<'_>, args: In<cmd::Escalate>) -> Out<cmd::Escalate> {
+    let req = args;
+    blocking(&shell, move |s| {
+        let record = s.app.record(&req.record_id).map_err(command_error)?;
+        s.app
+            .escalate(
+                &record.task_id,
+                req.finding_id,
+                req.kind,
+                &req.description,
+                &[],
+                Utc::now(),
+            )
             .map_err(command_error)?;
         views::inspection(&s.app, &req.record_id).map_err(command_error)
     })

@@ -113,6 +113,7 @@ pub fn run() {
             commands::location_fix,
             commands::ui_timing,
             commands::ask_question,
+            commands::escalate,
             recheck::recheck,
             recheck::start_recheck,
             recheck::set_recheck_result,

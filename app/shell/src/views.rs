@@ -132,6 +132,7 @@ pub fn inspection(app: &App, record_id: &Uuid) -> Result<Inspection, CoreError> 
         returned,
         questions: app.questions(&record.task_id)?,
         faq: app.faq(&record.checklist.id)?,
+        escalations: app.escalations(&record.task_id)?,
         record,
     })
 }

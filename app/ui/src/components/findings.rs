@@ -9,6 +9,7 @@ use choucha_app_api::{AddFinding, CommandError, Inspection, OrderView, cmd};
 use choucha_shared::record::{Disposition, DispositionKind, Finding, PhotoSubject};
 use choucha_shared::value::CivilDate;
 
+use crate::components::escalate::EscalateCard;
 use crate::components::inspect_nav::InspectNav;
 use crate::components::widgets::{PhotoInput, Thumb};
 use crate::i18n::tr;
@@ -244,6 +245,7 @@ pub fn findings_screen() -> Html {
                     <iframe id="order-frame" ref={frame_ref} class="order-frame" srcdoc={o.html.clone()}></iframe>
                 }
             </div>
+            <EscalateCard />
         </section>
         </>
     }

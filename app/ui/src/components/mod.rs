@@ -3,6 +3,7 @@
 pub mod app;
 pub mod enrol;
 pub mod enterprise_sign;
+pub mod escalate;
 pub mod findings;
 pub mod inspect_nav;
 pub mod items;
