@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics_token: Option<settings::Secret>,
     /// Whose `X-Forwarded-For` names the client ([`client_addr`]).
     pub trusted_proxies: client_addr::TrustedProxies,
+    /// Sends escalations' e-mail alerts, when a mail server is configured.
+    pub mailer: Option<Arc<alerts::Mailer>>,
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -114,6 +116,7 @@ impl AppState {
             secure_cookies: false,
             metrics_token: None,
             trusted_proxies: Default::default(),
+            mailer: None,
         })
     }
 
@@ -127,8 +130,25 @@ impl AppState {
             s.alert_webhooks
                 .iter()
                 .map(|u| ("webhook".to_owned(), u.clone()))
+                .chain(
+                    s.alert_emails
+                        .iter()
+                        .map(|a| ("email".to_owned(), a.clone())),
+                )
                 .collect(),
         );
+        self.mailer = match &s.smtp_url {
+            Some(url) => Some(Arc::new(
+                alerts::Mailer::new(url.expose(), &s.alert_mail_from).map_err(|reason| {
+                    settings::SettingsError::Bad {
+                        source_name: "setting".into(),
+                        name: "CHOUCHA_SMTP_URL".into(),
+                        reason,
+                    }
+                })?,
+            )),
+            None => None,
+        };
         Ok(())
     }
 

@@ -73,6 +73,12 @@ pub struct Settings {
     pub upload_idle_hours: u64,
     /// Where escalations (上报) are announced: webhook URLs (JSON POST).
     pub alert_webhooks: Vec<String>,
+    /// …and e-mail addresses, sent through `smtp_url` from `alert_mail_from`.
+    pub alert_emails: Vec<String>,
+    /// The mail server, as a URL: `smtp://host:25`, `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://user:password@host:465`.
+    pub smtp_url: Option<Secret>,
+    pub alert_mail_from: String,
 }
 
 impl Default for Settings {
@@ -100,6 +106,9 @@ impl Default for Settings {
             // A week: a tablet offline over a long weekend still resumes.
             upload_idle_hours: 168,
             alert_webhooks: Vec::new(),
+            alert_emails: Vec::new(),
+            smtp_url: None,
+            alert_mail_from: "choucha@localhost".to_owned(),
         }
     }
 }
@@ -272,6 +281,27 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "(none)",
         "URLs (comma-separated) that get a JSON POST for every escalation (上报), retried until delivered",
+    ),
+    s(
+        "alert_emails",
+        "CHOUCHA_ALERT_EMAILS",
+        None,
+        "(none)",
+        "e-mail addresses (comma-separated) that get a message for every escalation (上报), through smtp_url, retried until the mail server takes it",
+    ),
+    s(
+        "smtp_url",
+        "CHOUCHA_SMTP_URL",
+        None,
+        "(none)",
+        "the mail server for alert_emails: smtp://host:25, smtp://host:587?tls=required (STARTTLS), smtps://user:password@host:465",
+    ),
+    s(
+        "alert_mail_from",
+        "CHOUCHA_ALERT_MAIL_FROM",
+        None,
+        "choucha@localhost",
+        "the sender of alert e-mails, e.g. 抽查系统 <choucha@bureau.example>",
     ),
 ];
 
@@ -473,6 +503,34 @@ impl Settings {
                 }
                 self.alert_webhooks = urls;
             }
+            "alert_emails" => {
+                let addresses: Vec<String> = raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = addresses
+                    .iter()
+                    .find(|a| a.parse::<lettre::Address>().is_err())
+                {
+                    return Err(fail(format!("'{bad}' is not an e-mail address")));
+                }
+                self.alert_emails = addresses;
+            }
+            "smtp_url" => {
+                if let Some(url) = text() {
+                    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
+                        .map_err(|e| fail(format!("not a mail server URL ({e})")))?;
+                    self.smtp_url = Some(Secret(url));
+                }
+            }
+            "alert_mail_from" => {
+                let from = text().ok_or_else(|| fail("must not be empty".into()))?;
+                from.parse::<lettre::message::Mailbox>()
+                    .map_err(|e| fail(format!("'{from}' is not a sender address ({e})")))?;
+                self.alert_mail_from = from;
+            }
             "upload_idle_hours" => {
                 self.upload_idle_hours = raw
                     .trim()
@@ -488,6 +546,15 @@ impl Settings {
 
     /// Checks what no single value shows: S3 settings come together.
     fn validate(&self) -> Result<(), SettingsError> {
+        if !self.alert_emails.is_empty() && self.smtp_url.is_none() {
+            return Err(SettingsError::Bad {
+                source_name: "setting".into(),
+                name: "CHOUCHA_SMTP_URL".into(),
+                reason:
+                    "must be set when CHOUCHA_ALERT_EMAILS is (the mail server to send through)"
+                        .into(),
+            });
+        }
         let parts = [
             ("s3_bucket", self.s3_bucket.is_some()),
             ("s3_access_key", self.s3_access_key.is_some()),
@@ -589,6 +656,7 @@ mod tests {
         assert_eq!(doc("phash_max_distance"), d.phash_max_distance.to_string());
         assert_eq!(doc("authority"), d.authority);
         assert_eq!(doc("upload_idle_hours"), d.upload_idle_hours.to_string());
+        assert_eq!(doc("alert_mail_from"), d.alert_mail_from);
         let s3 = S3Config::new("http://x", "b", "k", "s");
         assert_eq!(doc("s3_region"), s3.region);
         assert_eq!(doc("s3_max_retries"), s3.max_retries.to_string());
@@ -639,6 +707,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:0", "flag over env");
+    }
+
+    #[test]
+    fn alert_e_mail_needs_a_mail_server_and_real_addresses() {
+        let s = Settings::load(None, env(&[]), &[]).unwrap();
+        assert_eq!(s.alert_mail_from, "choucha@localhost");
+        let vars = [
+            (
+                "CHOUCHA_ALERT_EMAILS",
+                "zhiliangke@bureau.test, duty@bureau.test",
+            ),
+            ("CHOUCHA_SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("CHOUCHA_ALERT_MAIL_FROM", "抽查系统 <choucha@bureau.test>"),
+        ];
+        let s = Settings::load(None, env(&vars), &[]).unwrap();
+        assert_eq!(s.alert_emails.len(), 2);
+        assert!(format!("{s:?}").contains("smtp_url: Some(Secret(…))"));
+        let err = Settings::load(None, env(&vars[..1]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CHOUCHA_SMTP_URL") && err.contains("must be set"),
+            "{err}"
+        );
+        let err = Settings::load(None, env(&[("CHOUCHA_ALERT_EMAILS", "zhiliangke")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'zhiliangke' is not an e-mail address"),
+            "{err}"
+        );
+        let err = Settings::load(None, env(&[("CHOUCHA_SMTP_URL", "mail.bureau.test")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CHOUCHA_SMTP_URL: not a mail server URL"),
+            "{err}"
+        );
     }
 
     #[test]

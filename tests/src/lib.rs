@@ -18,6 +18,7 @@ pub mod loadgen;
 pub mod pg;
 pub mod s3;
 pub mod sim;
+pub mod smtp;
 pub mod throttle;
 pub mod webapp;
 

@@ -299,6 +299,7 @@ async fn open_server(
         secure_cookies: false,
         metrics_token: None,
         trusted_proxies: Default::default(),
+        mailer: None,
     })
 }
 

@@ -8,7 +8,8 @@
 //! and then closes; another town's lead cannot see it, by URL either.
 //! And from the tablet, offline: a major situation with a photo reaches the
 //! quality section and the webhook once it syncs; another team's device
-//! cannot raise one on the task.
+//! cannot raise one on the task. By e-mail too: through a local SMTP server
+//! started by the test, busy (451) at first, then taking the message once.
 
 mod console_support;
 
@@ -26,6 +27,7 @@ use choucha_shared::escalation::{Escalation, EscalationKind};
 use choucha_shared::sync::{EntryPayload, EntryVerdict};
 use choucha_tests::console::{PASSWORD, Session, demo_task, set_demo_passwords};
 use choucha_tests::field::{admin_get, camera_jpeg, sync_all, tablet};
+use choucha_tests::smtp::SmtpServer;
 use choucha_tests::{TestServer, device, free_port, pg};
 use console_support::sync_far_record;
 
@@ -362,4 +364,75 @@ async fn raised_on_a_tablet_offline_reaches_the_quality_section_on_sqlite() {
 async fn raised_on_a_tablet_offline_reaches_the_quality_section_on_postgres() {
     let url = pg::shared().create_database().await.unwrap();
     from_the_tablet(Some(&url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_is_mailed_once_the_mail_server_takes_it() {
+    let smtp = SmtpServer::start().await.unwrap();
+    smtp.refuse(true);
+    let url = smtp.url();
+    let server = TestServer::start_demo_with_env(
+        None,
+        &[
+            ("CHOUCHA_ALERT_EMAILS", "zhiliangke@bureau.test"),
+            ("CHOUCHA_SMTP_URL", &url),
+            ("CHOUCHA_ALERT_MAIL_FROM", "抽查系统 <choucha@bureau.test>"),
+        ],
+    )
+    .expect("demo server");
+    set_demo_passwords(&server).unwrap();
+    let synced = sync_far_record(&server, TOWN, 5).await;
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    let situation = "多家加油站使用同一批次未经检定的加油机，属行业性问题";
+    let (status, _) = s
+        .post(
+            &format!("/console/records/{}/escalate", synced.record.record_id),
+            &[("kind", "industry"), ("description", situation)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 303);
+    let (_, list) = s.get("/console/escalations").await.unwrap();
+    let id = list
+        .split("data-escalation=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the escalation is listed")
+        .to_owned();
+    let path = format!("/console/escalations/{id}");
+
+    // The mail server is busy: the attempt is logged with its answer.
+    wait_for("a refused attempt", async || {
+        let (_, p) = s.get(&path).await.unwrap();
+        p.contains("class=\"attempt\"")
+    })
+    .await;
+    let (_, p) = s.get(&path).await.unwrap();
+    assert!(p.contains("发信服务器未接收"), "{p}");
+    assert!(p.contains("data-delivered=\"false\""), "{p}");
+    assert!(smtp.mails().is_empty());
+
+    // It takes mail again: delivered, once.
+    smtp.refuse(false);
+    wait_for("the mail", async || !smtp.mails().is_empty()).await;
+    wait_for("the delivery recorded", async || {
+        let (_, p) = s.get(&path).await.unwrap();
+        p.contains("data-delivered=\"true\"")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "mailed once: {mails:?}");
+    let mail = &mails[0];
+    assert_eq!(mail.from, "choucha@bureau.test");
+    assert_eq!(mail.to, vec!["zhiliangke@bureau.test".to_owned()]);
+    let subject = mail.subject();
+    assert!(subject.contains("【问题上报·行业性问题】"), "{subject}");
+    assert!(subject.contains(TOWN), "{subject}");
+    let text = mail.text();
+    for part in [situation, "行业性问题", TOWN, &id, "质量科："] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
 }

@@ -152,7 +152,7 @@ pub async fn show(
             }
         }
         h2 { (lang.t("通知", "Alerts")) }
-        @if r.alerts.is_empty() { p.muted { (lang.t("未配置通知接收方（alert_webhooks）。", "No alert recipients configured (alert_webhooks).")) } }
+        @if r.alerts.is_empty() { p.muted { (lang.t("未配置通知接收方（alert_webhooks、alert_emails）。", "No alert recipients configured (alert_webhooks, alert_emails).")) } }
         table #alerts {
             @for (a, tries) in &attempts {
                 tr data-alert=(a.alert_id) data-delivered=(a.delivered_at.is_some()) {
