@@ -40,6 +40,7 @@ pub mod reports;
 mod review;
 mod sync;
 mod token_cache;
+pub mod town_report;
 mod upload_parts;
 
 pub use audit::{Actor, Change};

@@ -442,6 +442,10 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
     service::draws::freeze_plan(store, &demo, PLAN_ID)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The seed's deadline for the towns' reports (§五(四)).
+    store
+        .set_report_due(PLAN_ID, chrono::NaiveDate::from_ymd_opt(2024, 1, 31), &demo)
+        .await?;
     let req = service::draws::DrawRequest {
         seed: DRAW_SEED.to_owned(),
         entered_by: "质量科（演示）".to_owned(),

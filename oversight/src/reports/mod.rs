@@ -9,12 +9,18 @@
 //!   every item's verdict and note, findings, photos with time, place and
 //!   distance, signatures, and the content hash the signatures sign.
 //!
+//! * [`town_reports_xlsx`] — the town reports (镇街报告) of a plan and
+//!   their total, one sheet per town.
+//!
 //! The console serves them at `GET /console/reports/summary.xlsx?plan=…&town=…`,
 //! `GET /console/reports/summary.csv`, `GET /console/reports/problems.csv` and
 //! `GET /console/records/{id}/pdf`, each limited to the user's town for a
 //! town-office lead.
 
 pub mod pdf;
+mod town;
+
+pub use town::town_reports_xlsx;
 
 use std::collections::BTreeMap;
 

@@ -19,6 +19,7 @@ pub mod page;
 mod questions;
 mod reports;
 mod review;
+mod town_reports;
 mod upload;
 pub mod users;
 
@@ -96,6 +97,22 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/questions/{id}/answer", post(questions::answer))
         .route("/console/records/{id}/escalate", post(escalations::raise))
         .route(
+            "/console/town-reports/{plan}/due",
+            post(town_reports::set_due),
+        )
+        .route(
+            "/console/town-reports/{plan}/{town}/save",
+            post(town_reports::save),
+        )
+        .route(
+            "/console/town-reports/{plan}/{town}/submit",
+            post(town_reports::submit),
+        )
+        .route(
+            "/console/town-reports/{plan}/{town}/return",
+            post(town_reports::return_report),
+        )
+        .route(
             "/console/escalations/{id}/measures",
             post(escalations::add_measure),
         )
@@ -122,6 +139,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/followup", get(followup::list))
         .route("/console/questions", get(questions::list))
         .route("/console/escalations", get(escalations::list))
+        .route("/console/town-reports", get(town_reports::list))
+        .route(
+            "/console/town-reports/{plan}/all.xlsx",
+            get(town_reports::all_xlsx),
+        )
+        .route(
+            "/console/town-reports/{plan}/{town}",
+            get(town_reports::show),
+        )
+        .route(
+            "/console/town-reports/{plan}/{town}/report.xlsx",
+            get(town_reports::town_xlsx),
+        )
         .route("/console/escalations/{id}", get(escalations::show))
         .route(
             "/console/escalations/{id}/photos/{sha}",

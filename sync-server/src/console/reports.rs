@@ -34,7 +34,7 @@ fn scope(user: &CurrentUser, q: ReportQuery) -> Scope {
 }
 
 /// A download with its type and an ASCII file name.
-fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
+pub(super) fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
