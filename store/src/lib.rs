@@ -20,6 +20,7 @@
 //! steps) come from `choucha-shared` as functions over values.
 
 pub mod abnormal;
+pub mod analysis;
 pub mod audit;
 mod console;
 pub mod consult;

@@ -7,7 +7,9 @@
 
 mod abnormal;
 mod admin;
+mod analysis;
 pub mod auth;
+mod chart;
 mod dashboard;
 pub mod disclosure;
 mod draws;
@@ -140,6 +142,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/questions", get(questions::list))
         .route("/console/escalations", get(escalations::list))
         .route("/console/town-reports", get(town_reports::list))
+        .route("/console/analysis", get(analysis::show))
         .route(
             "/console/town-reports/{plan}/all.xlsx",
             get(town_reports::all_xlsx),

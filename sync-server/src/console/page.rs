@@ -100,6 +100,7 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                         a href="/console/followup" { (lang.t("后续处置", "Follow-up")) }
                         a href="/console/questions" { (lang.t("现场咨询", "Questions")) }
                         a href="/console/escalations" { (lang.t("问题上报", "Escalations")) }
+                        a href="/console/analysis" { (lang.t("问题分析", "Analysis")) }
                         a href="/console/town-reports" { (lang.t("镇街报告", "Town reports")) }
                         a href="/console/dashboard" { (lang.t("统计", "Dashboard")) }
                         a href="/console/reports" { (lang.t("报表", "Reports")) }
