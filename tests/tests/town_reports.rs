@@ -4,7 +4,8 @@
 //! cannot submit it empty, signs and submits it — the figures frozen — and
 //! cannot change it then; the quality section returns it with comments; the
 //! lead amends and submits again; the list shows it submitted (late), the
-//! audit log every step, and the XLSX every town's report and the total.
+//! audit log every step, and the XLSX and the PDF every town's report and
+//! the total.
 //! Another town's lead cannot read or write it, by URL either.
 
 mod console_support;
@@ -248,6 +249,37 @@ async fn a_town_report_is_drafted_submitted_returned_and_resubmitted(at: Deploym
         .flat_map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
         .collect();
     assert!(text.contains("不配合检查的企业已移交"), "{text}");
+    // The PDF: the combined report, then each town's on its own page.
+    let r = quality
+        .client
+        .get(format!(
+            "{}/console/town-reports/{PLAN}/all.pdf",
+            quality.base
+        ))
+        .header("cookie", &quality.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("town-reports.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    // Wrapped lines joined again.
+    let text: String = pdf_extract::extract_text(&file)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    for part in [
+        "各镇街监督检查情况报告汇总",
+        TOWN,
+        "签发人",
+        "不配合检查的企业已移交",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
     // A lead's workbook holds their town only.
     let r = other
         .client

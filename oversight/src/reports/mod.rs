@@ -9,8 +9,8 @@
 //!   every item's verdict and note, findings, photos with time, place and
 //!   distance, signatures, and the content hash the signatures sign.
 //!
-//! * [`town_reports_xlsx`] — the town reports (镇街报告) of a plan and
-//!   their total, one sheet per town.
+//! * [`town_reports_xlsx`] / [`town_reports_pdf`] — the town reports
+//!   (镇街报告) of a plan and their total, one sheet or page per town.
 //!
 //! The console serves them at `GET /console/reports/summary.xlsx?plan=…&town=…`,
 //! `GET /console/reports/summary.csv`, `GET /console/reports/problems.csv` and
@@ -20,7 +20,7 @@
 pub mod pdf;
 mod town;
 
-pub use town::town_reports_xlsx;
+pub use town::{town_reports_pdf, town_reports_xlsx};
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@
 use choucha_store::town_report::{Figures, TownReport};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
+use super::pdf;
 use crate::OversightError;
 
 /// The figures' labels, in the order of [`numbers`].
@@ -163,4 +164,95 @@ pub fn town_reports_xlsx(plan_id: &str, reports: &[TownReport]) -> Result<Vec<u8
         ws.set_row_height(row + 4, 90).map_err(err)?;
     }
     wb.save_to_buffer().map_err(err)
+}
+
+/// The same as PDF: the combined report first (every town's state and the
+/// total figures), then each town's report on its own page, with room for
+/// the signature.
+pub fn town_reports_pdf(plan_id: &str, reports: &[TownReport]) -> Result<Vec<u8>, OversightError> {
+    let perr = |e: pdf::PdfError| OversightError::Report(e.to_string());
+    let mut doc = pdf::Document::new().map_err(perr)?;
+    let mut total = [0i64; 10];
+    for r in reports {
+        for (t, n) in total.iter_mut().zip(numbers(&r.figures)) {
+            *t += n;
+        }
+    }
+    doc.title(16.0, "各镇街监督检查情况报告汇总");
+    doc.fields(10.5, &[("抽查计划", plan_id.to_owned())]);
+    doc.rule();
+    let states: Vec<(&str, String)> = reports
+        .iter()
+        .map(|r| {
+            let mut s = r.state.label_zh().to_owned();
+            if let Some(by) = &r.signed_by {
+                s.push_str(&format!(
+                    "　签发人 {by}　{}",
+                    china_time(r.submitted_at.as_deref())
+                ));
+            }
+            if r.late {
+                s.push_str("　逾期");
+            }
+            (r.town.as_str(), s)
+        })
+        .collect();
+    doc.fields(10.5, &states);
+    doc.rule();
+    let figures: Vec<(&str, String)> = FIGURES
+        .iter()
+        .zip(total)
+        .map(|(l, n)| (*l, n.to_string()))
+        .collect();
+    doc.fields(10.5, &figures);
+    for r in reports {
+        doc.new_page();
+        doc.title(16.0, &format!("{}监督检查情况、存在问题报告", r.town));
+        doc.fields(
+            10.5,
+            &[
+                ("抽查计划", plan_id.to_owned()),
+                ("状态", r.state.label_zh().to_owned()),
+            ],
+        );
+        doc.rule();
+        let figures: Vec<(&str, String)> = FIGURES
+            .iter()
+            .zip(numbers(&r.figures))
+            .map(|(l, n)| (*l, n.to_string()))
+            .collect();
+        doc.fields(10.5, &figures);
+        doc.rule();
+        doc.paragraph(12.0, 0.0, "存在问题及原因分析");
+        doc.paragraph(
+            10.5,
+            12.0,
+            if r.analysis.is_empty() {
+                "（未填写）"
+            } else {
+                &r.analysis
+            },
+        );
+        doc.space(6.0);
+        doc.paragraph(12.0, 0.0, "采取的措施及建议");
+        doc.paragraph(
+            10.5,
+            12.0,
+            if r.measures.is_empty() {
+                "（未填写）"
+            } else {
+                &r.measures
+            },
+        );
+        doc.space(18.0);
+        let signed = match &r.signed_by {
+            Some(by) => format!(
+                "签发人：{by}　　报送时间：{}",
+                china_time(r.submitted_at.as_deref())
+            ),
+            None => "签发人：＿＿＿＿＿＿　　日期：＿＿＿＿＿＿".to_owned(),
+        };
+        doc.paragraph(10.5, 0.0, &signed);
+    }
+    Ok(doc.finish())
 }

@@ -155,6 +155,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/console/town-reports/{plan}/{town}/report.xlsx",
             get(town_reports::town_xlsx),
         )
+        .route(
+            "/console/town-reports/{plan}/all.pdf",
+            get(town_reports::all_pdf),
+        )
+        .route(
+            "/console/town-reports/{plan}/{town}/report.pdf",
+            get(town_reports::town_pdf),
+        )
         .route("/console/escalations/{id}", get(escalations::show))
         .route(
             "/console/escalations/{id}/photos/{sha}",

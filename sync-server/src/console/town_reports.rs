@@ -139,6 +139,10 @@ pub async fn list(
             a href={ "/console/town-reports/" (urlencode(&plan)) "/all.xlsx" } #export-all {
                 (lang.t("导出各镇街报告及汇总（Excel）", "Export every town's report and the total (XLSX)"))
             }
+            " · "
+            a href={ "/console/town-reports/" (urlencode(&plan)) "/all.pdf" } #export-all-pdf {
+                (lang.t("PDF", "PDF"))
+            }
         }
     };
     Ok(page(
@@ -231,7 +235,11 @@ pub async fn show(
                 br; button type="submit" #return-report { (lang.t("退回修改", "Return")) }
             }
         }
-        p { a href={ (base) "/report.xlsx" } #export-town { (lang.t("导出本报告（Excel）", "Export this report (XLSX)")) } }
+        p {
+            a href={ (base) "/report.xlsx" } #export-town { (lang.t("导出本报告（Excel）", "Export this report (XLSX)")) }
+            " · "
+            a href={ (base) "/report.pdf" } #export-town-pdf { (lang.t("PDF", "PDF")) }
+        }
     };
     let title = format!("{}{}", town, lang.t("监督检查情况报告", " report"));
     Ok(page(
@@ -332,6 +340,40 @@ pub async fn set_due(
         .set_report_due(&plan, due, &user.actor())
         .await?;
     Ok(Redirect::to(&format!("/console/town-reports?plan={}", urlencode(&plan))).into_response())
+}
+
+/// One town's report as PDF.
+pub async fn town_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((plan, town)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    let r = visible(&state, &user, &plan, &town).await?;
+    let bytes = reports::town_reports_pdf(&plan, std::slice::from_ref(&r))?;
+    Ok(super::reports::download(
+        bytes,
+        "application/pdf",
+        &format!("town-report-{}.pdf", ascii_name(&plan)),
+    ))
+}
+
+/// Every town's report and the combined one as PDF; a town lead's is
+/// their own town's only.
+pub async fn all_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(plan): Path<String>,
+) -> ConsoleResult<Response> {
+    let rows = match user.jurisdiction_filter() {
+        Some(own) => vec![state.store.town_report(&plan, own).await?],
+        None => state.store.town_reports(&plan).await?,
+    };
+    let bytes = reports::town_reports_pdf(&plan, &rows)?;
+    Ok(super::reports::download(
+        bytes,
+        "application/pdf",
+        &format!("town-reports-{}.pdf", ascii_name(&plan)),
+    ))
 }
 
 /// One town's report as XLSX.
