@@ -53,6 +53,10 @@ pub struct Answer {
     /// Who answered, as the officer should read it (质量科 王建国).
     pub answered_by: String,
     pub answered_at: DateTime<Utc>,
+    /// Images the answer comes with (the page of a standard, a sample of
+    /// a correct label), sent to the asking officer's tablet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Sha256Hex>,
 }
 
 /// An answered question the quality section made guidance for every
@@ -94,6 +98,8 @@ pub enum ConsultError {
     TooManyPhotos(usize),
     #[error("请填写答复内容")]
     EmptyAnswer,
+    #[error("附件过多：{0} 个，最多 {MAX_PHOTOS} 个")]
+    TooManyAttachments(usize),
 }
 
 /// A text of at most [`MAX_TEXT_CHARS`], not blank.
@@ -121,7 +127,11 @@ impl Question {
 
 impl Answer {
     pub fn check(&self) -> Result<(), ConsultError> {
-        check_text(&self.text, ConsultError::EmptyAnswer)
+        check_text(&self.text, ConsultError::EmptyAnswer)?;
+        if self.attachments.len() > MAX_PHOTOS {
+            return Err(ConsultError::TooManyAttachments(self.attachments.len()));
+        }
+        Ok(())
     }
 }
 

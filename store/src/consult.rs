@@ -150,11 +150,12 @@ pub struct QuestionFilter {
     pub open_only: bool,
 }
 
-// sqlx reads tuples of at most 16 columns, so who answered and when come
-// as one column (`by TAB at`, NULL until answered).
+// sqlx reads tuples of at most 16 columns, so who answered, when and the
+// answer's attachments come as one column (`by TAB at TAB [attachments]`,
+// NULL until answered).
 const COLUMNS: &str = "q.question_id, q.task_id, q.officer_id, o.name, q.item_id, q.finding_id, \
     q.jurisdiction, q.category, g.name, q.text, q.photos, q.asked_at, q.received_at, \
-    q.answer, q.basis, q.answered_by || '\t' || q.answered_at";
+    q.answer, q.basis, q.answered_by || '\t' || q.answered_at || '\t' || COALESCE(q.answer_attachments, '[]')";
 
 const FROM: &str = "FROM questions q \
     LEFT JOIN officers o ON o.credential_no = q.officer_id \
@@ -185,16 +186,17 @@ fn row(r: Row) -> Result<QuestionRow, StoreError> {
         (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8);
     let (text, photos, asked_at, received_at) = (r.9, r.10, r.11, r.12);
     let question_id: Uuid = id.parse().map_err(corrupt)?;
-    let by_at = r.15.as_deref().and_then(|s| s.split_once('\t'));
-    let answer = match (r.13, by_at) {
-        (Some(text), Some((by, at))) => Some(Answer {
+    let by_at: Option<Vec<&str>> = r.15.as_deref().map(|s| s.splitn(3, '\t').collect());
+    let answer = match (r.13, by_at.as_deref()) {
+        (Some(text), Some([by, at, attachments])) => Some(Answer {
             question_id,
             task_id: task_id.clone(),
             item_id: item_id.clone(),
             text,
             basis: r.14,
-            answered_by: by.to_owned(),
+            answered_by: (*by).to_owned(),
             answered_at: parse_time(at)?,
+            attachments: serde_json::from_str(attachments).map_err(corrupt)?,
         }),
         _ => None,
     };
@@ -260,6 +262,7 @@ impl Store {
         text: &str,
         basis: Option<&str>,
         answered_by: &str,
+        attachments: &[Sha256Hex],
         actor: &Actor,
     ) -> Result<Answer, StoreError> {
         let _writer = self.writer().await;
@@ -284,6 +287,7 @@ impl Store {
                 .map(str::to_owned),
             answered_by: answered_by.trim().to_owned(),
             answered_at: Utc::now(),
+            attachments: attachments.to_vec(),
         };
         if let Err(e) = answer.check() {
             return Err(StoreError::invalid(
@@ -293,14 +297,15 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE questions SET answer = $1, basis = $2, answered_by = $3, answered_at = $4 \
-             WHERE question_id = $5 AND answered_at IS NULL",
+            "UPDATE questions SET answer = $1, basis = $2, answered_by = $3, answered_at = $4, \
+             answer_attachments = $6 WHERE question_id = $5 AND answered_at IS NULL",
         )
         .bind(&answer.text)
         .bind(answer.basis.clone())
         .bind(&answer.answered_by)
         .bind(answer.answered_at.to_rfc3339())
         .bind(question_id.to_string())
+        .bind(serde_json::to_string(&answer.attachments).map_err(corrupt)?)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

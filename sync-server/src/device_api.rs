@@ -34,6 +34,10 @@ pub fn device_routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/device/push", post(push))
         .route("/api/v1/device/tasks/{task_id}", get(task))
         .route("/api/v1/device/records/{record_id}", get(device_record))
+        .route(
+            "/api/v1/device/questions/{question_id}/attachments/{sha256}",
+            get(answer_attachment),
+        )
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .route_layer(middleware::from_fn_with_state(state, require_device))
         .merge(pull_route)
@@ -248,6 +252,33 @@ async fn device_record(
         .await?;
     let statuses: Vec<_> = versions.into_iter().map(|v| v.status).collect();
     Ok(Json(statuses).into_response())
+}
+
+/// An image the quality section sent with its answer, for the device of
+/// the officer who asked (404 for anyone else, as for an unknown one).
+async fn answer_attachment(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceCtx>,
+    Path((question_id, sha)): Path<(Uuid, String)>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::NotFound(format!("附件 {sha} 不存在"));
+    let sha = Sha256Hex::parse(&sha).map_err(|_| missing())?;
+    let q = state.store.question(&question_id).await?;
+    let attached = q
+        .answer
+        .as_ref()
+        .is_some_and(|a| a.attachments.contains(&sha));
+    if q.officer_id != device.officer_id || !attached {
+        return Err(missing());
+    }
+    let bytes = state
+        .uploads
+        .store()
+        .read_all(&sha)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading attachment {sha}: {e}")))?
+        .ok_or_else(missing)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 async fn admin_record(

@@ -160,6 +160,52 @@ impl Session {
         self.post_raw(path, &all).await
     }
 
+    /// POSTs a multipart form (`fields`, then `files` as (field, file
+    /// name, bytes)), with this session's CSRF token in the query string
+    /// as the console's upload forms send it.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> anyhow::Result<(StatusCode, String)> {
+        let boundary = "choucha-test-boundary-5c1e";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, file_name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let r = self
+            .client
+            .post(format!("{}{path}{sep}csrf={}", self.base, self.csrf))
+            .header("cookie", &self.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await?;
+        Ok((r.status(), r.text().await?))
+    }
+
     /// POSTs exactly these fields (no token added).
     pub async fn post_raw(
         &self,

@@ -2,7 +2,8 @@
 //! headless Chromium (demo data): a question asked on the field app's
 //! engine about a checklist item, with a photo, synced; in the console it
 //! is waiting, with its wait; the question page shows the photo; the answer
-//! with its legal basis is sent and shown with the response time, and the
+//! with its legal basis and an image of the rule's text is sent and shown
+//! with the response time, and the
 //! question leaves the waiting list. Screenshots go to
 //! `target/console-screenshots/`.
 
@@ -83,10 +84,34 @@ async fn the_quality_section_answers_a_question_in_chromium() {
     b.fill("#basis-input", "《计量器具检定标志管理办法》")
         .await
         .unwrap();
+    // With an image of the rule's text, chosen in the file input.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("管理办法第八条.jpg");
+    std::fs::write(&image, camera_jpeg(78, 640, 480)).unwrap();
+    b.attach("#answer-attachments", &image).await.unwrap();
     b.click("#answer-submit").await.unwrap();
     b.wait_text("#answer-text", "电子检定证书有效")
         .await
         .unwrap();
+    let mut shown = false;
+    for _ in 0..50 {
+        shown = b
+            .client
+            .execute(
+                "const img = document.querySelector('#answer-attachments-shown img'); \
+                 return !!img && img.complete && img.naturalWidth > 0;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap_or(false);
+        if shown {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(shown, "the answer's image shows");
     b.wait_text("#answer", "用时").await.unwrap();
     b.screenshot("question-answered").await.unwrap();
 

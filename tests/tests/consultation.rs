@@ -104,18 +104,35 @@ async fn a_question_from_the_field_is_answered(at: Deployment) {
     let (status, _) = own.get(&format!("/console/questions/{qid}")).await.unwrap();
     assert_eq!(status, 200);
 
-    let (status, _) = s
-        .post(
+    // Answered with an image (the standard's page); a file that is not an
+    // image is refused by name and nothing is kept.
+    let fields = [
+        ("text", ANSWER),
+        ("basis", BASIS),
+        ("answered_by", "质量科 王建国"),
+    ];
+    let (status, html) = s
+        .post_multipart(
             &format!("/console/questions/{qid}/answer"),
-            &[
-                ("text", ANSWER),
-                ("basis", BASIS),
-                ("answered_by", "质量科 王建国"),
-            ],
+            &fields,
+            &[("attachment", "规程.docx", b"PK\x03\x04 not an image")],
         )
         .await
         .unwrap();
-    assert_eq!(status, 303);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("规程.docx"), "{html}");
+    let page_image = camera_jpeg(88, 640, 480);
+    let (status, html) = s
+        .post_multipart(
+            &format!("/console/questions/{qid}/answer"),
+            &fields,
+            &[("attachment", "JJG443-2015第5页.jpg", &page_image)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 303, "{html}");
+    let (_, html) = s.get(&format!("/console/questions/{qid}")).await.unwrap();
+    assert!(html.contains("id=\"answer-attachments-shown\""), "{html}");
     let (_, html) = s.get(&format!("/console/questions/{qid}")).await.unwrap();
     assert!(
         html.contains(ANSWER) && html.contains(BASIS) && html.contains("用时"),
@@ -151,8 +168,12 @@ async fn a_question_from_the_field_is_answered(at: Deployment) {
     assert_eq!(answer.text, ANSWER);
     assert_eq!(answer.basis.as_deref(), Some(BASIS));
     assert_eq!(answer.item_id.as_deref(), Some(item.as_str()));
+    // Its image came with it, into the tablet's evidence store.
+    assert_eq!(answer.attachments.len(), 1);
+    assert_eq!(report.attachments, 1, "{report:?}");
+    assert_eq!(app.evidence(&answer.attachments[0]).unwrap(), page_image);
     let again = app.sync_once(&http).await.unwrap();
-    assert_eq!(again.answers, 0, "once");
+    assert_eq!((again.answers, again.attachments), (0, 0), "once");
 
     // The FAQ: a town lead may not publish for every officer; the quality
     // section does, reworded without the company.

@@ -13,6 +13,8 @@ use uuid::Uuid;
 pub use choucha_shared::consult::QuestionView;
 use choucha_shared::consult::{Answer, FaqEntry, Question};
 use choucha_shared::sync::EntryPayload;
+use choucha_shared::value::Sha256Hex;
+use choucha_sync_client::{Client, Transport, wire};
 
 use crate::app::{App, append, note_blob};
 use crate::error::CoreError;
@@ -176,5 +178,52 @@ impl App {
             ),
         )?;
         Ok(changed == 1)
+    }
+
+    /// Brings the images answers came with into the evidence store, once:
+    /// the answer shows at once, its images as soon as they are here. One
+    /// the server no longer has (404) is left for a later sync; one that
+    /// does not match its hash is refused.
+    pub(crate) async fn fetch_attachments<T: Transport + Sync>(
+        &self,
+        client: &Client<T>,
+    ) -> Result<usize, CoreError> {
+        let answers: Vec<String> = self.store.read(|c| {
+            let mut st = c.prepare("SELECT answer FROM questions WHERE answer IS NOT NULL")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
+        let mut fetched = 0;
+        for json in answers {
+            let answer: Answer = serde_json::from_str(&json)?;
+            for sha in answer
+                .attachments
+                .iter()
+                .filter(|s| !self.evidence.contains(s))
+            {
+                let path = format!(
+                    "/api/v1/device/questions/{}/attachments/{sha}",
+                    answer.question_id
+                );
+                let resp = client.send(wire::get(client.token(), path)).await?;
+                if resp.status == 404 {
+                    continue;
+                }
+                if !resp.is_success() {
+                    return Err(CoreError::Format(format!(
+                        "答复附件下载失败：HTTP {} (attachment {sha})",
+                        resp.status
+                    )));
+                }
+                if Sha256Hex::of(&resp.body) != *sha {
+                    return Err(CoreError::Format(format!(
+                        "答复附件与其校验值不符 (attachment {sha})"
+                    )));
+                }
+                self.evidence.put(&resp.body)?;
+                fetched += 1;
+            }
+        }
+        Ok(fetched)
     }
 }

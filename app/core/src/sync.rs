@@ -56,6 +56,9 @@ pub struct SyncReport {
     pub answers: usize,
     /// New entries of the checklists' FAQ (常见问题).
     pub faq: usize,
+    /// Images of answers brought to the tablet.
+    #[serde(default)]
+    pub attachments: usize,
     pub returns: usize,
     pub withdrawn: usize,
     pub entries_confirmed: usize,
@@ -190,6 +193,7 @@ impl App {
         self.push(&client, &mut report).await?;
         self.upload(&client, &mut report).await?;
         self.refresh_states(&client).await?;
+        report.attachments = self.fetch_attachments(&client).await?;
         Ok(report)
     }
 

@@ -96,7 +96,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/records/{id}/issues", post(review::mark_issues))
         .route("/console/records/{id}/return", post(review::return_record))
         .route("/console/followup/{id}/actions", post(followup::act))
-        .route("/console/questions/{id}/answer", post(questions::answer))
+        .route(
+            "/console/questions/{id}/answer",
+            // Up to six images of 10 MB each, with the form.
+            post(questions::answer).layer(DefaultBodyLimit::max(
+                (choucha_shared::consult::MAX_PHOTOS + 1)
+                    * crate::service::consult::MAX_ATTACHMENT_BYTES,
+            )),
+        )
         .route("/console/records/{id}/escalate", post(escalations::raise))
         .route(
             "/console/town-reports/{plan}/due",

@@ -180,6 +180,16 @@ pub async fn show(
                 div #answer {
                     p #answer-text { (a.text) }
                     @if let Some(b) = &a.basis { p { (lang.t("依据：", "Basis: ")) span #answer-basis { (b) } } }
+                    @if !a.attachments.is_empty() {
+                        p #answer-attachments-shown {
+                            @for sha in &a.attachments {
+                                a href={ "/console/questions/" (q.question_id) "/photos/" (sha) } {
+                                    img src={ "/console/questions/" (q.question_id) "/photos/" (sha) } width="240" alt=(lang.t("答复附件", "Attachment"));
+                                }
+                                " "
+                            }
+                        }
+                    }
                     p.muted { (a.answered_by) " · " (cst(a.answered_at))
                         @if let Some(d) = q.response_time() { (lang.t("，用时 ", ", in ")) (duration_label(lang, d)) } }
                 }
@@ -212,12 +222,13 @@ pub async fn show(
 fn answer_form(lang: Lang, user: &CurrentUser, q: &QuestionRow) -> Markup {
     html! {
         h2 { (lang.t("答复", "Answer")) }
-        form method="post" action={ "/console/questions/" (q.question_id) "/answer" } #answer-form {
-            (csrf_field(user))
+        form method="post" enctype="multipart/form-data" action={ "/console/questions/" (q.question_id) "/answer?csrf=" (user.csrf_token) } #answer-form {
             p { label { (lang.t("答复内容", "Answer")) br; textarea name="text" #answer-input rows="5" cols="70" required {} } }
             p { label { (lang.t("依据（法律法规、标准条款）", "Basis (law, rule, standard clause)")) br; input name="basis" #basis-input size="70"; } }
             p { label { (lang.t("答复人（显示给执法人员）", "Answered by (shown to the officer)")) br;
                 input name="answered_by" #answered-by value={ (lang.t("质量科 ", "Quality section ")) (user.username) } size="40" required; } }
+            p { label { (lang.t("附件（图片，如标准条文页、合格标识样例；最多 6 张）", "Images (a page of the standard, a correct label; up to 6)")) br;
+                input type="file" name="attachment" #answer-attachments accept="image/jpeg,image/png" multiple; } }
             p { button type="submit" #answer-submit { (lang.t("发送答复", "Send the answer")) } }
         }
     }
@@ -268,30 +279,27 @@ pub async fn publish_faq(
     Ok(Redirect::to(&format!("/console/questions/{}", q.question_id)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AnswerForm {
-    text: String,
-    #[serde(default)]
-    basis: Option<String>,
-    answered_by: String,
-}
-
-/// Records the answer; the officer gets it on the next pull.
+/// Records the answer, with its images if the form sent any (multipart);
+/// the officer gets it on the next pull.
 pub async fn answer(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    Form(form): Form<AnswerForm>,
+    request: axum::extract::Request,
 ) -> ConsoleResult<Response> {
     user.require(WRITERS)?;
     let q = visible(&state, &user, &id).await?;
+    let form = super::upload::Upload::read_any(request).await?;
+    let field = |name: &str| form.field(name).unwrap_or_default();
     service::consult::answer(
         &state.store,
+        state.uploads.store().as_ref(),
         &user.actor(),
         &q.question_id,
-        &form.text,
-        form.basis.as_deref(),
-        &form.answered_by,
+        field("text"),
+        form.field("basis"),
+        field("answered_by"),
+        &form.attachments,
     )
     .await?;
     Ok(Redirect::to(&format!("/console/questions/{}", q.question_id)).into_response())
@@ -305,7 +313,11 @@ pub async fn photo(
 ) -> ConsoleResult<Response> {
     let q = visible(&state, &user, &id).await?;
     let sha = Sha256Hex::parse(&sha).map_err(|_| ConsoleError::not_found())?;
-    if !q.photos.contains(&sha) {
+    let attached = q
+        .answer
+        .as_ref()
+        .is_some_and(|a| a.attachments.contains(&sha));
+    if !q.photos.contains(&sha) && !attached {
         return Err(ConsoleError::not_found());
     }
     super::upload::evidence(&state, &sha).await

@@ -21,6 +21,9 @@ pub struct Upload {
     pub fields: BTreeMap<String, String>,
     /// The file's name as the browser sent it, and its bytes.
     pub file: Option<(String, Vec<u8>)>,
+    /// Files sent as `attachment` (several may be), empty ones left out
+    /// (a file input nothing was chosen in).
+    pub attachments: Vec<(String, Vec<u8>)>,
 }
 
 impl Upload {
@@ -29,6 +32,7 @@ impl Upload {
         let bad = ConsoleError::BadRequest;
         let mut fields = BTreeMap::new();
         let mut file = None;
+        let mut attachments = Vec::new();
         while let Some(field) = multipart
             .next_field()
             .await
@@ -42,11 +46,50 @@ impl Upload {
                     .await
                     .map_err(|e| bad(format!("文件读取失败：{e} (upload failed)")))?;
                 file = Some((file_name, bytes.to_vec()));
+            } else if name == "attachment" {
+                let file_name = field.file_name().unwrap_or("attachment").to_owned();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| bad(format!("附件读取失败：{e} (upload failed)")))?;
+                if !bytes.is_empty() {
+                    attachments.push((file_name, bytes.to_vec()));
+                }
             } else {
                 fields.insert(name, field.text().await.unwrap_or_default());
             }
         }
-        Ok(Self { fields, file })
+        Ok(Self {
+            fields,
+            file,
+            attachments,
+        })
+    }
+
+    /// A form sent either way: multipart (with files) or urlencoded (the
+    /// same fields, no files), so a client without file support can still
+    /// post it.
+    pub async fn read_any(request: axum::extract::Request) -> ConsoleResult<Self> {
+        use axum::extract::FromRequest;
+        let multipart = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if multipart {
+            let m = Multipart::from_request(request, &()).await.map_err(|e| {
+                ConsoleError::BadRequest(format!("上传内容无法读取：{e} (bad upload)"))
+            })?;
+            return Self::read(m).await;
+        }
+        let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, &())
+            .await
+            .map_err(|e| ConsoleError::BadRequest(format!("表单无法读取：{e} (bad form)")))?;
+        Ok(Self {
+            fields: pairs.into_iter().collect(),
+            file: None,
+            attachments: Vec::new(),
+        })
     }
 
     /// Whether a checkbox (or any field) was sent.

@@ -232,6 +232,11 @@ fn question(lang: choucha_app_api::Lang, q: &QuestionView) -> Html {
             if let Some(a) = &q.answer {
                 <p class="answer">{ tr(lang, "答：", "A: ") }{ &a.text }</p>
                 if let Some(b) = &a.basis { <p class="basis">{ tr(lang, "依据：", "Basis: ") }{ b }</p> }
+                if !a.attachments.is_empty() {
+                    <div class="answer-attachments">
+                        { for a.attachments.iter().map(|s| html! { <Thumb sha={AttrValue::from(s.to_string())} class="item-thumb" /> }) }
+                    </div>
+                }
                 <p class="muted">{ &a.answered_by }</p>
             } else {
                 <p class="muted">{ tr(lang, "等待质量科答复", "Waiting for the quality section") }</p>
