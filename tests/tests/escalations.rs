@@ -232,16 +232,25 @@ fn team_of(task: &Value) -> Vec<String> {
 }
 
 /// From the tablet, offline: a major situation (重大情况) with a photo,
-/// raised on the spot; it reaches the server on the next sync, once, and
-/// the webhook alerts at once. The server takes it only from the task's
+/// raised on the spot; it reaches the server on the next sync, once; the
+/// mail goes at once, the webhook (down at first) is retried until its
+/// receiver is up, and delivered once. The server takes it only from the task's
 /// drawn team and files it under the task's town, whatever the device says.
 async fn from_the_tablet(database_url: Option<&str>) {
+    // The webhook receiver is down at first; the mail server is up.
     let port = free_port().unwrap();
-    let got = receiver(port).await;
     let hook = format!("http://127.0.0.1:{port}/hook");
-    let server =
-        TestServer::start_demo_with_env(database_url, &[("CHOUCHA_ALERT_WEBHOOKS", &hook)])
-            .expect("demo server");
+    let smtp = SmtpServer::start().await.unwrap();
+    let smtp_url = smtp.url();
+    let server = TestServer::start_demo_with_env(
+        database_url,
+        &[
+            ("CHOUCHA_ALERT_WEBHOOKS", &hook),
+            ("CHOUCHA_ALERT_EMAILS", "zhiliangke@bureau.test"),
+            ("CHOUCHA_SMTP_URL", &smtp_url),
+        ],
+    )
+    .expect("demo server");
     let task = demo_task(&server, TOWN).await.unwrap();
     let root = tempfile::tempdir().unwrap();
     let app = tablet(&server, &task.officer_id, root.path(), "平板一")
@@ -280,13 +289,23 @@ async fn from_the_tablet(database_url: Option<&str>) {
         .unwrap();
     assert_eq!(app.escalations(&task.task_id).unwrap().len(), 1);
     assert_eq!(app.progress().unwrap().blobs_left, 1);
-    assert!(
-        got.lock().unwrap().is_empty(),
-        "nothing leaves the tablet offline"
-    );
 
     sync_all(&app).await.unwrap();
     assert!(app.refused_entries().unwrap().is_empty());
+    // Mailed at once; the webhook tried and failed, then delivered once
+    // the receiver is up.
+    wait_for("the mail", async || !smtp.mails().is_empty()).await;
+    assert!(smtp.mails()[0].text().contains(situation));
+    set_demo_passwords(&server).unwrap();
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    wait_for("a failed webhook attempt", async || {
+        let (_, p) = s.get(&format!("/console/escalations/{id}")).await.unwrap();
+        p.contains("无法连接接收方")
+    })
+    .await;
+    let got = receiver(port).await;
     wait_for("the alert", async || !got.lock().unwrap().is_empty()).await;
     let alert: Value = serde_json::from_str(&got.lock().unwrap()[0]).unwrap();
     assert_eq!(alert["escalation_id"], id.to_string());
@@ -299,11 +318,9 @@ async fn from_the_tablet(database_url: Option<&str>) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(got.lock().unwrap().len(), 1);
 
+    assert_eq!(smtp.mails().len(), 1, "mailed once");
+
     // The quality section sees it with its photo.
-    set_demo_passwords(&server).unwrap();
-    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
-        .await
-        .unwrap();
     let (_, home) = s.get("/console").await.unwrap();
     assert!(home.contains("escalations-banner"), "{home}");
     let (_, page) = s.get(&format!("/console/escalations/{id}")).await.unwrap();
