@@ -143,6 +143,14 @@ impl Store {
         jurisdiction: Option<&str>,
         password_hash: &str,
     ) -> Result<ConsoleUser, StoreError> {
+        // A town lead's town is what scopes everything they see: none
+        // would mean every town to the queries that filter on it.
+        if role == Role::TownLead && jurisdiction.is_none_or(|j| j.trim().is_empty()) {
+            return Err(StoreError::invalid(
+                "镇街负责人须指定所属镇街",
+                serde_json::json!({ "field": "jurisdiction" }),
+            ));
+        }
         let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let exists: Option<(String,)> =

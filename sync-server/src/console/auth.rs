@@ -48,7 +48,15 @@ impl CurrentUser {
     /// The jurisdiction queries must be limited to (`None`: all).
     pub fn jurisdiction_filter(&self) -> Option<&str> {
         match self.role {
-            Role::TownLead => Some(self.jurisdiction.as_deref().unwrap_or("")),
+            // The extractor lets no town lead without a town in; were one
+            // to get here, an empty filter would mean "every town" to the
+            // store, so it gets a town that matches nothing instead.
+            Role::TownLead => Some(
+                self.jurisdiction
+                    .as_deref()
+                    .filter(|j| !j.trim().is_empty())
+                    .unwrap_or(NO_TOWN),
+            ),
             _ => None,
         }
     }
@@ -79,6 +87,11 @@ pub fn may_see_jurisdiction(role: Role, own: Option<&str>, jurisdiction: &str) -
 }
 
 /// Why a console request was refused.
+/// A town no target is in (see [`CurrentUser::jurisdiction_filter`]); a
+/// control character no imported name has (and not NUL, which PostgreSQL
+/// refuses in text).
+const NO_TOWN: &str = "\u{1}未设定镇街";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("请先登录 (please log in)")]
@@ -87,6 +100,10 @@ pub enum AuthError {
     Forbidden,
     #[error("表单已过期或来源不明，请刷新页面后重试 (missing or wrong CSRF token)")]
     BadCsrf,
+    #[error(
+        "此镇街负责人账号未设定所属镇街，不能查看任何数据，请联系管理员设定 (town lead without a town)"
+    )]
+    NoTown,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -99,7 +116,7 @@ impl IntoResponse for AuthError {
             }
             AuthError::NotLoggedIn { wants_page: false } => StatusCode::UNAUTHORIZED,
             AuthError::Forbidden => StatusCode::FORBIDDEN,
-            AuthError::BadCsrf => StatusCode::FORBIDDEN,
+            AuthError::BadCsrf | AuthError::NoTown => StatusCode::FORBIDDEN,
             AuthError::Store(e) => {
                 tracing::error!(error = %e, "console session lookup failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -141,6 +158,13 @@ impl FromRequestParts<AppState> for CurrentUser {
         };
         match state.store.console_session_user(token).await? {
             Some(u) => {
+                if u.role == Role::TownLead
+                    && u.jurisdiction
+                        .as_deref()
+                        .is_none_or(|j| j.trim().is_empty())
+                {
+                    return Err(AuthError::NoTown);
+                }
                 let user = CurrentUser {
                     user_id: u.user_id,
                     username: u.username,
