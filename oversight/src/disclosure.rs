@@ -202,7 +202,9 @@ fn csv_line(out: &mut Vec<u8>, r: &PublicResult) {
 }
 
 pub(crate) fn csv_field(f: &str) -> String {
-    let f = if f.starts_with(['=', '+', '-', '@']) {
+    // A spreadsheet runs a cell starting with any of these as a formula,
+    // tab and carriage return included (it skips them, then reads `=`).
+    let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{f}")
     } else {
         f.to_owned()
@@ -211,5 +213,28 @@ pub(crate) fn csv_field(f: &str) -> String {
         format!("\"{}\"", f.replace('"', "\"\""))
     } else {
         f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn nothing_a_spreadsheet_would_run_as_a_formula_gets_through() {
+        for bad in [
+            "=HYPERLINK(\"x\")",
+            "+1+1",
+            "-1+1",
+            "@SUM(A1)",
+            "\t=1+1",
+            "\r=1+1",
+        ] {
+            let out = csv_field(bad);
+            let inner = out.trim_start_matches('"');
+            assert!(inner.starts_with('\''), "{bad:?} became {out:?}");
+        }
+        assert_eq!(csv_field("西永街道"), "西永街道");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }
