@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Cursor;
 
-use calamine::{Data, Reader, SheetType, SheetVisible, Xlsx};
+use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx};
 use csv::{ReaderBuilder, StringRecord};
 
 /// How the bytes of an import file are laid out.
@@ -45,6 +45,18 @@ impl FileFormat {
 pub enum ImportError {
     #[error("文件为空 (the file is empty)")]
     Empty,
+    #[error(
+        "工作簿解压后过大：{unpacked_mib} MB，最多 {max_mib} MB；请删除图片等无关内容或拆分后导入 (the workbook unpacks to {unpacked_mib} MB, over {max_mib} MB)"
+    )]
+    XlsxTooLarge { unpacked_mib: u64, max_mib: u64 },
+    #[error("工作表单元格过多：超过 {max} 个；请拆分后导入 (more than {max} cells)")]
+    TooManyCells { max: usize },
+    #[error("第 {row} 行第 {column} 列超出可读范围：最多 {max} 列 (cell beyond column {max})")]
+    TooManyColumns {
+        row: usize,
+        column: usize,
+        max: usize,
+    },
     #[error(
         "文件只有表头（第 {header_row} 行），没有数据行 (the file has a header but no data rows)"
     )]
@@ -270,6 +282,34 @@ fn read_csv(
     finish(layout.as_ref(), data_rows)
 }
 
+/// What an XLSX file may unpack to: a directory of 500,000 targets is
+/// well under 100 MB of XML; a zip bomb is stopped before it unpacks.
+pub const MAX_XLSX_UNPACKED: u64 = 256 * 1024 * 1024;
+/// Cells read from one sheet, and the widest row.
+pub const MAX_XLSX_CELLS: usize = 10_000_000;
+pub const MAX_XLSX_COLUMNS: usize = 1_000;
+
+/// The sum of the entries' unpacked sizes, from the zip's directory.
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), ImportError> {
+    // Not a zip: calamine says why below.
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        if let Ok(entry) = zip.by_index_raw(i) {
+            total = total.saturating_add(entry.size());
+        }
+    }
+    if total > MAX_XLSX_UNPACKED {
+        return Err(ImportError::XlsxTooLarge {
+            unpacked_mib: total / (1024 * 1024),
+            max_mib: MAX_XLSX_UNPACKED / (1024 * 1024),
+        });
+    }
+    Ok(())
+}
+
 fn read_xlsx(
     bytes: &[u8],
     columns: &[Column],
@@ -279,6 +319,7 @@ fn read_xlsx(
     if bytes.is_empty() {
         return Err(ImportError::Empty);
     }
+    check_unpacked_size(bytes)?;
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
         ImportError::NotXlsx(if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
             "这是旧版 .xls 或加密的工作簿，请在 Excel 中另存为 .xlsx (legacy .xls or encrypted workbook)"
@@ -296,43 +337,110 @@ fn read_xlsx(
             .map(|s| s.name.clone())
     }
     .ok_or(ImportError::NoSheet)?;
-    let range = workbook
-        .worksheet_range(&sheet)
+    // Cell by cell, in the sheet's row order: nothing is sized by the
+    // sheet's extent (one cell in the last row and column would otherwise
+    // ask for billions), and every bound is checked as it is met.
+    let mut cells = workbook
+        .worksheet_cells_reader(&sheet)
         .map_err(|e| ImportError::NotXlsx(e.to_string()))?;
-    let Some((first_row, _)) = range.start() else {
-        return Err(ImportError::Empty);
+    let mut rows = RowSink {
+        columns,
+        any_of,
+        layout: None,
+        data_rows: 0,
     };
     let mut buffer: Vec<String> = Vec::new();
-    let mut layout: Option<Layout> = None;
-    let mut data_rows = 0usize;
-    for (i, cells) in range.rows().enumerate() {
-        if cells.len() > buffer.len() {
-            buffer.resize_with(cells.len(), String::new);
+    let mut current: Option<u32> = None;
+    let mut count = 0usize;
+    while let Some(cell) = cells
+        .next_cell()
+        .map_err(|e| ImportError::NotXlsx(e.to_string()))?
+    {
+        let (row, col) = cell.get_position();
+        count += 1;
+        if count > MAX_XLSX_CELLS {
+            return Err(ImportError::TooManyCells {
+                max: MAX_XLSX_CELLS,
+            });
         }
-        buffer.truncate(cells.len());
-        let mut blank = true;
-        for (out, cell) in buffer.iter_mut().zip(cells) {
-            out.clear();
-            render(cell, out);
-            blank &= out.trim().is_empty();
+        let col = col as usize;
+        if col >= MAX_XLSX_COLUMNS {
+            return Err(ImportError::TooManyColumns {
+                row: row as usize + 1,
+                column: col + 1,
+                max: MAX_XLSX_COLUMNS,
+            });
         }
-        if blank {
-            continue;
+        if current != Some(row) {
+            if let Some(done) = current {
+                rows.row(done, &buffer, &mut visit)?;
+            }
+            buffer.iter_mut().for_each(String::clear);
+            current = Some(row);
         }
-        let number = first_row as usize + i + 1;
-        match &layout {
-            None => layout = Some(resolve(columns, any_of, &buffer, number)?),
+        if buffer.len() <= col {
+            buffer.resize_with(col + 1, String::new);
+        }
+        render_ref(cell.get_value(), &mut buffer[col]);
+    }
+    if let Some(done) = current {
+        rows.row(done, &buffer, &mut visit)?;
+    }
+    finish(rows.layout.as_ref(), rows.data_rows)
+}
+
+/// The header, then data rows, as an XLSX sheet's rows arrive.
+struct RowSink<'c> {
+    columns: &'c [Column],
+    any_of: &'c [(usize, usize)],
+    layout: Option<Layout>,
+    data_rows: usize,
+}
+
+impl RowSink<'_> {
+    /// One row (0-based `row`); blank rows are skipped.
+    fn row(
+        &mut self,
+        row: u32,
+        cells: &Vec<String>, // the row type [`Cells`] is made for
+        visit: &mut impl FnMut(Row<'_>),
+    ) -> Result<(), ImportError> {
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            return Ok(());
+        }
+        let number = row as usize + 1;
+        match &self.layout {
+            None => self.layout = Some(resolve(self.columns, self.any_of, cells, number)?),
             Some(layout) => {
-                data_rows += 1;
+                self.data_rows += 1;
                 visit(Row {
                     number,
                     layout,
-                    cells: &buffer,
+                    cells,
                 });
             }
         }
+        Ok(())
     }
-    finish(layout.as_ref(), data_rows)
+}
+
+/// A cell as text. Whole numbers lose the ".0" a float would print, so a
+/// credential number typed as a number reads back as typed.
+fn render_ref(cell: &DataRef<'_>, out: &mut String) {
+    match cell {
+        DataRef::Empty => {}
+        DataRef::SharedString(s) => out.push_str(s),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => out.push_str(s),
+        DataRef::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        DataRef::Float(f) => render_float(*f, out),
+        DataRef::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        DataRef::DateTime(d) => render_excel_date(d.as_f64(), out),
+        DataRef::Error(e) => {
+            let _ = write!(out, "{e}");
+        }
+    }
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
@@ -346,24 +454,6 @@ fn finish(layout: Option<&Layout>, data_rows: usize) -> Result<(), ImportError> 
             header_row: l.header_row,
         }),
         Some(_) => Ok(()),
-    }
-}
-
-/// A cell as text. Whole numbers lose the ".0" a float would print, so a
-/// credential number typed as a number reads back as typed.
-fn render(cell: &Data, out: &mut String) {
-    match cell {
-        Data::Empty => {}
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => out.push_str(s),
-        Data::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Data::Float(f) => render_float(*f, out),
-        Data::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Data::DateTime(d) => render_excel_date(d.as_f64(), out),
-        Data::Error(e) => {
-            let _ = write!(out, "{e}");
-        }
     }
 }
 
@@ -573,10 +663,10 @@ mod tests {
     #[test]
     fn floats_render_like_spreadsheets() {
         let mut s = String::new();
-        render(&Data::Float(50010023001.0), &mut s);
+        render_ref(&calamine::DataRef::Float(50010023001.0), &mut s);
         assert_eq!(s, "50010023001");
         s.clear();
-        render(&Data::Float(106.5507), &mut s);
+        render_ref(&calamine::DataRef::Float(106.5507), &mut s);
         assert_eq!(s, "106.5507");
         s.clear();
         render_excel_date(45322.0, &mut s);

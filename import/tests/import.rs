@@ -1077,3 +1077,83 @@ fn assigned_lists_parse_alike_in_csv_and_xlsx_and_report_every_bad_row() {
         bare.errors
     );
 }
+
+/// A workbook that unpacks to far more than any directory needs (a small
+/// file of zeros that deflate squeezes 1000-fold) is refused from the zip's
+/// own table of contents, before anything is unpacked.
+#[test]
+fn a_zip_bomb_is_refused_before_it_unpacks() {
+    use std::io::{Read, Write};
+    let real = xlsx(
+        &[
+            vec!["专家编号", "姓名", "所属机构", "可检查领域"],
+            vec!["E1", "王五", "重庆大学", "计量"],
+        ],
+        &[],
+        0,
+    );
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(real)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflate = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for i in 0..src.len() {
+        let mut entry = src.by_index(i).unwrap();
+        let name = entry.name().to_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.start_file(name, deflate).unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.start_file("xl/media/padding.bin", deflate).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..300 {
+        out.write_all(&zeros).unwrap();
+    }
+    let bomb = out.finish().unwrap().into_inner();
+    assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
+    let err = parse_experts(&bomb, FileFormat::Xlsx).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ImportError::XlsxTooLarge {
+                unpacked_mib: 300..,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("解压后过大"), "{err}");
+}
+
+/// A sheet with one cell in its last row and column: nothing is sized by
+/// the sheet's extent; the far cell is named.
+#[test]
+fn a_cell_far_beyond_the_table_is_named_not_allocated() {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let rows = [
+        ["专家编号", "姓名", "所属机构", "可检查领域"],
+        ["E1", "王五", "重庆大学", "计量"],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *cell).unwrap();
+        }
+    }
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    let bytes = workbook.save_to_buffer().unwrap();
+    let err = parse_experts(&bytes, FileFormat::Xlsx).unwrap_err();
+    assert_eq!(
+        err,
+        ImportError::TooManyColumns {
+            row: 1_048_576,
+            column: 16_384,
+            max: 1_000
+        }
+    );
+    assert!(
+        err.to_string().contains("第 1048576 行第 16384 列"),
+        "{err}"
+    );
+}
