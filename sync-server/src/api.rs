@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let public = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/console/assets/console.js", get(console_js))
         // Checks its own token (admin or the scraper's), see `observe`.
         .route("/metrics", get(crate::observe::metrics_endpoint))
         .route("/api/v1/checklists", get(list_checklists))
@@ -55,8 +56,26 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::device_api::blob_routes(state.clone()))
         .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("没有这个接口 (no such endpoint)".into()) })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::security_headers::add,
+        ))
         .layer(middleware::from_fn(crate::observe::observe_request))
         .with_state(state)
+}
+
+/// The console's only script (the content security policy allows no
+/// inline one): a button marked `data-print` prints the page.
+async fn console_js() -> Response {
+    const JS: &str = "document.addEventListener('click', function (e) {\n  var b = e.target.closest('[data-print]');\n  if (b) { e.preventDefault(); window.print(); }\n});\n";
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        JS,
+    )
+        .into_response()
 }
 
 async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -635,7 +635,7 @@ pub async fn draw(
             (replacements_table(lang, &d.replacements))
         }
         p.noprint {
-            button type="button" onclick="window.print()" { (lang.t("打印抽取记录", "Print the draw record")) } " "
+            button type="button" data-print #print-draw { (lang.t("打印抽取记录", "Print the draw record")) } " "
             a href={ "/console/draws/" (urlencode(&d.draw_id)) "/verify" } #verify { (lang.t("复核本次抽取", "Verify this draw")) } " "
             a href={ "/public/draws/" (urlencode(&d.draw_id)) } #public-record { (lang.t("公示页", "Public record")) }
         }

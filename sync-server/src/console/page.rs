@@ -89,6 +89,7 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — " (lang.t("双随机监督检查", "Choucha")) }
                 style { (PreEscaped(STYLE)) }
+                script src="/console/assets/console.js" defer {}
             }
             body {
                 header {
