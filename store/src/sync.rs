@@ -37,14 +37,24 @@ pub struct DeviceCtx {
 /// A one-time enrolment code as handed to the officer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnrolmentCode {
-    /// Short and typeable: 8 characters without 0/O/1/I/L, shown as XXXX-XXXX.
+    /// Typeable: 12 characters (60 bits) without 0/O/1/I, shown as
+    /// XXXX-XXXX-XXXX.
     pub code: String,
     pub officer_id: String,
     pub officer_name: String,
     pub expires_at: String,
 }
 
-const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+/// 32 characters a person cannot mistake for one another (no 0/O, 1/I):
+/// five bits each, so a random byte picks one without bias.
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+/// Characters in a code: 12 × 5 = 60 bits.
+const CODE_LEN: usize = 12;
+
+/// The part of a code failures are also counted under (its first group).
+pub fn code_prefix(code: &str) -> String {
+    normalise_code(code).chars().take(4).collect()
+}
 
 /// An entry the server already holds in some device's log.
 #[derive(Debug, Clone)]
@@ -91,7 +101,7 @@ impl Store {
         let (officer_name, _) = officer.ok_or_else(|| {
             StoreError::NotFound(format!("名录库中没有执法证号为 {officer_id} 的人员"))
         })?;
-        let raw: [u8; 8] = rand::random();
+        let raw: [u8; CODE_LEN] = rand::random();
         let code: String = raw
             .iter()
             .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
@@ -124,7 +134,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(EnrolmentCode {
-            code: format!("{}-{}", &code[..4], &code[4..]),
+            code: format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]),
             officer_id: officer_id.to_owned(),
             officer_name,
             expires_at,
@@ -134,7 +144,6 @@ impl Store {
     /// Exchanges a one-time code for a device token.
     #[tracing::instrument(level = "debug", name = "store.enrol", skip_all)]
     pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, StoreError> {
-        let _writer = self.writer().await;
         let hash = token_hash(&normalise_code(code));
         let bad = || {
             StoreError::invalid(
@@ -152,6 +161,9 @@ impl Store {
         if used_at.is_some() || parse_time(&expires_at)? < Utc::now() {
             return Err(bad());
         }
+        // Only a code that exists waits for the writer: a flood of wrong
+        // codes is answered from reads and never queues ahead of pushes.
+        let _writer = self.writer().await;
         let device_id = format!("DEV-{}", &random_token()[..16]);
         let token = random_token();
         let at = now();
@@ -246,15 +258,50 @@ impl Store {
     pub async fn record_enrolment_attempt(
         &self,
         client: &str,
+        code: &str,
         succeeded: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO enrolment_attempts (client, at, succeeded) VALUES ($1, $2, $3)")
-            .bind(client)
-            .bind(now())
-            .bind(i64::from(succeeded))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO enrolment_attempts (client, at, succeeded, code_prefix) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(client)
+        .bind(now())
+        .bind(i64::from(succeeded))
+        .bind(code_prefix(code))
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    /// Failed enrolments of codes starting as `code` does, since `window`
+    /// ago, from any client.
+    pub async fn recent_prefix_failures(
+        &self,
+        code: &str,
+        window: chrono::Duration,
+    ) -> Result<i64, StoreError> {
+        self.failures_since(
+            "enrolment_attempts",
+            "code_prefix",
+            &code_prefix(code),
+            window,
+        )
+        .await
+    }
+
+    /// Failed enrolments from every client since `window` ago.
+    pub async fn recent_enrolment_failures_anywhere(
+        &self,
+        window: chrono::Duration,
+    ) -> Result<i64, StoreError> {
+        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM enrolment_attempts WHERE at > $1 AND succeeded = 0",
+        )
+        .bind(&since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
     }
 
     /// Failed enrolment attempts from `client` since `window` ago.

@@ -42,11 +42,15 @@ impl Served {
     }
 }
 
+/// A wrong code, each with its own first group (so the per-group lock does
+/// not come into it).
 async fn enrol_attempt(client: &Client, cluster: &Cluster, from: &str) -> reqwest::Response {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     client
         .post(cluster.url("/api/v1/device/enrol"))
         .header("x-forwarded-for", from)
-        .json(&json!({ "code": "WRNG-CODE", "device_name": "平板" }))
+        .json(&json!({ "code": format!("W{n:03}-WRNG-CODE"), "device_name": "平板" }))
         .send()
         .await
         .unwrap()

@@ -8,8 +8,9 @@ use crate::store::{EnrolmentCode, Store, StoreError};
 
 /// How long an enrolment code stays valid by default: one working day.
 pub const DEFAULT_CODE_MINUTES: i64 = 24 * 60;
-/// The longest validity a code may be given.
-pub const MAX_CODE_MINUTES: i64 = 30 * 24 * 60;
+/// The longest validity a code may be given: three days, so a code noted
+/// down and lost is not good for long.
+pub const MAX_CODE_MINUTES: i64 = 72 * 60;
 
 /// A one-time code for `officer_id`'s tablet, valid `minutes` (default
 /// one day, at most 30 days).
@@ -23,7 +24,7 @@ pub async fn create_enrolment(
     let minutes = minutes.unwrap_or(DEFAULT_CODE_MINUTES);
     if !(1..=MAX_CODE_MINUTES).contains(&minutes) {
         return Err(ServiceError::bad_input(
-            "注册码有效期须在 1 分钟到 30 天之间 (valid_minutes)",
+            "注册码有效期须在 1 分钟到 72 小时之间 (valid_minutes)",
         ));
     }
     Ok(store
@@ -35,6 +36,13 @@ pub async fn create_enrolment(
 /// before it must wait: a typo or two, never enough to guess a code.
 pub const MAX_ENROL_FAILURES: i64 = 10;
 pub const ENROL_WINDOW_MINUTES: i64 = 15;
+/// Failed enrolments of codes with one first group, from any client: after
+/// these, that group is locked for the window, so a code whose first group
+/// was seen cannot be guessed from many addresses.
+pub const MAX_PREFIX_FAILURES: i64 = 5;
+/// Failed enrolments from all clients together within the window: a
+/// bureau enrols a few dozen tablets a day; beyond this it is a flood.
+pub const MAX_GLOBAL_ENROL_FAILURES: i64 = 500;
 
 /// A tablet at `client` (the address rate limits count, see
 /// `client_addr`) exchanges its one-time code for a device token.
@@ -46,16 +54,24 @@ pub async fn enrol(
     client: &str,
 ) -> ServiceResult<EnrolResponse> {
     let window = chrono::Duration::minutes(ENROL_WINDOW_MINUTES);
-    if store.recent_enrolment_failures(client, window).await? >= MAX_ENROL_FAILURES {
-        return Err(ServiceError::TooManyAttempts(format!(
+    let wait = || {
+        ServiceError::TooManyAttempts(format!(
             "注册码错误次数过多，请 {ENROL_WINDOW_MINUTES} 分钟后再试 \
-             (too many failed enrolments from this address; try again in {ENROL_WINDOW_MINUTES} minutes)"
-        )));
+             (too many failed enrolments; try again in {ENROL_WINDOW_MINUTES} minutes)"
+        ))
+    };
+    if store.recent_enrolment_failures(client, window).await? >= MAX_ENROL_FAILURES
+        || store.recent_prefix_failures(code, window).await? >= MAX_PREFIX_FAILURES
+        || store.recent_enrolment_failures_anywhere(window).await? >= MAX_GLOBAL_ENROL_FAILURES
+    {
+        return Err(wait());
     }
     let result = store.enrol(code, device_name).await;
     let refused = matches!(result, Err(StoreError::Invalid { .. }));
     if result.is_ok() || refused {
-        store.record_enrolment_attempt(client, !refused).await?;
+        store
+            .record_enrolment_attempt(client, code, !refused)
+            .await?;
     }
     Ok(result?)
 }

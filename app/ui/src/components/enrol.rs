@@ -79,7 +79,7 @@ pub fn enrol_screen() -> Html {
                     <input id="enrol-server" ref={server} type="url" placeholder="http://192.168.1.10:8080" autocomplete="off" />
                 </label>
                 <label>{ tr(lang, "注册码", "Enrolment code") }
-                    <input id="enrol-code" ref={code} type="text" placeholder="XXXX-XXXX" autocomplete="off" autocapitalize="characters" />
+                    <input id="enrol-code" ref={code} type="text" placeholder="XXXX-XXXX-XXXX" autocomplete="off" autocapitalize="characters" />
                 </label>
                 <button id="enrol-submit" class="primary big" type="submit">{ tr(lang, "注册", "Enrol") }</button>
             </form>
