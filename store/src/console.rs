@@ -104,10 +104,14 @@ pub struct NewSession {
 }
 
 /// Failed logins counted for the rate limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentFailures {
-    pub for_username: i64,
+    /// From this client, for any name.
     pub from_client: i64,
+    /// For this name from this client.
+    pub for_pair: i64,
+    /// When the pair last failed before the attempt being decided.
+    pub previous_pair_failure: Option<chrono::DateTime<Utc>>,
 }
 
 type UserRow = (
@@ -339,38 +343,78 @@ impl Store {
     }
 
     /// Records a login attempt for the rate limit.
-    pub async fn record_login_attempt(
+    /// Records a login attempt as failed before its password is checked
+    /// (so parallel attempts all count), returning its time to mark it
+    /// succeeded by ([`Store::login_attempt_succeeded`]).
+    pub async fn begin_login_attempt(
         &self,
         username: &str,
         client: &str,
-        succeeded: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
+        let at = now();
         sqlx::query(
-            "INSERT INTO login_attempts (username, client, at, succeeded) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO login_attempts (username, client, at, succeeded) VALUES ($1, $2, $3, 0)",
         )
         .bind(username)
         .bind(client)
-        .bind(now())
-        .bind(i64::from(succeeded))
+        .bind(&at)
+        .execute(&self.pool)
+        .await?;
+        Ok(at)
+    }
+
+    pub async fn login_attempt_succeeded(
+        &self,
+        username: &str,
+        client: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE login_attempts SET succeeded = 1 WHERE username = $1 AND client = $2 AND at = $3",
+        )
+        .bind(username)
+        .bind(client)
+        .bind(at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Failed logins since `window` ago, for this username and this client.
+    /// Failed logins since `window` ago from this client, and for this
+    /// username from it, the attempt at `this` (already recorded) included
+    /// in the counts but not as the previous failure.
     pub async fn recent_login_failures(
         &self,
         username: &str,
         client: &str,
+        this: &str,
         window: Duration,
     ) -> Result<RecentFailures, StoreError> {
+        let since = (Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let (for_pair,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND client = $2 AND at > $3 AND succeeded = 0",
+        )
+        .bind(username)
+        .bind(client)
+        .bind(&since)
+        .fetch_one(&self.pool)
+        .await?;
+        let previous: Option<(String,)> = sqlx::query_as(
+            "SELECT at FROM login_attempts WHERE username = $1 AND client = $2 AND at > $3 AND at < $4 \
+             AND succeeded = 0 ORDER BY at DESC LIMIT 1",
+        )
+        .bind(username)
+        .bind(client)
+        .bind(&since)
+        .bind(this)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(RecentFailures {
-            for_username: self
-                .failures_since("login_attempts", "username", username, window)
-                .await?,
             from_client: self
                 .failures_since("login_attempts", "client", client, window)
                 .await?,
+            for_pair,
+            previous_pair_failure: previous.map(|(at,)| parse_time(&at)).transpose()?,
         })
     }
 

@@ -444,8 +444,9 @@ async fn security(server: TestServer) {
         }
     }
 
-    // ---- Login rate limit: five failures lock the name for a while, even
-    // for the right password; other users are unaffected.
+    // ---- Login rate limit: after three failures of a name from one client
+    // each next try from there must wait (1 s, 2 s, 4 s …), even with the
+    // right password; other users are unaffected.
     for _ in 0..5 {
         let e = Session::login(&base, "shenji", "not-the-password").await;
         assert!(e.is_err());

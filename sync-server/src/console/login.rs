@@ -20,11 +20,38 @@ use super::page::{LANG_COOKIE, Lang, layout, page};
 use crate::AppState;
 use crate::store::random_token;
 
-/// Failed logins allowed per username within [`LOCKOUT_MINUTES`].
-pub const MAX_FAILURES_PER_USER: i64 = 5;
-/// Failed logins allowed per client address within [`LOCKOUT_MINUTES`].
+/// Failed logins allowed per client address within [`LOCKOUT_MINUTES`]
+/// (the address a trusted proxy forwards, else the socket's).
 pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
 pub const LOCKOUT_MINUTES: i64 = 15;
+/// Failures of one name from one client before each next try must wait:
+/// 1 s after the third, then 2 s, 4 s … at most [`LOCKOUT_MINUTES`]. A
+/// name is never locked for everyone: guesses from one address slow down
+/// that address only.
+pub const FREE_FAILURES_PER_PAIR: i64 = 3;
+/// Password checks (Argon2, ≈19 MiB and tens of milliseconds each) run at
+/// most this many at once; a flood waits in line instead of taking the
+/// machine's memory and cores.
+const MAX_PASSWORD_CHECKS: usize = 2;
+/// How long a login waits for its turn before it is told to come back.
+const PASSWORD_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn password_checks() -> &'static tokio::sync::Semaphore {
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    CHECKS.get_or_init(|| tokio::sync::Semaphore::new(MAX_PASSWORD_CHECKS))
+}
+
+/// How long the pair must still wait, if at all.
+fn pair_wait(f: &crate::store::RecentFailures) -> Option<Duration> {
+    let before = f.for_pair - 1; // this attempt is counted already
+    if before < FREE_FAILURES_PER_PAIR {
+        return None;
+    }
+    let exp = (before - FREE_FAILURES_PER_PAIR).min(20) as u32;
+    let delay = Duration::seconds(1i64 << exp).min(Duration::minutes(LOCKOUT_MINUTES));
+    let since = chrono::Utc::now() - f.previous_pair_failure?;
+    (since < delay).then(|| delay - since)
+}
 
 fn login_form(lang: Lang, csrf: &str, message: Option<&str>, username: &str) -> Markup {
     layout(
@@ -79,21 +106,47 @@ pub async fn login(
     let csrf = auth::cookie(&headers, LOGIN_CSRF_COOKIE)
         .unwrap_or_default()
         .to_owned();
+    // Counted as a failure before anything is checked, so attempts made
+    // in parallel all count; marked succeeded once the password holds.
+    let attempt = state.store.begin_login_attempt(&username, &client).await?;
     let failures = state
         .store
-        .recent_login_failures(&username, &client, Duration::minutes(LOCKOUT_MINUTES))
+        .recent_login_failures(
+            &username,
+            &client,
+            &attempt,
+            Duration::minutes(LOCKOUT_MINUTES),
+        )
         .await?;
-    if failures.for_username >= MAX_FAILURES_PER_USER
-        || failures.from_client >= MAX_FAILURES_PER_CLIENT
-    {
-        let msg = format!(
-            "登录失败次数过多，请 {LOCKOUT_MINUTES} 分钟后再试 (too many failed logins; try again in {LOCKOUT_MINUTES} minutes)"
-        );
-        return Ok(page(
+    let too_many = |msg: String| {
+        page(
             StatusCode::TOO_MANY_REQUESTS,
             login_form(lang, &csrf, Some(&msg), &username),
-        ));
+        )
+    };
+    if failures.from_client > MAX_FAILURES_PER_CLIENT {
+        return Ok(too_many(format!(
+            "登录失败次数过多，请 {LOCKOUT_MINUTES} 分钟后再试 (too many failed logins; try again in {LOCKOUT_MINUTES} minutes)"
+        )));
     }
+    if let Some(wait) = pair_wait(&failures) {
+        let secs = wait.num_seconds() + 1;
+        return Ok(too_many(format!(
+            "密码错误次数较多，请 {secs} 秒后再试 (try again in {secs} s)"
+        )));
+    }
+    let Ok(Ok(turn)) = tokio::time::timeout(PASSWORD_CHECK_WAIT, password_checks().acquire()).await
+    else {
+        return Ok(page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            login_form(
+                lang,
+                &csrf,
+                Some("登录请求较多，请稍后再试 (busy; try again shortly)"),
+                &username,
+            ),
+        ));
+    };
     let found = state.store.console_login_lookup(&username).await?;
     let password = form.password;
     // Argon2 is deliberately slow: keep it off the async workers.
@@ -110,10 +163,13 @@ pub async fn login(
     })
     .await
     .map_err(|e| super::error::ConsoleError::Internal(e.to_string()))?;
-    state
-        .store
-        .record_login_attempt(&username, &client, ok)
-        .await?;
+    drop(turn);
+    if ok {
+        state
+            .store
+            .login_attempt_succeeded(&username, &client, &attempt)
+            .await?;
+    }
     let Some(user) = user.filter(|_| ok) else {
         let msg = lang.t(
             "用户名或密码错误 (wrong username or password)",
