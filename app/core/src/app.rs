@@ -94,11 +94,20 @@ pub struct PhotoMeta {
 }
 
 /// The app's engine over one data directory.
+/// The file that says the data directory was wiped after a revocation.
+pub(crate) const WIPED_MARKER: &str = "WIPED";
+
 #[derive(Debug)]
 pub struct App {
     pub(crate) store: Store,
     pub(crate) evidence: EvidenceStore,
     data_dir: PathBuf,
+    /// The device key's file, removed with the data after a revocation.
+    pub(crate) key_file: PathBuf,
+    /// Set once the local data and key are wiped: the open store still
+    /// holds the old key, so nothing may be written until a restart makes
+    /// a new one.
+    pub(crate) wiped: std::sync::atomic::AtomicBool,
     /// Parsed checklists: versions are immutable, so a cache never goes
     /// stale, and every edit needs one (parsing it each time cost more than
     /// the write itself).
@@ -124,6 +133,27 @@ impl App {
                 "密钥文件不能放在数据目录内 (key file must live outside the data directory)".into(),
             ));
         }
+        // Wiped after a revocation: the emptied database's key is gone, so
+        // its file goes too and the app starts afresh.
+        let marker = data_dir.join(WIPED_MARKER);
+        if marker.exists() {
+            for leftover in [
+                data_dir.join("choucha-app.db"),
+                data_dir.join("evidence"),
+                marker,
+            ] {
+                let removed = if leftover.is_dir() {
+                    std::fs::remove_dir_all(&leftover)
+                } else {
+                    std::fs::remove_file(&leftover)
+                };
+                match removed {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(CoreError::io("removing the wiped data", e)),
+                }
+            }
+        }
         let key = DeviceKey::load_or_create(key_file)?;
         let store = Store::open(&data_dir.join("choucha-app.db"), &key)?;
         let evidence = EvidenceStore::open(&data_dir.join("evidence"), &key)?;
@@ -131,6 +161,8 @@ impl App {
             store,
             evidence,
             data_dir: data_dir.to_owned(),
+            key_file: key_file.to_owned(),
+            wiped: Default::default(),
             checklists: Default::default(),
             ids: Default::default(),
         })

@@ -190,18 +190,19 @@ impl Store {
     }
 
     /// Deletes every row (revoked device), keeping the schema.
+    /// Empties every table (whatever the migrations have added: a list
+    /// written here once left questions, escalations and 复查 behind).
     pub fn wipe(&self) -> Result<(), CoreError> {
         self.write(|tx| {
-            for t in [
-                "meta",
-                "tasks",
-                "checklists",
-                "records",
-                "returns",
-                "log",
-                "blobs",
-            ] {
-                tx.execute(&format!("DELETE FROM {t}"), [])?;
+            let tables: Vec<String> = {
+                let mut st = tx.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                )?;
+                st.query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            for t in tables {
+                tx.execute(&format!("DELETE FROM \"{t}\""), [])?;
             }
             Ok(())
         })?;

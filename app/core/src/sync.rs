@@ -115,6 +115,12 @@ impl App {
         code: &str,
         device_name: &str,
     ) -> Result<Enrolment, CoreError> {
+        if self.is_wiped() {
+            return Err(CoreError::Refused(
+                "本机数据已清除，请重新启动应用后再注册 (restart the app before enrolling again)"
+                    .into(),
+            ));
+        }
         let e = Client::<T>::enrol(transport, code, device_name).await?;
         let enrolment = Enrolment {
             server_url: server_url.to_owned(),
@@ -434,11 +440,30 @@ impl App {
         })
     }
 
-    /// After the user has seen the revocation notice: wipes every local
-    /// record, evidence file and the enrolment.
+    /// After the user has seen the revocation notice (or at once, if the
+    /// bureau configured it): wipes every local record, question,
+    /// escalation, evidence file and the enrolment, and removes the device
+    /// key. Until the app restarts (and makes a new key) nothing more can
+    /// be written.
     pub fn wipe_after_revocation(&self) -> Result<(), CoreError> {
+        self.wiped.store(true, std::sync::atomic::Ordering::SeqCst);
         self.store.wipe()?;
-        self.evidence.wipe()
+        self.evidence.wipe()?;
+        // The emptied database is still under the old key: the next start
+        // removes its file (see `App::open`) and begins with a new key.
+        std::fs::write(self.data_dir().join(crate::app::WIPED_MARKER), b"")
+            .map_err(|e| CoreError::io("marking the data wiped", e))?;
+        match std::fs::remove_file(&self.key_file) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(CoreError::io("removing the device key", e)),
+        }
+    }
+
+    /// Whether this device's data were wiped (see
+    /// [`App::wipe_after_revocation`]).
+    pub fn is_wiped(&self) -> bool {
+        self.wiped.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
