@@ -24,6 +24,9 @@
 //!    answered in the console, the answer shown under the item, and the
 //!    FAQ entry made of it shown with the item.
 //!
+//! 5. Revocation: the notice over every screen after the next sync, then,
+//!    once confirmed, the data, photos and key wiped and the app empty.
+//!
 //! Screenshots of the key screens go to `target/e2e-screenshots/`.
 
 use std::path::PathBuf;
@@ -944,6 +947,64 @@ async fn a_question_asked_on_an_item_is_answered_in_the_app_window() -> anyhow::
     app.wait_text("#item-faq .faq-entry[data-seq='1']", "已预约复检")
         .await?;
     app.screenshot("question-answered").await?;
+    app.close().await?;
+    Ok(())
+}
+
+/// Revocation in the window: the tablet is revoked by the bureau; the next
+/// sync shows the notice over every screen; the officer confirms and the
+/// app wipes its records, photos and key, then shows itself empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_tablet_shows_the_notice_then_wipes_itself() -> anyhow::Result<()> {
+    let server = TestServer::start_demo(None)?;
+    let http = Client::new();
+    let (task, code, _qr) = task_and_code(&http, &server, "metrology").await;
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let officer = task["team"][0]["person_id"].as_str().unwrap().to_owned();
+    let home = TempDir::new("field-app")?;
+    let mut app = FieldApp::launch(
+        home.path(),
+        &[("CHOUCHA_LOCATION", "29.60052,106.30631,8".into())],
+        "revoked",
+    )
+    .await?;
+    app.wait("#screen-enrol").await?;
+    app.fill("#enrol-server", &server.base_url).await?;
+    app.fill("#enrol-code", &code).await?;
+    app.click("#enrol-submit").await?;
+    let card = format!(".task-card[data-task='{task_id}']");
+    app.wait(&card).await?;
+    app.click(&card).await?;
+    app.click("#start-inspection").await?;
+    app.wait("#screen-items").await?;
+    let key = home.path().join("keystore").join("device.key");
+    anyhow::ensure!(key.exists(), "the device key is where the shell keeps it");
+
+    // The bureau revokes this officer's tablet.
+    let store = choucha_sync_server::store::Store::open(None, &server.data_dir).await?;
+    let (device_id,): (String,) =
+        sqlx::query_as("SELECT device_id FROM devices WHERE officer_id = $1")
+            .bind(&officer)
+            .fetch_one(store.raw_pool())
+            .await?;
+    let r = http
+        .post(server.url(&format!("/api/v1/devices/{device_id}/revoke")))
+        .bearer_auth(server.token())
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 204, "revoke: {}", r.status());
+
+    app.click("#nav-sync").await?;
+    app.click("#sync-now").await?;
+    app.wait_text("#revoked-notice", "将被清除").await?;
+    anyhow::ensure!(key.exists(), "nothing is wiped before the notice is read");
+    app.screenshot("revoked-notice").await?;
+    app.click("#wipe-confirm").await?;
+    app.wait_text("#screen-wiped", "已清除").await?;
+    app.screenshot("revoked-wiped").await?;
+    anyhow::ensure!(!key.exists(), "the key is gone");
+    let evidence = std::fs::read_dir(home.path().join("data").join("evidence"))?.count();
+    anyhow::ensure!(evidence == 0, "{evidence} evidence files left");
     app.close().await?;
     Ok(())
 }

@@ -112,6 +112,8 @@ pub mod cmd {
         StartAmendment = "start_amendment", RecordId => InspectionView;
         SyncNow = "sync_now", NoArgs => SyncView, serial = false;
         SyncStatus = "sync_status", NoArgs => SyncView, serial = false;
+        /// After the revocation notice: wipes the tablet's data and key.
+        AcknowledgeRevocation = "acknowledge_revocation", NoArgs => SyncView;
         SaveSettings = "save_settings", Settings => Settings;
         LocationFix = "location_fix", Fix => (), serial = false;
         UiTiming = "ui_timing", Timing => (), serial = false;

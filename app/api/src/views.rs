@@ -184,6 +184,9 @@ pub struct SyncView {
     pub failures: u32,
     /// The server revoked this device.
     pub revoked: bool,
+    /// The local data were wiped after the revocation.
+    #[serde(default)]
+    pub wiped: bool,
     /// Entries the server did not take in the last sync (a broken log), in
     /// its words: they need someone to look (nothing after them is sent
     /// until then).

@@ -50,6 +50,7 @@ crate::serves! {
     cmd::Inspection => inspection,
     cmd::SetItem => set_item,
     cmd::AskQuestion => ask_question,
+    cmd::AcknowledgeRevocation => acknowledge_revocation,
     cmd::Escalate => escalate,
     cmd::SetOutcome => set_outcome,
     cmd::TakePhoto => take_photo,
@@ -495,6 +496,27 @@ pub async fn sync_now(shell: ShellState<'_>, args: In<cmd::SyncNow>) -> Out<cmd:
 pub async fn sync_status(shell: ShellState<'_>, args: In<cmd::SyncStatus>) -> Out<cmd::SyncStatus> {
     let NoArgs {} = args;
     blocking(&shell, |s| s.sync.view(&s.app).map_err(command_error)).await
+}
+
+/// The officer has read the revocation notice: the tablet's data, evidence
+/// and key are wiped.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn acknowledge_revocation(
+    shell: ShellState<'_>,
+    args: In<cmd::AcknowledgeRevocation>,
+) -> Out<cmd::AcknowledgeRevocation> {
+    let NoArgs {} = args;
+    blocking(&shell, |s| {
+        if !s.sync.is_revoked() {
+            return Err(CommandError::new(
+                "refused",
+                "本设备未被注销，不能清除数据 (the device is not revoked)",
+            ));
+        }
+        s.app.wipe_after_revocation().map_err(command_error)?;
+        s.sync.view(&s.app).map_err(command_error)
+    })
+    .await
 }
 
 #[tauri::command(rename_all = "snake_case")]

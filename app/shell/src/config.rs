@@ -10,6 +10,7 @@
 //! | `--location L` | `CHOUCHA_LOCATION` | `LAT,LON[,ACCURACY_M]` (a fixed point), `simulated`, or `platform`; overrides the setting |
 //! | `--sync-interval S` | `CHOUCHA_SYNC_INTERVAL_S` | seconds between background syncs |
 //! | — | `CHOUCHA_TIMINGS_FILE` | append front-end timings here (benchmarks) |
+//! | — | `CHOUCHA_APP_WIPE_AT_ONCE` | `1`: wipe the local data as soon as the server says the device is revoked, without waiting for the officer to read the notice |
 //!
 //! Settings the user changes (language, position source, authority name)
 //! are kept as JSON in `settings.json` beside the data directory; they hold
@@ -31,6 +32,8 @@ pub struct Config {
     pub location_override: Option<LocationSetting>,
     pub sync_interval: Option<Duration>,
     pub timings_file: Option<PathBuf>,
+    /// Wipe on revocation at once instead of after the notice is read.
+    pub wipe_at_once: bool,
 }
 
 impl Config {
@@ -53,13 +56,16 @@ impl Config {
                 .app_local_data_dir()
                 .map_err(|e| StartError::NoDataDir(e.to_string()))?,
         };
-        Self::from_parts(
+        let mut config = Self::from_parts(
             home,
             opt("--enrol", "CHOUCHA_ENROL").as_deref(),
             opt("--location", "CHOUCHA_LOCATION").as_deref(),
             opt("--sync-interval", "CHOUCHA_SYNC_INTERVAL_S").as_deref(),
             std::env::var_os("CHOUCHA_TIMINGS_FILE").map(PathBuf::from),
-        )
+        )?;
+        config.wipe_at_once = std::env::var("CHOUCHA_APP_WIPE_AT_ONCE")
+            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
+        Ok(config)
     }
 
     pub fn from_parts(
@@ -99,6 +105,7 @@ impl Config {
             location_override,
             sync_interval,
             timings_file,
+            wipe_at_once: false,
         })
     }
 

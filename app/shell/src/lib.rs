@@ -114,6 +114,7 @@ pub fn run() {
             commands::ui_timing,
             commands::ask_question,
             commands::escalate,
+            commands::acknowledge_revocation,
             recheck::recheck,
             recheck::start_recheck,
             recheck::set_recheck_result,

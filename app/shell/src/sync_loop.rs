@@ -47,6 +47,11 @@ impl Default for SyncHandle {
 }
 
 impl SyncHandle {
+    /// Whether the server has said this device is revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.state().revoked
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, LoopState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -82,6 +87,7 @@ impl SyncHandle {
                 .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
             failures: s.failures,
             revoked: s.revoked,
+            wiped: app.is_wiped(),
             refused: s.refused,
             refused_entries: app
                 .refused_entries()?
@@ -114,6 +120,11 @@ pub async fn run(shell: Arc<Shell>) {
                 }
                 Err(CoreError::Revoked(_)) => {
                     s.revoked = true;
+                    if shell.config.wipe_at_once
+                        && let Err(e) = shell.app.wipe_after_revocation()
+                    {
+                        eprintln!("wiping after the revocation failed: {e}");
+                    }
                     None
                 }
                 Err(_) => {

@@ -64,9 +64,28 @@ pub fn root() -> Html {
         }
     });
 
-    let screen = match store.screen {
+    // Revoked: the notice (then the wipe) takes the whole screen.
+    let revoked = store.home.as_ref().map(|h| &h.sync).filter(|s| s.revoked);
+    let screen = match (revoked, &store.screen) {
+        (Some(s), _) => html! { <RevokedScreen wiped={s.wiped} /> },
+        (None, screen) => screen_of(store.lang, screen),
+    };
+
+    html! {
+        <ContextProvider<Store> context={store.clone()}>
+            <div class={classes!("app", (store.busy > 0).then_some("busy"))} lang={if store.lang == Lang::Zh { "zh-CN" } else { "en" }}>
+                <TopBar />
+                <Banner />
+                <main class="screen">{ screen }</main>
+            </div>
+        </ContextProvider<Store>>
+    }
+}
+
+fn screen_of(lang: Lang, screen: &Screen) -> Html {
+    match screen {
         Screen::Loading => {
-            html! { <div class="loading">{ tr(store.lang, "正在加载…", "Loading…") }</div> }
+            html! { <div class="loading">{ tr(lang, "正在加载…", "Loading…") }</div> }
         }
         Screen::Enrol => html! { <EnrolScreen /> },
         Screen::Tasks => html! { <TasksScreen /> },
@@ -80,16 +99,48 @@ pub fn root() -> Html {
         Screen::Recheck => html! { <RecheckScreen /> },
         Screen::Sync => html! { <SyncScreen /> },
         Screen::Settings => html! { <SettingsScreen /> },
-    };
+    }
+}
 
+#[derive(Properties, PartialEq)]
+struct RevokedProps {
+    wiped: bool,
+}
+
+/// The revocation notice; once read, the wipe; then an empty app.
+#[function_component(RevokedScreen)]
+fn revoked_screen(p: &RevokedProps) -> Html {
+    let store = crate::state::use_store();
+    let lang = store.lang;
+    if p.wiped {
+        return html! {
+            <section id="screen-wiped" class="card">
+                <h2>{ tr(lang, "本机数据已清除", "This tablet's data were wiped") }</h2>
+                <p>{ tr(lang,
+                    "本设备已被质量科注销，本机的检查记录、照片、签名和设备密钥均已清除。如需继续使用，请重新启动应用，并向质量科申请新的注册码。",
+                    "The quality section revoked this device; its records, photos, signatures and key were wiped. To use it again, restart the app and ask the quality section for a new enrolment code.") }</p>
+            </section>
+        };
+    }
+    let wipe = {
+        let store = store.clone();
+        Callback::from(move |_| {
+            let store2 = store.clone();
+            spawn(&store, async move {
+                let v: SyncView = ipc::invoke::<cmd::AcknowledgeRevocation>(&NoArgs {}).await?;
+                store2.dispatch(Action::Sync(v));
+                Ok(())
+            });
+        })
+    };
     html! {
-        <ContextProvider<Store> context={store.clone()}>
-            <div class={classes!("app", (store.busy > 0).then_some("busy"))} lang={if store.lang == Lang::Zh { "zh-CN" } else { "en" }}>
-                <TopBar />
-                <Banner />
-                <main class="screen">{ screen }</main>
-            </div>
-        </ContextProvider<Store>>
+        <section id="screen-revoked" class="card">
+            <h2>{ tr(lang, "本设备已被注销", "This device was revoked") }</h2>
+            <p id="revoked-notice">{ tr(lang,
+                "质量科已注销本设备（如设备遗失或更换）。本机保存的检查记录、照片、签名和设备密钥将被清除，无法恢复；已同步到服务器的内容不受影响。",
+                "The quality section revoked this device (lost or replaced). The records, photos, signatures and key kept on it will be wiped for good; what reached the server is not affected.") }</p>
+            <button id="wipe-confirm" class="primary big" onclick={wipe}>{ tr(lang, "我知道了，清除本机数据", "I understand — wipe this tablet") }</button>
+        </section>
     }
 }
 
