@@ -108,6 +108,8 @@ pub struct App {
     /// holds the old key, so nothing may be written until a restart makes
     /// a new one.
     pub(crate) wiped: std::sync::atomic::AtomicBool,
+    /// Plain HTTP to another machine allowed (development only).
+    pub(crate) allow_plain_http: std::sync::atomic::AtomicBool,
     /// Parsed checklists: versions are immutable, so a cache never goes
     /// stale, and every edit needs one (parsing it each time cost more than
     /// the write itself).
@@ -163,6 +165,7 @@ impl App {
             data_dir: data_dir.to_owned(),
             key_file: key_file.to_owned(),
             wiped: Default::default(),
+            allow_plain_http: Default::default(),
             checklists: Default::default(),
             ids: Default::default(),
         })

@@ -88,7 +88,49 @@ impl From<ClientError> for CoreError {
     }
 }
 
+/// Whether the tablet may talk to `base`: HTTPS always; plain HTTP only to
+/// this machine (tests, the demo) or when a development setting allows it,
+/// since codes, tokens and records would otherwise cross the network in
+/// clear.
+pub fn check_server_url(base: &str, allow_plain_http: bool) -> Result<(), CoreError> {
+    if base.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = base.strip_prefix("http://") else {
+        return Err(CoreError::Refused(
+            "服务器地址须以 https:// 开头 (the server address must start with https://)".into(),
+        ));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || allow_plain_http {
+        return Ok(());
+    }
+    Err(CoreError::Refused(format!(
+        "服务器 {authority} 未使用 https:// 加密连接，注册码和检查记录会以明文传输，已拒绝 (plain HTTP refused; use https://)"
+    )))
+}
+
 impl App {
+    /// Allows plain HTTP to servers other than this machine: a development
+    /// setting (`CHOUCHA_APP_ALLOW_HTTP`), never for a bureau's tablets.
+    pub fn set_allow_plain_http(&self, allow: bool) {
+        self.allow_plain_http
+            .store(allow, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn allows_plain_http(&self) -> bool {
+        self.allow_plain_http
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Exchanges a one-time code for a device token and remembers it.
     pub async fn enrol(
         &self,
@@ -98,11 +140,7 @@ impl App {
         device_name: &str,
     ) -> Result<Enrolment, CoreError> {
         let base = server_url.trim().trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(CoreError::Refused(
-                "服务器地址须以 http:// 或 https:// 开头".into(),
-            ));
-        }
+        check_server_url(&base, self.allows_plain_http())?;
         let transport = HttpTransport::new(http.clone(), &base);
         self.enrol_over(&transport, &base, code, device_name).await
     }
@@ -158,6 +196,11 @@ impl App {
     /// One full sync over HTTP: pull, push, upload, refresh states. Safe to
     /// stop at any point and run again.
     pub async fn sync_once(&self, http: &reqwest::Client) -> Result<SyncReport, CoreError> {
+        // Over the network: never in clear to another machine (enrolled
+        // before this rule, or the setting since turned off).
+        if let Some(e) = self.enrolment()? {
+            check_server_url(&e.server_url, self.allows_plain_http())?;
+        }
         self.sync_over(|e| HttpTransport::new(http.clone(), &e.server_url))
             .await
     }
@@ -508,7 +551,30 @@ pub fn backoff(failures: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::{backoff, check_server_url};
+
+    #[test]
+    fn plain_http_only_to_this_machine_or_when_allowed() {
+        for ok in [
+            "https://choucha.bureau.example",
+            "https://10.0.0.5:8443",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(check_server_url(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.5:8080",
+            "http://choucha.bureau.example",
+            "ftp://x",
+        ] {
+            let err = check_server_url(bad, false).unwrap_err().to_string();
+            assert!(err.contains("https://"), "{bad}: {err}");
+        }
+        assert!(check_server_url("http://10.0.0.5:8080", true).is_ok());
+        assert!(check_server_url("ftp://x", true).is_err());
+    }
 
     #[test]
     fn backoff_grows_exponentially_with_jitter_and_a_cap() {

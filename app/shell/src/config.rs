@@ -10,6 +10,7 @@
 //! | `--location L` | `CHOUCHA_LOCATION` | `LAT,LON[,ACCURACY_M]` (a fixed point), `simulated`, or `platform`; overrides the setting |
 //! | `--sync-interval S` | `CHOUCHA_SYNC_INTERVAL_S` | seconds between background syncs |
 //! | — | `CHOUCHA_TIMINGS_FILE` | append front-end timings here (benchmarks) |
+//! | — | `CHOUCHA_APP_ALLOW_HTTP` | `1`: allow plain `http://` to a server on another machine (development only; HTTPS is required otherwise, loopback excepted) |
 //! | — | `CHOUCHA_APP_WIPE_AT_ONCE` | `1`: wipe the local data as soon as the server says the device is revoked, without waiting for the officer to read the notice |
 //!
 //! Settings the user changes (language, position source, authority name)
@@ -34,6 +35,8 @@ pub struct Config {
     pub timings_file: Option<PathBuf>,
     /// Wipe on revocation at once instead of after the notice is read.
     pub wipe_at_once: bool,
+    /// Plain HTTP to another machine allowed (development only).
+    pub allow_plain_http: bool,
 }
 
 impl Config {
@@ -63,8 +66,11 @@ impl Config {
             opt("--sync-interval", "CHOUCHA_SYNC_INTERVAL_S").as_deref(),
             std::env::var_os("CHOUCHA_TIMINGS_FILE").map(PathBuf::from),
         )?;
-        config.wipe_at_once = std::env::var("CHOUCHA_APP_WIPE_AT_ONCE")
-            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
+        let on = |name: &str| {
+            std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+        };
+        config.wipe_at_once = on("CHOUCHA_APP_WIPE_AT_ONCE");
+        config.allow_plain_http = on("CHOUCHA_APP_ALLOW_HTTP");
         Ok(config)
     }
 
@@ -106,6 +112,7 @@ impl Config {
             sync_interval,
             timings_file,
             wipe_at_once: false,
+            allow_plain_http: false,
         })
     }
 

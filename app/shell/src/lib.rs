@@ -54,6 +54,7 @@ impl Shell {
 /// benchmarks and tests of the shell call this directly).
 pub fn open_shell(config: config::Config, started: Instant) -> Result<Shell, error::StartError> {
     let app = Arc::new(App::open(&config.data_dir, &config.key_file)?);
+    app.set_allow_plain_http(config.allow_plain_http);
     let settings = config::load_settings(&config)?;
     let position = position::Positions::new(&settings, config.location_override.clone())?;
     Ok(Shell {
