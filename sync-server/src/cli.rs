@@ -204,7 +204,11 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => {
             let idle = std::time::Duration::from_secs(settings.upload_idle_hours * 3600);
-            serve(state, settings.listen, idle).await?
+            let tls = settings
+                .tls_cert_file
+                .clone()
+                .zip(settings.tls_key_file.clone());
+            serve(state, settings.listen, idle, tls).await?
         }
         Command::Jurisdictions { names } => {
             state.store.add_jurisdictions(&names).await?;
@@ -437,6 +441,7 @@ async fn serve(
     state: AppState,
     listen: SocketAddr,
     upload_idle: std::time::Duration,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 ) -> anyhow::Result<()> {
     if let Some(token) = state.store.ensure_admin_token().await? {
         // Shown once; only its hash is stored. `choucha-server token` makes another.
@@ -446,19 +451,47 @@ async fn serve(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr().context("reading bound address")?;
+    let tls = match tls {
+        Some((cert, key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "reading the TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?,
+        ),
+        None => None,
+    };
     // Tests and scripts wait for this exact line to learn the port.
-    println!("listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
     let checker = crate::oversight::duty::Checker::spawn(state.clone(), state.oversight.clone());
     let sweeper = spawn_upload_sweeper(state.uploads.clone(), upload_idle);
     let alerts = crate::alerts::spawn(state.clone());
     // With the peer address, so the console can rate-limit logins per client.
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving")?;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")?,
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopping.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, config)?
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("serving HTTPS")?
+        }
+    }
     checker.abort();
     sweeper.abort();
     alerts.abort();

@@ -111,6 +111,7 @@ async fn create_enrolment(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     ApiJson(req): ApiJson<EnrolmentRequest>,
 ) -> Result<Response, ApiError> {
     let code = service::devices::create_enrolment(
@@ -120,12 +121,12 @@ async fn create_enrolment(
         req.valid_minutes,
     )
     .await?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
     // What the QR code shows: the app scans it and needs nothing typed.
-    let qr = format!("choucha://enrol?server=http://{host}&code={}", code.code);
+    let qr = format!(
+        "choucha://enrol?server={}&code={}",
+        state.public_base(&headers, &uri),
+        code.code
+    );
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "enrolment": code, "qr_payload": qr })),

@@ -56,6 +56,10 @@ pub struct AppState {
     pub trusted_proxies: client_addr::TrustedProxies,
     /// Sends escalations' e-mail alerts, when a mail server is configured.
     pub mailer: Option<Arc<alerts::Mailer>>,
+    /// Where tablets reach the server (`public_url`), and whether it serves
+    /// HTTPS itself: what an enrolment QR code says.
+    pub public_url: Option<String>,
+    pub serves_tls: bool,
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -118,6 +122,8 @@ impl AppState {
             metrics_token: None,
             trusted_proxies: Default::default(),
             mailer: None,
+            public_url: None,
+            serves_tls: false,
         })
     }
 
@@ -138,6 +144,8 @@ impl AppState {
                 )
                 .collect(),
         );
+        self.public_url = s.public_url.clone();
+        self.serves_tls = s.tls_cert_file.is_some();
         self.mailer = match &s.smtp_url {
             Some(url) => Some(Arc::new(
                 alerts::Mailer::new(url.expose(), &s.alert_mail_from).map_err(|reason| {
@@ -151,6 +159,24 @@ impl AppState {
             None => None,
         };
         Ok(())
+    }
+
+    /// The server's address as tablets should use it: the configured
+    /// public URL, else this request's host over HTTPS when the server or
+    /// its proxy serves HTTPS.
+    pub fn public_base(&self, headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        // HTTP/1.1 names the host in a header; HTTP/2 (over TLS) in the
+        // request's authority.
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        let https = self.serves_tls || console::auth::secure_cookies(self, headers);
+        format!("{}://{host}", if https { "https" } else { "http" })
     }
 
     /// The address a request counts as for rate limits: the socket peer,

@@ -79,6 +79,12 @@ pub struct Settings {
     /// (STARTTLS), `smtps://user:password@host:465`.
     pub smtp_url: Option<Secret>,
     pub alert_mail_from: String,
+    /// HTTPS served directly: the certificate chain and its key (PEM).
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// The address tablets reach the server at (`https://…`), written
+    /// into enrolment codes; without it, the request's own host.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -109,6 +115,9 @@ impl Default for Settings {
             alert_emails: Vec::new(),
             smtp_url: None,
             alert_mail_from: "choucha@localhost".to_owned(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            public_url: None,
         }
     }
 }
@@ -302,6 +311,27 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "choucha@localhost",
         "the sender of alert e-mails, e.g. 抽查系统 <choucha@bureau.example>",
+    ),
+    s(
+        "tls_cert_file",
+        "CHOUCHA_TLS_CERT_FILE",
+        None,
+        "(none)",
+        "PEM certificate chain: serve HTTPS directly (with tls_key_file) instead of behind a TLS proxy",
+    ),
+    s(
+        "tls_key_file",
+        "CHOUCHA_TLS_KEY_FILE",
+        None,
+        "(none)",
+        "PEM private key of tls_cert_file",
+    ),
+    s(
+        "public_url",
+        "CHOUCHA_PUBLIC_URL",
+        None,
+        "(the request's host)",
+        "the https:// address tablets reach the server at, written into enrolment QR codes",
     ),
 ];
 
@@ -531,6 +561,17 @@ impl Settings {
                     .map_err(|e| fail(format!("'{from}' is not a sender address ({e})")))?;
                 self.alert_mail_from = from;
             }
+            "tls_cert_file" => self.tls_cert_file = text().map(PathBuf::from),
+            "tls_key_file" => self.tls_key_file = text().map(PathBuf::from),
+            "public_url" => {
+                if let Some(url) = text() {
+                    let url = url.trim().trim_end_matches('/').to_owned();
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(fail(format!("'{url}' is not an https:// URL")));
+                    }
+                    self.public_url = Some(url);
+                }
+            }
             "upload_idle_hours" => {
                 self.upload_idle_hours = raw
                     .trim()
@@ -546,6 +587,13 @@ impl Settings {
 
     /// Checks what no single value shows: S3 settings come together.
     fn validate(&self) -> Result<(), SettingsError> {
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(SettingsError::Bad {
+                source_name: "setting".into(),
+                name: "CHOUCHA_TLS_CERT_FILE / CHOUCHA_TLS_KEY_FILE".into(),
+                reason: "must be set together".into(),
+            });
+        }
         if !self.alert_emails.is_empty() && self.smtp_url.is_none() {
             return Err(SettingsError::Bad {
                 source_name: "setting".into(),

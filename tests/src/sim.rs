@@ -300,6 +300,8 @@ async fn open_server(
         metrics_token: None,
         trusted_proxies: Default::default(),
         mailer: None,
+        public_url: None,
+        serves_tls: false,
     })
 }
 

@@ -187,7 +187,7 @@ pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    forwarded_https || state.secure_cookies
+    forwarded_https || state.secure_cookies || state.serves_tls
 }
 
 /// A `Set-Cookie` value for a console cookie (`max_age` 0 deletes it).
