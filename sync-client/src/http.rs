@@ -22,6 +22,21 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// A client like [`http_client`] that trusts only the certificate
+/// authority in `ca_pem` (the bureau's, pinned at enrolment): a server
+/// certificate from any other authority is refused.
+pub fn http_client_pinned(ca_pem: &str) -> Result<reqwest::Client, String> {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())
+        .map_err(|e| format!("证书颁发机构无法读取 (bad CA certificate): {e}"))?;
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .build()
+        .map_err(|e| format!("HTTPS 客户端无法建立 (TLS client): {e}"))
+}
+
 impl HttpTransport {
     pub fn new(http: reqwest::Client, base_url: &str) -> Self {
         Self {

@@ -121,17 +121,38 @@ async fn create_enrolment(
         req.valid_minutes,
     )
     .await?;
-    // What the QR code shows: the app scans it and needs nothing typed.
-    let qr = format!(
+    // What the QR code shows: the app scans it and needs nothing typed;
+    // with the bureau's own CA, which the tablet will trust alone.
+    let mut qr = format!(
         "choucha://enrol?server={}&code={}",
         state.public_base(&headers, &uri),
         code.code
     );
+    if let Some(ca) = &state.ca_pem {
+        qr.push_str("&ca=");
+        qr.push_str(&percent_encode(ca));
+    }
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "enrolment": code, "qr_payload": qr })),
+        Json(serde_json::json!({
+            "enrolment": code,
+            "qr_payload": qr,
+            "ca_pem": state.ca_pem.as_deref(),
+        })),
     )
         .into_response())
+}
+
+/// Every byte but the unreserved ones as `%XX` (a query value).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn revoke(

@@ -60,6 +60,8 @@ pub struct AppState {
     /// HTTPS itself: what an enrolment QR code says.
     pub public_url: Option<String>,
     pub serves_tls: bool,
+    /// The bureau's certificate authority (PEM) tablets are told to pin.
+    pub ca_pem: Option<Arc<String>>,
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -124,6 +126,7 @@ impl AppState {
             mailer: None,
             public_url: None,
             serves_tls: false,
+            ca_pem: None,
         })
     }
 
@@ -146,6 +149,25 @@ impl AppState {
         );
         self.public_url = s.public_url.clone();
         self.serves_tls = s.tls_cert_file.is_some();
+        self.ca_pem = match &s.tls_ca_file {
+            Some(path) => {
+                let pem =
+                    std::fs::read_to_string(path).map_err(|e| settings::SettingsError::Bad {
+                        source_name: "setting".into(),
+                        name: "CHOUCHA_TLS_CA_FILE".into(),
+                        reason: format!("{}: {e}", path.display()),
+                    })?;
+                if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(settings::SettingsError::Bad {
+                        source_name: "setting".into(),
+                        name: "CHOUCHA_TLS_CA_FILE".into(),
+                        reason: format!("{} holds no PEM certificate", path.display()),
+                    });
+                }
+                Some(Arc::new(pem))
+            }
+            None => None,
+        };
         self.mailer = match &s.smtp_url {
             Some(url) => Some(Arc::new(
                 alerts::Mailer::new(url.expose(), &s.alert_mail_from).map_err(|reason| {

@@ -82,6 +82,9 @@ pub struct Settings {
     /// HTTPS served directly: the certificate chain and its key (PEM).
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// The bureau's own certificate authority (PEM), handed to tablets in
+    /// the enrolment QR code so they trust only it.
+    pub tls_ca_file: Option<PathBuf>,
     /// The address tablets reach the server at (`https://…`), written
     /// into enrolment codes; without it, the request's own host.
     pub public_url: Option<String>,
@@ -117,6 +120,7 @@ impl Default for Settings {
             alert_mail_from: "choucha@localhost".to_owned(),
             tls_cert_file: None,
             tls_key_file: None,
+            tls_ca_file: None,
             public_url: None,
         }
     }
@@ -325,6 +329,13 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "(none)",
         "PEM private key of tls_cert_file",
+    ),
+    s(
+        "tls_ca_file",
+        "CHOUCHA_TLS_CA_FILE",
+        None,
+        "(none)",
+        "PEM of the bureau's own certificate authority: enrolment QR codes carry it and tablets then trust only it",
     ),
     s(
         "public_url",
@@ -563,6 +574,7 @@ impl Settings {
             }
             "tls_cert_file" => self.tls_cert_file = text().map(PathBuf::from),
             "tls_key_file" => self.tls_key_file = text().map(PathBuf::from),
+            "tls_ca_file" => self.tls_ca_file = text().map(PathBuf::from),
             "public_url" => {
                 if let Some(url) = text() {
                     let url = url.trim().trim_end_matches('/').to_owned();

@@ -302,6 +302,7 @@ async fn open_server(
         mailer: None,
         public_url: None,
         serves_tls: false,
+        ca_pem: None,
     })
 }
 

@@ -37,12 +37,19 @@ fn make_ca(dir: &std::path::Path) -> (String, std::path::PathBuf, std::path::Pat
 async fn the_server_serves_https_with_the_bureaus_certificate() {
     let dir = TempDir::new("tls").unwrap();
     let (ca_pem, cert, key) = make_ca(dir.path());
-    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let (cert, key, ca_file) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        ca_file.display().to_string(),
+    );
     let server = TestServer::start_demo_with_env(
         None,
         &[
             ("CHOUCHA_TLS_CERT_FILE", &cert),
             ("CHOUCHA_TLS_KEY_FILE", &key),
+            ("CHOUCHA_TLS_CA_FILE", &ca_file),
         ],
     )
     .expect("demo server over HTTPS");
@@ -129,6 +136,67 @@ async fn the_server_serves_https_with_the_bureaus_certificate() {
     assert_eq!(r.status(), 200);
     let page: Value = r.json().await.unwrap();
     assert!(!page["items"].as_array().unwrap().is_empty(), "{page}");
+
+    // The field app's engine, from the QR code: it pins the bureau's CA
+    // and enrols and syncs over HTTPS; without the pin (the platform's
+    // roots only) or pinned to another CA it is refused.
+    let made: Value = https
+        .post(server.url("/api/v1/enrolments"))
+        .bearer_auth(server.token())
+        .json(&json!({ "officer_id": officer }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let target = choucha_app_api::parse_qr(made["qr_payload"].as_str().unwrap()).unwrap();
+    assert_eq!(target.ca_pem.as_deref(), Some(ca_pem.as_str()));
+    let http = choucha_app_core::sync::http_client();
+    let tablets = TempDir::new("tls-tablets").unwrap();
+    let open = |name: &str| {
+        choucha_app_core::App::open(
+            &tablets.path().join(name).join("data"),
+            &tablets.path().join(format!("{name}.key")),
+        )
+        .unwrap()
+    };
+    let unpinned = open("unpinned");
+    assert!(
+        unpinned
+            .enrol(&http, &target.server_url, &target.code, "平板")
+            .await
+            .is_err(),
+        "the bureau's CA is not among the platform's roots"
+    );
+    let other_dir = TempDir::new("tls-other").unwrap();
+    let (other_ca, _, _) = make_ca(other_dir.path());
+    let wrong = open("wrong");
+    assert!(
+        wrong
+            .enrol_pinned(
+                &http,
+                &target.server_url,
+                &target.code,
+                "平板",
+                Some(&other_ca)
+            )
+            .await
+            .is_err(),
+        "pinned to another CA"
+    );
+    let app = open("pinned");
+    app.enrol_pinned(
+        &http,
+        &target.server_url,
+        &target.code,
+        "平板",
+        target.ca_pem.as_deref(),
+    )
+    .await
+    .unwrap();
+    let report = app.sync_once(&http).await.unwrap();
+    assert!(report.new_tasks > 0, "{report:?}");
 
     // The console's cookies are Secure.
     let r = https

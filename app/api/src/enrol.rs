@@ -1,6 +1,8 @@
 //! The enrolment QR code: the console shows
-//! `choucha://enrol?server=<url>&code=<code>`; the app reads it instead of
-//! having the officer type the server address and the code.
+//! `choucha://enrol?server=<url>&code=<code>[&ca=<PEM, percent-encoded>]`;
+//! the app reads it instead of having the officer type the server address
+//! and the code, and, when the bureau runs its own certificate authority,
+//! pins it.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub struct EnrolTarget {
     pub server_url: String,
     pub code: String,
+    /// The bureau's certificate authority (PEM), to trust only it.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
 }
 
 /// Why a QR payload could not be read. Chinese first (shown on screen).
@@ -31,12 +36,14 @@ pub fn parse_qr(payload: &str) -> Result<EnrolTarget, QrError> {
         .ok_or(QrError::NotEnrolment)?;
     let mut server = None;
     let mut code = None;
+    let mut ca_pem = None;
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_decode(v);
         match k {
             "server" => server = Some(v),
             "code" => code = Some(v),
+            "ca" => ca_pem = Some(v).filter(|p| p.contains("-----BEGIN CERTIFICATE-----")),
             _ => {}
         }
     }
@@ -52,6 +59,7 @@ pub fn parse_qr(payload: &str) -> Result<EnrolTarget, QrError> {
     Ok(EnrolTarget {
         server_url: server_url.trim().to_owned(),
         code: code.trim().to_owned(),
+        ca_pem,
     })
 }
 
@@ -104,6 +112,25 @@ mod tests {
             parse_qr("choucha://enrol?code=AB%2DCD&server=https%3A%2F%2Fx.example%3A443").unwrap();
         assert_eq!(t.server_url, "https://x.example:443");
         assert_eq!(t.code, "AB-CD");
+    }
+
+    #[test]
+    fn carries_the_bureaus_ca() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB+/=\n-----END CERTIFICATE-----\n";
+        let encoded: String = pem
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let t = parse_qr(&format!(
+            "choucha://enrol?server=https://x.example&code=AB&ca={encoded}"
+        ))
+        .unwrap();
+        assert_eq!(t.ca_pem.as_deref(), Some(pem));
+        let t = parse_qr("choucha://enrol?server=https://x.example&code=AB&ca=junk").unwrap();
+        assert_eq!(t.ca_pem, None, "not a certificate");
     }
 
     #[test]

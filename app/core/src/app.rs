@@ -36,6 +36,10 @@ pub struct Enrolment {
     pub token: String,
     pub officer_id: String,
     pub officer_name: String,
+    /// The bureau's certificate authority (PEM), pinned at enrolment from
+    /// the QR code: the server's certificate must come from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// Task states as the task list shows them.

@@ -88,6 +88,11 @@ impl From<ClientError> for CoreError {
     }
 }
 
+/// A client that trusts only the bureau's certificate authority.
+fn pinned_client(ca_pem: &str) -> Result<reqwest::Client, CoreError> {
+    choucha_sync_client::http::http_client_pinned(ca_pem).map_err(CoreError::Refused)
+}
+
 /// Whether the tablet may talk to `base`: HTTPS always; plain HTTP only to
 /// this machine (tests, the demo) or when a development setting allows it,
 /// since codes, tokens and records would otherwise cross the network in
@@ -139,10 +144,35 @@ impl App {
         code: &str,
         device_name: &str,
     ) -> Result<Enrolment, CoreError> {
+        self.enrol_pinned(http, server_url, code, device_name, None)
+            .await
+    }
+
+    /// [`App::enrol`], trusting only the bureau's certificate authority
+    /// `ca_pem` (from the enrolment QR code) from now on, when given.
+    pub async fn enrol_pinned(
+        &self,
+        http: &reqwest::Client,
+        server_url: &str,
+        code: &str,
+        device_name: &str,
+        ca_pem: Option<&str>,
+    ) -> Result<Enrolment, CoreError> {
         let base = server_url.trim().trim_end_matches('/').to_owned();
         check_server_url(&base, self.allows_plain_http())?;
-        let transport = HttpTransport::new(http.clone(), &base);
-        self.enrol_over(&transport, &base, code, device_name).await
+        let http = match ca_pem {
+            Some(pem) => pinned_client(pem)?,
+            None => http.clone(),
+        };
+        let transport = HttpTransport::new(http, &base);
+        let mut e = self
+            .enrol_over(&transport, &base, code, device_name)
+            .await?;
+        if let Some(pem) = ca_pem {
+            e.ca_pem = Some(pem.to_owned());
+            self.save_enrolment(&e)?;
+        }
+        Ok(e)
     }
 
     /// [`App::enrol`] over any transport to the server at `server_url`.
@@ -166,6 +196,7 @@ impl App {
             token: e.token,
             officer_id: e.officer_id,
             officer_name: e.officer_name,
+            ca_pem: None,
         };
         self.save_enrolment(&enrolment)?;
         Ok(enrolment)
@@ -198,10 +229,14 @@ impl App {
     pub async fn sync_once(&self, http: &reqwest::Client) -> Result<SyncReport, CoreError> {
         // Over the network: never in clear to another machine (enrolled
         // before this rule, or the setting since turned off).
+        let mut http = http.clone();
         if let Some(e) = self.enrolment()? {
             check_server_url(&e.server_url, self.allows_plain_http())?;
+            if let Some(pem) = &e.ca_pem {
+                http = pinned_client(pem)?;
+            }
         }
-        self.sync_over(|e| HttpTransport::new(http.clone(), &e.server_url))
+        self.sync_over(|e| HttpTransport::new(http, &e.server_url))
             .await
     }
 

@@ -35,6 +35,7 @@ pub fn offline_enrolment(app: &App) -> Result<(), CoreError> {
         token: "0".repeat(64),
         officer_id: OFFICER.into(),
         officer_name: "张建国".into(),
+        ca_pem: None,
     })
 }
 

@@ -99,7 +99,13 @@ pub async fn enrol(shell: ShellState<'_>, args: In<cmd::Enrol>) -> Out<cmd::Enro
     let name = shell.settings().device_name;
     let e = shell
         .app
-        .enrol(&shell.http, &req.server_url, &req.code, &name)
+        .enrol_pinned(
+            &shell.http,
+            &req.server_url,
+            &req.code,
+            &name,
+            req.ca_pem.as_deref(),
+        )
         .await
         .map_err(command_error)?;
     // Pull the tasks right away.

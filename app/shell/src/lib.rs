@@ -141,7 +141,13 @@ async fn startup(shell: Arc<Shell>) {
                 let name = shell.settings().device_name;
                 if let Err(e) = shell
                     .app
-                    .enrol(&shell.http, &target.server_url, &target.code, &name)
+                    .enrol_pinned(
+                        &shell.http,
+                        &target.server_url,
+                        &target.code,
+                        &name,
+                        target.ca_pem.as_deref(),
+                    )
                     .await
                 {
                     *shell.notice.lock().unwrap_or_else(|p| p.into_inner()) =

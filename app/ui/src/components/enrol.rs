@@ -49,6 +49,7 @@ pub fn enrol_screen() -> Html {
             enrol_with(EnrolTarget {
                 server_url: s.trim().to_owned(),
                 code: c.trim().to_owned(),
+                ca_pem: None,
             });
         })
     };
