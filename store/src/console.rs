@@ -289,6 +289,9 @@ impl Store {
         user_id: &str,
         ttl: Duration,
     ) -> Result<NewSession, StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         let token = random_token();
         let csrf_token = random_token();
         let expires = (Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -335,6 +338,9 @@ impl Store {
 
     /// Ends a session (logout).
     pub async fn delete_console_session(&self, token: &str) -> Result<(), StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
             .bind(token_hash(token))
             .execute(&self.pool)
@@ -351,6 +357,9 @@ impl Store {
         username: &str,
         client: &str,
     ) -> Result<String, StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         let at = now();
         sqlx::query(
             "INSERT INTO login_attempts (username, client, at, succeeded) VALUES ($1, $2, $3, 0)",
@@ -369,6 +378,9 @@ impl Store {
         client: &str,
         at: &str,
     ) -> Result<(), StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE login_attempts SET succeeded = 1 WHERE username = $1 AND client = $2 AND at = $3",
         )
@@ -449,6 +461,9 @@ impl Store {
         before: Option<&Value>,
         after: Option<&Value>,
     ) -> Result<(), StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, object, before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6)",
         )

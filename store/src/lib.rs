@@ -427,6 +427,9 @@ impl Store {
 
     /// Issues a new admin token (e.g. when the printed one was lost).
     pub async fn new_admin_token(&self, label: &str) -> Result<String, StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         let token = random_token();
         sqlx::query("INSERT INTO admin_tokens (token_hash, label, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash(&token))

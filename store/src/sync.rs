@@ -93,6 +93,9 @@ impl Store {
         officer_id: &str,
         valid_for: Duration,
     ) -> Result<EnrolmentCode, StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         let officer: Option<(String, i64)> =
             sqlx::query_as("SELECT name, enforcement FROM officers WHERE credential_no = $1")
                 .bind(officer_id)
@@ -216,6 +219,9 @@ impl Store {
 
     #[tracing::instrument(level = "debug", name = "store.revoke_device", skip_all)]
     pub async fn revoke_device(&self, actor: &Actor, device_id: &str) -> Result<(), StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         let at = now();
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -261,6 +267,9 @@ impl Store {
         code: &str,
         succeeded: bool,
     ) -> Result<(), StoreError> {
+        // SQLite has one writer: every write waits its turn (a write
+        // outside the queue made pushes fail with "database is locked").
+        let _writer = self.writer().await;
         sqlx::query(
             "INSERT INTO enrolment_attempts (client, at, succeeded, code_prefix) VALUES ($1, $2, $3, $4)",
         )

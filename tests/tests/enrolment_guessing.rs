@@ -116,3 +116,74 @@ async fn a_flood_from_many_addresses_is_stopped_as_a_whole() {
         429
     );
 }
+
+/// Pushes while wrong codes pour in from many addresses: every push is
+/// taken. Recording the failed attempts used to write outside the SQLite
+/// writer's queue, and pushes then failed with "database is locked" (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushes_go_through_while_codes_are_guessed() {
+    use choucha_shared::record::ItemEntry;
+    use choucha_shared::sync::EntryPayload;
+    use chrono::Utc;
+
+    let server = TestServer::start_demo_with_env(None, &[("CHOUCHA_TRUSTED_PROXIES", "127.0.0.1")])
+        .expect("demo server");
+    let http = Client::new();
+    let draw: Value = http
+        .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = &draw["tasks"][0];
+    let officer = task["team"][0]["person_id"].as_str().unwrap();
+    let mut dev = choucha_tests::device::enrol(&http, &server.base_url, server.token(), officer)
+        .await
+        .unwrap();
+    let record_id = uuid::Uuid::now_v7();
+    dev.append(
+        EntryPayload::Started {
+            record_id,
+            task_id: task["task_id"].as_str().unwrap().to_owned(),
+            started_at: Utc::now(),
+        },
+        Utc::now(),
+    );
+    dev.sync_log().await.unwrap();
+
+    let flood: Vec<_> = (0..16)
+        .map(|g| {
+            let (http, url) = (http.clone(), server.url("/api/v1/device/enrol"));
+            tokio::spawn(async move {
+                for n in 0..40 {
+                    let _ = http
+                        .post(&url)
+                        .header("x-forwarded-for", format!("10.7.{g}.{n}"))
+                        .json(&json!({ "code": format!("F{g:02}{n:02}-2222-2222"), "device_name": "x" }))
+                        .send()
+                        .await;
+                }
+            })
+        })
+        .collect();
+    for n in 0..60 {
+        dev.append(
+            EntryPayload::ItemSet {
+                record_id,
+                item_id: "MET-1.01".into(),
+                entry: ItemEntry {
+                    verdict: None,
+                    note: Some(format!("第 {n} 次")),
+                },
+            },
+            Utc::now(),
+        );
+        dev.sync_log().await.expect("a push during the flood");
+    }
+    for f in flood {
+        f.await.unwrap();
+    }
+}
