@@ -151,6 +151,17 @@ impl Session {
         Ok((r.status(), r.text().await?))
     }
 
+    /// GETs a download: its status and bytes.
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await?;
+        Ok((r.status(), r.bytes().await?.to_vec()))
+    }
+
     /// POSTs a form with this session's CSRF token added.
     pub async fn post(
         &self,

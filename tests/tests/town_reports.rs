@@ -207,19 +207,12 @@ async fn a_town_report_is_drafted_submitted_returned_and_resubmitted(at: Deploym
     }
 
     // The workbook: the total sheet and one sheet per town.
-    let r = quality
-        .client
-        .get(format!(
-            "{}/console/town-reports/{PLAN}/all.xlsx",
-            quality.base
-        ))
-        .header("cookie", &quality.cookie)
-        .send()
+    let (status, bytes) = quality
+        .get_bytes(&format!("/console/town-reports/{PLAN}/all.xlsx"))
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let bytes = r.bytes().await.unwrap();
-    let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(status, 200);
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
     let names = book.sheet_names();
     assert_eq!(names[0], "汇总");
     let total = book.worksheet_range("汇总").unwrap();
@@ -250,18 +243,12 @@ async fn a_town_report_is_drafted_submitted_returned_and_resubmitted(at: Deploym
         .collect();
     assert!(text.contains("不配合检查的企业已移交"), "{text}");
     // The PDF: the combined report, then each town's on its own page.
-    let r = quality
-        .client
-        .get(format!(
-            "{}/console/town-reports/{PLAN}/all.pdf",
-            quality.base
-        ))
-        .header("cookie", &quality.cookie)
-        .send()
+    let (status, bytes) = quality
+        .get_bytes(&format!("/console/town-reports/{PLAN}/all.pdf"))
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let pdf = r.bytes().await.unwrap();
+    assert_eq!(status, 200);
+    let pdf = bytes;
     assert!(pdf.starts_with(b"%PDF"));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("town-reports.pdf");
@@ -281,18 +268,12 @@ async fn a_town_report_is_drafted_submitted_returned_and_resubmitted(at: Deploym
         assert!(text.contains(part), "{part} in {text}");
     }
     // A lead's workbook holds their town only.
-    let r = other
-        .client
-        .get(format!(
-            "{}/console/town-reports/{PLAN}/all.xlsx",
-            other.base
-        ))
-        .header("cookie", &other.cookie)
-        .send()
+    let (status, bytes) = other
+        .get_bytes(&format!("/console/town-reports/{PLAN}/all.xlsx"))
         .await
         .unwrap();
-    let bytes = r.bytes().await.unwrap();
-    let book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(status, 200);
+    let book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
     assert!(
         !book.sheet_names().iter().any(|n| n.contains(TOWN)),
         "{:?}",

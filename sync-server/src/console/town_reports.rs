@@ -342,72 +342,87 @@ pub async fn set_due(
     Ok(Redirect::to(&format!("/console/town-reports?plan={}", urlencode(&plan))).into_response())
 }
 
-/// One town's report as PDF.
-pub async fn town_pdf(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path((plan, town)): Path<(String, String)>,
-) -> ConsoleResult<Response> {
-    let r = visible(&state, &user, &plan, &town).await?;
-    let bytes = reports::town_reports_pdf(&plan, std::slice::from_ref(&r))?;
+/// The two formats the reports export to.
+#[derive(Clone, Copy)]
+enum Export {
+    Xlsx,
+    Pdf,
+}
+
+/// `rows` as a download named `{stem}-{plan}.{ext}`.
+fn export(plan: &str, rows: &[TownReport], format: Export, stem: &str) -> ConsoleResult<Response> {
+    let (bytes, content_type, ext) = match format {
+        Export::Xlsx => (reports::town_reports_xlsx(plan, rows)?, XLSX, "xlsx"),
+        Export::Pdf => (
+            reports::town_reports_pdf(plan, rows)?,
+            "application/pdf",
+            "pdf",
+        ),
+    };
     Ok(super::reports::download(
         bytes,
-        "application/pdf",
-        &format!("town-report-{}.pdf", ascii_name(&plan)),
+        content_type,
+        &format!("{stem}-{}.{ext}", ascii_name(plan)),
     ))
 }
 
-/// Every town's report and the combined one as PDF; a town lead's is
-/// their own town's only.
-pub async fn all_pdf(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(plan): Path<String>,
+/// One town's report.
+async fn one(
+    state: &AppState,
+    user: &CurrentUser,
+    plan: &str,
+    town: &str,
+    format: Export,
+) -> ConsoleResult<Response> {
+    let r = visible(state, user, plan, town).await?;
+    export(plan, std::slice::from_ref(&r), format, "town-report")
+}
+
+/// Every town's report and the combined one; a town lead's is their own
+/// town's only.
+async fn all(
+    state: &AppState,
+    user: &CurrentUser,
+    plan: &str,
+    format: Export,
 ) -> ConsoleResult<Response> {
     let rows = match user.jurisdiction_filter() {
-        Some(own) => vec![state.store.town_report(&plan, own).await?],
-        None => state.store.town_reports(&plan).await?,
+        Some(own) => vec![state.store.town_report(plan, own).await?],
+        None => state.store.town_reports(plan).await?,
     };
-    let bytes = reports::town_reports_pdf(&plan, &rows)?;
-    Ok(super::reports::download(
-        bytes,
-        "application/pdf",
-        &format!("town-reports-{}.pdf", ascii_name(&plan)),
-    ))
+    export(plan, &rows, format, "town-reports")
 }
 
-/// One town's report as XLSX.
 pub async fn town_xlsx(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((plan, town)): Path<(String, String)>,
 ) -> ConsoleResult<Response> {
-    let r = visible(&state, &user, &plan, &town).await?;
-    let bytes = reports::town_reports_xlsx(&plan, std::slice::from_ref(&r))?;
-    Ok(super::reports::download(
-        bytes,
-        XLSX,
-        &format!("town-report-{}.xlsx", ascii_name(&plan)),
-    ))
+    one(&state, &user, &plan, &town, Export::Xlsx).await
 }
 
-/// Every town's report and the combined figures, as XLSX; a town lead's
-/// is their own town's only.
+pub async fn town_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((plan, town)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    one(&state, &user, &plan, &town, Export::Pdf).await
+}
+
 pub async fn all_xlsx(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(plan): Path<String>,
 ) -> ConsoleResult<Response> {
-    let rows = match user.jurisdiction_filter() {
-        Some(own) => vec![state.store.town_report(&plan, own).await?],
-        None => state.store.town_reports(&plan).await?,
-    };
-    let bytes = reports::town_reports_xlsx(&plan, &rows)?;
-    Ok(super::reports::download(
-        bytes,
-        XLSX,
-        &format!("town-reports-{}.xlsx", ascii_name(&plan)),
-    ))
+    all(&state, &user, &plan, Export::Xlsx).await
+}
+
+pub async fn all_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(plan): Path<String>,
+) -> ConsoleResult<Response> {
+    all(&state, &user, &plan, Export::Pdf).await
 }
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
