@@ -68,8 +68,9 @@ async fn a_question_from_the_field_is_answered(at: Deployment) {
     assert_eq!(status, 200);
     assert!(html.contains(QUESTION) && html.contains(&item), "{html}");
     let photo_path = html
-        .split("src=\"")
+        .split("id=\"question-photos\"")
         .nth(1)
+        .and_then(|p| p.split("src=\"").nth(1))
         .and_then(|p| p.split('"').next())
         .expect("the photo")
         .to_owned();

@@ -79,7 +79,7 @@ async fn story(mut server: TestServer) {
         .await
         .unwrap();
     let c = code["enrolment"]["code"].as_str().unwrap();
-    assert_eq!(c.len(), 9, "short and typeable: {c}");
+    assert_eq!(c.len(), 14, "typeable, 60 bits in three groups: {c}");
     assert!(code["qr_payload"].as_str().unwrap().contains(c));
     let first = client
         .post(server.url("/api/v1/device/enrol"))
