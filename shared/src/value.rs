@@ -470,6 +470,28 @@ impl<'de> Deserialize<'de> for CivilDate {
     }
 }
 
+/// China Standard Time (UTC+8, no daylight saving): what every date and
+/// time a person reads is written in; stored times stay UTC.
+pub fn china_offset() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// `t` in China time to the minute, `2024-01-31 09:30`.
+pub fn china_minute(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&china_offset())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// [`china_minute`] of an RFC 3339 time as stored; empty when absent or
+/// unreadable.
+pub fn china_minute_of(stored: Option<&str>) -> String {
+    stored
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| china_minute(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

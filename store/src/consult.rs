@@ -270,9 +270,7 @@ impl Store {
         if let Some(a) = &before.answer {
             return Err(StoreError::Conflict(format!(
                 "该问题已于 {} 由 {} 答复",
-                a.answered_at
-                    .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                    .format("%Y-%m-%d %H:%M"),
+                choucha_shared::value::china_minute(a.answered_at),
                 a.answered_by
             )));
         }

@@ -10,6 +10,8 @@
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use choucha_shared::value::china_offset;
+
 use super::audit::{self, Actor, Change};
 use super::dashboard::Scope;
 use super::{Store, StoreError, corrupt};
@@ -125,7 +127,7 @@ type Row = (
 );
 
 fn china_today() -> NaiveDate {
-    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+    Utc::now().with_timezone(&china_offset()).date_naive()
 }
 
 /// Late: not submitted and the due day is over, or submitted after it.
@@ -133,7 +135,7 @@ fn is_late(due: Option<NaiveDate>, state: ReportState, submitted_at: Option<&str
     let Some(due) = due else { return false };
     let submitted_on = submitted_at
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| (t.with_timezone(&Utc) + chrono::Duration::hours(8)).date_naive());
+        .map(|t| t.with_timezone(&china_offset()).date_naive());
     match (state, submitted_on) {
         (ReportState::Submitted, Some(day)) => day > due,
         _ => china_today() > due,

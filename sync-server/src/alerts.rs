@@ -69,15 +69,7 @@ impl Mailer {
 /// words, with everything needed to act before logging in.
 fn mail_text(alert: &Value) -> (String, String) {
     let s = |k: &str| alert[k].as_str().unwrap_or_default().to_owned();
-    let raised_at = alert["raised_at"]
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let raised_at = choucha_shared::value::china_minute_of(alert["raised_at"].as_str());
     let subject = format!(
         "【问题上报·{}】{}（{}）",
         s("kind_zh"),

@@ -4,6 +4,7 @@
 //! (an inspection that ends in a rectification order, its 复查, a company
 //! not found at its registered address).
 
+use anyhow::Context;
 use std::io::Cursor;
 use std::path::Path;
 
@@ -68,6 +69,38 @@ pub async fn admin_get(server: &TestServer, path: &str) -> anyhow::Result<Value>
         .error_for_status()?
         .json()
         .await?)
+}
+
+/// An enrolment code for the first member of the demo draw's first task,
+/// asked for through `http` (which may trust a test CA), valid `minutes`
+/// when given: the status and the answer.
+pub async fn new_enrolment(
+    http: &reqwest::Client,
+    server: &TestServer,
+    minutes: Option<i64>,
+) -> anyhow::Result<(u16, Value)> {
+    let draw: Value = http
+        .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
+        .bearer_auth(server.token())
+        .send()
+        .await?
+        .json()
+        .await?;
+    let officer = draw["tasks"][0]["team"][0]["person_id"]
+        .as_str()
+        .context("no officer in the demo draw")?;
+    let mut body = serde_json::json!({ "officer_id": officer });
+    if let Some(m) = minutes {
+        body["valid_minutes"] = serde_json::json!(m);
+    }
+    let r = http
+        .post(server.url("/api/v1/enrolments"))
+        .bearer_auth(server.token())
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await.unwrap_or_default()))
 }
 
 /// A one-time enrolment code for `officer`, made with the admin token.

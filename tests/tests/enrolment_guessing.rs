@@ -10,34 +10,9 @@ use serde_json::{Value, json};
 use choucha_tests::TestServer;
 
 async fn create(http: &Client, server: &TestServer, minutes: Option<i64>) -> (u16, Value) {
-    let officer = {
-        let draw: Value = http
-            .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
-            .bearer_auth(server.token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        draw["tasks"][0]["team"][0]["person_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let mut body = json!({ "officer_id": officer });
-    if let Some(m) = minutes {
-        body["valid_minutes"] = json!(m);
-    }
-    let r = http
-        .post(server.url("/api/v1/enrolments"))
-        .bearer_auth(server.token())
-        .json(&body)
-        .send()
+    choucha_tests::field::new_enrolment(http, server, minutes)
         .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or_default())
+        .unwrap()
 }
 
 async fn attempt(http: &Client, server: &TestServer, from: &str, code: &str) -> u16 {

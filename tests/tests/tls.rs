@@ -10,6 +10,7 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use serde_json::{Value, json};
 
+use choucha_tests::field::new_enrolment;
 use choucha_tests::{TempDir, TestServer};
 
 /// The CA's certificate (PEM) and a server certificate and key for
@@ -91,26 +92,7 @@ async fn the_server_serves_https_with_the_bureaus_certificate() {
     assert!(r.is_err() || r.unwrap().status() != 200);
 
     // Enrolment over HTTPS: the QR says https://; the device pulls.
-    let draw: Value = https
-        .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let officer = draw["tasks"][0]["team"][0]["person_id"].as_str().unwrap();
-    let made: Value = https
-        .post(server.url("/api/v1/enrolments"))
-        .bearer_auth(server.token())
-        .json(&json!({ "officer_id": officer }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, made) = new_enrolment(&https, &server, None).await.unwrap();
     let qr = made["qr_payload"].as_str().unwrap();
     assert!(
         qr.starts_with("choucha://enrol?server=https://127.0.0.1:"),
@@ -140,16 +122,7 @@ async fn the_server_serves_https_with_the_bureaus_certificate() {
     // The field app's engine, from the QR code: it pins the bureau's CA
     // and enrols and syncs over HTTPS; without the pin (the platform's
     // roots only) or pinned to another CA it is refused.
-    let made: Value = https
-        .post(server.url("/api/v1/enrolments"))
-        .bearer_auth(server.token())
-        .json(&json!({ "officer_id": officer }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, made) = new_enrolment(&https, &server, None).await.unwrap();
     let target = choucha_app_api::parse_qr(made["qr_payload"].as_str().unwrap()).unwrap();
     assert_eq!(target.ca_pem.as_deref(), Some(ca_pem.as_str()));
     let http = choucha_app_core::sync::http_client();
@@ -216,26 +189,7 @@ async fn the_qr_code_carries_the_public_url_and_a_bad_key_is_refused() {
     )
     .unwrap();
     let http = reqwest::Client::new();
-    let draw: Value = http
-        .get(server.url("/api/v1/draws/GXQ-2023-ZBJR-D1"))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let officer = draw["tasks"][0]["team"][0]["person_id"].as_str().unwrap();
-    let made: Value = http
-        .post(server.url("/api/v1/enrolments"))
-        .bearer_auth(server.token())
-        .json(&json!({ "officer_id": officer }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, made) = new_enrolment(&http, &server, None).await.unwrap();
     let qr = made["qr_payload"].as_str().unwrap();
     assert!(
         qr.starts_with("choucha://enrol?server=https://choucha.gxq.example&code="),

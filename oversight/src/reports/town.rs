@@ -38,15 +38,7 @@ fn numbers(f: &Figures) -> [i64; 10] {
     ]
 }
 
-fn china_time(t: Option<&str>) -> String {
-    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
+use choucha_shared::value::china_minute_of as china_time;
 
 /// A sheet name Excel takes: at most 31 characters, none of `[]:*?/\`.
 fn sheet_name(town: &str, i: usize) -> String {

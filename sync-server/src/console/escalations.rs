@@ -30,9 +30,7 @@ fn kind_label(lang: Lang, k: EscalationKind) -> &'static str {
 }
 
 fn cst(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    choucha_shared::value::china_minute(t)
 }
 
 /// Open escalations the user may see (for the home page's banner).

@@ -41,9 +41,7 @@ fn duration_label(lang: Lang, d: chrono::Duration) -> String {
 }
 
 fn cst(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    choucha_shared::value::china_minute(t)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -39,13 +39,7 @@ fn urlencode(s: &str) -> String {
 }
 
 fn cst(t: Option<&str>) -> String {
-    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    choucha_shared::value::china_minute_of(t)
 }
 
 /// The report the user may see: 404 for another town's.
