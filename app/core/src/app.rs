@@ -114,6 +114,8 @@ pub struct App {
     pub(crate) wiped: std::sync::atomic::AtomicBool,
     /// Plain HTTP to another machine allowed (development only).
     pub(crate) allow_plain_http: std::sync::atomic::AtomicBool,
+    /// The HTTP client pinned to the bureau's CA, with that CA (PEM).
+    pub(crate) pinned: std::sync::Mutex<Option<(String, reqwest::Client)>>,
     /// Parsed checklists: versions are immutable, so a cache never goes
     /// stale, and every edit needs one (parsing it each time cost more than
     /// the write itself).
@@ -170,6 +172,7 @@ impl App {
             key_file: key_file.to_owned(),
             wiped: Default::default(),
             allow_plain_http: Default::default(),
+            pinned: Default::default(),
             checklists: Default::default(),
             ids: Default::default(),
         })

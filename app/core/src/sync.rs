@@ -88,11 +88,6 @@ impl From<ClientError> for CoreError {
     }
 }
 
-/// A client that trusts only the bureau's certificate authority.
-fn pinned_client(ca_pem: &str) -> Result<reqwest::Client, CoreError> {
-    choucha_sync_client::http::http_client_pinned(ca_pem).map_err(CoreError::Refused)
-}
-
 /// Whether the tablet may talk to `base`: HTTPS always; plain HTTP only to
 /// this machine (tests, the demo) or when a development setting allows it,
 /// since codes, tokens and records would otherwise cross the network in
@@ -131,6 +126,22 @@ impl App {
             .store(allow, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// A client that trusts only the bureau's certificate authority,
+    /// built once per CA (a sync every few minutes need not rebuild the
+    /// TLS configuration, and keeps its connections).
+    fn pinned_client(&self, ca_pem: &str) -> Result<reqwest::Client, CoreError> {
+        let mut cached = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((pem, client)) = cached.as_ref()
+            && pem == ca_pem
+        {
+            return Ok(client.clone());
+        }
+        let client =
+            choucha_sync_client::http::http_client_pinned(ca_pem).map_err(CoreError::Refused)?;
+        *cached = Some((ca_pem.to_owned(), client.clone()));
+        Ok(client)
+    }
+
     fn allows_plain_http(&self) -> bool {
         self.allow_plain_http
             .load(std::sync::atomic::Ordering::SeqCst)
@@ -161,7 +172,7 @@ impl App {
         let base = server_url.trim().trim_end_matches('/').to_owned();
         check_server_url(&base, self.allows_plain_http())?;
         let http = match ca_pem {
-            Some(pem) => pinned_client(pem)?,
+            Some(pem) => self.pinned_client(pem)?,
             None => http.clone(),
         };
         let transport = HttpTransport::new(http, &base);
@@ -233,7 +244,7 @@ impl App {
         if let Some(e) = self.enrolment()? {
             check_server_url(&e.server_url, self.allows_plain_http())?;
             if let Some(pem) = &e.ca_pem {
-                http = pinned_client(pem)?;
+                http = self.pinned_client(pem)?;
             }
         }
         self.sync_over(|e| HttpTransport::new(http, &e.server_url))
