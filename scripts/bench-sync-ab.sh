@@ -23,7 +23,9 @@ run() { # label binary
   pid=$!
   for _ in $(seq 300); do grep -q '^listening on ' "$out" && break; sleep 0.1; done
   url=$(sed -n 's/^listening on //p' "$out")
+  # Older builds printed a first token; newer ones issue one on request.
   token=$(sed -n 's/^admin token: //p' "$out")
+  [ -n "$token" ] || token=$("$2" --data-dir "$dir" token new --name 基准测试 --days 1 2>/dev/null)
   echo "== $1 ($2)"
   "$loadgen" --server "$url" --admin-token "$token" --devices 200 \
     --server-pid "$pid" --baseline-dir "$dir" || echo "(load generator failed)"

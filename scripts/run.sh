@@ -31,8 +31,9 @@ BASE=$(sed -n 's/^listening on //p' "$DATA/server.log" | head -1)
 if [ -z "$BASE" ]; then echo "run: the server did not start (see $DATA/server.log)" >&2; exit 1; fi
 
 # The field app: enrolled (on its first start) as the first officer of the
-# first drawn team, with a one-time code made through the admin API.
-TOKEN=$("$SERVER" --data-dir "$DATA" token)
+# first drawn team, with a one-time code made through the admin API with
+# a one-day token issued for this run (never echoed: it is a secret).
+TOKEN=$("$SERVER" --data-dir "$DATA" token new --name 演示启动脚本 --days 1 2>/dev/null)
 OFFICER=$(curl -fsS -H "authorization: Bearer $TOKEN" "$BASE/api/v1/draws/GXQ-2023-ZBJR-D1" \
   | jq -r '[.tasks[] | select(.category == "metrology")][0].team[0].person_id')
 QR=$(curl -fsS -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
@@ -49,7 +50,7 @@ CHOUCHA_APP_HOME="$DATA/field-app" CHOUCHA_ENROL="$QR" CHOUCHA_LOCATION="${CHOUC
 pids+=($!)
 
 echo "== running"
-echo "   Console:    $BASE/console/   (admin token: $TOKEN)"
+echo "   Console:    $BASE/console/   (demo users and passwords: see above)"
 echo "   Field app:  enrolled as officer $OFFICER (data in $DATA/field-app)"
 echo "   Public draw check: $BASE/api/v1/public/draws/GXQ-2023-ZBJR-D1/verify"
 echo "   Ctrl-C stops both."

@@ -20,9 +20,10 @@ impl Actor {
         Self(username.to_owned())
     }
 
-    /// Whoever holds an admin API token, named by the token's label.
-    pub fn admin_token(label: &str) -> Self {
-        Self(format!("admin-token:{label}"))
+    /// Whoever holds an admin API token: the person it was issued to and
+    /// the token's id (one person may hold several).
+    pub fn admin_token(name: &str, id: &str) -> Self {
+        Self(format!("admin-token:{name}#{id}"))
     }
 
     /// The `choucha-server` command line, run by whoever holds the data

@@ -20,6 +20,7 @@
 //! steps) come from `choucha-shared` as functions over values.
 
 pub mod abnormal;
+mod admin_tokens;
 pub mod analysis;
 pub mod audit;
 mod console;
@@ -44,6 +45,7 @@ mod token_cache;
 pub mod town_report;
 mod upload_parts;
 
+pub use admin_tokens::{AdminToken, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, TokenState};
 pub use audit::{Actor, Change};
 pub use console::{
     AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, ReturnEntry,
@@ -410,46 +412,6 @@ impl Store {
         }
         self.pool.close().await;
         self.reads.close().await;
-    }
-
-    /// Creates the first admin token if there is none and returns it; the
-    /// server prints it once. Only its hash is stored.
-    pub async fn ensure_admin_token(&self) -> Result<Option<String>, StoreError> {
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM admin_tokens WHERE revoked_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
-        if count > 0 {
-            return Ok(None);
-        }
-        self.new_admin_token("first start").await.map(Some)
-    }
-
-    /// Issues a new admin token (e.g. when the printed one was lost).
-    pub async fn new_admin_token(&self, label: &str) -> Result<String, StoreError> {
-        // SQLite has one writer: every write waits its turn (a write
-        // outside the queue made pushes fail with "database is locked").
-        let _writer = self.writer().await;
-        let token = random_token();
-        sqlx::query("INSERT INTO admin_tokens (token_hash, label, created_at) VALUES ($1, $2, $3)")
-            .bind(token_hash(&token))
-            .bind(label)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(token)
-    }
-
-    /// The label of a valid (unrevoked) admin token, which names it in
-    /// the audit log.
-    pub async fn admin_token_label(&self, token: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT label FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(label,)| label))
     }
 }
 

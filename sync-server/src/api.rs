@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use choucha_shared::checklist::{Checklist, ChecklistRef};
 use choucha_shared::plan::DrawPlan;
+use choucha_shared::value::china_minute_of;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
 use crate::import::FileFormat;
 use crate::service::{self, Actor};
-use crate::store::{ImportMode, PlanRecord, VerifyOutcome};
+use crate::store::{ImportMode, PlanRecord, TokenState, VerifyOutcome};
 
 /// Largest directory file accepted (a million-row CSV is about 150 MB).
 pub const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
@@ -79,25 +80,49 @@ async fn console_js() -> Response {
 }
 
 async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let token = request
-        .headers()
+    let token = bearer(request.headers());
+    match admin_actor(&state, token).await {
+        Ok(actor) => {
+            // Every change this request makes is audited under the token
+            // that authenticated it, never a name it sends.
+            let mut request = request;
+            request.extensions_mut().insert(actor);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token {
-        Some(t) if !t.is_empty() => match state.store.admin_token_label(t).await {
-            Ok(Some(label)) => {
-                // Every change this request makes is audited under the
-                // token that authenticated it, never a name it sends.
-                let mut request = request;
-                request.extensions_mut().insert(Actor::admin_token(&label));
-                next.run(request).await
-            }
-            Ok(None) => ApiError::Unauthorized.into_response(),
-            Err(e) => ApiError::from(e).into_response(),
-        },
-        _ => ApiError::Unauthorized.into_response(),
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
+/// The actor an admin token stands for, or why it stands for no one: a
+/// token that expired or was revoked says so, so its holder knows to ask
+/// for a new one.
+pub(crate) async fn admin_actor(state: &AppState, token: &str) -> Result<Actor, ApiError> {
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized);
+    }
+    let found = state
+        .store
+        .admin_token(token)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    match found.state() {
+        TokenState::Active => Ok(found.actor()),
+        TokenState::Expired => Err(ApiError::TokenExpired(china_minute_of(Some(
+            &found.expires_at,
+        )))),
+        TokenState::Revoked => Err(ApiError::TokenRevoked(china_minute_of(
+            found.revoked_at.as_deref(),
+        ))),
     }
 }
 

@@ -112,8 +112,9 @@ enum Command {
     },
     /// Re-run a stored draw from its published inputs and compare.
     Verify { draw_id: String },
-    /// Issue a new admin token (when the printed one was lost).
-    Token,
+    /// Admin API tokens: issue one to a person, list them, revoke one.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Manage console users.
     #[command(subcommand)]
     User(crate::console::users::UserCommand),
@@ -124,6 +125,24 @@ enum Command {
         /// Directory to check instead of the embedded checklists.
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token to a named person; the token is printed once, here,
+    /// and stored only as a hash.
+    New {
+        /// The person who will hold it (持有人).
+        #[arg(long)]
+        name: String,
+        /// Days it stays valid (1 to 365).
+        #[arg(long, default_value_t = crate::store::DEFAULT_TOKEN_DAYS)]
+        days: u32,
+    },
+    /// List every token (never the secrets).
+    List,
+    /// Revoke a token by the id `list` shows.
+    Revoke { id: String },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -405,7 +424,7 @@ pub async fn run() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Token => println!("{}", state.store.new_admin_token("cli").await?),
+        Command::Token(cmd) => run_token(&state, cmd).await?,
         Command::Demo => {
             let draw_id = crate::demo::load(&state).await?;
             let d = state.store.draw(&draw_id).await?;
@@ -431,6 +450,50 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn run_token(state: &AppState, cmd: TokenCommand) -> anyhow::Result<()> {
+    use crate::service::admin_tokens;
+    let cli = Actor::cli();
+    let fail = |e: service::ServiceError| anyhow::anyhow!("{e}");
+    match cmd {
+        TokenCommand::New { name, days } => {
+            let (secret, token) = admin_tokens::issue(&state.store, &cli, &name, days)
+                .await
+                .map_err(fail)?;
+            // Only the secret goes to standard output, so a script can take
+            // it (`TOKEN=$(choucha-server token new …)`); the rest is said
+            // on standard error.
+            eprintln!(
+                "已为 {} 签发接口令牌 {}，有效期至 {}（北京时间）。令牌只显示这一次，请妥善保存。",
+                token.name,
+                token.id,
+                choucha_shared::value::china_minute_of(Some(&token.expires_at))
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            println!("编号\t持有人\t签发人\t签发时间\t到期时间\t状态");
+            for t in admin_tokens::list(&state.store).await.map_err(fail)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    t.issued_by.as_deref().unwrap_or("-"),
+                    choucha_shared::value::china_minute_of(Some(&t.created_at)),
+                    choucha_shared::value::china_minute_of(Some(&t.expires_at)),
+                    crate::console::token_state_label(crate::console::page::Lang::Zh, t.state()),
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let t = admin_tokens::revoke(&state.store, &cli, &id)
+                .await
+                .map_err(fail)?;
+            println!("已撤销 {} 的接口令牌 {}", t.name, t.id);
+        }
+    }
+    Ok(())
+}
+
 fn read_plan(file: &Path) -> anyhow::Result<DrawPlan> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -443,9 +506,12 @@ async fn serve(
     upload_idle: std::time::Duration,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 ) -> anyhow::Result<()> {
-    if let Some(token) = state.store.ensure_admin_token().await? {
-        // Shown once; only its hash is stored. `choucha-server token` makes another.
-        println!("admin token: {token}");
+    // The server never makes or prints a token: its output ends up in
+    // service logs. An operator issues one on a terminal.
+    if !state.store.has_active_admin_token().await? {
+        tracing::warn!(
+            "no admin token is active: issue one with `choucha-server token new --name <持有人>`"
+        );
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

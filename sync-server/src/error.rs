@@ -19,6 +19,10 @@ pub enum ApiError {
     BadRequest { message: String, details: Value },
     #[error("需要登录或有效的访问令牌 (authentication required)")]
     Unauthorized,
+    #[error("访问令牌已于 {0} 过期，请向系统管理员申请新令牌 (this admin token expired at {0})")]
+    TokenExpired(String),
+    #[error("访问令牌已于 {0} 被撤销 (this admin token was revoked at {0})")]
+    TokenRevoked(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -46,6 +50,8 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::TokenExpired(_) => (StatusCode::UNAUTHORIZED, "token_expired"),
+            Self::TokenRevoked(_) => (StatusCode::UNAUTHORIZED, "token_revoked"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),

@@ -234,12 +234,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 /// `GET /metrics`: for the admin token or the configured metrics token
 /// (`CHOUCHA_METRICS_TOKEN`); the gauges are read at scrape time.
 pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
+    let token = crate::api::bearer(&headers);
     if token.is_empty() {
         return ApiError::Unauthorized.into_response();
     }
@@ -248,10 +243,8 @@ pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap)
         .as_ref()
         .is_some_and(|t| same_secret(t.expose(), token));
     if !scraper {
-        match state.store.admin_token_label(token).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return ApiError::Unauthorized.into_response(),
-            Err(e) => return ApiError::from(e).into_response(),
+        if let Err(e) = crate::api::admin_actor(&state, token).await {
+            return e.into_response();
         }
     }
     let m = metrics();

@@ -64,7 +64,8 @@ pub struct TestServer {
     child: Child,
     pub base_url: String,
     pub data_dir: PathBuf,
-    /// The admin token printed on first start (absent on a restart).
+    /// An admin token issued (through the command line, as an operator
+    /// would) when the server started; kept across restarts.
     pub admin_token: Option<String>,
     pub database_url: Option<String>,
     /// Extra environment for the server process (kept across restarts).
@@ -189,19 +190,17 @@ impl TestServer {
         let stdout = child.stdout.take().context("server stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut token = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(t) = line.strip_prefix("admin token: ") {
-                    token = Some(t.to_owned());
-                }
                 if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send((url.to_owned(), token.take()));
+                    let _ = tx.send(url.to_owned());
                 }
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok((url, admin_token)) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
+                let admin_token =
+                    Some(issue_token(data_dir, database_url, env, TEST_TOKEN_HOLDER)?);
                 return Ok(Self {
                     child,
                     base_url: url,
@@ -248,6 +247,40 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The person the tests' admin tokens are issued to; audit entries made
+/// with [`TestServer::token`] name them.
+pub const TEST_TOKEN_HOLDER: &str = "测试员";
+
+/// Issues an admin token with the server's own command line
+/// (`choucha-server token new`), on the server's database, as an operator
+/// does on a terminal.
+pub fn issue_token(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    env: &[(String, String)],
+    holder: &str,
+) -> anyhow::Result<String> {
+    let mut cmd = Command::new(server_binary()?);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["token", "new", "--name", holder, "--days", "2"])
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let out = cmd.output().context("running choucha-server token new")?;
+    if !out.status.success() {
+        bail!("token new failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    if token.len() != 64 {
+        bail!("token new printed '{token}', not a token");
+    }
+    Ok(token)
 }
 
 /// A directory under the system temp dir, removed on drop.

@@ -162,12 +162,33 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
         http: Client::new(),
         server: &server,
     };
-    const TOKEN: &str = "admin-token:first start";
-
-    // ---- The demo loader: its imports, plan, freeze and draw, and users.
+    // ---- The demo loader: its imports, plan, freeze and draw, and users;
+    // then the command line issued the test's admin token.
     let mut watch = AuditWatch::open(&server).await;
     watch.seen = 0;
-    let demo = watch.new_entries().await;
+    let mut demo = watch.new_entries().await;
+    let issued = demo.pop().expect("audit entries");
+    assert_eq!(
+        (issued.actor.as_str(), issued.action.as_str()),
+        ("cli", "admin_token.issue"),
+        "{issued:#?}"
+    );
+    assert_eq!(
+        issued.after.as_ref().unwrap()["name"],
+        choucha_tests::TEST_TOKEN_HOLDER
+    );
+    // The token's actor: its holder and its id, never the secret.
+    let token_id = issued.object.trim_start_matches("admin-token:");
+    assert_eq!(token_id.len(), 12, "{issued:#?}");
+    assert!(
+        !server.token().contains(token_id),
+        "the id is not a piece of the secret"
+    );
+    let token_actor = format!(
+        "admin-token:{}#{token_id}",
+        choucha_tests::TEST_TOKEN_HOLDER
+    );
+    let token_actor = token_actor.as_str();
     let count = |action: &str, object: &str| {
         demo.iter()
             .filter(|e| e.actor == "demo" && e.action == action && e.object == object)
@@ -214,7 +235,7 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
     let e = watch
         .one(
             "REST import",
-            TOKEN,
+            token_actor,
             "directory.import",
             "directory:recusals",
         )
@@ -229,13 +250,13 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     let e = watch
-        .one("REST plan", TOKEN, "plan.create", "plan:AUDIT-R")
+        .one("REST plan", token_actor, "plan.create", "plan:AUDIT-R")
         .await;
     assert_eq!(e.after.as_ref().unwrap()["title"], "审计测试计划");
     let (s, body) = rest.post("/api/v1/plans/AUDIT-R/freeze", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let e = watch
-        .one("REST freeze", TOKEN, "plan.freeze", "plan:AUDIT-R")
+        .one("REST freeze", token_actor, "plan.freeze", "plan:AUDIT-R")
         .await;
     assert_eq!(e.before.as_ref().unwrap()["frozen_at"], Value::Null);
     assert_eq!(
@@ -260,7 +281,7 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     let e = watch
-        .one("REST draw", TOKEN, "draw.run", "draw:AUDIT-R-D1")
+        .one("REST draw", token_actor, "draw.run", "draw:AUDIT-R-D1")
         .await;
     assert_eq!(e.after.as_ref().unwrap()["seed_entered_by"], "张科长");
 
@@ -343,7 +364,7 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
         assert_eq!(
             got,
             [
-                (TOKEN, "device.enrolment_code"),
+                (token_actor, "device.enrolment_code"),
                 (device_actor.as_str(), "device.enrol")
             ],
             "{new:#?}"
@@ -480,7 +501,7 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let e = watch
-        .one("REST return", TOKEN, "record.return", &rec2)
+        .one("REST return", token_actor, "record.return", &rec2)
         .await;
     assert_eq!(
         (state_of(&e.before), state_of(&e.after)),
@@ -517,7 +538,7 @@ async fn every_use_case_writes_one_audit_entry_through_every_transport() {
     let e = watch
         .one(
             "REST revoke",
-            TOKEN,
+            token_actor,
             "device.revoke",
             &format!("device:{d1}"),
         )

@@ -21,6 +21,8 @@ pub mod page;
 mod questions;
 mod reports;
 mod review;
+mod tokens;
+pub use tokens::state_label as token_state_label;
 mod town_reports;
 mod upload;
 pub mod users;
@@ -52,6 +54,8 @@ const REVIEWERS: &[Role] = &[Admin, Supervisor, TownLead];
 pub fn router(state: AppState) -> Router<AppState> {
     let admin_only = Router::new()
         .route("/console/users", get(users::list).post(users::add))
+        .route("/console/tokens", get(tokens::list).post(tokens::issue))
+        .route("/console/tokens/{id}/revoke", post(tokens::revoke))
         .route(
             "/console/import",
             get(admin::import_page)

@@ -110,6 +110,7 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                         @if u.role == Role::Admin {
                             a href="/console/users" { (lang.t("用户", "Users")) }
                             a href="/console/import" { (lang.t("名录导入", "Import")) }
+                            a href="/console/tokens" { (lang.t("接口令牌", "API tokens")) }
                         }
                         @if matches!(u.role, Role::Admin | Role::Auditor | Role::Supervisor) {
                             a href="/console/audit" { (lang.t("操作日志", "Audit log")) }

@@ -8,6 +8,7 @@
 //! call here, and render the answer; none calls another transport.
 
 pub mod abnormal;
+pub mod admin_tokens;
 pub mod consult;
 pub mod devices;
 pub mod directory;
