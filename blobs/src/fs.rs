@@ -124,6 +124,21 @@ impl BlobStore for FsBlobStore {
         })
         .await
     }
+
+    async fn delete(&self, hash: &Sha256Hex) -> Result<bool, BlobStoreError> {
+        let path = self.path_of(hash);
+        blocking(move || match fs::remove_file(&path) {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir)?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(BlobStoreError::io(format!("remove {}", path.display()), e)),
+        })
+        .await
+    }
 }
 
 fn put_blocking(root: &Path, hash: &Sha256Hex, source: BlobSource) -> Result<(), BlobStoreError> {

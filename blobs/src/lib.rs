@@ -155,6 +155,11 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// The blob's size in bytes, or `None` if it is not stored.
     async fn size(&self, hash: &Sha256Hex) -> Result<Option<u64>, BlobStoreError>;
 
+    /// Removes the blob; whether it was there. Only the garbage collection
+    /// of blobs no record names calls this: evidence is otherwise kept for
+    /// good.
+    async fn delete(&self, hash: &Sha256Hex) -> Result<bool, BlobStoreError>;
+
     /// The whole blob in memory, or `None` if it is not stored.
     async fn read_all(&self, hash: &Sha256Hex) -> Result<Option<Bytes>, BlobStoreError> {
         match self.get(hash).await? {

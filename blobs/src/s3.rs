@@ -259,4 +259,17 @@ impl BlobStore for S3BlobStore {
             Err(e) => Err(e.into()),
         }
     }
+
+    async fn delete(&self, hash: &Sha256Hex) -> Result<bool, BlobStoreError> {
+        let key = self.key_of(hash);
+        // S3 answers a delete of a missing key with success: ask first, so
+        // the collector's log says what it really removed.
+        match self.store.head(&key).await {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.store.delete(&key).await?;
+        Ok(true)
+    }
 }

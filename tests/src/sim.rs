@@ -268,6 +268,10 @@ impl BlobStore for Disk {
     async fn size(&self, hash: &Sha256Hex) -> Result<Option<u64>, BlobStoreError> {
         self.inner.size(hash).await
     }
+
+    async fn delete(&self, hash: &Sha256Hex) -> Result<bool, BlobStoreError> {
+        self.inner.delete(hash).await
+    }
 }
 
 /// A server instance as it runs between two crashes. Instances of one

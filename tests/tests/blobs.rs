@@ -282,6 +282,10 @@ impl BlobStore for FailingStore {
     async fn size(&self, hash: &Sha256Hex) -> Result<Option<u64>, BlobStoreError> {
         self.inner.size(hash).await
     }
+
+    async fn delete(&self, hash: &Sha256Hex) -> Result<bool, BlobStoreError> {
+        self.inner.delete(hash).await
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -866,6 +870,21 @@ async fn idle_uploads_are_swept(env: Env) {
     env.assert_on_backend(&moving);
 }
 
+/// Deleting (the collector's step) removes a stored blob and says so;
+/// deleting again, or a blob never stored, says it was not there.
+async fn delete_removes_a_blob_once(env: Env) {
+    let m = env.manager().await;
+    let kept = data(CHUNK + 7, 51);
+    let gone = data(CHUNK + 9, 52);
+    upload(&m, &kept).await.unwrap();
+    upload(&m, &gone).await.unwrap();
+    assert!(env.store.delete(&sha(&gone)).await.unwrap());
+    assert!(env.store.get(&sha(&gone)).await.unwrap().is_none());
+    assert!(!env.store.delete(&sha(&gone)).await.unwrap());
+    assert!(!env.store.delete(&sha(&data(3, 53))).await.unwrap());
+    assert_stored(env.store.as_ref(), &kept).await;
+}
+
 macro_rules! for_both_stores {
     ($($case:ident),* $(,)?) => {
         mod fs {
@@ -910,6 +929,7 @@ for_both_stores!(
     concurrent_appends_do_not_corrupt,
     whole_blob_in_one_request,
     idle_uploads_are_swept,
+    delete_removes_a_blob_once,
 );
 
 // ---------------------------------------------------------------------------
