@@ -59,6 +59,7 @@ impl QuestionRow {
 /// taken, or taken before).
 pub(super) async fn ingest(
     tx: &mut Tx<'_>,
+    backend: super::Backend,
     device: &DeviceCtx,
     question: &Question,
     received_at: &str,
@@ -126,6 +127,10 @@ pub(super) async fn ingest(
     .bind(received_at)
     .execute(&mut **tx)
     .await?;
+    if done.rows_affected() == 1 {
+        let owner = format!("question:{}", question.question_id);
+        super::unnamed_blobs::name_blobs(tx, backend, &owner, &question.photos).await?;
+    }
     if done.rows_affected() == 0 {
         // The same question again (a retried push) is fine; another
         // device's question under this ID is not.
@@ -311,6 +316,9 @@ impl Store {
                 "该问题刚刚已被答复，请刷新".to_owned(),
             ));
         }
+        let owner = format!("answer:{question_id}");
+        super::unnamed_blobs::name_blobs(&mut tx, self.backend, &owner, &answer.attachments)
+            .await?;
         sqlx::query(
             "INSERT INTO officer_feed (person_id, kind, ref_id, payload, created_at) VALUES ($1, 'answer', $2, '', $3)",
         )

@@ -101,7 +101,7 @@ impl Store {
         let _writer = self.writer().await;
         let recipients = self.alert_recipients();
         let mut tx = self.pool.begin().await?;
-        raise_in(&mut tx, e, actor, &recipients).await?;
+        raise_in(&mut tx, self.backend, e, actor, &recipients).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -524,6 +524,7 @@ impl Store {
 /// refused (`None`: taken, or taken before).
 pub(super) async fn ingest(
     tx: &mut Tx<'_>,
+    backend: super::Backend,
     device: &super::sync::DeviceCtx,
     e: &Escalation,
     recipients: &[Recipient],
@@ -559,13 +560,14 @@ pub(super) async fn ingest(
         }
     }
     let actor = Actor::device(&device.device_id);
-    raise_in(tx, e, &actor, recipients).await?;
+    raise_in(tx, backend, e, &actor, recipients).await?;
     Ok(None)
 }
 
 /// Stores an escalation and its alerts inside `tx`.
 pub(super) async fn raise_in(
     tx: &mut Tx<'_>,
+    backend: super::Backend,
     e: &Escalation,
     actor: &Actor,
     recipients: &[Recipient],
@@ -605,6 +607,8 @@ pub(super) async fn raise_in(
         // Raised before (a retried push): its alerts are already out.
         return Ok(());
     }
+    let owner = format!("escalation:{}", e.escalation_id);
+    super::unnamed_blobs::name_blobs(tx, backend, &owner, &e.photos).await?;
     // What the recipients are told: enough to act on without logging in.
     let payload = serde_json::json!({
         "event": "escalation",

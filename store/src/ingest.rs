@@ -154,10 +154,12 @@ async fn apply_group(
         }
         if let EntryPayload::QuestionAsked { question } = &e.payload {
             refusals[i] =
-                super::consult::ingest(tx, device, question, received_at, catalogue).await?;
+                super::consult::ingest(tx, backend, device, question, received_at, catalogue)
+                    .await?;
         }
         if let EntryPayload::Escalated { escalation } = &e.payload {
-            refusals[i] = super::escalation::ingest(tx, device, escalation, recipients).await?;
+            refusals[i] =
+                super::escalation::ingest(tx, backend, device, escalation, recipients).await?;
         }
     }
     Ok(refusals)

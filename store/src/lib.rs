@@ -43,6 +43,7 @@ mod review;
 mod sync;
 mod token_cache;
 pub mod town_report;
+mod unnamed_blobs;
 mod upload_parts;
 
 pub use admin_tokens::{AdminToken, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, TokenState};
@@ -56,6 +57,7 @@ pub use draws::{DrawRecord, PlanRecord, SubStratumSize, VerifyOutcome};
 pub use group_commit::BlobRegistrar;
 pub use review::ReviewChange;
 pub use sync::{DeviceCtx, EnrolmentCode, Pulled, StoredRecord};
+pub use unnamed_blobs::{Collected, UploadAdmission};
 pub use upload_parts::PartAppend;
 
 use std::path::Path;

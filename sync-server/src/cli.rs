@@ -118,6 +118,17 @@ enum Command {
     /// Manage console users.
     #[command(subcommand)]
     User(crate::console::users::UserCommand),
+    /// Remove now what the hourly clean-up removes: unfinished uploads idle
+    /// longer than `upload_idle_hours` and evidence files nothing names
+    /// older than `blob_grace_hours` (or the hours given here).
+    Gc {
+        /// Collect unnamed evidence older than this many hours (0: all).
+        #[arg(long)]
+        grace_hours: Option<u64>,
+        /// Sweep unfinished uploads idle this many hours (0: all).
+        #[arg(long)]
+        idle_hours: Option<u64>,
+    },
     /// Load the demo directory and draw (idempotent).
     Demo,
     /// Validate checklist files (a directory of `*.toml`) and list them.
@@ -222,12 +233,11 @@ pub async fn run() -> anyhow::Result<()> {
     state.configure(&settings).context("reading the settings")?;
     match cli.command {
         Command::Serve { .. } => {
-            let idle = std::time::Duration::from_secs(settings.upload_idle_hours * 3600);
             let tls = settings
                 .tls_cert_file
                 .clone()
                 .zip(settings.tls_key_file.clone());
-            serve(state, settings.listen, idle, tls).await?
+            serve(state, settings.listen, tls).await?
         }
         Command::Jurisdictions { names } => {
             state.store.add_jurisdictions(&names).await?;
@@ -425,6 +435,31 @@ pub async fn run() -> anyhow::Result<()> {
             }
         }
         Command::Token(cmd) => run_token(&state, cmd).await?,
+        Command::Gc {
+            grace_hours,
+            idle_hours,
+        } => {
+            let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+            let limits = state.evidence;
+            let done = service::evidence_gc::clean_up(
+                &state,
+                idle_hours.map_or(limits.upload_idle, hours),
+                grace_hours.map_or(limits.blob_grace, hours),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "清理完成：删除未完成的上传 {} 个，无引用的证据文件 {} 个（{} 字节）",
+                done.parts_removed, done.blobs_removed, done.bytes_removed
+            );
+            if !done.failures.is_empty() {
+                bail!(
+                    "{} 个文件未能删除：\n{}",
+                    done.failures.len(),
+                    done.failures.join("\n")
+                );
+            }
+        }
         Command::Demo => {
             let draw_id = crate::demo::load(&state).await?;
             let d = state.store.draw(&draw_id).await?;
@@ -503,7 +538,6 @@ fn read_plan(file: &Path) -> anyhow::Result<DrawPlan> {
 async fn serve(
     state: AppState,
     listen: SocketAddr,
-    upload_idle: std::time::Duration,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 ) -> anyhow::Result<()> {
     // The server never makes or prints a token: its output ends up in
@@ -535,7 +569,7 @@ async fn serve(
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{addr}");
     let checker = crate::oversight::duty::Checker::spawn(state.clone(), state.oversight.clone());
-    let sweeper = spawn_upload_sweeper(state.uploads.clone(), upload_idle);
+    let sweeper = spawn_evidence_clean_up(state.clone());
     let alerts = crate::alerts::spawn(state.clone());
     // With the peer address, so the console can rate-limit logins per client.
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -565,23 +599,20 @@ async fn serve(
 }
 
 /// Every hour (and once at start), removes the parts of uploads idle for
-/// `idle`. On several instances each sweeps; a part goes once, and only if
-/// still idle under its lock.
-fn spawn_upload_sweeper(
-    uploads: std::sync::Arc<crate::blobs::UploadManager>,
-    idle: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
+/// `upload_idle` and the blobs nothing named within `blob_grace`
+/// ([`service::evidence_gc`]). On several instances each runs it; a part or
+/// a blob goes once, and only if still idle or unnamed under its lock.
+fn spawn_evidence_clean_up(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            match uploads.sweep_idle(idle).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed idle uploads"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "sweeping idle uploads failed; retried in an hour")
-                }
+            let limits = state.evidence;
+            if let Err(e) =
+                service::evidence_gc::clean_up(&state, limits.upload_idle, limits.blob_grace).await
+            {
+                tracing::warn!(error = %e, "evidence clean-up failed; retried in an hour");
             }
         }
     })

@@ -461,6 +461,7 @@ async fn blob_state(
 /// with `Upload-Checksum: sha256 <hex>` over the chunk.
 async fn blob_patch(
     State(state): State<AppState>,
+    Extension(device): Extension<DeviceCtx>,
     Path(sha): Path<Sha256Hex>,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
@@ -486,6 +487,10 @@ async fn blob_patch(
                 "缺少或无效的请求头 Upload-Checksum（格式：sha256 <64位十六进制>）",
             )
         })?;
+    if offset == 0 {
+        // A new upload: within the device's quota of unnamed evidence?
+        service::evidence_gc::admit(&state, &device.device_id, &sha, total).await?;
+    }
     Ok(blob_response(
         service::sync::blob_chunk(&state, &sha, total, offset, chunk, &checksum).await?,
     ))

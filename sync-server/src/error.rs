@@ -31,6 +31,12 @@ pub enum ApiError {
     DeviceRevoked,
     #[error("{message}")]
     Unprocessable { message: String, details: Value },
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        used: u64,
+        quota: u64,
+    },
     #[error("请求体过大，上限为 {limit} 字节 (payload too large; the limit is {limit} bytes)")]
     PayloadTooLarge { limit: u64 },
     #[error(transparent)]
@@ -57,6 +63,7 @@ impl ApiError {
             Self::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
             Self::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::QuotaExceeded { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -82,6 +89,15 @@ impl From<crate::service::ServiceError> for ApiError {
             S::NotFound(m) => Self::NotFound(m),
             S::Conflict(m) => Self::Conflict(m),
             S::TooManyAttempts(m) => Self::TooManyRequests(m),
+            S::QuotaExceeded {
+                message,
+                used,
+                quota,
+            } => Self::QuotaExceeded {
+                message,
+                used,
+                quota,
+            },
             S::Store(s) => s.into(),
             S::Internal(m) => Self::Internal(anyhow::anyhow!(m)),
         }
@@ -103,6 +119,11 @@ impl IntoResponse for ApiError {
                 (message, details)
             }
             Self::PayloadTooLarge { limit } => (self.to_string(), json!({ "limit": limit })),
+            Self::QuotaExceeded {
+                message,
+                used,
+                quota,
+            } => (message, json!({ "used": used, "quota": quota })),
             other => (other.to_string(), Value::Null),
         };
         (

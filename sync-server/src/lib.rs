@@ -62,6 +62,36 @@ pub struct AppState {
     pub serves_tls: bool,
     /// The bureau's certificate authority (PEM) tablets are told to pin.
     pub ca_pem: Option<Arc<String>>,
+    /// Bounds on evidence nothing names ([`EvidenceLimits`]).
+    pub evidence: EvidenceLimits,
+}
+
+/// How much evidence nothing names a device may leave, and for how long
+/// the server keeps it ([`service::evidence_gc`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvidenceLimits {
+    /// Bytes one device may hold in uploads nothing names.
+    pub device_unnamed_quota: u64,
+    /// An unfinished upload untouched this long is swept.
+    pub upload_idle: std::time::Duration,
+    /// A finished blob nothing names is collected after this long.
+    pub blob_grace: std::time::Duration,
+}
+
+impl EvidenceLimits {
+    pub fn from_settings(s: &settings::Settings) -> Self {
+        Self {
+            device_unnamed_quota: s.device_unnamed_quota_mb * 1024 * 1024,
+            upload_idle: std::time::Duration::from_secs(s.upload_idle_hours * 3600),
+            blob_grace: std::time::Duration::from_secs(s.blob_grace_hours * 3600),
+        }
+    }
+}
+
+impl Default for EvidenceLimits {
+    fn default() -> Self {
+        Self::from_settings(&settings::Settings::default())
+    }
 }
 
 /// Where evidence blobs are kept ([`settings::Settings::blob_config`]).
@@ -127,6 +157,7 @@ impl AppState {
             public_url: None,
             serves_tls: false,
             ca_pem: None,
+            evidence: EvidenceLimits::default(),
         })
     }
 
@@ -148,6 +179,7 @@ impl AppState {
                 .collect(),
         );
         self.public_url = s.public_url.clone();
+        self.evidence = EvidenceLimits::from_settings(s);
         self.serves_tls = s.tls_cert_file.is_some();
         self.ca_pem = match &s.tls_ca_file {
             Some(path) => {

@@ -71,6 +71,11 @@ pub struct Settings {
     /// Hours after which an upload nobody added to is given up and its
     /// part removed.
     pub upload_idle_hours: u64,
+    /// Most bytes one device may hold in uploads no record, question or
+    /// escalation names.
+    pub device_unnamed_quota_mb: u64,
+    /// Hours a blob nothing names is kept before it is collected.
+    pub blob_grace_hours: u64,
     /// Where escalations (上报) are announced: webhook URLs (JSON POST).
     pub alert_webhooks: Vec<String>,
     /// …and e-mail addresses, sent through `smtp_url` from `alert_mail_from`.
@@ -114,6 +119,11 @@ impl Default for Settings {
             calendar_file: None,
             // A week: a tablet offline over a long weekend still resumes.
             upload_idle_hours: 168,
+            // An honest tablet names every photo before it uploads it;
+            // this bounds what a hostile or broken one can leave.
+            device_unnamed_quota_mb: 512,
+            // Two weeks: long past any retry of a push that names them.
+            blob_grace_hours: 336,
             alert_webhooks: Vec::new(),
             alert_emails: Vec::new(),
             smtp_url: None,
@@ -287,6 +297,20 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "168",
         "an unfinished upload nobody added to for this many hours is removed (its device starts that file again)",
+    ),
+    s(
+        "device_unnamed_quota_mb",
+        "CHOUCHA_DEVICE_UNNAMED_QUOTA_MB",
+        None,
+        "512",
+        "most MB one device may upload that no record, question or escalation names (an honest tablet names every photo first)",
+    ),
+    s(
+        "blob_grace_hours",
+        "CHOUCHA_BLOB_GRACE_HOURS",
+        None,
+        "336",
+        "an evidence file nothing names is deleted after this many hours (hourly collection, logged)",
     ),
     s(
         "alert_webhooks",
@@ -592,6 +616,22 @@ impl Settings {
                     .filter(|h| *h > 0)
                     .ok_or_else(|| number("a positive whole number of hours"))?
             }
+            "device_unnamed_quota_mb" => {
+                self.device_unnamed_quota_mb = raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| *m > 0)
+                    .ok_or_else(|| number("a positive whole number of MB"))?
+            }
+            "blob_grace_hours" => {
+                self.blob_grace_hours = raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|h| *h > 0)
+                    .ok_or_else(|| number("a positive whole number of hours"))?
+            }
             _ => unreachable!("every key in SETTINGS is handled"),
         }
         Ok(())
@@ -716,6 +756,11 @@ mod tests {
         assert_eq!(doc("phash_max_distance"), d.phash_max_distance.to_string());
         assert_eq!(doc("authority"), d.authority);
         assert_eq!(doc("upload_idle_hours"), d.upload_idle_hours.to_string());
+        assert_eq!(
+            doc("device_unnamed_quota_mb"),
+            d.device_unnamed_quota_mb.to_string()
+        );
+        assert_eq!(doc("blob_grace_hours"), d.blob_grace_hours.to_string());
         assert_eq!(doc("alert_mail_from"), d.alert_mail_from);
         let s3 = S3Config::new("http://x", "b", "k", "s");
         assert_eq!(doc("s3_region"), s3.region);

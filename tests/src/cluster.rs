@@ -140,11 +140,17 @@ pub const INSTANCE_NAMES: [&str; 2] = ["instance1", "instance2"];
 
 impl Cluster {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// [`start`](Self::start) with extra environment for both instances.
+    pub async fn start_with_env(extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let scratch = TempDir::new("cluster")?;
         let database_url = pg::shared().create_database().await?;
         let s3 = S3Server::start(&scratch.path().join("s3")).await;
         let mut env = s3.server_env();
         env.push(("CHOUCHA_TRUSTED_PROXIES", "127.0.0.1".to_owned()));
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let first = TestServer::start_demo_with_env(Some(&database_url), &env)?;
         let admin_token = first.token().to_owned();

@@ -173,6 +173,9 @@ impl TestServer {
         listen: &str,
         env: &[(String, String)],
     ) -> anyhow::Result<Self> {
+        // Issued first, as an operator would before the server's first
+        // start (the command line makes the database if need be).
+        let admin_token = Some(issue_token(data_dir, database_url, env, TEST_TOKEN_HOLDER)?);
         let mut cmd = Command::new(server_binary()?);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(["serve", "--listen", listen, "--data-dir"])
@@ -199,8 +202,6 @@ impl TestServer {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
-                let admin_token =
-                    Some(issue_token(data_dir, database_url, env, TEST_TOKEN_HOLDER)?);
                 return Ok(Self {
                     child,
                     base_url: url,
@@ -327,13 +328,19 @@ impl Deployment {
     /// For [`Deployment::Cluster`] its URL is the balancer's and it keeps
     /// the whole cluster running; `database_url` names the shared database.
     pub async fn start_demo(self) -> anyhow::Result<TestServer> {
+        self.start_demo_with_env(&[]).await
+    }
+
+    /// [`start_demo`](Self::start_demo) with extra server environment (for
+    /// the cluster, of both instances).
+    pub async fn start_demo_with_env(self, env: &[(&str, &str)]) -> anyhow::Result<TestServer> {
         match self {
-            Self::Sqlite => TestServer::start_demo(None),
+            Self::Sqlite => TestServer::start_demo_with_env(None, env),
             Self::Postgres => {
                 let url = pg::shared().create_database().await?;
-                TestServer::start_demo(Some(&url))
+                TestServer::start_demo_with_env(Some(&url), env)
             }
-            Self::Cluster => Ok(cluster::Cluster::start().await?.into_front()),
+            Self::Cluster => Ok(cluster::Cluster::start_with_env(env).await?.into_front()),
         }
     }
 }

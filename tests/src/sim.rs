@@ -307,6 +307,7 @@ async fn open_server(
         public_url: None,
         serves_tls: false,
         ca_pem: None,
+        evidence: Default::default(),
     })
 }
 

@@ -66,6 +66,7 @@ impl From<crate::service::ServiceError> for ConsoleError {
             S::NotFound(m) => Self::NotFound(m),
             S::Conflict(m) => Self::Conflict(m),
             S::TooManyAttempts(m) => Self::TooManyRequests(m),
+            S::QuotaExceeded { message, .. } => Self::BadRequest(message),
             S::Store(s) => s.into(),
             S::Internal(m) => Self::Internal(m),
         }

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod disclosure;
 pub mod draws;
 pub mod escalation;
+pub mod evidence_gc;
 pub mod followup;
 pub mod passwords;
 pub mod review;
@@ -48,6 +49,13 @@ pub enum ServiceError {
     /// message says when to try again.
     #[error("{0}")]
     TooManyAttempts(String),
+    /// A device's uploads nothing names would pass its quota (HTTP 413).
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        used: u64,
+        quota: u64,
+    },
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
