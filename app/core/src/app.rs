@@ -97,17 +97,66 @@ pub struct PhotoMeta {
     pub height: u32,
 }
 
-/// The app's engine over one data directory.
 /// The file that says the data directory was wiped after a revocation.
 pub(crate) const WIPED_MARKER: &str = "WIPED";
+
+/// Where an open app's data key came from.
+#[derive(Debug)]
+pub(crate) enum KeyHolder {
+    /// A plain key file (tests, tools and the simulation).
+    File(PathBuf),
+    /// The PIN-protected vault (the tablet).
+    Vault(std::sync::Arc<crate::vault::Vault>),
+}
+
+impl KeyHolder {
+    /// Makes the data key unrecoverable.
+    pub(crate) fn destroy(&self) -> Result<(), CoreError> {
+        match self {
+            Self::File(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(CoreError::io("removing the device key", e)),
+            },
+            Self::Vault(v) => v.destroy(),
+        }
+    }
+}
+
+/// Removes the store, its journal files, the evidence and the wipe marker
+/// from a data directory whose key is gone (or is being destroyed).
+pub fn remove_local_data(data_dir: &Path) -> Result<(), CoreError> {
+    for leftover in [
+        data_dir.join("choucha-app.db"),
+        data_dir.join("choucha-app.db-wal"),
+        data_dir.join("choucha-app.db-shm"),
+        data_dir.join("evidence"),
+        data_dir.join(WIPED_MARKER),
+    ] {
+        let removed = if leftover.is_dir() {
+            std::fs::remove_dir_all(&leftover)
+        } else {
+            std::fs::remove_file(&leftover)
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CoreError::io("removing the wiped data", e)),
+        }
+    }
+    Ok(())
+}
+
+/// The app's engine over one data directory.
 
 #[derive(Debug)]
 pub struct App {
     pub(crate) store: Store,
     pub(crate) evidence: EvidenceStore,
     data_dir: PathBuf,
-    /// The device key's file, removed with the data after a revocation.
-    pub(crate) key_file: PathBuf,
+    /// Where the data key is kept, destroyed with the data after a
+    /// revocation.
+    pub(crate) key_holder: KeyHolder,
     /// Set once the local data and key are wiped: the open store still
     /// holds the old key, so nothing may be written until a restart makes
     /// a new one.
@@ -141,41 +190,45 @@ impl App {
                 "密钥文件不能放在数据目录内 (key file must live outside the data directory)".into(),
             ));
         }
-        // Wiped after a revocation: the emptied database's key is gone, so
-        // its file goes too and the app starts afresh.
-        let marker = data_dir.join(WIPED_MARKER);
-        if marker.exists() {
-            for leftover in [
-                data_dir.join("choucha-app.db"),
-                data_dir.join("evidence"),
-                marker,
-            ] {
-                let removed = if leftover.is_dir() {
-                    std::fs::remove_dir_all(&leftover)
-                } else {
-                    std::fs::remove_file(&leftover)
-                };
-                match removed {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(CoreError::io("removing the wiped data", e)),
-                }
-            }
-        }
+        Self::finish_wipe(data_dir)?;
         let key = DeviceKey::load_or_create(key_file)?;
-        let store = Store::open(&data_dir.join("choucha-app.db"), &key)?;
-        let evidence = EvidenceStore::open(&data_dir.join("evidence"), &key)?;
+        Self::open_with(data_dir, &key, KeyHolder::File(key_file.to_owned()))
+    }
+
+    /// Opens (creating) the store in `data_dir` with the data key the
+    /// officer's PIN unlocked from `vault`: how the tablet opens it.
+    pub fn open_unlocked(
+        data_dir: &Path,
+        key: &DeviceKey,
+        vault: std::sync::Arc<crate::vault::Vault>,
+    ) -> Result<Self, CoreError> {
+        Self::finish_wipe(data_dir)?;
+        Self::open_with(data_dir, key, KeyHolder::Vault(vault))
+    }
+
+    fn open_with(data_dir: &Path, key: &DeviceKey, holder: KeyHolder) -> Result<Self, CoreError> {
+        let store = Store::open(&data_dir.join("choucha-app.db"), key)?;
+        let evidence = EvidenceStore::open(&data_dir.join("evidence"), key)?;
         Ok(Self {
             store,
             evidence,
             data_dir: data_dir.to_owned(),
-            key_file: key_file.to_owned(),
+            key_holder: holder,
             wiped: Default::default(),
             allow_plain_http: Default::default(),
             pinned: Default::default(),
             checklists: Default::default(),
             ids: Default::default(),
         })
+    }
+
+    /// Wiped after a revocation: the emptied database's key is gone, so
+    /// its file goes too and the app starts afresh.
+    fn finish_wipe(data_dir: &Path) -> Result<(), CoreError> {
+        if data_dir.join(WIPED_MARKER).exists() {
+            remove_local_data(data_dir)?;
+        }
+        Ok(())
     }
 
     /// From now on, new record and log-entry IDs are `seed`'s counted

@@ -1,7 +1,7 @@
-//! The device key: 32 random bytes in a key file kept **outside** the data
-//! directory (on a phone, the platform keystore's protected storage), from
-//! which the database key (SQLCipher) and the evidence-file key are derived.
-//! A lost tablet's data directory alone is unreadable.
+//! The data key: 32 random bytes from which the database key (SQLCipher)
+//! and the evidence-file key are derived. On the tablet it is kept only
+//! wrapped by the officer's PIN (`crate::vault`); a plain key file outside
+//! the data directory remains for tests, tools and the simulation.
 
 use std::io::Write;
 use std::path::Path;
@@ -60,6 +60,19 @@ impl DeviceKey {
             }
             Err(e) => Err(CoreError::io("reading the key file", e)),
         }
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self(rand::random())
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     fn derive(&self, purpose: &str) -> [u8; 32] {

@@ -23,6 +23,7 @@ pub mod signature;
 pub mod store;
 pub mod sync;
 pub mod testkit;
+pub mod vault;
 
 pub use app::{App, Enrolment, PhotoMeta, TaskStatus, TaskSummary};
 pub use error::CoreError;

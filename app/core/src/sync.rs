@@ -542,11 +542,7 @@ impl App {
         // removes its file (see `App::open`) and begins with a new key.
         std::fs::write(self.data_dir().join(crate::app::WIPED_MARKER), b"")
             .map_err(|e| CoreError::io("marking the data wiped", e))?;
-        match std::fs::remove_file(&self.key_file) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CoreError::io("removing the device key", e)),
-        }
+        self.key_holder.destroy()
     }
 
     /// Whether this device's data were wiped (see
