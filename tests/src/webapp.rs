@@ -154,6 +154,26 @@ impl Display {
     }
 }
 
+/// The PIN the window tests set on first start and unlock with.
+pub const TEST_PIN: &str = "246810";
+
+/// The app's store under `home`, opened as the app does: the data key
+/// unlocked from the vault with [`TEST_PIN`] (the window must be closed).
+pub fn open_local(home: &Path) -> anyhow::Result<choucha_app_core::App> {
+    let vault = std::sync::Arc::new(choucha_app_core::vault::Vault::with_file_secret(
+        &home.join("keystore"),
+        Default::default(),
+    ));
+    let key = vault
+        .unlock(TEST_PIN)
+        .map_err(|e| anyhow::anyhow!("unlocking the test app's vault: {e}"))?;
+    Ok(choucha_app_core::App::open_unlocked(
+        &home.join("data"),
+        &key,
+        vault,
+    )?)
+}
+
 /// The running app window and the WebDriver session on it.
 #[derive(Debug)]
 pub struct FieldApp {
@@ -171,6 +191,16 @@ impl FieldApp {
     /// (`CHOUCHA_ENROL`, `CHOUCHA_LOCATION`, …); screenshots go to
     /// `target/e2e-screenshots/<tag>/`.
     pub async fn launch(home: &Path, env: &[(&str, String)], tag: &str) -> anyhow::Result<Self> {
+        Self::launch_with_pin(home, env, tag, TEST_PIN).await
+    }
+
+    /// [`launch`](Self::launch), passing the lock screen with `pin`.
+    pub async fn launch_with_pin(
+        home: &Path,
+        env: &[(&str, String)],
+        tag: &str,
+        pin: &str,
+    ) -> anyhow::Result<Self> {
         let display = Display::start()?;
         let driver_bin = tool("tauri-driver")?;
         let native = tool("WebKitWebDriver")?;
@@ -232,7 +262,23 @@ impl FieldApp {
             shot: 0,
         };
         app.client.set_window_size(1280, 800).await.ok();
+        // Every start opens on the lock screen: the officer's PIN first.
+        app.pass_pin(pin).await?;
         Ok(app)
+    }
+
+    /// On the lock screen: sets `pin` (first start, typed twice) or
+    /// unlocks with it, and waits for the lock screen to go.
+    pub async fn pass_pin(&self, pin: &str) -> anyhow::Result<()> {
+        self.wait("#pin-input").await?;
+        self.fill("#pin-input", pin).await?;
+        if self.client.find(Locator::Css("#pin-again")).await.is_ok() {
+            self.fill("#pin-again", pin).await?;
+        }
+        self.click("#pin-submit").await?;
+        self.wait_js("!document.querySelector('#pin-screen')", WAIT)
+            .await
+            .context("the lock screen did not go after the PIN")
     }
 
     /// Closes the session (the app exits) and stops the driver and display.

@@ -638,10 +638,7 @@ async fn the_network_drops_mid_sync_and_the_app_finishes_on_its_own() -> anyhow:
         if Instant::now() > deadline {
             let screen = app.body_text().await;
             app.close().await?;
-            let local = choucha_app_core::App::open(
-                &home.path().join("data"),
-                &home.path().join("keystore/device.key"),
-            )?;
+            let local = choucha_tests::webapp::open_local(home.path())?;
             let device = local.enrolment()?.context("enrolled")?.device_id;
             let held = admin(&http, &server, &format!("/api/v1/devices/{device}/log")).await;
             let log = local.log()?;
@@ -663,10 +660,7 @@ async fn the_network_drops_mid_sync_and_the_app_finishes_on_its_own() -> anyhow:
 
     // Nothing lost, nothing duplicated: the server holds the device's log
     // exactly as the device wrote it, and one version of the record.
-    let local = choucha_app_core::App::open(
-        &home.path().join("data"),
-        &home.path().join("keystore/device.key"),
-    )?;
+    let local = choucha_tests::webapp::open_local(home.path())?;
     let device = local.enrolment()?.context("enrolled")?.device_id;
     let held = admin(&http, &server, &format!("/api/v1/devices/{device}/log")).await;
     let held = held.as_array().context("device log")?;
@@ -977,8 +971,11 @@ async fn a_revoked_tablet_shows_the_notice_then_wipes_itself() -> anyhow::Result
     app.click(&card).await?;
     app.click("#start-inspection").await?;
     app.wait("#screen-items").await?;
-    let key = home.path().join("keystore").join("device.key");
-    anyhow::ensure!(key.exists(), "the device key is where the shell keeps it");
+    let key = home.path().join("keystore").join("vault.json");
+    anyhow::ensure!(
+        key.exists(),
+        "the wrapped data key is where the shell keeps it"
+    );
 
     // The bureau revokes this officer's tablet.
     let store = choucha_sync_server::store::Store::open(None, &server.data_dir).await?;
@@ -1005,6 +1002,67 @@ async fn a_revoked_tablet_shows_the_notice_then_wipes_itself() -> anyhow::Result
     anyhow::ensure!(!key.exists(), "the key is gone");
     let evidence = std::fs::read_dir(home.path().join("data").join("evidence"))?.count();
     anyhow::ensure!(evidence == 0, "{evidence} evidence files left");
+    app.close().await?;
+    Ok(())
+}
+
+/// The PIN lock in the window: the first start asked for a PIN (in
+/// `launch`); after the idle time the lock screen comes back by itself; a
+/// wrong PIN says how many tries are left; the PIN is changed in the
+/// settings, and the next start opens with the new one, data kept. The
+/// data key is nowhere on disk in plain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_locks_when_idle_and_opens_only_with_the_pin() -> anyhow::Result<()> {
+    let server = TestServer::start_demo(None)?;
+    let http = Client::new();
+    let (task, code, _qr) = task_and_code(&http, &server, "metrology").await;
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let home = TempDir::new("field-app")?;
+    let env = [
+        ("CHOUCHA_LOCATION", "29.60052,106.30631,8".to_owned()),
+        ("CHOUCHA_APP_IDLE_LOCK_S", "6".to_owned()),
+    ];
+    let mut app = FieldApp::launch(home.path(), &env, "pin-lock").await?;
+    app.wait("#screen-enrol").await?;
+    app.fill("#enrol-server", &server.base_url).await?;
+    app.fill("#enrol-code", &code).await?;
+    app.click("#enrol-submit").await?;
+    let card = format!(".task-card[data-task='{task_id}']");
+    app.wait(&card).await?;
+    let keystore = home.path().join("keystore");
+    anyhow::ensure!(keystore.join("vault.json").exists(), "the vault is made");
+    anyhow::ensure!(
+        !keystore.join("device.key").exists(),
+        "no plain key file is left"
+    );
+
+    // Left alone past the idle time: the lock screen comes back.
+    app.wait_js(
+        "document.querySelector('#pin-screen')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    app.screenshot("pin-locked").await?;
+    app.fill("#pin-input", "111111").await?;
+    app.click("#pin-submit").await?;
+    app.wait_text("#pin-tries", "已连续输错 1 次").await?;
+    app.wait_text("#error", "PIN 不正确").await?;
+    app.pass_pin(choucha_tests::webapp::TEST_PIN).await?;
+    app.wait(&card).await?;
+
+    // A new PIN, from the settings.
+    app.click("#nav-settings").await?;
+    app.fill("#pin-old", choucha_tests::webapp::TEST_PIN)
+        .await?;
+    app.fill("#pin-new", "13572468").await?;
+    app.fill("#pin-new-again", "13572468").await?;
+    app.click("#pin-change").await?;
+    app.wait_text("#info", "PIN 已更改").await?;
+    app.close().await?;
+
+    // The next start opens with the new PIN, the tasks still there.
+    let app = FieldApp::launch_with_pin(home.path(), &env, "pin-lock-2", "13572468").await?;
+    app.wait(&card).await?;
     app.close().await?;
     Ok(())
 }

@@ -83,8 +83,8 @@ pub mod cmd {
     use crate::{
         AddFinding as AddFindingReq, Ask as AskReq, EnrolTarget, EnrolmentView,
         Escalate as EscalateReq, Home as HomeView, Inspection as InspectionView,
-        LocationFix as Fix, OrderView, PhotoTaken, RecheckPhotoTaken, RecheckView, Refusal,
-        SetItem as SetItemReq, SetOutcome as SetOutcomeReq,
+        LocationFix as Fix, OrderView, PhotoTaken, PinChange, PinEntry, PinView, RecheckPhotoTaken,
+        RecheckView, Refusal, SetItem as SetItemReq, SetOutcome as SetOutcomeReq,
         SetRecheckResult as SetRecheckResultReq, Settings, Sign as SignReq, SyncView,
         TaskDetail as Detail, UiTiming as Timing,
     };
@@ -131,6 +131,13 @@ pub mod cmd {
         AskQuestion = "ask_question", AskReq => InspectionView;
         /// 上报: a problem reported upward at once, offline too.
         Escalate = "escalate", EscalateReq => InspectionView;
+        /// The PIN lock: what the lock screen asks for.
+        PinStatus = "pin_status", NoArgs => PinView, serial = false;
+        /// The first PIN (first start): the data key is made and wrapped.
+        SetPin = "set_pin", PinEntry => PinView;
+        /// Unlocks the data with the PIN (at start and after idle time).
+        Unlock = "unlock", PinEntry => PinView;
+        ChangePin = "change_pin", PinChange => PinView;
     }
 }
 

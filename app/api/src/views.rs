@@ -167,6 +167,40 @@ pub struct TaskRow {
     pub record_id: Option<Uuid>,
 }
 
+/// Where the PIN lock stands: what the lock screen asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinView {
+    /// No PIN yet (first start): the screen asks for a new one, twice.
+    pub needs_new_pin: bool,
+    /// The data are locked: the screen asks for the PIN.
+    pub locked: bool,
+    /// Wrong PINs in a row so far, and how many more before the wipe.
+    pub failures: u32,
+    pub remaining: u32,
+    /// When the next try is allowed (China time, `HH:MM:SS`), if it must
+    /// wait.
+    pub wait_until: Option<String>,
+    /// Where the device secret is kept (the keystore, or the weaker file).
+    pub secret_kind: String,
+    /// Minutes without use after which the app locks itself.
+    pub idle_lock_minutes: u32,
+    /// The data were just wiped after too many wrong PINs.
+    pub wiped: bool,
+}
+
+/// A PIN typed on the lock screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinEntry {
+    pub pin: String,
+}
+
+/// Changing the PIN: the current one and the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinChange {
+    pub old_pin: String,
+    pub new_pin: String,
+}
+
 /// Sync status in plain words: what is waiting, what failed, what next.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncView {

@@ -32,6 +32,8 @@ pub enum CoreError {
     Server(String),
     #[error("数据格式错误：{0}")]
     Format(String),
+    #[error("已锁定，请输入 PIN 解锁 (locked: enter your PIN)")]
+    Locked,
 }
 
 impl CoreError {
@@ -57,6 +59,7 @@ impl CoreError {
             Self::Network(_) => "network",
             Self::Server(_) => "server",
             Self::Format(_) => "format",
+            Self::Locked => "locked",
         }
     }
 }

@@ -98,7 +98,8 @@ pub async fn enrol(shell: ShellState<'_>, args: In<cmd::Enrol>) -> Out<cmd::Enro
     }
     let name = shell.settings().device_name;
     let e = shell
-        .app
+        .app()
+        .map_err(command_error)?
         .enrol_pinned(
             &shell.http,
             &req.server_url,
@@ -122,7 +123,7 @@ pub async fn enrol(shell: ShellState<'_>, args: In<cmd::Enrol>) -> Out<cmd::Enro
 pub async fn task_detail(shell: ShellState<'_>, args: In<cmd::TaskDetail>) -> Out<cmd::TaskDetail> {
     let TaskId { task_id } = args;
     blocking(&shell, move |s| {
-        views::task_detail(&s.app, &task_id).map_err(command_error)
+        views::task_detail(s.app().map_err(command_error)?, &task_id).map_err(command_error)
     })
     .await
 }
@@ -132,10 +133,11 @@ pub async fn start_task(shell: ShellState<'_>, args: In<cmd::StartTask>) -> Out<
     let TaskId { task_id } = args;
     blocking(&shell, move |s| {
         let id = s
-            .app
+            .app()
+            .map_err(command_error)?
             .start_task(&task_id, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &id).map_err(command_error)
     })
     .await
 }
@@ -144,7 +146,7 @@ pub async fn start_task(shell: ShellState<'_>, args: In<cmd::StartTask>) -> Out<
 pub async fn inspection(shell: ShellState<'_>, args: In<cmd::Inspection>) -> Out<cmd::Inspection> {
     let RecordId { record_id } = args;
     blocking(&shell, move |s| {
-        views::inspection(&s.app, &record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &record_id).map_err(command_error)
     })
     .await
 }
@@ -153,7 +155,8 @@ pub async fn inspection(shell: ShellState<'_>, args: In<cmd::Inspection>) -> Out
 pub async fn set_item(shell: ShellState<'_>, args: In<cmd::SetItem>) -> Out<cmd::SetItem> {
     let req = args;
     blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .set_item(
                 &req.record_id,
                 &req.item_id,
@@ -162,7 +165,7 @@ pub async fn set_item(shell: ShellState<'_>, args: In<cmd::SetItem>) -> Out<cmd:
                 Utc::now(),
             )
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -176,16 +179,21 @@ pub async fn ask_question(
 ) -> Out<cmd::AskQuestion> {
     let req = args;
     blocking(&shell, move |s| {
-        let record = s.app.record(&req.record_id).map_err(command_error)?;
+        let record = s
+            .app()
+            .map_err(command_error)?
+            .record(&req.record_id)
+            .map_err(command_error)?;
         let about = choucha_app_core::consult::About {
             task_id: record.task_id,
             item_id: req.item_id,
             finding_id: req.finding_id,
         };
-        s.app
+        s.app()
+            .map_err(command_error)?
             .ask(&about, &req.text, &[], Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -196,8 +204,13 @@ pub async fn ask_question(
 pub async fn escalate(shell: ShellState<'_>, args: In<cmd::Escalate>) -> Out<cmd::Escalate> {
     let req = args;
     blocking(&shell, move |s| {
-        let record = s.app.record(&req.record_id).map_err(command_error)?;
-        s.app
+        let record = s
+            .app()
+            .map_err(command_error)?
+            .record(&req.record_id)
+            .map_err(command_error)?;
+        s.app()
+            .map_err(command_error)?
             .escalate(
                 &record.task_id,
                 req.finding_id,
@@ -207,7 +220,7 @@ pub async fn escalate(shell: ShellState<'_>, args: In<cmd::Escalate>) -> Out<cmd
                 Utc::now(),
             )
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -218,10 +231,11 @@ pub async fn escalate(shell: ShellState<'_>, args: In<cmd::Escalate>) -> Out<cmd
 pub async fn set_outcome(shell: ShellState<'_>, args: In<cmd::SetOutcome>) -> Out<cmd::SetOutcome> {
     let req = args;
     blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .set_outcome(&req.record_id, req.outcome, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -244,9 +258,14 @@ pub async fn take_photo(
 ) -> Out<cmd::TakePhoto> {
     let (record_id, subject, raw) = raw_photo(&request)?;
     blocking(&shell, move |s| {
-        let record = s.app.record(&record_id).map_err(command_error)?;
+        let record = s
+            .app()
+            .map_err(command_error)?
+            .record(&record_id)
+            .map_err(command_error)?;
         let registered = s
-            .app
+            .app()
+            .map_err(command_error)?
             .task(&record.task_id)
             .map_err(command_error)?
             .target
@@ -255,7 +274,8 @@ pub async fn take_photo(
         // a position and the review sees that.
         let fix = s.position.fix(record_id, registered).ok();
         let sha = s
-            .app
+            .app()
+            .map_err(command_error)?
             .take_photo(
                 &record_id,
                 subject,
@@ -266,11 +286,16 @@ pub async fn take_photo(
                 Utc::now(),
             )
             .map_err(command_error)?;
-        let jpeg = s.app.evidence(&sha).map_err(command_error)?;
+        let jpeg = s
+            .app()
+            .map_err(command_error)?
+            .evidence(&sha)
+            .map_err(command_error)?;
         Ok(PhotoTaken {
             sha256: sha.to_string(),
             data_url: data_url(&jpeg),
-            inspection: views::inspection(&s.app, &record_id).map_err(command_error)?,
+            inspection: views::inspection(s.app().map_err(command_error)?, &record_id)
+                .map_err(command_error)?,
         })
     })
     .await
@@ -328,7 +353,12 @@ pub async fn photo_data(shell: ShellState<'_>, args: In<cmd::PhotoData>) -> Out<
     let BlobId { sha256 } = args;
     blocking(&shell, move |s| {
         let sha = parse_sha(&sha256)?;
-        Ok(data_url(&s.app.evidence(&sha).map_err(command_error)?))
+        Ok(data_url(
+            &s.app()
+                .map_err(command_error)?
+                .evidence(&sha)
+                .map_err(command_error)?,
+        ))
     })
     .await
 }
@@ -341,10 +371,11 @@ pub async fn remove_photo(
     let RecordPhoto { record_id, sha256 } = args;
     blocking(&shell, move |s| {
         let sha = parse_sha(&sha256)?;
-        s.app
+        s.app()
+            .map_err(command_error)?
             .remove_photo(&record_id, &sha, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &record_id).map_err(command_error)
     })
     .await
 }
@@ -357,10 +388,11 @@ pub async fn add_finding(shell: ShellState<'_>, args: In<cmd::AddFinding>) -> Ou
         if finding.finding_id.is_nil() {
             finding.finding_id = Uuid::now_v7();
         }
-        s.app
+        s.app()
+            .map_err(command_error)?
             .add_finding(&req.record_id, finding, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -375,10 +407,11 @@ pub async fn remove_finding(
         finding_id,
     } = args;
     blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .remove_finding(&record_id, &finding_id, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &record_id).map_err(command_error)
     })
     .await
 }
@@ -391,9 +424,22 @@ pub async fn rectification_orders(
 ) -> Out<cmd::RectificationOrders> {
     let RecordId { record_id } = args;
     blocking(&shell, move |s| {
-        let record = s.app.record(&record_id).map_err(command_error)?;
-        let checklist = s.app.checklist(&record.checklist).map_err(command_error)?;
-        let target = s.app.task(&record.task_id).map_err(command_error)?.target;
+        let record = s
+            .app()
+            .map_err(command_error)?
+            .record(&record_id)
+            .map_err(command_error)?;
+        let checklist = s
+            .app()
+            .map_err(command_error)?
+            .checklist(&record.checklist)
+            .map_err(command_error)?;
+        let target = s
+            .app()
+            .map_err(command_error)?
+            .task(&record.task_id)
+            .map_err(command_error)?
+            .target;
         let orders = choucha_app_core::rectification::render_html(
             &record,
             &target,
@@ -423,7 +469,8 @@ pub async fn sign(shell: ShellState<'_>, args: In<cmd::Sign>) -> Out<cmd::Sign> 
                 "请填写签字人姓名 (signer name is empty)",
             ));
         }
-        s.app
+        s.app()
+            .map_err(command_error)?
             .sign_with_capture(
                 &req.record_id,
                 req.role,
@@ -433,7 +480,7 @@ pub async fn sign(shell: ShellState<'_>, args: In<cmd::Sign>) -> Out<cmd::Sign> 
                 Utc::now(),
             )
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -446,10 +493,11 @@ pub async fn record_refusal(
     let req = args;
     blocking(&shell, move |s| {
         let refusal = refusal_of(&req.reason, req.witness);
-        s.app
+        s.app()
+            .map_err(command_error)?
             .record_refusal(&req.record_id, refusal, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &req.record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &req.record_id).map_err(command_error)
     })
     .await
 }
@@ -460,8 +508,11 @@ pub async fn record_refusal(
 pub async fn seal(shell: ShellState<'_>, args: In<cmd::Seal>) -> Out<cmd::Seal> {
     let RecordId { record_id } = args;
     let view = blocking(&shell, move |s| {
-        s.app.seal(&record_id, Utc::now()).map_err(command_error)?;
-        views::inspection(&s.app, &record_id).map_err(command_error)
+        s.app()
+            .map_err(command_error)?
+            .seal(&record_id, Utc::now())
+            .map_err(command_error)?;
+        views::inspection(s.app().map_err(command_error)?, &record_id).map_err(command_error)
     })
     .await?;
     let shell = shell.inner().clone();
@@ -478,10 +529,11 @@ pub async fn start_amendment(
 ) -> Out<cmd::StartAmendment> {
     let RecordId { record_id } = args;
     blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .start_amendment(&record_id, Utc::now())
             .map_err(command_error)?;
-        views::inspection(&s.app, &record_id).map_err(command_error)
+        views::inspection(s.app().map_err(command_error)?, &record_id).map_err(command_error)
     })
     .await
 }
@@ -491,17 +543,34 @@ pub async fn start_amendment(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn sync_now(shell: ShellState<'_>, args: In<cmd::SyncNow>) -> Out<cmd::SyncNow> {
     let NoArgs {} = args;
-    if shell.app.enrolment().map_err(command_error)?.is_none() {
+    if shell
+        .app()
+        .map_err(command_error)?
+        .enrolment()
+        .map_err(command_error)?
+        .is_none()
+    {
         return Err(command_error(choucha_app_core::CoreError::NotEnrolled));
     }
     shell.sync.run_now(Duration::from_secs(120)).await;
-    shell.sync.view(&shell.app).map_err(command_error)
+    shell
+        .sync
+        .view(shell.app().map_err(command_error)?)
+        .map_err(command_error)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn sync_status(shell: ShellState<'_>, args: In<cmd::SyncStatus>) -> Out<cmd::SyncStatus> {
     let NoArgs {} = args;
-    blocking(&shell, |s| s.sync.view(&s.app).map_err(command_error)).await
+    // Polled by the screen every 1.5 s: not the officer's activity, so it
+    // does not keep the idle lock away.
+    blocking(&shell, |s| {
+        let app = s
+            .opened_app()
+            .ok_or_else(|| command_error(choucha_app_core::CoreError::Locked))?;
+        s.sync.view(app).map_err(command_error)
+    })
+    .await
 }
 
 /// The officer has read the revocation notice: the tablet's data, evidence
@@ -519,8 +588,13 @@ pub async fn acknowledge_revocation(
                 "本设备未被注销，不能清除数据 (the device is not revoked)",
             ));
         }
-        s.app.wipe_after_revocation().map_err(command_error)?;
-        s.sync.view(&s.app).map_err(command_error)
+        s.app()
+            .map_err(command_error)?
+            .wipe_after_revocation()
+            .map_err(command_error)?;
+        s.sync
+            .view(s.app().map_err(command_error)?)
+            .map_err(command_error)
     })
     .await
 }

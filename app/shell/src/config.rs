@@ -5,12 +5,14 @@
 //!
 //! | option | env | meaning |
 //! |---|---|---|
-//! | `--home DIR` | `CHOUCHA_APP_HOME` | data in `DIR/data`, device key in `DIR/keystore` (default: the platform's app data directory) |
+//! | `--home DIR` | `CHOUCHA_APP_HOME` | data in `DIR/data`, the PIN-wrapped data key in `DIR/keystore` (default: the platform's app data directory) |
 //! | `--enrol PAYLOAD` | `CHOUCHA_ENROL` | enrol on start when not enrolled; `PAYLOAD` is the QR payload `choucha://enrol?server=…&code=…` |
 //! | `--location L` | `CHOUCHA_LOCATION` | `LAT,LON[,ACCURACY_M]` (a fixed point), `simulated`, or `platform`; overrides the setting |
 //! | `--sync-interval S` | `CHOUCHA_SYNC_INTERVAL_S` | seconds between background syncs |
 //! | — | `CHOUCHA_TIMINGS_FILE` | append front-end timings here (benchmarks) |
 //! | — | `CHOUCHA_APP_ALLOW_HTTP` | `1`: allow plain `http://` to a server on another machine (development only; HTTPS is required otherwise, loopback excepted) |
+//! | — | `CHOUCHA_APP_IDLE_LOCK_S` | seconds without use before the app asks for the PIN again (default 300) |
+//! | — | `CHOUCHA_APP_MAX_PIN_FAILURES` | wrong PINs in a row before the local data are wiped (default 10, at least 3) |
 //! | — | `CHOUCHA_APP_WIPE_AT_ONCE` | `1`: wipe the local data as soon as the server says the device is revoked, without waiting for the officer to read the notice |
 //!
 //! Settings the user changes (language, position source, authority name)
@@ -28,7 +30,11 @@ use crate::error::StartError;
 pub struct Config {
     pub home: PathBuf,
     pub data_dir: PathBuf,
-    pub key_file: PathBuf,
+    /// The vault (the PIN-wrapped data key) and the device secret's file
+    /// fallback; outside the data directory.
+    pub keystore_dir: PathBuf,
+    /// How PINs are checked (idle lock, wrong PINs before the wipe).
+    pub pin_policy: choucha_app_core::vault::PinPolicy,
     pub enrol: Option<EnrolTarget>,
     pub location_override: Option<LocationSetting>,
     pub sync_interval: Option<Duration>,
@@ -70,6 +76,12 @@ impl Config {
             std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
         };
         config.wipe_at_once = on("CHOUCHA_APP_WIPE_AT_ONCE");
+        config.pin_policy = crate::pin::policy(
+            crate::pin::idle_lock_from(std::env::var("CHOUCHA_APP_IDLE_LOCK_S").ok().as_deref()),
+            std::env::var("CHOUCHA_APP_MAX_PIN_FAILURES")
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
+        );
         config.allow_plain_http = on("CHOUCHA_APP_ALLOW_HTTP");
         Ok(config)
     }
@@ -105,7 +117,8 @@ impl Config {
             .transpose()?;
         Ok(Self {
             data_dir: home.join("data"),
-            key_file: home.join("keystore").join("device.key"),
+            keystore_dir: home.join("keystore"),
+            pin_policy: Default::default(),
             home,
             enrol,
             location_override,
@@ -237,7 +250,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.enrol.unwrap().code, "AB12");
         assert_eq!(c.sync_interval, Some(Duration::from_secs(5)));
-        assert!(!c.key_file.starts_with(&c.data_dir));
+        assert!(!c.keystore_dir.starts_with(&c.data_dir));
         let e = Config::from_parts(home.clone(), Some("AB12"), None, None, None).unwrap_err();
         assert!(e.to_string().contains("CHOUCHA_ENROL"), "{e}");
         let e = Config::from_parts(home, None, None, Some("0"), None).unwrap_err();

@@ -13,6 +13,7 @@
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod pin;
 pub mod position;
 pub mod recheck;
 pub mod recover;
@@ -29,7 +30,10 @@ use tauri::Manager;
 /// What every command can reach.
 #[derive(Debug)]
 pub struct Shell {
-    pub app: Arc<App>,
+    /// The engine, once the officer's PIN unlocked the data key.
+    app: std::sync::OnceLock<Arc<App>>,
+    /// The PIN-protected data key and the lock state ([`pin`]).
+    pub pin: pin::PinLock,
     pub http: reqwest::Client,
     pub config: config::Config,
     pub settings: Mutex<Settings>,
@@ -42,6 +46,31 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// The engine for a command the officer gave: refused while the data
+    /// are locked (not yet unlocked, or idle too long); each use counts as
+    /// activity.
+    pub fn app(&self) -> Result<&App, choucha_app_core::CoreError> {
+        let app = self.app.get().ok_or(choucha_app_core::CoreError::Locked)?;
+        self.pin.touch()?;
+        Ok(app)
+    }
+
+    /// The engine for background work (sync), locked or not: sync goes on
+    /// while the screen waits for the PIN.
+    pub fn opened_app(&self) -> Option<&Arc<App>> {
+        self.app.get()
+    }
+
+    /// Waits until the data are first unlocked.
+    pub async fn wait_opened(&self) -> &Arc<App> {
+        loop {
+            if let Some(app) = self.app.get() {
+                return app;
+            }
+            self.pin.opened.notified().await;
+        }
+    }
+
     pub fn settings(&self) -> Settings {
         self.settings
             .lock()
@@ -53,12 +82,11 @@ impl Shell {
 /// Opens the store and builds the shell state (no window needed: the
 /// benchmarks and tests of the shell call this directly).
 pub fn open_shell(config: config::Config, started: Instant) -> Result<Shell, error::StartError> {
-    let app = Arc::new(App::open(&config.data_dir, &config.key_file)?);
-    app.set_allow_plain_http(config.allow_plain_http);
     let settings = config::load_settings(&config)?;
     let position = position::Positions::new(&settings, config.location_override.clone())?;
     Ok(Shell {
-        app,
+        app: Default::default(),
+        pin: pin::PinLock::new(&config),
         http: choucha_app_core::sync::http_client(),
         settings: Mutex::new(settings),
         sync: sync_loop::SyncHandle::default(),
@@ -116,6 +144,10 @@ pub fn run() {
             commands::ask_question,
             commands::escalate,
             commands::acknowledge_revocation,
+            pin::pin_status,
+            pin::set_pin,
+            pin::unlock,
+            pin::change_pin,
             recheck::recheck,
             recheck::start_recheck,
             recheck::set_recheck_result,
@@ -134,13 +166,14 @@ pub fn run() {
 /// After the window is up: enrol from the start-up options when asked
 /// (demo, tests), then keep syncing in the background.
 async fn startup(shell: Arc<Shell>) {
+    // Nothing can be read or sent before the officer's PIN opens the data.
+    let app = shell.wait_opened().await.clone();
     if let Some(target) = shell.config.enrol.clone() {
-        match shell.app.enrolment() {
+        match app.enrolment() {
             Ok(Some(_)) => {}
             Ok(None) => {
                 let name = shell.settings().device_name;
-                if let Err(e) = shell
-                    .app
+                if let Err(e) = app
                     .enrol_pinned(
                         &shell.http,
                         &target.server_url,

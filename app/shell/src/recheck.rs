@@ -35,7 +35,7 @@ crate::serves! {
 pub async fn recheck(shell: ShellState<'_>, args: In<cmd::Recheck>) -> Out<cmd::Recheck> {
     let RecheckId { recheck_id } = args;
     blocking(&shell, move |s| {
-        views::recheck(&s.app, &recheck_id).map_err(command_error)
+        views::recheck(s.app().map_err(command_error)?, &recheck_id).map_err(command_error)
     })
     .await
 }
@@ -47,10 +47,11 @@ pub async fn start_recheck(
 ) -> Out<cmd::StartRecheck> {
     let RecheckId { recheck_id } = args;
     blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .start_recheck(&recheck_id, Utc::now())
             .map_err(command_error)?;
-        views::recheck(&s.app, &recheck_id).map_err(command_error)
+        views::recheck(s.app().map_err(command_error)?, &recheck_id).map_err(command_error)
     })
     .await
 }
@@ -62,7 +63,8 @@ pub async fn set_recheck_result(
 ) -> Out<cmd::SetRecheckResult> {
     let req = args;
     blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .set_recheck_result(
                 &req.record_id,
                 &req.finding_id,
@@ -71,7 +73,8 @@ pub async fn set_recheck_result(
                 Utc::now(),
             )
             .map_err(command_error)?;
-        views::recheck_of_record(&s.app, &req.record_id).map_err(command_error)
+        views::recheck_of_record(s.app().map_err(command_error)?, &req.record_id)
+            .map_err(command_error)
     })
     .await
 }
@@ -86,17 +89,23 @@ pub async fn take_recheck_photo(
 ) -> Out<cmd::TakeRecheckPhoto> {
     let (record_id, subject, raw) = raw_photo(&request)?;
     blocking(&shell, move |s| {
-        let record = s.app.recheck_record(&record_id).map_err(command_error)?;
+        let record = s
+            .app()
+            .map_err(command_error)?
+            .recheck_record(&record_id)
+            .map_err(command_error)?;
         // The inspection task is on the device when this officer was on
         // its team (every officer of the team gets it).
         let registered = s
-            .app
+            .app()
+            .map_err(command_error)?
             .task(&record.task_id)
             .ok()
             .and_then(|b| b.target.location);
         let fix = s.position.fix(record_id, registered).ok();
         let sha = s
-            .app
+            .app()
+            .map_err(command_error)?
             .take_recheck_photo(
                 &record_id,
                 subject,
@@ -107,11 +116,16 @@ pub async fn take_recheck_photo(
                 Utc::now(),
             )
             .map_err(command_error)?;
-        let jpeg = s.app.evidence(&sha).map_err(command_error)?;
+        let jpeg = s
+            .app()
+            .map_err(command_error)?
+            .evidence(&sha)
+            .map_err(command_error)?;
         Ok(RecheckPhotoTaken {
             sha256: sha.to_string(),
             data_url: data_url(&jpeg),
-            recheck: views::recheck_of_record(&s.app, &record_id).map_err(command_error)?,
+            recheck: views::recheck_of_record(s.app().map_err(command_error)?, &record_id)
+                .map_err(command_error)?,
         })
     })
     .await
@@ -130,7 +144,8 @@ pub async fn sign_recheck(
                 "请填写签字人姓名 (signer name is empty)",
             ));
         }
-        s.app
+        s.app()
+            .map_err(command_error)?
             .sign_recheck_with_capture(
                 &req.record_id,
                 req.role,
@@ -140,7 +155,8 @@ pub async fn sign_recheck(
                 Utc::now(),
             )
             .map_err(command_error)?;
-        views::recheck_of_record(&s.app, &req.record_id).map_err(command_error)
+        views::recheck_of_record(s.app().map_err(command_error)?, &req.record_id)
+            .map_err(command_error)
     })
     .await
 }
@@ -153,10 +169,12 @@ pub async fn recheck_refusal(
     let req = args;
     blocking(&shell, move |s| {
         let refusal = refusal_of(&req.reason, req.witness);
-        s.app
+        s.app()
+            .map_err(command_error)?
             .record_recheck_refusal(&req.record_id, refusal, Utc::now())
             .map_err(command_error)?;
-        views::recheck_of_record(&s.app, &req.record_id).map_err(command_error)
+        views::recheck_of_record(s.app().map_err(command_error)?, &req.record_id)
+            .map_err(command_error)
     })
     .await
 }
@@ -170,10 +188,11 @@ pub async fn seal_recheck(
 ) -> Out<cmd::SealRecheck> {
     let RecordId { record_id } = args;
     let view = blocking(&shell, move |s| {
-        s.app
+        s.app()
+            .map_err(command_error)?
             .seal_recheck(&record_id, Utc::now())
             .map_err(command_error)?;
-        views::recheck_of_record(&s.app, &record_id).map_err(command_error)
+        views::recheck_of_record(s.app().map_err(command_error)?, &record_id).map_err(command_error)
     })
     .await?;
     let shell = shell.inner().clone();

@@ -101,15 +101,16 @@ impl SyncHandle {
 /// Runs until the process ends.
 pub async fn run(shell: Arc<Shell>) {
     let handle = &shell.sync;
+    let app = shell.wait_opened().await.clone();
     loop {
-        let enrolled = matches!(shell.app.enrolment(), Ok(Some(_)));
+        let enrolled = matches!(app.enrolment(), Ok(Some(_)));
         let interval = shell
             .config
             .sync_interval
             .unwrap_or_else(|| Duration::from_secs(shell.settings().sync_interval_s.max(5)));
         let wait = if enrolled && !handle.state().revoked {
             handle.state().running = true;
-            let result = shell.app.sync_once(&shell.http).await;
+            let result = app.sync_once(&shell.http).await;
             let mut s = handle.state();
             s.running = false;
             match result {
@@ -121,7 +122,7 @@ pub async fn run(shell: Arc<Shell>) {
                 Err(CoreError::Revoked(_)) => {
                     s.revoked = true;
                     if shell.config.wipe_at_once
-                        && let Err(e) = shell.app.wipe_after_revocation()
+                        && let Err(e) = app.wipe_after_revocation()
                     {
                         eprintln!("wiping after the revocation failed: {e}");
                     }

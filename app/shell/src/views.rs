@@ -33,7 +33,7 @@ pub fn task_state(
 }
 
 pub fn home(shell: &Shell) -> Result<Home, CoreError> {
-    let app = &shell.app;
+    let app = shell.app()?;
     let enrolment = app.enrolment()?.map(|e| EnrolmentView {
         server_url: e.server_url,
         device_id: e.device_id,

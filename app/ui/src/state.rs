@@ -9,7 +9,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use choucha_app_api::{
-    CommandError, Home, Inspection, Lang, RecheckView, Settings, SyncView, TaskDetail,
+    CommandError, Home, Inspection, Lang, PinView, RecheckView, Settings, SyncView, TaskDetail,
 };
 use choucha_shared::completeness::Violation;
 
@@ -50,6 +50,18 @@ pub struct AppState {
     pub busy: u32,
     /// The last photo taken, watermarked, as a data URL.
     pub last_photo: Option<String>,
+    /// The PIN lock; `None` until first asked. Locked (or no PIN yet): the
+    /// lock screen takes the whole window.
+    pub pin: Option<PinView>,
+}
+
+impl AppState {
+    /// Whether the lock screen is up.
+    pub fn pin_locked(&self) -> bool {
+        self.pin
+            .as_ref()
+            .is_none_or(|p| p.locked || p.needs_new_pin)
+    }
 }
 
 impl Default for AppState {
@@ -67,6 +79,7 @@ impl Default for AppState {
             seal_refused: Vec::new(),
             busy: 0,
             last_photo: None,
+            pin: None,
         }
     }
 }
@@ -90,6 +103,8 @@ pub enum Action {
     Photo(String),
     Lang(Lang),
     Settings(Settings),
+    /// Where the PIN lock stands.
+    Pin(PinView),
 }
 
 impl Reducible for AppState {
@@ -103,12 +118,21 @@ impl Reducible for AppState {
                 return self;
             }
         }
+        // The PIN lock is polled too: unchanged, nothing re-renders.
+        if let Action::Pin(p) = &action {
+            if self.pin.as_ref() == Some(p) {
+                return self;
+            }
+        }
         let mut s = (*self).clone();
         match action {
             Action::Home(h) => {
                 s.lang = h.settings.lang;
+                // The enrolment screen gives way once enrolled (also when
+                // the start-up enrolment finished in the background).
                 if s.screen == Screen::Loading
                     || (h.enrolment.is_none() && s.screen != Screen::Settings)
+                    || (h.enrolment.is_some() && s.screen == Screen::Enrol)
                 {
                     s.screen = if h.enrolment.is_some() {
                         Screen::Tasks
@@ -158,6 +182,13 @@ impl Reducible for AppState {
                 s.error = None;
                 s.info = None;
             }
+            // A command refused for the lock (idle too long): up comes
+            // the lock screen; nothing else is said.
+            Action::Failed(e) if e.code == "locked" => {
+                if let Some(p) = s.pin.as_mut() {
+                    p.locked = true;
+                }
+            }
             Action::Failed(e) => {
                 if !e.violations.is_empty() {
                     s.seal_refused = e.violations.clone();
@@ -191,6 +222,9 @@ impl Reducible for AppState {
                 if let Some(h) = s.home.as_mut() {
                     h.settings.lang = l;
                 }
+            }
+            Action::Pin(p) => {
+                s.pin = Some(p);
             }
             Action::Settings(settings) => {
                 s.lang = settings.lang;

@@ -10,8 +10,9 @@ use choucha_app_api::{Lang, LocationSetting, SyncView, cmd};
 
 use crate::components::{
     enrol::EnrolScreen, findings::FindingsScreen, items::ItemsScreen, outcome::OutcomeScreen,
-    photos::PhotosScreen, recheck::RecheckScreen, review::ReviewScreen, settings::SettingsScreen,
-    sign::SignScreen, sync::SyncScreen, task_detail::TaskScreen, tasks::TasksScreen,
+    photos::PhotosScreen, pin::PinScreen, recheck::RecheckScreen, review::ReviewScreen,
+    settings::SettingsScreen, sign::SignScreen, sync::SyncScreen, task_detail::TaskScreen,
+    tasks::TasksScreen,
 };
 use crate::i18n::tr;
 use crate::ipc;
@@ -24,25 +25,46 @@ pub fn root() -> Html {
     {
         let store = store.clone();
         use_effect_with((), move |_| {
+            // The lock first: nothing is read before the PIN opens it.
             spawn(&store, {
                 let store = store.clone();
-                async move { reload_home(&store).await }
+                async move {
+                    let pin = ipc::invoke::<cmd::PinStatus>(&NoArgs {}).await?;
+                    let open = !pin.locked && !pin.needs_new_pin;
+                    store.dispatch(Action::Pin(pin));
+                    if open {
+                        reload_home(&store).await?;
+                    }
+                    Ok(())
+                }
             });
             // Sync status in plain words, kept fresh while the app is open.
+            let last = std::rc::Rc::new(std::cell::RefCell::new(None::<SyncView>));
             let poll = {
                 let store = store.clone();
                 Interval::new(1500, move || {
                     let store = store.clone();
+                    let last = last.clone();
                     wasm_bindgen_futures::spawn_local(async move {
+                        // Idle too long: the lock screen comes up by itself.
+                        if let Ok(p) = ipc::invoke::<cmd::PinStatus>(&NoArgs {}).await {
+                            store.dispatch(Action::Pin(p));
+                        }
                         if let Ok(v) = ipc::invoke::<cmd::SyncStatus>(&NoArgs {}).await {
-                            let changed = store.home.as_ref().map(|h| &h.sync) != Some(&v);
-                            let finished = store
-                                .home
-                                .as_ref()
-                                .is_some_and(|h| h.sync.running && !v.running);
+                            // The last status seen, kept here: the store
+                            // handle in this closure is the first render's.
+                            // Finished: seen running and now not, or a new
+                            // success between two looks (the first look
+                            // reloads once: a sync may have ended before it).
+                            let finished = last.borrow().as_ref().is_none_or(|l: &SyncView| {
+                                (l.running && !v.running) || l.last_success != v.last_success
+                            });
+                            *last.borrow_mut() = Some(v.clone());
                             store.dispatch(Action::Sync(v));
-                            // A finished sync may have brought tasks or new states.
-                            if changed && finished {
+                            // A finished sync may have brought tasks or new
+                            // states (the first one after the start-up
+                            // enrolment brings the tasks).
+                            if finished {
                                 let _ = reload_home(&store).await;
                             }
                         }
@@ -66,7 +88,9 @@ pub fn root() -> Html {
 
     // Revoked: the notice (then the wipe) takes the whole screen.
     let revoked = store.home.as_ref().map(|h| &h.sync).filter(|s| s.revoked);
+    let locked = store.pin_locked();
     let screen = match (revoked, &store.screen) {
+        _ if locked => html! { <PinScreen /> },
         (Some(s), _) => html! { <RevokedScreen wiped={s.wiped} /> },
         (None, screen) => screen_of(store.lang, screen),
     };
@@ -74,7 +98,7 @@ pub fn root() -> Html {
     html! {
         <ContextProvider<Store> context={store.clone()}>
             <div class={classes!("app", (store.busy > 0).then_some("busy"))} lang={if store.lang == Lang::Zh { "zh-CN" } else { "en" }}>
-                <TopBar />
+                if !locked { <TopBar /> }
                 <Banner />
                 <main class="screen">{ screen }</main>
             </div>

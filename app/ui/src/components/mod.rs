@@ -10,6 +10,7 @@ pub mod items;
 pub mod outcome;
 pub mod pad;
 pub mod photos;
+pub mod pin;
 pub mod recheck;
 pub mod review;
 pub mod settings;

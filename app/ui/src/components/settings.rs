@@ -142,6 +142,7 @@ pub fn settings_screen() -> Html {
                     <dt>{ tr(lang, "执法人员", "Officer") }</dt><dd>{ format!("{}（{}）", e.officer_name, e.officer_id) }</dd>
                 </dl>
             }
+            <crate::components::pin::ChangePinForm />
         </section>
     }
 }
