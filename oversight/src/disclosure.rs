@@ -47,6 +47,9 @@ pub struct DueResult {
     pub inspection_date: String,
     pub state: String,
     pub status: PublicationStatus,
+    /// The deadline crosses a year whose holidays are not entered: it is
+    /// counted with weekends only there, and shown as provisional (暂定).
+    pub provisional: bool,
 }
 
 /// Records whose result is not public yet, oldest inspection first (so the
@@ -68,6 +71,7 @@ pub async fn due_list(
         let d = CivilDate::parse(&r.inspection_date).map_err(corrupt)?;
         out.push(DueResult {
             status: calendar.publication_status(d, None, today),
+            provisional: calendar.provisional(d.date(), calendar.publication_deadline(d)),
             record_id: r.record_id,
             version: r.version,
             town: r.town,

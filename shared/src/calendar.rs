@@ -167,6 +167,21 @@ impl WorkCalendar {
         self.years.contains(&year)
     }
 
+    /// Whether a deadline running from `from` to `to` crosses a year whose
+    /// holidays are not entered: it is then provisional (暂定), counted
+    /// with weekends only for that year.
+    pub fn provisional(&self, from: NaiveDate, to: NaiveDate) -> bool {
+        (from.year()..=to.year()).any(|y| !self.covers(y))
+    }
+
+    /// The year the console should warn about on `today`: from 1 November,
+    /// next year if its holidays are not entered yet (the State Council
+    /// announces them in the autumn).
+    pub fn missing_next_year(&self, today: NaiveDate) -> Option<i32> {
+        let next = today.year() + 1;
+        (today.month() >= 11 && !self.covers(next)).then_some(next)
+    }
+
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
         if is_weekend(d) {
             self.working_weekends.contains(&d)
@@ -431,12 +446,51 @@ mod tests {
     #[test]
     fn embedded_calendar_parses_and_covers_its_years() {
         let cal = WorkCalendar::from_toml(CHINA_DEFAULT).unwrap();
-        for y in 2023..=2025 {
+        for y in 2023..=2026 {
             assert!(cal.covers(y), "{y}");
         }
         // 2025: eight days for National Day and Mid-Autumn, 09-28 worked.
         assert!(!cal.is_working_day(d("2025-10-08")));
         assert!(cal.is_working_day(d("2025-09-28")));
         assert!(cal.is_working_day(d("2025-10-11")));
+    }
+
+    /// 2026, as the State Council arranged it: an inspection on Friday
+    /// 2026-09-18 must be published by the 20th working day after it,
+    /// counted by hand: Sun 09-20 is worked (1); 09-21…24 (2–5); 09-25 is
+    /// 中秋; 09-28…30 (6–8); 10-01…07 国庆 (10-03/04 a weekend); 10-08, 09
+    /// (9, 10); Sat 10-10 is worked (11); 10-12…16 (12–16); 10-19…22
+    /// (17–20). Weekends only would have said 10-16.
+    #[test]
+    fn the_2026_deadline_crosses_national_day_and_the_worked_weekends() {
+        let cal = WorkCalendar::china_default();
+        let inspected = CivilDate::parse("2026-09-18").unwrap();
+        assert_eq!(cal.publication_deadline(inspected), d("2026-10-22"));
+        assert_eq!(
+            WorkCalendar::weekends_only().publication_deadline(inspected),
+            d("2026-10-16")
+        );
+        assert!(!cal.provisional(d("2026-09-18"), d("2026-10-22")));
+        // Spring Festival: 02-14 and 02-28 (Saturdays) worked, 02-16…20, 02-23 off.
+        assert!(cal.is_working_day(d("2026-02-14")));
+        assert!(cal.is_working_day(d("2026-02-28")));
+        for off in [
+            "2026-02-16",
+            "2026-02-20",
+            "2026-02-23",
+            "2026-01-02",
+            "2026-05-05",
+        ] {
+            assert!(!cal.is_working_day(d(off)), "{off}");
+        }
+        for worked in ["2026-01-04", "2026-05-09", "2026-09-20", "2026-10-10"] {
+            assert!(cal.is_working_day(d(worked)), "{worked}");
+        }
+        // A deadline running into 2027, not yet announced, is provisional,
+        // and from 1 November the console is told 2027 is missing.
+        let late = CivilDate::parse("2026-12-20").unwrap();
+        assert!(cal.provisional(d("2026-12-20"), cal.publication_deadline(late)));
+        assert_eq!(cal.missing_next_year(d("2026-10-31")), None);
+        assert_eq!(cal.missing_next_year(d("2026-11-01")), Some(2027));
     }
 }

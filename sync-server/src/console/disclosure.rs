@@ -89,7 +89,14 @@ pub async fn due(
     )
     .await?;
     let can_publish = PUBLISHERS.contains(&user.role);
+    let missing = cfg.calendar.missing_next_year(today_cst());
     let body = html! {
+        @if let Some(year) = missing {
+            p.notice #calendar-missing { (match lang {
+                Lang::Zh => format!("{year} 年节假日安排尚未录入：跨入 {year} 年的公示期限按周末计算，标为“暂定”。国务院办公厅公布后，请在部署的节假日文件（calendar_file）中补充。"),
+                Lang::En => format!("The {year} holiday arrangement is not entered yet: deadlines running into {year} count weekends only and are marked provisional. Add it to the deployment's calendar file once announced."),
+            }) }
+        }
         p #overdue-count { (lang.t("逾期未公示：", "Overdue: ")) strong { (overdue) } }
         table #due {
             tr { th { (lang.t("检查日期", "Date")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("审核状态", "State")) } th { (lang.t("公示期限", "Publication")) } th {} }
@@ -99,7 +106,10 @@ pub async fn due(
                     td { a href={ "/console/records/" (r.record_id) } { (r.target_name) } }
                     td { (r.town) }
                     td { (super::review::state_label(lang, &r.state)) }
-                    td class=[matches!(r.status, PublicationStatus::Overdue { .. }).then_some("flag")] { (status_text(lang, &r.status)) }
+                    td class=[matches!(r.status, PublicationStatus::Overdue { .. }).then_some("flag")] {
+                        (status_text(lang, &r.status))
+                        @if r.provisional { span.provisional { (lang.t("（暂定）", " (provisional)")) } }
+                    }
                     td {
                         @if can_publish && r.state == ReviewState::Approved.as_str() {
                             (publish_form(lang, &user, &r.record_id))
