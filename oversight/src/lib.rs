@@ -18,6 +18,7 @@
 pub mod disclosure;
 pub mod duty;
 pub mod phash;
+pub mod register;
 pub mod reports;
 
 use choucha_shared::calendar::WorkCalendar;

@@ -35,6 +35,26 @@ pub struct PublicResult {
     pub withdrawal_reason: Option<String>,
 }
 
+/// One live published result in the national register's layout (国家企业
+/// 信用信息公示系统): the plan and task it came from, read from the draw
+/// the record's task belongs to — never from the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegisterRow {
+    /// 抽查计划名称 (the plan's title) and 抽查计划编号 (its id).
+    pub plan_title: String,
+    pub plan_id: String,
+    /// 抽查任务编号
+    pub task_id: String,
+    pub target_name: String,
+    pub uscc: Option<String>,
+    pub matter: String,
+    pub result: String,
+    pub inspection_date: String,
+    pub authority: String,
+    /// When it was published (the latest one dates the export).
+    pub published_at: String,
+}
+
 /// What the caller decides to publish for a record.
 #[derive(Debug, Clone)]
 pub struct Publication {
@@ -288,6 +308,58 @@ impl Store {
     }
 
     /// Published results after `seq`, oldest first (the feeds).
+    /// Every live (not withdrawn) published result with its plan and task,
+    /// in publication order: the rows of the national register export.
+    pub async fn register_rows(&self) -> Result<Vec<RegisterRow>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT p.plan_id, p.spec, t.task_id, d.target_name, d.uscc, d.matter, d.result, \
+             d.inspection_date, d.authority, d.published_at \
+             FROM disclosures d \
+             JOIN records r ON r.record_id = d.record_id AND r.version = d.version \
+             JOIN tasks t ON t.task_id = r.task_id \
+             JOIN draws w ON w.draw_id = t.draw_id \
+             JOIN plans p ON p.plan_id = w.plan_id \
+             WHERE d.withdrawn_at IS NULL ORDER BY d.seq",
+        )
+        .fetch_all(&self.reads)
+        .await?;
+        let mut titles: std::collections::HashMap<String, String> = Default::default();
+        let mut out = Vec::with_capacity(rows.len());
+        for (plan_id, spec, task_id, target_name, uscc, matter, result, date, authority, at) in rows
+        {
+            if !titles.contains_key(&plan_id) {
+                let plan: choucha_shared::plan::DrawPlan =
+                    serde_json::from_str(&spec).map_err(corrupt)?;
+                titles.insert(plan_id.clone(), plan.title);
+            }
+            out.push(RegisterRow {
+                plan_title: titles[&plan_id].clone(),
+                plan_id,
+                task_id,
+                target_name,
+                uscc,
+                matter,
+                result,
+                inspection_date: date,
+                authority,
+                published_at: at,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn disclosures_after(
         &self,
         after: i64,

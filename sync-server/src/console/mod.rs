@@ -190,6 +190,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/reports/summary.xlsx", get(reports::summary_xlsx))
         .route("/console/reports/summary.csv", get(reports::summary_csv))
         .route("/console/reports/problems.csv", get(reports::problems_csv))
+        .route("/console/reports/register.csv", get(reports::register_csv))
+        .route(
+            "/console/reports/register.xlsx",
+            get(reports::register_xlsx),
+        )
+        .route(
+            "/console/reports/register.manifest.json",
+            get(reports::register_manifest),
+        )
         .route("/public", get(disclosure::public_page))
         .route("/public/draws/{id}", get(draws::public_draw))
         .route("/public/results.json", get(disclosure::feed_json))

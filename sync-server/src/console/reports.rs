@@ -81,6 +81,14 @@ pub async fn index(
         form method="get" action="/console/reports/problems.csv" #export-problems-form {
             (selectors) button type="submit" #export-problems { (lang.t("导出问题清单 CSV", "Export problems CSV")) }
         }
+        h2 { (lang.t("国家企业信用信息公示系统格式", "National register layout")) }
+        p.muted { (lang.t("已公示（未撤回）的抽查结果，每条一行；附清单（文件的 SHA-256 与行数），供接收方核对。", "Published (not withdrawn) results, one row each, with a manifest (the file's SHA-256 and row count) for the recipient to check.")) }
+        p {
+            a #export-register-xlsx href="/console/reports/register.xlsx" { (lang.t("导出 XLSX", "Export XLSX")) } " · "
+            a #export-register-csv href="/console/reports/register.csv" { (lang.t("导出 CSV", "Export CSV")) } " · "
+            a #register-manifest href="/console/reports/register.manifest.json?format=xlsx" { (lang.t("XLSX 清单", "XLSX manifest")) } " · "
+            a href="/console/reports/register.manifest.json?format=csv" { (lang.t("CSV 清单", "CSV manifest")) }
+        }
         p.muted { (lang.t("单个检查记录的 PDF 在检查记录页面导出。", "A single record's PDF is exported from its record page.")) }
     };
     Ok(page(
@@ -136,6 +144,78 @@ pub async fn problems_csv(
         "text/csv; charset=utf-8",
         "problems.csv",
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ManifestQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The register's file name: the date of its last publication in it.
+fn register_name(rows: &[crate::store::disclosure::RegisterRow], ext: &str) -> String {
+    let date = rows
+        .iter()
+        .map(|r| r.published_at.as_str())
+        .max()
+        .map(|t| t.get(..10).unwrap_or(t).replace('-', ""))
+        .unwrap_or_else(|| "empty".into());
+    format!("choucha-register-{date}.{ext}")
+}
+
+/// The register in the national layout, CSV.
+pub async fn register_csv(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> ConsoleResult<Response> {
+    let rows = state.store.register_rows().await?;
+    let name = register_name(&rows, "csv");
+    Ok(download(
+        crate::oversight::register::csv(&rows),
+        "text/csv; charset=utf-8",
+        &name,
+    ))
+}
+
+/// The register in the national layout, XLSX.
+pub async fn register_xlsx(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> ConsoleResult<Response> {
+    let rows = state.store.register_rows().await?;
+    let name = register_name(&rows, "xlsx");
+    Ok(download(
+        crate::oversight::register::xlsx(&rows)?,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &name,
+    ))
+}
+
+/// The manifest of the register file (`?format=csv|xlsx`): its SHA-256
+/// and row count, made from the same results as the file.
+pub async fn register_manifest(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    Query(q): Query<ManifestQuery>,
+) -> ConsoleResult<Response> {
+    let rows = state.store.register_rows().await?;
+    let (name, bytes) = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => (
+            register_name(&rows, "csv"),
+            crate::oversight::register::csv(&rows),
+        ),
+        "xlsx" => (
+            register_name(&rows, "xlsx"),
+            crate::oversight::register::xlsx(&rows)?,
+        ),
+        other => {
+            return Err(ConsoleError::BadRequest(format!(
+                "格式应为 csv 或 xlsx，而不是“{other}” (format must be csv or xlsx)"
+            )));
+        }
+    };
+    let manifest = crate::oversight::register::manifest(&name, &bytes, &rows);
+    Ok(axum::Json(manifest).into_response())
 }
 
 /// The current version of a record as PDF (the town check is the record
