@@ -29,17 +29,17 @@ pub const PUBLICATION_WORKING_DAYS: u32 = 20;
 /// Problems with a calendar file, naming the entry that is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    #[error("calendar file is not valid TOML: {0}")]
+    #[error("节假日文件不是有效的 TOML：{0} (calendar file is not valid TOML)")]
     Syntax(String),
-    #[error("calendar year {year}: '{value}' is not a date (YYYY-MM-DD)")]
+    #[error("{year} 年：“{value}”不是日期，应为 YYYY-MM-DD (not a date)")]
     BadDate { year: i32, value: String },
-    #[error("calendar year {year}: {date} is in another year")]
+    #[error("{year} 年：{date} 不在该年内 (in another year)")]
     WrongYear { year: i32, date: NaiveDate },
-    #[error("calendar year {year}: holiday {date} is a weekend day; list only weekdays off")]
+    #[error("{year} 年：放假日期 {date} 是周末，只需列出放假的工作日 (holiday on a weekend day)")]
     HolidayOnWeekend { year: i32, date: NaiveDate },
-    #[error("calendar year {year}: working day {date} is not a Saturday or Sunday")]
+    #[error("{year} 年：调休上班日期 {date} 不是周六或周日 (working day not a weekend day)")]
     WorkdayNotWeekend { year: i32, date: NaiveDate },
-    #[error("calendar year {year} is listed twice")]
+    #[error("{year} 年的节假日安排已录入 (year already entered)")]
     DuplicateYear { year: i32 },
 }
 
@@ -118,46 +118,59 @@ impl WorkCalendar {
 
     fn add_years(&mut self, file: File) -> Result<(), CalendarError> {
         for y in file.year {
-            if !self.years.insert(y.year) {
-                return Err(CalendarError::DuplicateYear { year: y.year });
-            }
-            let parse = |s: &String| -> Result<NaiveDate, CalendarError> {
-                let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-                    CalendarError::BadDate {
-                        year: y.year,
-                        value: s.clone(),
-                    }
-                })?;
-                if d.year() != y.year {
-                    return Err(CalendarError::WrongYear {
-                        year: y.year,
-                        date: d,
-                    });
-                }
-                Ok(d)
-            };
-            for s in &y.holidays {
-                let d = parse(s)?;
-                if is_weekend(d) {
-                    return Err(CalendarError::HolidayOnWeekend {
-                        year: y.year,
-                        date: d,
-                    });
-                }
-                self.holidays.insert(d);
-            }
-            for s in &y.working_weekends {
-                let d = parse(s)?;
-                if !is_weekend(d) {
-                    return Err(CalendarError::WorkdayNotWeekend {
-                        year: y.year,
-                        date: d,
-                    });
-                }
-                self.working_weekends.insert(d);
-            }
+            self.add_year(y.year, &y.holidays, &y.working_weekends)?;
         }
         Ok(())
+    }
+
+    /// Adds one year's arrangement (weekdays off, weekend days worked),
+    /// every date checked; on any error nothing of it is added.
+    pub fn add_year(
+        &mut self,
+        year: i32,
+        holidays: &[String],
+        working_weekends: &[String],
+    ) -> Result<(), CalendarError> {
+        if self.years.contains(&year) {
+            return Err(CalendarError::DuplicateYear { year });
+        }
+        let parse = |s: &String| -> Result<NaiveDate, CalendarError> {
+            let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                CalendarError::BadDate {
+                    year,
+                    value: s.clone(),
+                }
+            })?;
+            if d.year() != year {
+                return Err(CalendarError::WrongYear { year, date: d });
+            }
+            Ok(d)
+        };
+        let mut off = Vec::with_capacity(holidays.len());
+        for s in holidays {
+            let d = parse(s)?;
+            if is_weekend(d) {
+                return Err(CalendarError::HolidayOnWeekend { year, date: d });
+            }
+            off.push(d);
+        }
+        let mut worked = Vec::with_capacity(working_weekends.len());
+        for s in working_weekends {
+            let d = parse(s)?;
+            if !is_weekend(d) {
+                return Err(CalendarError::WorkdayNotWeekend { year, date: d });
+            }
+            worked.push(d);
+        }
+        self.years.insert(year);
+        self.holidays.extend(off);
+        self.working_weekends.extend(worked);
+        Ok(())
+    }
+
+    /// The years whose arrangement is entered.
+    pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.years.iter().copied()
     }
 
     /// Whether the holidays of `year` have been entered. A year that is not

@@ -23,6 +23,7 @@ pub mod abnormal;
 mod admin_tokens;
 pub mod analysis;
 pub mod audit;
+mod calendar_years;
 mod console;
 pub mod consult;
 pub mod dashboard;
@@ -48,6 +49,7 @@ mod upload_parts;
 
 pub use admin_tokens::{AdminToken, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, TokenState};
 pub use audit::{Actor, Change};
+pub use calendar_years::CalendarYear;
 pub use console::{
     AuditEntry, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures, ReturnEntry,
     Role, SessionUser, TaskPlace,

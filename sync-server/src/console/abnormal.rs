@@ -33,7 +33,7 @@ pub async fn list(
         .store
         .uncooperative_cases(user.jurisdiction_filter())
         .await?;
-    let calendar = &state.oversight.calendar;
+    let calendar = &crate::service::calendar::current(&state).await?;
     let today = today_cst();
     let may_list = PUBLISHERS.contains(&user.role);
     let body = html! {

@@ -79,23 +79,23 @@ pub async fn due(
     user: CurrentUser,
     lang: Lang,
 ) -> ConsoleResult<Response> {
-    let cfg = &state.oversight;
+    let calendar = service::calendar::current(&state).await?;
     let (rows, overdue) = disclosure::due_list(
         &state.store,
-        &cfg.calendar,
+        &calendar,
         user.jurisdiction_filter(),
         today_cst(),
         200,
     )
     .await?;
     let can_publish = PUBLISHERS.contains(&user.role);
-    let missing = cfg.calendar.missing_next_year(today_cst());
+    let missing = calendar.missing_next_year(today_cst());
     let body = html! {
         @if let Some(year) = missing {
             p.notice #calendar-missing { (match lang {
-                Lang::Zh => format!("{year} 年节假日安排尚未录入：跨入 {year} 年的公示期限按周末计算，标为“暂定”。国务院办公厅公布后，请在部署的节假日文件（calendar_file）中补充。"),
-                Lang::En => format!("The {year} holiday arrangement is not entered yet: deadlines running into {year} count weekends only and are marked provisional. Add it to the deployment's calendar file once announced."),
-            }) }
+                Lang::Zh => format!("{year} 年节假日安排尚未录入：跨入 {year} 年的公示期限按周末计算，标为“暂定”。国务院办公厅公布后，请录入。"),
+                Lang::En => format!("The {year} holiday arrangement is not entered yet: deadlines running into {year} count weekends only and are marked provisional. Enter it once announced."),
+            }) " " a href="/console/calendar" { (lang.t("录入节假日安排", "Enter the arrangement")) } }
         }
         p #overdue-count { (lang.t("逾期未公示：", "Overdue: ")) strong { (overdue) } }
         table #due {
@@ -184,10 +184,12 @@ pub async fn publish(
         })?),
         None => None,
     };
+    let calendar = service::calendar::current(&state).await?;
     service::disclosure::publish(
         &state.store,
         &state.checklists,
         &state.oversight,
+        &calendar,
         &user.actor(),
         &id.to_string(),
         result,

@@ -9,6 +9,7 @@ mod abnormal;
 mod admin;
 mod analysis;
 pub mod auth;
+mod calendar;
 mod chart;
 mod dashboard;
 pub mod disclosure;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(abnormal::record_case_filed),
         )
         .route("/console/records/{id}/withdraw", post(disclosure::withdraw))
+        .route("/console/calendar", post(calendar::enter))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), QUALITY_SECTION),
             require_roles,
@@ -186,6 +188,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/console/followup/{id}", get(followup::finding))
         .route("/console/dashboard", get(dashboard::show))
+        .route("/console/calendar", get(calendar::show))
         .route("/console/reports", get(reports::index))
         .route("/console/reports/summary.xlsx", get(reports::summary_xlsx))
         .route("/console/reports/summary.csv", get(reports::summary_csv))

@@ -18,6 +18,7 @@ pub async fn publish(
     store: &Store,
     catalogue: &Catalogue,
     cfg: &OversightConfig,
+    calendar: &choucha_shared::calendar::WorkCalendar,
     actor: &Actor,
     record_id: &str,
     result: Option<PublishedResult>,
@@ -30,7 +31,7 @@ pub async fn publish(
                 .unwrap_or_else(|| format!("{}监督检查", record.category.label_zh())),
             authority: cfg.authority.clone(),
             result: result.unwrap_or_else(|| suggested_result(record)),
-            deadline: cfg.calendar.publication_deadline(record.inspection_date),
+            deadline: calendar.publication_deadline(record.inspection_date),
         })
         .await?)
 }

@@ -9,6 +9,7 @@
 
 pub mod abnormal;
 pub mod admin_tokens;
+pub mod calendar;
 pub mod consult;
 pub mod devices;
 pub mod directory;
