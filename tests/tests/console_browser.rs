@@ -219,7 +219,16 @@ async fn console_in_chromium() {
     b.goto(&format!("{base}/console/reports")).await.unwrap();
     b.screenshot("reports").await.unwrap();
     b.click("#export-xlsx").await.unwrap();
-    let xlsx_path = b.wait_download("summary.xlsx").await.unwrap();
+    let xlsx_path = b.wait_download(".xlsx").await.unwrap();
+    let name = xlsx_path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("summary-") && name.len() > "summary-all-20260101.xlsx".len() - 4,
+        "named with what, which plan and when: {name}"
+    );
     let cells = xlsx_cells(&xlsx_path);
     assert!(
         cells.iter().any(|c| c == TOWN),

@@ -145,6 +145,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/logout", post(login::logout))
         .route("/console/lang/{lang}", get(login::set_lang))
         .route("/console", get(login::home))
+        // The address as typed with a slash: the same home, not a 404.
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::permanent("/console") }),
+        )
         .route("/console/review", get(review::queue))
         .route("/console/records/{id}", get(review::record))
         .route("/console/records/{id}/blobs/{sha}", get(review::blob))

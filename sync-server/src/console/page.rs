@@ -96,7 +96,11 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                     strong { (lang.t("双随机、一公开 监督检查", "Random inspections console")) }
                     @if let Some(u) = user {
                         a href="/console" { (lang.t("首页", "Home")) }
-                        a href="/console/plans" { (lang.t("抽查", "Draws")) }
+                        // Only links the role can open: a town lead does not
+                        // read plans and draws (403).
+                        @if u.role != Role::TownLead {
+                            a href="/console/plans" { (lang.t("抽查", "Draws")) }
+                        }
                         a href="/console/review" { (lang.t("审核", "Review")) }
                         a href="/console/followup" { (lang.t("后续处置", "Follow-up")) }
                         a href="/console/questions" { (lang.t("现场咨询", "Questions")) }

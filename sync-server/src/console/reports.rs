@@ -33,6 +33,21 @@ fn scope(user: &CurrentUser, q: ReportQuery) -> Scope {
     }
 }
 
+/// An export's file name: what it is, its plan, its town's position in
+/// the directory is not ASCII so the town is left out, and the China date
+/// it was made (`summary-GXQ-2023-ZBJR-20261207.xlsx`).
+fn export_name(kind: &str, scope: &Scope, ext: &str) -> String {
+    let plan: String = scope
+        .plan_id
+        .as_deref()
+        .unwrap_or("all")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    let date = crate::oversight::today_cst().format("%Y%m%d");
+    format!("{kind}-{plan}-{date}.{ext}")
+}
+
 /// A download with its type and an ASCII file name.
 pub(super) fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
     let mut resp = bytes.into_response();
@@ -116,7 +131,7 @@ pub async fn summary_xlsx(
     Ok(download(
         bytes,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "summary.xlsx",
+        &export_name("summary", &scope, "xlsx"),
     ))
 }
 
@@ -125,11 +140,12 @@ pub async fn summary_csv(
     user: CurrentUser,
     Query(q): Query<ReportQuery>,
 ) -> ConsoleResult<Response> {
-    let s = state.store.town_summary(&scope(&user, q)).await?;
+    let scope = scope(&user, q);
+    let s = state.store.town_summary(&scope).await?;
     Ok(download(
         reports::summary_csv(&s),
         "text/csv; charset=utf-8",
-        "summary.csv",
+        &export_name("summary", &scope, "csv"),
     ))
 }
 
@@ -138,11 +154,12 @@ pub async fn problems_csv(
     user: CurrentUser,
     Query(q): Query<ReportQuery>,
 ) -> ConsoleResult<Response> {
-    let s = state.store.town_summary(&scope(&user, q)).await?;
+    let scope = scope(&user, q);
+    let s = state.store.town_summary(&scope).await?;
     Ok(download(
         reports::problems_csv(&s),
         "text/csv; charset=utf-8",
-        "problems.csv",
+        &export_name("problems", &scope, "csv"),
     ))
 }
 

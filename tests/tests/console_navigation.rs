@@ -1,0 +1,87 @@
+//! Small things a new console user met (issue #20): a town lead's menu
+//! offers no page that answers 403; `/console/` with a slash is the home,
+//! not a JSON 404; exports are named with what they are, their plan and
+//! the date. Each failed before.
+
+use reqwest::StatusCode;
+
+use choucha_tests::TestServer;
+use choucha_tests::console::{PASSWORD, Session, client, set_demo_passwords};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn menus_offer_only_what_opens_and_exports_say_what_they_are() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    set_demo_passwords(&server).unwrap();
+
+    // Every link in each role's menu opens for that role.
+    for user in ["xiyong", "zhiliangke", "shenji", "admin"] {
+        let s = Session::login(&server.base_url, user, PASSWORD)
+            .await
+            .unwrap();
+        let (_, home) = s.get("/console").await.unwrap();
+        let header = home
+            .split("<header>")
+            .nth(1)
+            .and_then(|h| h.split("</header>").next())
+            .unwrap_or_else(|| panic!("no header: {home}"));
+        for href in header.split("href=\"").skip(1) {
+            let href = href.split('"').next().unwrap();
+            if !href.starts_with("/console") || href.contains("logout") {
+                continue;
+            }
+            // Opens, or leads on to the role's own page (a town lead's
+            // town report).
+            let (st, _) = s.get(href).await.unwrap();
+            assert!(
+                st == StatusCode::OK || st == StatusCode::SEE_OTHER,
+                "{user}'s menu offers {href}: {st}"
+            );
+        }
+    }
+
+    // The home with a slash.
+    let r = client().get(server.url("/console/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(r.headers()["location"], "/console");
+
+    // Exports named by kind, plan and date.
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&choucha_shared::value::china_offset())
+        .format("%Y%m%d")
+        .to_string();
+    let http = client();
+    for (path, name) in [
+        (
+            "/console/reports/summary.xlsx?plan=GXQ-2023-ZBJR",
+            format!("summary-GXQ-2023-ZBJR-{today}.xlsx"),
+        ),
+        (
+            "/console/reports/summary.csv",
+            format!("summary-all-{today}.csv"),
+        ),
+        (
+            "/console/reports/problems.csv?plan=GXQ-2023-ZBJR",
+            format!("problems-GXQ-2023-ZBJR-{today}.csv"),
+        ),
+    ] {
+        let r = http
+            .get(server.url(path))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let disposition = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            disposition,
+            format!("attachment; filename=\"{name}\""),
+            "{path}"
+        );
+    }
+}
