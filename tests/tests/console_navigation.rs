@@ -1,7 +1,8 @@
 //! Small things a new console user met (issue #20): a town lead's menu
-//! offers no page that answers 403; `/console/` with a slash is the home,
-//! not a JSON 404; exports are named with what they are, their plan and
-//! the date. Each failed before.
+//! offers no page that answers 403; the dashboard opens on the drawn plan,
+//! not a newer undrawn one; `/console/` with a slash is the home, not a
+//! JSON 404; exports are named with what they are, their plan and the
+//! date. Each failed before.
 
 use reqwest::StatusCode;
 
@@ -38,6 +39,42 @@ async fn menus_offer_only_what_opens_and_exports_say_what_they_are() {
             );
         }
     }
+
+    // The dashboard opens on the drawn plan, not on a newer undrawn one
+    // (which would show everyone zeros).
+    let drawn = choucha_tests::field::admin_get(&server, "/api/v1/plans/GXQ-2023-ZBJR")
+        .await
+        .unwrap();
+    let mut newer: choucha_shared::plan::DrawPlan =
+        serde_json::from_value(drawn["plan"].clone()).unwrap();
+    newer.plan_id = "NAV-UNDRAWN".into();
+    newer.title = "尚未抽取的计划".into();
+    let r = client()
+        .post(server.url("/api/v1/plans"))
+        .bearer_auth(server.token())
+        .json(&newer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    let (_, dash) = s.get("/console/dashboard").await.unwrap();
+    let selected = dash
+        .split("selected")
+        .next()
+        .and_then(|before| before.rsplit("value=\"").next())
+        .unwrap_or_default();
+    assert!(
+        selected.starts_with("GXQ-2023-ZBJR"),
+        "the dashboard opened on {selected}"
+    );
 
     // The home with a slash.
     let r = client().get(server.url("/console/")).send().await.unwrap();

@@ -56,6 +56,19 @@ fn category_label(lang: Lang, code: &str) -> String {
     }
 }
 
+/// The newest plan with a draw (plans come newest first), else the newest.
+async fn current_plan(
+    state: &AppState,
+    plans: &[crate::store::PlanSummary],
+) -> ConsoleResult<Option<String>> {
+    for p in plans {
+        if p.frozen_at.is_some() && !state.store.plan_draws(&p.plan_id).await?.is_empty() {
+            return Ok(Some(p.plan_id.clone()));
+        }
+    }
+    Ok(plans.first().map(|p| p.plan_id.clone()))
+}
+
 pub async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -63,11 +76,13 @@ pub async fn show(
     Query(q): Query<DashboardQuery>,
 ) -> ConsoleResult<Response> {
     let plans = state.store.console_plans().await?;
-    // No plan chosen: the newest; `*` (never a plan ID): every plan.
+    // No plan chosen: the newest plan that has been drawn (an undrawn one
+    // would show everyone zeros), else the newest; `*` (never a plan ID):
+    // every plan.
     let plan_id = match q.plan.as_deref().map(str::trim) {
         Some(ALL_PLANS) => None,
         Some(p) if !p.is_empty() => Some(p.to_owned()),
-        _ => plans.first().map(|p| p.plan_id.clone()),
+        _ => current_plan(&state, &plans).await?,
     };
     let town = match user.jurisdiction_filter() {
         Some(own) => Some(own.to_owned()),
