@@ -481,7 +481,7 @@ impl Store {
     /// The newest audit entries (optionally about one object), newest first.
     pub async fn audit_entries(
         &self,
-        object: Option<&str>,
+        filter: &AuditFilter,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         type Row = (
@@ -493,25 +493,28 @@ impl Store {
             Option<String>,
             Option<String>,
         );
-        let rows: Vec<Row> = match object {
-            Some(o) => {
-                sqlx::query_as(
-                    "SELECT seq, at, actor, action, object, before_json, after_json FROM audit_log WHERE object = $1 ORDER BY seq DESC LIMIT $2",
-                )
-                .bind(o)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
+        let mut sql = String::from(
+            "SELECT seq, at, actor, action, object, before_json, after_json FROM audit_log WHERE 1 = 1",
+        );
+        let mut binds: Vec<&str> = Vec::new();
+        for (column, op, value) in [
+            ("object", "=", filter.object.as_deref()),
+            ("actor", "=", filter.actor.as_deref()),
+            ("action", "=", filter.action.as_deref()),
+            ("at", ">=", filter.from.as_deref()),
+            ("at", "<", filter.until.as_deref()),
+        ] {
+            if let Some(v) = value {
+                binds.push(v);
+                sql.push_str(&format!(" AND {column} {op} ${}", binds.len()));
             }
-            None => {
-                sqlx::query_as(
-                    "SELECT seq, at, actor, action, object, before_json, after_json FROM audit_log ORDER BY seq DESC LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", binds.len() + 1));
+        let mut q = sqlx::query_as::<_, Row>(&sql);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows: Vec<Row> = q.bind(limit).fetch_all(&self.pool).await?;
         let json = |s: Option<String>| -> Result<Option<Value>, StoreError> {
             s.map(|s| serde_json::from_str(&s).map_err(corrupt))
                 .transpose()
@@ -541,6 +544,19 @@ pub struct PlanSummary {
     pub created_at: String,
     pub frozen_at: Option<String>,
     pub snapshot_hash: Option<String>,
+}
+
+/// Which audit entries to list: each given part must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// `record:<id>`, `plan:<id>`, …
+    pub object: Option<String>,
+    pub actor: Option<String>,
+    /// An action code (`record.approve`).
+    pub action: Option<String>,
+    /// Stored times (RFC 3339, UTC): from (inclusive) and until (exclusive).
+    pub from: Option<String>,
+    pub until: Option<String>,
 }
 
 /// A draw as listed under its plan.

@@ -42,7 +42,10 @@ impl AuditWatch {
 
     /// Every entry, newest first.
     async fn all(&self) -> Vec<AuditEntry> {
-        self.store.audit_entries(None, 100_000).await.unwrap()
+        self.store
+            .audit_entries(&Default::default(), 100_000)
+            .await
+            .unwrap()
     }
 
     /// The entries written since the last call, oldest first.

@@ -122,3 +122,71 @@ async fn menus_offer_only_what_opens_and_exports_say_what_they_are() {
         );
     }
 }
+
+/// The audit log in words (issue #20): actions named as the quality
+/// section says them, times in China time, filters by person, action and
+/// date. Before, it showed codes and raw JSON and filtered by object only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_reads_in_words_and_filters() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    set_demo_passwords(&server).unwrap();
+    let admin = Session::login(&server.base_url, "admin", PASSWORD)
+        .await
+        .unwrap();
+    let rows = |page: &str| -> Vec<String> {
+        page.split("<tr class=\"audit-row\"")
+            .skip(1)
+            .map(|r| r.split("</tr>").next().unwrap_or_default().to_owned())
+            .collect()
+    };
+
+    let (_, page) = admin
+        .get("/console/audit?action=plan.freeze")
+        .await
+        .unwrap();
+    let frozen = rows(&page);
+    assert_eq!(frozen.len(), 1, "{page}");
+    assert!(frozen[0].contains("data-action=\"plan.freeze\""));
+    assert!(frozen[0].contains("冻结名录快照"), "{}", frozen[0]);
+    assert!(
+        frozen[0].contains("frozen_at: — →"),
+        "the change in words: {}",
+        frozen[0]
+    );
+
+    let (_, page) = admin.get("/console/audit?actor=admin").await.unwrap();
+    let mine = rows(&page);
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|r| r.contains("<td>admin</td>")), "{page}");
+    assert!(
+        mine.iter()
+            .any(|r| r.contains("data-action=\"login\"") && r.contains(">登录<"))
+    );
+
+    let today = chrono::Utc::now()
+        .with_timezone(&choucha_shared::value::china_offset())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, page) = admin
+        .get(&format!(
+            "/console/audit?from={today}&to={today}&action=login"
+        ))
+        .await
+        .unwrap();
+    let todays = rows(&page);
+    assert!(!todays.is_empty(), "{page}");
+    // Times in China time, to the minute.
+    assert!(
+        todays[0].contains(&format!("<td>{today} ")),
+        "{}",
+        todays[0]
+    );
+    let (_, page) = admin
+        .get("/console/audit?from=2000-01-01&to=2000-01-02")
+        .await
+        .unwrap();
+    assert!(rows(&page).is_empty(), "nothing then");
+    let (st, page) = admin.get("/console/audit?from=2026-13-01").await.unwrap();
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(page.contains("“2026-13-01”不是日期"), "{page}");
+}

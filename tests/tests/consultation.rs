@@ -156,7 +156,7 @@ async fn a_question_from_the_field_is_answered(at: Deployment) {
         .get(&format!("/console/audit?object=question:{qid}"))
         .await
         .unwrap();
-    assert!(audit.contains("question.answer"), "{audit}");
+    assert!(audit.contains("data-action=\"question.answer\""), "{audit}");
 
     // The tablet: the answer on the next pull, with its question.
     let http = choucha_app_core::sync::http_client();

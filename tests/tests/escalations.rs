@@ -197,7 +197,10 @@ async fn story(database_url: Option<&str>) {
         "escalation.measure_done",
         "escalation.close",
     ] {
-        assert!(audit.contains(action), "{action} in {audit}");
+        assert!(
+            audit.contains(&format!("data-action=\"{action}\"")),
+            "{action} in {audit}"
+        );
     }
 }
 

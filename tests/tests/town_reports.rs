@@ -203,7 +203,10 @@ async fn a_town_report_is_drafted_submitted_returned_and_resubmitted(at: Deploym
         "town_report.submit",
         "town_report.return",
     ] {
-        assert!(audit.contains(action), "{action} in {audit}");
+        assert!(
+            audit.contains(&format!("data-action=\"{action}\"")),
+            "{action} in {audit}"
+        );
     }
 
     // The workbook: the total sheet and one sheet per town.

@@ -13,6 +13,7 @@ use super::page::{Lang, layout, page};
 use crate::AppState;
 use crate::service;
 use crate::store::ImportMode;
+use choucha_shared::value::china_minute_of;
 
 const AUDIT_READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
 const KINDS: [(&str, &str, &str); 4] = [
@@ -131,9 +132,29 @@ pub async fn import_upload(
 pub struct AuditQuery {
     #[serde(default)]
     object: Option<String>,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    /// China dates, `YYYY-MM-DD`, both included.
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
 }
 
-/// The audit log, newest first (optionally about one object).
+/// A China date's first instant, as stored (UTC); `None` if not a date.
+fn china_day_start(date: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let d = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
+    let local = d.and_hms_opt(0, 0, 0)?;
+    local
+        .and_local_timezone(choucha_shared::value::china_offset())
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The audit log, newest first, filtered by object, person, action and
+/// China dates; actions in words, changes as the fields that changed.
 pub async fn audit(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -141,20 +162,60 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> ConsoleResult<Response> {
     user.require(AUDIT_READERS)?;
-    let object = q.object.filter(|o| !o.trim().is_empty());
-    let entries = state.store.audit_entries(object.as_deref(), 500).await?;
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let bad_date =
+        |d: &str| ConsoleError::BadRequest(format!("“{d}”不是日期，应为 YYYY-MM-DD (date)"));
+    let from = match given(&q.from) {
+        Some(d) => Some(stamp(china_day_start(&d).ok_or_else(|| bad_date(&d))?)),
+        None => None,
+    };
+    let until = match given(&q.to) {
+        Some(d) => Some(stamp(
+            china_day_start(&d).ok_or_else(|| bad_date(&d))? + chrono::Duration::days(1),
+        )),
+        None => None,
+    };
+    let filter = crate::store::AuditFilter {
+        object: given(&q.object),
+        actor: given(&q.actor),
+        action: given(&q.action),
+        from,
+        until,
+    };
+    let entries = state.store.audit_entries(&filter, 500).await?;
     let body = html! {
-        form method="get" action="/console/audit" {
-            label { (lang.t("对象", "Object")) " " input name="object" value=(object.as_deref().unwrap_or("")) size="50"; }
-            " " button type="submit" { (lang.t("筛选", "Filter")) }
+        form method="get" action="/console/audit" #audit-filter {
+            label { (lang.t("人员", "Who")) " " input name="actor" #audit-actor value=(filter.actor.as_deref().unwrap_or("")) size="14"; } " "
+            label { (lang.t("操作", "Action")) " "
+                select name="action" #audit-action {
+                    option value="" { (lang.t("全部", "All")) }
+                    @for (code, zh, en) in super::audit_labels::ACTIONS {
+                        option value=(code) selected[filter.action.as_deref() == Some(*code)] { (lang.t(zh, en)) }
+                    }
+                }
+            } " "
+            label { (lang.t("日期从", "From")) " " input type="date" name="from" #audit-from value=(q.from.as_deref().unwrap_or("")); } " "
+            label { (lang.t("至", "to")) " " input type="date" name="to" #audit-to value=(q.to.as_deref().unwrap_or("")); } " "
+            label { (lang.t("对象", "Object")) " " input name="object" value=(filter.object.as_deref().unwrap_or("")) size="30"; } " "
+            button type="submit" { (lang.t("筛选", "Filter")) }
         }
         table #audit {
-            tr { th { (lang.t("时间", "At")) } th { (lang.t("人员", "Who")) } th { (lang.t("操作", "Action")) } th { (lang.t("对象", "Object")) } th { (lang.t("修改前", "Before")) } th { (lang.t("修改后", "After")) } }
+            tr { th { (lang.t("时间", "At")) } th { (lang.t("人员", "Who")) } th { (lang.t("操作", "Action")) } th { (lang.t("对象", "Object")) } th { (lang.t("变更", "Change")) } }
             @for e in &entries {
                 tr.audit-row data-action=(e.action) {
-                    td { (e.at) } td { (e.actor) } td { (e.action) } td { (e.object) }
-                    td { @if let Some(b) = &e.before { code { (b.to_string()) } } }
-                    td { @if let Some(a) = &e.after { code { (a.to_string()) } } }
+                    td { (china_minute_of(Some(&e.at))) } td { (e.actor) } td { (super::audit_labels::action_label(lang, &e.action)) } td { (e.object) }
+                    td.change {
+                        @for line in super::audit_labels::diff(e.before.as_ref(), e.after.as_ref()) {
+                            div { (line) }
+                        }
+                    }
                 }
             }
         }

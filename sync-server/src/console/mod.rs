@@ -8,6 +8,7 @@
 mod abnormal;
 mod admin;
 mod analysis;
+mod audit_labels;
 pub mod auth;
 mod calendar;
 mod chart;
