@@ -247,6 +247,141 @@ impl Store {
         Ok(())
     }
 
+    /// Disables (ending their sessions) or enables a user. The last enabled
+    /// administrator cannot be disabled: nobody could then manage users.
+    #[tracing::instrument(level = "debug", name = "store.set_console_user_disabled", skip_all)]
+    pub async fn set_console_user_disabled(
+        &self,
+        actor: &Actor,
+        username: &str,
+        disabled: bool,
+    ) -> Result<ConsoleUser, StoreError> {
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT user_id, username, role, jurisdiction, created_at, disabled_at FROM console_users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let before = user_from_row(
+            row.ok_or_else(|| StoreError::NotFound(format!("没有用户 '{username}'")))?,
+        )?;
+        if before.disabled == disabled {
+            return Ok(before);
+        }
+        if disabled && before.role == Role::Admin {
+            let (admins,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if admins <= 1 {
+                return Err(StoreError::Conflict(
+                    "不能停用最后一个系统管理员 (the last administrator cannot be disabled)".into(),
+                ));
+            }
+        }
+        sqlx::query("UPDATE console_users SET disabled_at = $1 WHERE user_id = $2")
+            .bind(disabled.then(now))
+            .bind(&before.user_id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+                .bind(&before.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: if disabled {
+                    "user.disable"
+                } else {
+                    "user.enable"
+                },
+                object: format!("user:{username}"),
+                before: Some(serde_json::json!({ "disabled": before.disabled })),
+                after: Some(serde_json::json!({ "disabled": disabled })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ConsoleUser { disabled, ..before })
+    }
+
+    /// Changes a user's role and town (checked by the caller), ending
+    /// their sessions so the new role applies at once. The last enabled
+    /// administrator keeps the role.
+    #[tracing::instrument(level = "debug", name = "store.set_console_user_role", skip_all)]
+    pub async fn set_console_user_role(
+        &self,
+        actor: &Actor,
+        username: &str,
+        role: Role,
+        jurisdiction: Option<&str>,
+    ) -> Result<ConsoleUser, StoreError> {
+        if role == Role::TownLead && jurisdiction.is_none_or(|j| j.trim().is_empty()) {
+            return Err(StoreError::invalid(
+                "镇街负责人须指定所属镇街",
+                serde_json::json!({ "field": "jurisdiction" }),
+            ));
+        }
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT user_id, username, role, jurisdiction, created_at, disabled_at FROM console_users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let before = user_from_row(
+            row.ok_or_else(|| StoreError::NotFound(format!("没有用户 '{username}'")))?,
+        )?;
+        if before.role == Role::Admin && role != Role::Admin && !before.disabled {
+            let (admins,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if admins <= 1 {
+                return Err(StoreError::Conflict(
+                    "最后一个系统管理员不能改为其他角色 (the last administrator keeps the role)"
+                        .into(),
+                ));
+            }
+        }
+        sqlx::query("UPDATE console_users SET role = $1, jurisdiction = $2 WHERE user_id = $3")
+            .bind(role.code())
+            .bind(jurisdiction)
+            .bind(&before.user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+            .bind(&before.user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            Change {
+                actor,
+                action: "user.role",
+                object: format!("user:{username}"),
+                before: Some(serde_json::json!({ "role": before.role.code(), "jurisdiction": before.jurisdiction })),
+                after: Some(serde_json::json!({ "role": role.code(), "jurisdiction": jurisdiction })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ConsoleUser {
+            role,
+            jurisdiction: jurisdiction.map(str::to_owned),
+            ..before
+        })
+    }
+
     /// Every console user, by username.
     pub async fn console_users(&self) -> Result<Vec<ConsoleUser>, StoreError> {
         let rows: Vec<UserRow> = sqlx::query_as(

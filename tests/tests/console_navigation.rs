@@ -190,3 +190,115 @@ async fn the_audit_log_reads_in_words_and_filters() {
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(page.contains("“2026-13-01”不是日期"), "{page}");
 }
+
+/// Users (issue #20): the admin disables and enables an account (its
+/// sessions end at once), resets a password (shown once), changes a role
+/// and town; every step audited; nobody disables themselves. Before, the
+/// page could only add users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_disables_resets_and_changes_roles() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    set_demo_passwords(&server).unwrap();
+    let admin = Session::login(&server.base_url, "admin", PASSWORD)
+        .await
+        .unwrap();
+    let auditor = Session::login(&server.base_url, "shenji", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(auditor.get("/console").await.unwrap().0, StatusCode::OK);
+
+    // Disabled: the open session ends, the password no longer logs in.
+    let (st, page) = admin
+        .post("/console/users/shenji/disable", &[])
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("已停用"), "{page}");
+    assert_ne!(auditor.get("/console").await.unwrap().0, StatusCode::OK);
+    assert!(
+        Session::login(&server.base_url, "shenji", PASSWORD)
+            .await
+            .is_err()
+    );
+    let (st, _) = admin
+        .post("/console/users/shenji/enable", &[])
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::OK);
+    Session::login(&server.base_url, "shenji", PASSWORD)
+        .await
+        .expect("enabled again");
+
+    // Nobody disables themselves (no button; the request is refused).
+    let (_, page) = admin.get("/console/users").await.unwrap();
+    let own = page
+        .split("data-user=\"admin\"")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap();
+    assert!(!own.contains("toggle-user"), "{own}");
+    let (st, page) = admin
+        .post("/console/users/admin/disable", &[])
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("不能停用自己的账户"), "{page}");
+
+    // A reset password, shown once, logs in; the old one does not.
+    let (st, page) = admin
+        .post("/console/users/huxi/password", &[])
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let new = page
+        .split("id=\"new-password\"")
+        .nth(1)
+        .and_then(|p| p.split("<code>").nth(1))
+        .and_then(|p| p.split("</code>").next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        Session::login(&server.base_url, "huxi", PASSWORD)
+            .await
+            .is_err()
+    );
+    Session::login(&server.base_url, "huxi", &new)
+        .await
+        .expect("the new password");
+
+    // A role change: a town lead needs a town; the new role applies.
+    let (st, page) = admin
+        .post(
+            "/console/users/shenji/role",
+            &[("role", "town_lead"), ("jurisdiction", "")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("镇街负责人须指定所属镇街"), "{page}");
+    let (st, page) = admin
+        .post(
+            "/console/users/shenji/role",
+            &[("role", "town_lead"), ("jurisdiction", "虎溪街道")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let lead = Session::login(&server.base_url, "shenji", PASSWORD)
+        .await
+        .unwrap();
+    let (_, home) = lead.get("/console").await.unwrap();
+    assert!(
+        home.contains("镇街负责人") && home.contains("虎溪街道"),
+        "{home}"
+    );
+
+    // Every step audited under the admin.
+    let (_, audit) = admin.get("/console/audit?actor=admin").await.unwrap();
+    for action in ["user.disable", "user.enable", "user.password", "user.role"] {
+        assert!(
+            audit.contains(&format!("data-action=\"{action}\"")),
+            "{action} in {audit}"
+        );
+    }
+}

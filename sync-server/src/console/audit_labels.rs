@@ -68,6 +68,9 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("town_report.return", "退回镇街报告", "Town report returned"),
     ("user.add", "新增用户", "User added"),
     ("user.password", "设置密码", "Password set"),
+    ("user.disable", "停用用户", "User disabled"),
+    ("user.enable", "启用用户", "User enabled"),
+    ("user.role", "修改角色", "Role changed"),
     ("admin_token.issue", "签发接口令牌", "API token issued"),
     ("admin_token.revoke", "撤销接口令牌", "API token revoked"),
     (

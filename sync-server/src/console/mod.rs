@@ -56,6 +56,12 @@ const REVIEWERS: &[Role] = &[Admin, Supervisor, TownLead];
 pub fn router(state: AppState) -> Router<AppState> {
     let admin_only = Router::new()
         .route("/console/users", get(users::list).post(users::add))
+        .route(
+            "/console/users/{username}/password",
+            post(users::reset_password),
+        )
+        .route("/console/users/{username}/role", post(users::change_role))
+        .route("/console/users/{username}/{op}", post(users::set_disabled))
         .route("/console/tokens", get(tokens::list).post(tokens::issue))
         .route("/console/tokens/{id}/revoke", post(tokens::revoke))
         .route(

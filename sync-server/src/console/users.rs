@@ -5,7 +5,7 @@ use std::io::Read as _;
 
 use anyhow::Context as _;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
@@ -17,6 +17,7 @@ use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
 use crate::service::{self, Actor};
 use crate::store::ConsoleUser;
+use choucha_shared::value::china_minute_of;
 
 /// `choucha-server user …`
 #[derive(Debug, clap::Subcommand)]
@@ -134,9 +135,43 @@ fn users_page(
         html! {
             @if let Some(n) = notice { (n) }
             table #users {
-                tr { th { (lang.t("用户名", "Username")) } th { (lang.t("角色", "Role")) } th { (lang.t("镇街", "Town")) } th { (lang.t("创建时间", "Created")) } }
+                tr {
+                    th { (lang.t("用户名", "Username")) } th { (lang.t("角色与镇街", "Role and town")) }
+                    th { (lang.t("创建时间", "Created")) } th { (lang.t("状态", "State")) } th { (lang.t("操作", "Actions")) }
+                }
                 @for u in users {
-                    tr { td { (u.username) } td { (lang.role(u.role)) } td { (u.jurisdiction.as_deref().unwrap_or("—")) } td { (u.created_at) } }
+                    tr data-user=(u.username) class=[u.disabled.then_some("disabled")] {
+                        td { (u.username) }
+                        td {
+                            // Role and town in one form: a town lead needs
+                            // a town, no other role has one.
+                            form method="post" action={ "/console/users/" (u.username) "/role" } .inline {
+                                (csrf_field(user))
+                                select name="role" { @for r in Role::ALL { option value=(r.code()) selected[r == u.role] { (lang.role(r)) } } }
+                                " "
+                                select name="jurisdiction" {
+                                    option value="" { "—" }
+                                    @for t in towns { option value=(t) selected[u.jurisdiction.as_deref() == Some(t.as_str())] { (t) } }
+                                }
+                                " " button type="submit" .change-role { (lang.t("修改", "Change")) }
+                            }
+                        }
+                        td { (china_minute_of(Some(&u.created_at))) }
+                        td.state { @if u.disabled { (lang.t("已停用", "Disabled")) } @else { (lang.t("正常", "Active")) } }
+                        td {
+                            @if u.username != user.username {
+                                form method="post" action={ "/console/users/" (u.username) (if u.disabled { "/enable" } else { "/disable" }) } .inline {
+                                    (csrf_field(user))
+                                    button type="submit" .toggle-user { @if u.disabled { (lang.t("启用", "Enable")) } @else { (lang.t("停用", "Disable")) } }
+                                }
+                            }
+                            " "
+                            form method="post" action={ "/console/users/" (u.username) "/password" } .inline {
+                                (csrf_field(user))
+                                button type="submit" .reset-password { (lang.t("重置密码", "Reset password")) }
+                            }
+                        }
+                    }
                 }
             }
             h2 { (lang.t("添加用户", "Add a user")) }
@@ -153,6 +188,108 @@ fn users_page(
             }
         },
     )
+}
+
+/// The list again with a notice above it.
+async fn answer(
+    state: &AppState,
+    user: &CurrentUser,
+    lang: Lang,
+    status: StatusCode,
+    notice: Markup,
+) -> ConsoleResult<Response> {
+    let users = state.store.console_users().await?;
+    let towns: Vec<String> = state.store.jurisdictions().await?.into_iter().collect();
+    Ok(page(
+        status,
+        users_page(lang, user, &users, &towns, Some(notice)),
+    ))
+}
+
+/// Admin only: disables a user (their sessions end) or enables one.
+pub async fn set_disabled(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Path((username, op)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    let disabled = match op.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(ConsoleError::not_found()),
+    };
+    let changed = service::users::set_disabled(
+        &state.store,
+        &user.actor(),
+        &user.username,
+        &username,
+        disabled,
+    )
+    .await?;
+    let notice = html! {
+        p.notice #user-changed {
+            (changed.username) " "
+            @if disabled { (lang.t("已停用，其登录已失效", "is disabled; their sessions ended")) } @else { (lang.t("已启用", "is enabled")) }
+        }
+    };
+    answer(&state, &user, lang, StatusCode::OK, notice).await
+}
+
+/// Admin only: a new generated password, shown once; the user's sessions
+/// end.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Path(username): Path<String>,
+) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    let password =
+        service::users::set_password(&state.store, &user.actor(), &username, None).await?;
+    let notice = html! {
+        p.notice #new-password {
+            (lang.t("已重置 ", "Reset the password of ")) (username)
+            (lang.t(" 的密码。新密码（仅显示一次）：", ". New password (shown once): "))
+            code { (password.unwrap_or_default()) }
+        }
+    };
+    answer(&state, &user, lang, StatusCode::OK, notice).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    role: String,
+    #[serde(default)]
+    jurisdiction: Option<String>,
+}
+
+/// Admin only: a new role and town; the user's sessions end so it applies
+/// at once.
+pub async fn change_role(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    lang: Lang,
+    Path(username): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> ConsoleResult<Response> {
+    user.require(&[Role::Admin])?;
+    let role = parse_role(&form.role).map_err(ConsoleError::BadRequest)?;
+    let changed = service::users::change_role(
+        &state.store,
+        &user.actor(),
+        &username,
+        role,
+        form.jurisdiction.as_deref(),
+    )
+    .await?;
+    let notice = html! {
+        p.notice #user-changed {
+            (changed.username) (lang.t(" 的角色已改为 ", "'s role is now ")) (lang.role(changed.role))
+            @if let Some(j) = &changed.jurisdiction { "（" (j) "）" }
+        }
+    };
+    answer(&state, &user, lang, StatusCode::OK, notice).await
 }
 
 /// Admin only: the user list and the add form.

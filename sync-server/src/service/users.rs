@@ -29,6 +29,34 @@ async fn hash_or_generate(password: Option<String>) -> ServiceResult<(String, Op
     Ok((hash(password).await?, generated))
 }
 
+/// A town lead's town, checked against the directory's towns; other
+/// roles have none.
+async fn checked_town<'a>(
+    store: &Store,
+    role: Role,
+    jurisdiction: Option<&'a str>,
+) -> ServiceResult<Option<&'a str>> {
+    let jurisdiction = jurisdiction.map(str::trim).filter(|j| !j.is_empty());
+    match (role, jurisdiction) {
+        (Role::TownLead, None) => Err(ServiceError::bad_input(
+            "镇街负责人须指定所属镇街 (a town lead needs a town)",
+        )),
+        (Role::TownLead, Some(j)) => {
+            if store.jurisdictions().await?.contains(j) {
+                Ok(Some(j))
+            } else {
+                Err(ServiceError::bad_input(format!(
+                    "镇街“{j}”不在名录中 (unknown town)"
+                )))
+            }
+        }
+        (_, Some(_)) => Err(ServiceError::bad_input(
+            "只有镇街负责人可以限定镇街 (only a town lead has a town)",
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
 /// Checks and adds a user; returns the generated password when none was
 /// given. A town lead must name a known town/street; other roles none.
 #[tracing::instrument(skip_all, fields(actor = %actor, username = %username))]
@@ -51,27 +79,7 @@ pub async fn create_user(
             "用户名 '{username}' 无效：须为 1–64 个字符且不含空格 (invalid username)"
         )));
     }
-    let jurisdiction = jurisdiction.map(str::trim).filter(|j| !j.is_empty());
-    match (role, jurisdiction) {
-        (Role::TownLead, None) => {
-            return Err(ServiceError::bad_input(
-                "镇街负责人须指定所属镇街 (a town lead needs --jurisdiction)",
-            ));
-        }
-        (Role::TownLead, Some(j)) => {
-            if !store.jurisdictions().await?.contains(j) {
-                return Err(ServiceError::bad_input(format!(
-                    "镇街 '{j}' 不在名录中 (unknown jurisdiction)"
-                )));
-            }
-        }
-        (_, Some(_)) => {
-            return Err(ServiceError::bad_input(
-                "只有镇街负责人可以限定镇街 (only a town lead has a jurisdiction)",
-            ));
-        }
-        (_, None) => {}
-    }
+    let jurisdiction = checked_town(store, role, jurisdiction).await?;
     let (hash, generated) = hash_or_generate(password).await?;
     let user = store
         .add_console_user(actor, username, role, jurisdiction, &hash)
@@ -91,4 +99,39 @@ pub async fn set_password(
     let (hash, generated) = hash_or_generate(password).await?;
     store.set_console_password(actor, username, &hash).await?;
     Ok(generated)
+}
+
+/// Disables or enables a user; nobody disables themselves (they would be
+/// locked out mid-task), and the last administrator stays enabled.
+#[tracing::instrument(skip_all, fields(actor = %actor, username = %username))]
+pub async fn set_disabled(
+    store: &Store,
+    actor: &Actor,
+    acting_username: &str,
+    username: &str,
+    disabled: bool,
+) -> ServiceResult<ConsoleUser> {
+    if disabled && acting_username == username {
+        return Err(ServiceError::Conflict(
+            "不能停用自己的账户 (you cannot disable yourself)".into(),
+        ));
+    }
+    Ok(store
+        .set_console_user_disabled(actor, username, disabled)
+        .await?)
+}
+
+/// Changes a user's role and town (a town lead's town checked).
+#[tracing::instrument(skip_all, fields(actor = %actor, username = %username))]
+pub async fn change_role(
+    store: &Store,
+    actor: &Actor,
+    username: &str,
+    role: Role,
+    jurisdiction: Option<&str>,
+) -> ServiceResult<ConsoleUser> {
+    let jurisdiction = checked_town(store, role, jurisdiction).await?;
+    Ok(store
+        .set_console_user_role(actor, username, role, jurisdiction)
+        .await?)
 }
