@@ -10,6 +10,10 @@ Usage: python3 docs/draw_example.py            -> prints version 1's example
                                                   tasks and replacements as JSON
        python3 docs/draw_example.py --v2-example
                                                -> version 2's worked example
+       python3 docs/draw_example.py --snapshot snapshot.txt SEED
+                                               -> from a published draw's
+                                                  snapshot file (/public/draws/…):
+                                                  its hash and the targets drawn
 """
 import hashlib
 import json
@@ -173,7 +177,38 @@ def run_v2(doc):
     return out
 
 
+def from_snapshot(path, seed):
+    """The snapshot file a public draw page offers is the exact text its
+    hash covers: check the hash, then draw each (sub-)stratum's k of N
+    candidates in file order, after the assigned targets."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    lines = raw.decode("utf-8").split("\n")
+    if lines[0] != "choucha-draw-v2":
+        raise SystemExit("not a version-2 snapshot")
+    targets, i = [], 1
+    while i < len(lines) and lines[i]:
+        parts = lines[i].split("\t")
+        if parts[0] == "assigned":
+            targets.append({"stratum_id": "assigned", "target_key": parts[1], "category": parts[2]})
+            i += 1
+        elif parts[0] == "stratum":
+            sid, n, k = parts[1], int(parts[2]), int(parts[3])
+            cands = [l.split("\t") for l in lines[i + 1:i + 1 + n]]
+            if k > n:
+                raise SystemExit(f"stratum {sid}: {k} of {n} cannot be drawn")
+            for idx in pick(f"{seed},{sid},", n, k):
+                targets.append({"stratum_id": sid, "target_key": cands[idx][0], "category": cands[idx][1]})
+            i += 1 + n
+        else:  # excluded lines close the file
+            i += 1
+    return {"snapshot_hash": hashlib.sha256(raw).hexdigest(), "targets": targets}
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--snapshot":
+        print(json.dumps(from_snapshot(sys.argv[2], sys.argv[3]), ensure_ascii=False))
+        sys.exit(0)
     if sys.argv[1:] == ["--v2"]:
         doc = json.load(sys.stdin)
         out = [run_v2(d) for d in doc] if isinstance(doc, list) else run_v2(doc)

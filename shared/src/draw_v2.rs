@@ -158,13 +158,27 @@ fn by_key_bytes<T>(items: &[T], key: impl Fn(&T) -> (&str, &str)) -> Vec<&T> {
 /// (the version tag, the assigned targets, each (sub-)stratum with its N
 /// and k and its candidates, the excluded targets), each ending in `\n`.
 pub fn snapshot_hash(inputs: &DrawInputs2) -> Sha256Hex {
-    // Lines are gathered into a 64 KiB buffer, as in version 1: feeding the
-    // hasher (or formatting) one short line at a time cost more than the
-    // hashing itself.
-    const FLUSH: usize = 64 * 1024;
     let mut h = Sha256::new();
+    write_snapshot(inputs, |chunk| h.update(chunk));
+    Sha256Hex::from_digest(h.finalize().into())
+}
+
+/// The very lines [`snapshot_hash`] hashes, as a file anyone can download
+/// and hash (`sha256sum` gives the published snapshot hash) and re-run the
+/// draw on (`docs/draw_example.py --snapshot`).
+pub fn snapshot_text(inputs: &DrawInputs2) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_snapshot(inputs, |chunk| out.extend_from_slice(chunk));
+    out
+}
+
+/// Writes the snapshot's lines to `sink` in chunks of about 64 KiB:
+/// feeding a hasher (or formatting) one short line at a time cost more
+/// than the hashing itself.
+fn write_snapshot(inputs: &DrawInputs2, mut sink: impl FnMut(&[u8])) {
+    const FLUSH: usize = 64 * 1024;
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH + 1024);
-    let mut line = |parts: &[&str], h: &mut Sha256| {
+    let mut line = |parts: &[&str], sink: &mut dyn FnMut(&[u8])| {
         for (i, p) in parts.iter().enumerate() {
             if i > 0 {
                 buf.push(b'\t');
@@ -173,11 +187,12 @@ pub fn snapshot_hash(inputs: &DrawInputs2) -> Sha256Hex {
         }
         buf.push(b'\n');
         if buf.len() >= FLUSH {
-            h.update(&buf);
+            sink(&buf);
             buf.clear();
         }
     };
-    line(&["choucha-draw-v2"], &mut h);
+    let sink: &mut dyn FnMut(&[u8]) = &mut sink;
+    line(&["choucha-draw-v2"], sink);
     for a in by_key_bytes(&inputs.assigned, |a| (&a.key, a.category.code())) {
         line(
             &[
@@ -187,12 +202,12 @@ pub fn snapshot_hash(inputs: &DrawInputs2) -> Sha256Hex {
                 &a.jurisdiction,
                 &a.source,
             ],
-            &mut h,
+            sink,
         );
     }
     for s in sub_strata(inputs) {
         let (n, k) = (s.candidates.len().to_string(), s.k.to_string());
-        line(&["stratum", &s.id, &n, &k], &mut h);
+        line(&["stratum", &s.id, &n, &k], sink);
         for c in &s.candidates {
             line(
                 &[
@@ -201,16 +216,15 @@ pub fn snapshot_hash(inputs: &DrawInputs2) -> Sha256Hex {
                     &c.jurisdiction,
                     c.risk.map_or("-", RiskClass::code),
                 ],
-                &mut h,
+                sink,
             );
         }
     }
     for e in by_key_bytes(&inputs.excluded, |e| (&e.key, e.category.code())) {
         let inspected = format!("inspected:{}", e.inspected);
-        line(&["excluded", &e.key, e.category.code(), &inspected], &mut h);
+        line(&["excluded", &e.key, e.category.code(), &inspected], sink);
     }
-    h.update(&buf);
-    Sha256Hex::from_digest(h.finalize().into())
+    sink(&buf);
 }
 
 /// Runs a version-2 draw: assigned targets (sorted by key bytes) first,

@@ -236,7 +236,28 @@ pub async fn public_page(
     let next = (rows.len() as i64 == PUBLIC_PAGE_SIZE)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
+    // Every draw, for anyone to check: plan, seed, hash, the drawn list.
+    let mut draws = Vec::new();
+    for p in state.store.console_plans().await? {
+        for d in state.store.plan_draws(&p.plan_id).await? {
+            draws.push((p.title.clone(), d));
+        }
+    }
     let body = html! {
+        @if !draws.is_empty() {
+            h2 { (lang.t("随机抽取结果（可自行复核）", "Draws (check them yourself)")) }
+            table #public-draws {
+                tr { th { (lang.t("抽查计划", "Plan")) } th { (lang.t("抽取编号", "Draw")) } th { (lang.t("种子录入时间", "Seed entered")) } }
+                @for (title, d) in &draws {
+                    tr {
+                        td { (title) }
+                        td { a href={ "/public/draws/" (d.draw_id) } .public-draw { (d.draw_id) } }
+                        td { (choucha_shared::value::china_minute_of(Some(&d.seed_entered_at))) }
+                    }
+                }
+            }
+            h2 { (lang.t("检查结果", "Results")) }
+        }
         p { (lang.t("以下为“双随机、一公开”监督检查结果。", "Results of random inspections (双随机、一公开).")) " "
             a href="/public/results.csv" #feed-csv { "CSV" } " · " a href="/public/results.json" #feed-json { "JSON" } }
         table #results {

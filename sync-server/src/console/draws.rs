@@ -5,7 +5,7 @@
 
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -803,6 +803,40 @@ pub async fn verify(
 /// targets with their lists, the exclusions with their dates), the seed,
 /// the targets drawn, the seats replaced afterwards, and the result of
 /// re-running it all now. No officer is named.
+/// The frozen candidate lists of a version-2 draw, as the exact text its
+/// snapshot hash covers (public: anyone re-hashes it and re-runs the draw).
+pub async fn public_snapshot(
+    State(state): State<AppState>,
+    Path(draw_id): Path<String>,
+) -> ConsoleResult<Response> {
+    let d = state.store.draw(&draw_id).await?;
+    let (_, inputs) = state.store.draw_inputs_v2(&d.plan_id).await?;
+    let text = choucha_shared::draw_v2::snapshot_text(&inputs);
+    let mut resp = text.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"snapshot-{}.txt\"",
+        draw_id.replace(|c: char| !(c.is_ascii_alphanumeric() || c == '-'), "_")
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// The independent re-implementation of the draw (standard library only),
+/// as the public draw page's steps use it.
+pub async fn draw_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/x-python; charset=utf-8")],
+        include_str!("../../../docs/draw_example.py"),
+    )
+        .into_response()
+}
+
 pub async fn public_draw(
     State(state): State<AppState>,
     lang: Lang,
@@ -828,7 +862,7 @@ pub async fn public_draw(
             tr { th { (lang.t("抽取编号", "Draw ID")) } td { code { (d.draw_id) } } }
             tr { th { (lang.t("算法版本", "Algorithm")) } td { (d.algorithm) } }
             tr { th { (lang.t("名录快照哈希（抽取前公布）", "Snapshot hash (published before the seed)")) } td { code #snapshot-hash { (d.snapshot_hash) } } }
-            tr { th { (lang.t("随机种子", "Seed")) } td { code { (d.seed) } } }
+            tr { th { (lang.t("随机种子", "Seed")) } td { code #seed { (d.seed) } } }
             tr { th { (lang.t("种子录入时间", "Seed entered at")) } td { (d.seed_entered_at.to_rfc3339()) } }
         }
         (frozen_inputs(lang, &r, &lists))
@@ -852,6 +886,17 @@ pub async fn public_draw(
                 @for x in &d.replacements {
                     tr { td { (x.seq) } td { code { (x.task_id) } } td { (x.reason) } td { (x.at.to_rfc3339()) } }
                 }
+            }
+        }
+        @if r.plan.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION {
+            h2 { (lang.t("如何自行复核", "Check it yourself")) }
+            ol #check-steps {
+                li { (lang.t("下载抽取名录快照：", "Download the frozen candidate lists: ")) a #snapshot-file href={ "/public/draws/" (urlencode(&d.draw_id)) "/snapshot.txt" } { "snapshot.txt" }
+                    (lang.t("（即计算快照哈希的原文：指定对象、各分层的候选名单及其总数 N 与抽取数 k、排除对象）。", " (the exact text the snapshot hash covers: assigned targets, each stratum's candidates with N and k, excluded targets).")) }
+                li { (lang.t("计算其 SHA-256（如 ", "Compute its SHA-256 (e.g. ")) code { "sha256sum snapshot.txt" } (lang.t("），应等于上表公布的名录快照哈希。", "); it equals the snapshot hash above.")) }
+                li { (lang.t("下载复核脚本 ", "Download the script ")) a #draw-script href="/public/draw_example.py" { "draw_example.py" }
+                    (lang.t("（仅用 Python 标准库），运行 ", " (Python standard library only) and run ")) code { "python3 draw_example.py --snapshot snapshot.txt " (d.seed) }
+                    (lang.t("：输出的检查对象应与上表抽取结果逐一相同。", ": the targets it prints are the ones drawn above, one by one.")) }
             }
         }
         p { (lang.t("抽取规则见 docs/draw.md；机器可读的复核结果：", "The rules are in docs/draw.md; machine-readable verification: ")) a href={ "/api/v1/public/draws/" (urlencode(&d.draw_id)) "/verify" } #verify-json { "JSON" } }

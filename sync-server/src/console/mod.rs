@@ -216,6 +216,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/public", get(disclosure::public_page))
         .route("/public/draws/{id}", get(draws::public_draw))
+        .route(
+            "/public/draws/{id}/snapshot.txt",
+            get(draws::public_snapshot),
+        )
+        .route("/public/draw_example.py", get(draws::draw_script))
         .route("/public/results.json", get(disclosure::feed_json))
         .route("/public/results.csv", get(disclosure::feed_csv))
         .merge(admin_only)

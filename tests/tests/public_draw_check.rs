@@ -1,0 +1,88 @@
+//! A citizen checks a draw (issue #20): from `/public`, without logging
+//! in, they open the draw's page, download the frozen candidate lists (the
+//! exact text the snapshot hash covers) and the script, hash the file and
+//! re-run the draw with the published seed — and get the tasks the page
+//! lists, one by one. Failed before: `/public` linked to no draw and the
+//! lists behind the hash were never published.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use choucha_shared::value::Sha256Hex;
+use choucha_tests::console::client;
+use choucha_tests::{TempDir, TestServer};
+
+fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    page.split(start)
+        .nth(1)
+        .and_then(|s| s.split(end).next())
+        .unwrap_or_else(|| panic!("no {start} in the page"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_visitor_recomputes_a_draw_from_the_public_page() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    let http = client();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = server.url(&path);
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+
+    let public = String::from_utf8(get("/public".into()).await).unwrap();
+    // The draws are listed on the public page.
+    let link = between(&public, "href=\"/public/draws/", "\"").to_owned();
+    let page = String::from_utf8(get(format!("/public/draws/{link}")).await).unwrap();
+    let seed = between(&page, "id=\"seed\">", "<").to_owned();
+    let hash = between(&page, "id=\"snapshot-hash\">", "<").to_owned();
+    let drawn: Vec<String> = between(&page, "id=\"tasks\">", "</table>")
+        .split("<span class=\"muted\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_owned())
+        .collect();
+    assert!(
+        drawn.len() > 100,
+        "the demo draws 190 tasks: {}",
+        drawn.len()
+    );
+
+    // The lists: the very text hashed.
+    let snapshot = get(format!("/public/draws/{link}/snapshot.txt")).await;
+    assert_eq!(Sha256Hex::of(&snapshot).as_str(), hash);
+    let script = get("/public/draw_example.py".into()).await;
+    let dir = TempDir::new("citizen").unwrap();
+    std::fs::write(dir.path().join("snapshot.txt"), &snapshot).unwrap();
+    std::fs::write(dir.path().join("draw_example.py"), &script).unwrap();
+
+    // Re-run with the published seed, as the page says.
+    let out = Command::new("python3")
+        .current_dir(dir.path())
+        .args(["draw_example.py", "--snapshot", "snapshot.txt", &seed])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["snapshot_hash"], hash.as_str());
+    let recomputed: Vec<String> = result["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target_key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recomputed, drawn, "the same targets, in the same order");
+
+    // A changed list no longer gives the hash.
+    let mut forged = snapshot.clone();
+    let at = forged.len() / 2;
+    forged[at] = if forged[at] == b'1' { b'2' } else { b'1' };
+    assert_ne!(Sha256Hex::of(&forged).as_str(), hash);
+}
