@@ -39,6 +39,16 @@ async fn an_anonymous_visitor_recomputes_a_draw_from_the_public_page() {
     let link = between(&public, "href=\"/public/draws/", "\"").to_owned();
     let page = String::from_utf8(get(format!("/public/draws/{link}")).await).unwrap();
     let seed = between(&page, "id=\"seed\">", "<").to_owned();
+    // Times in China time, to the minute, not stored UTC stamps.
+    assert!(
+        !page.contains("+00:00") && !page.contains("Z</td>"),
+        "{page}"
+    );
+    let entered = between(&page, "种子录入时间</th><td>", "<");
+    assert!(
+        entered.len() == 16 && entered.as_bytes()[10] == b' ' && entered.as_bytes()[13] == b':',
+        "YYYY-MM-DD HH:MM: {entered}"
+    );
     let hash = between(&page, "id=\"snapshot-hash\">", "<").to_owned();
     let drawn: Vec<String> = between(&page, "id=\"tasks\">", "</table>")
         .split("<span class=\"muted\">")

@@ -275,7 +275,7 @@ pub async fn public_page(
                             span.flag.withdrawn-note { (lang.t("已撤回", "Withdrawn")) " " (at) "：" (r.withdrawal_reason.as_deref().unwrap_or("")) }
                         } @else { (r.result) }
                     }
-                    td { (r.published_at) }
+                    td { (choucha_shared::value::china_minute_of(Some(&r.published_at))) }
                 }
             }
         }

@@ -623,7 +623,7 @@ pub async fn draw(
             tr { th { (lang.t("算法版本", "Algorithm")) } td { (d.algorithm) } }
             tr { th { (lang.t("名录快照哈希（抽取前公布）", "Snapshot hash (published before the seed)")) } td { code { (d.snapshot_hash) } } }
             tr { th { (lang.t("随机种子", "Seed")) } td { code #seed-value { (d.seed) } } }
-            tr { th { (lang.t("种子录入人 / 时间", "Seed entered by / at")) } td { (d.seed_entered_by) " / " (d.seed_entered_at.to_rfc3339()) } }
+            tr { th { (lang.t("种子录入人 / 时间", "Seed entered by / at")) } td { (d.seed_entered_by) " / " (choucha_shared::value::china_minute(d.seed_entered_at)) } }
             @if let Some(r) = &d.supersedes {
                 tr { th { (lang.t("替换的抽取 / 原因", "Replaces / reason")) } td { (r.draw_id) " / " (r.reason) } }
             }
@@ -698,7 +698,7 @@ fn replacements_table(
         table #replacements {
             tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("被替换人员（执法证号）", "Leaving (credential)")) } th { (lang.t("补抽人员", "Joining")) } th { (lang.t("原因", "Reason")) } th { (lang.t("操作人 / 时间", "By / at")) } }
             @for r in replacements {
-                tr { td { (r.seq) } td { code { (r.task_id) } } td.leaving { (r.leaving) } td.joining { (r.joining.name) " " span.muted { (r.joining.person_id) } } td { (r.reason) } td { (r.by) " / " (r.at.to_rfc3339()) } }
+                tr { td { (r.seq) } td { code { (r.task_id) } } td.leaving { (r.leaving) } td.joining { (r.joining.name) " " span.muted { (r.joining.person_id) } } td { (r.reason) } td { (r.by) " / " (choucha_shared::value::china_minute(r.at)) } }
             }
         }
     }
@@ -863,7 +863,7 @@ pub async fn public_draw(
             tr { th { (lang.t("算法版本", "Algorithm")) } td { (d.algorithm) } }
             tr { th { (lang.t("名录快照哈希（抽取前公布）", "Snapshot hash (published before the seed)")) } td { code #snapshot-hash { (d.snapshot_hash) } } }
             tr { th { (lang.t("随机种子", "Seed")) } td { code #seed { (d.seed) } } }
-            tr { th { (lang.t("种子录入时间", "Seed entered at")) } td { (d.seed_entered_at.to_rfc3339()) } }
+            tr { th { (lang.t("种子录入时间", "Seed entered at")) } td { (choucha_shared::value::china_minute(d.seed_entered_at)) } }
         }
         (frozen_inputs(lang, &r, &lists))
         h2 { (lang.t("抽取结果", "Drawn")) }
@@ -884,7 +884,7 @@ pub async fn public_draw(
             table #replacements {
                 tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("原因", "Reason")) } th { (lang.t("时间", "At")) } }
                 @for x in &d.replacements {
-                    tr { td { (x.seq) } td { code { (x.task_id) } } td { (x.reason) } td { (x.at.to_rfc3339()) } }
+                    tr { td { (x.seq) } td { code { (x.task_id) } } td { (x.reason) } td { (choucha_shared::value::china_minute(x.at)) } }
                 }
             }
         }

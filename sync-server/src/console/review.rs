@@ -167,7 +167,7 @@ pub async fn queue(
                     td class={ "state-" (r.state) } { (state_label(lang, &r.state)) }
                     td { (r.findings) }
                     td { @if r.duty_flags > 0 { span.flag { (r.duty_flags) } } @else { "0" } }
-                    td { (r.received_at) }
+                    td { (choucha_shared::value::china_minute_of(Some(&r.received_at))) }
                 }
             }
         }
@@ -266,7 +266,7 @@ pub async fn record(
             tr { th { (lang.t("检查任务", "Task")) } td { code { (rec.task_id) } } }
             tr { th { (lang.t("检查表", "Checklist")) } td { (rec.checklist) @if let Some(c) = checklist { " " (c.title) } } }
             tr { th { (lang.t("检查组", "Team")) } td { @for m in &rec.team { (m.name) " " } } }
-            tr { th { (lang.t("检查日期 / 开始", "Date / started")) } td { (rec.inspection_date) " / " (rec.started_at.to_rfc3339()) } }
+            tr { th { (lang.t("检查日期 / 开始", "Date / started")) } td { (rec.inspection_date) " / " (choucha_shared::value::china_minute(rec.started_at)) } }
             tr { th { (lang.t("检查结果类型", "Outcome")) } td #outcome data-outcome=(rec.outcome.kind().as_str()) { (lang.t(rec.outcome.kind().label_zh(), rec.outcome.kind().label_en())) } }
             @if let (true, Some(c)) = (rec.outcome.is_normal(), checklist) {
                 @let conclusion = conclusion::conclude(&rec.items, c);
@@ -317,7 +317,7 @@ pub async fn record(
                 tr data-photo=(p.sha256) {
                     td { a href=(photo_href(&record_id, &p.sha256)) target="_blank" { img.thumb src=(photo_href(&record_id, &p.sha256)) alt=(p.sha256); } }
                     td { (subject_label(lang, &p.subject, rec)) }
-                    td { (p.taken_at.to_rfc3339()) }
+                    td { (choucha_shared::value::china_minute(p.taken_at)) }
                     td { @if let Some(g) = &p.gps { (format!("{:.5}, {:.5}", g.lat, g.lon)) } @else { span.flag { (lang.t("无", "none")) } } }
                     td.distance { @if let Some(d) = p.distance_m { (format!("{:.0} m", d)) } @else { "—" } }
                 }
@@ -328,7 +328,7 @@ pub async fn record(
             tr { th { (lang.t("角色", "Role")) } th { (lang.t("姓名", "Name")) } th { (lang.t("时间", "Signed at")) } th { (lang.t("签名", "Signature")) } }
             @for s in &rec.signatures {
                 tr {
-                    td { (s.role.label_zh()) } td { (s.name) } td { (s.signed_at.to_rfc3339()) }
+                    td { (s.role.label_zh()) } td { (s.name) } td { (choucha_shared::value::china_minute(s.signed_at)) }
                     td { a href=(photo_href(&record_id, s.image_sha256.as_str())) target="_blank" { img.thumb src=(photo_href(&record_id, s.image_sha256.as_str())) alt=(s.name); } }
                 }
             }
@@ -357,7 +357,7 @@ pub async fn record(
                 tr { th { (lang.t("时间", "At")) } th { (lang.t("退回人", "By")) } th { (lang.t("意见", "Comment")) } th { (lang.t("逐项意见", "Per item")) } }
                 @for r in &returns {
                     tr {
-                        td { (r.returned_at) } td { (r.returned_by) } td { (r.comment) }
+                        td { (choucha_shared::value::china_minute_of(Some(&r.returned_at))) } td { (r.returned_by) } td { (r.comment) }
                         td { @for (item, c) in &r.item_comments { (item) "：" (c) br; } }
                     }
                 }
@@ -405,10 +405,10 @@ fn outcome_evidence(lang: Lang, outcome: &Outcome) -> Markup {
                 h2 { (lang.t("无法联系的情况", "Why the company could not be reached")) }
                 table #outcome-evidence {
                     (row("现场情况", "Premises", &format!("{} {}", e.premises.label_zh(), e.description)))
-                    (row("查看时间", "Observed at", &e.observed_at.to_rfc3339()))
+                    (row("查看时间", "Observed at", &choucha_shared::value::china_minute(e.observed_at)))
                     @for (i, a) in e.attempts.iter().enumerate() {
                         (row(&format!("联系尝试 {}", i + 1), &format!("Attempt {}", i + 1),
-                            &format!("{} {} {}：{}", a.at.to_rfc3339(), a.way.label_zh(), a.whom, a.result)))
+                            &format!("{} {} {}：{}", choucha_shared::value::china_minute(a.at), a.way.label_zh(), a.whom, a.result)))
                     }
                 }
             }
@@ -427,7 +427,7 @@ fn outcome_evidence(lang: Lang, outcome: &Outcome) -> Markup {
                 h2 { (lang.t("不配合检查的情况", "The refusal to cooperate")) }
                 table #outcome-evidence {
                     (row("拒绝事项", "Refused", &e.refused))
-                    (row("告知内容", "Warning given", &format!("{}（{}）", e.warning, e.warned_at.to_rfc3339())))
+                    (row("告知内容", "Warning given", &format!("{}（{}）", e.warning, choucha_shared::value::china_minute(e.warned_at))))
                     (row("见证人", "Witness", &format!("{} {}", e.witness.name, e.witness.contact)))
                 }
             }
