@@ -302,3 +302,51 @@ async fn the_admin_disables_resets_and_changes_roles() {
         );
     }
 }
+
+/// One error page, in the console's layout with the navigation, in the
+/// visitor's language (issue #20); before, a bare page without either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_show_in_the_console_layout() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    set_demo_passwords(&server).unwrap();
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    for (path, status, title) in [
+        ("/console/users", StatusCode::FORBIDDEN, "无权访问"),
+        (
+            "/console/records/00000000-0000-0000-0000-000000000000",
+            StatusCode::NOT_FOUND,
+            "没有找到",
+        ),
+    ] {
+        let (st, page) = s.get(path).await.unwrap();
+        assert_eq!(st, status, "{path}");
+        assert!(page.contains("<header>"), "the navigation: {page}");
+        assert!(page.contains("id=\"current-user\">zhiliangke"), "{page}");
+        assert!(
+            page.contains(title) && page.contains("id=\"error\""),
+            "{page}"
+        );
+    }
+    // A refused form (a bad date) says what is wrong, in the layout.
+    let (st, page) = s.get("/console/audit?from=2026-02-30").await.unwrap();
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("填写有误") && page.contains("<header>"),
+        "{page}"
+    );
+    // A visitor who is not logged in: the layout, no one's navigation.
+    let r = client()
+        .get(server.url("/public/draws/NO-SUCH-DRAW"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("<header>") && page.contains("没有找到"),
+        "{page}"
+    );
+    assert!(!page.contains("current-user"), "{page}");
+}

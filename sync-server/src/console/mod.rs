@@ -227,7 +227,44 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(draw_readers)
         .merge(quality_section)
         .merge(reviewers)
-        .route_layer(middleware::from_fn_with_state(state, csrf_guard))
+        .route_layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .route_layer(middleware::from_fn_with_state(state, in_layout))
+}
+
+/// Shows every console error page again in the console's layout, in the
+/// visitor's language, with the navigation of whoever is logged in: one
+/// error page, wherever the error arose (a handler, the role check, the
+/// CSRF guard).
+async fn in_layout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let Some(page::ErrorMessage(message)) =
+        response.extensions().get::<page::ErrorMessage>().cloned()
+    else {
+        return response;
+    };
+    let status = response.status();
+    let Ok(probe) = axum::http::Request::builder().method(Method::GET).body(()) else {
+        return response;
+    };
+    let (mut parts, ()) = probe.into_parts();
+    parts.headers = headers;
+    let lang = page::Lang::from_request_parts(&mut parts, &state)
+        .await
+        .unwrap_or_default();
+    let user = CurrentUser::from_request_parts(&mut parts, &state)
+        .await
+        .ok();
+    let mut fresh = page::error_in_layout(lang, user.as_ref(), status, &message);
+    // Whatever the first answer set (cookies, a retry time, the security
+    // headers) stays; only the body and its length are new.
+    let content_type = fresh.headers().get(header::CONTENT_TYPE).cloned();
+    *fresh.headers_mut() = response.headers().clone();
+    fresh.headers_mut().remove(header::CONTENT_LENGTH);
+    if let Some(v) = content_type {
+        fresh.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    fresh
 }
 
 /// Lets only the `allowed` roles through (anonymous visitors get the login

@@ -164,7 +164,7 @@ pub fn page(status: StatusCode, markup: Markup) -> Response {
 
 /// A bare error page (the message is already bilingual).
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    page(
+    let mut resp = page(
         status,
         html! {
             (DOCTYPE)
@@ -177,5 +177,49 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
                 }
             }
         },
-    )
+    );
+    // The console's layer shows it again in the console's own layout,
+    // with the navigation of whoever is logged in (`in_layout`).
+    resp.extensions_mut()
+        .insert(ErrorMessage(message.to_owned()));
+    resp
+}
+
+/// The message of an error page, for [`error_in_layout`].
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
+
+/// An error page in the console's layout: the status in words, the
+/// message, the way back; with the navigation when someone is logged in.
+pub fn error_in_layout(
+    lang: Lang,
+    user: Option<&CurrentUser>,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    let title = match status {
+        StatusCode::NOT_FOUND => lang.t("没有找到", "Not found"),
+        StatusCode::FORBIDDEN => lang.t("无权访问", "Not allowed"),
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+            lang.t("填写有误", "Please check the input")
+        }
+        StatusCode::CONFLICT => lang.t("无法完成", "Cannot be done"),
+        StatusCode::TOO_MANY_REQUESTS => lang.t("请稍后再试", "Try again later"),
+        _ => lang.t("出错了", "Something went wrong"),
+    };
+    let mut resp = page(
+        status,
+        layout(
+            lang,
+            user,
+            title,
+            html! {
+                p.error #error role="alert" { (message) }
+                p { a href="/console" #error-home { (lang.t("返回首页", "Home")) } }
+            },
+        ),
+    );
+    resp.extensions_mut()
+        .insert(ErrorMessage(message.to_owned()));
+    resp
 }
