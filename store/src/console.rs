@@ -228,10 +228,7 @@ impl Store {
             .bind(&user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
-            .bind(&user_id)
-            .execute(&mut *tx)
-            .await?;
+        end_sessions(&mut tx, &user_id).await?;
         audit::append(
             &mut tx,
             Change {
@@ -258,29 +255,14 @@ impl Store {
     ) -> Result<ConsoleUser, StoreError> {
         let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
-        let row: Option<UserRow> = sqlx::query_as(
-            "SELECT user_id, username, role, jurisdiction, created_at, disabled_at FROM console_users WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let before = user_from_row(
-            row.ok_or_else(|| StoreError::NotFound(format!("没有用户 '{username}'")))?,
-        )?;
+        let before = user_in(&mut tx, username).await?;
         if before.disabled == disabled {
             return Ok(before);
         }
-        if disabled && before.role == Role::Admin {
-            let (admins,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if admins <= 1 {
-                return Err(StoreError::Conflict(
-                    "不能停用最后一个系统管理员 (the last administrator cannot be disabled)".into(),
-                ));
-            }
+        if disabled && before.role == Role::Admin && enabled_admins(&mut tx).await? <= 1 {
+            return Err(StoreError::Conflict(
+                "不能停用最后一个系统管理员 (the last administrator cannot be disabled)".into(),
+            ));
         }
         sqlx::query("UPDATE console_users SET disabled_at = $1 WHERE user_id = $2")
             .bind(disabled.then(now))
@@ -288,10 +270,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
-                .bind(&before.user_id)
-                .execute(&mut *tx)
-                .await?;
+            end_sessions(&mut tx, &before.user_id).await?;
         }
         audit::append(
             &mut tx,
@@ -331,27 +310,15 @@ impl Store {
         }
         let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
-        let row: Option<UserRow> = sqlx::query_as(
-            "SELECT user_id, username, role, jurisdiction, created_at, disabled_at FROM console_users WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let before = user_from_row(
-            row.ok_or_else(|| StoreError::NotFound(format!("没有用户 '{username}'")))?,
-        )?;
-        if before.role == Role::Admin && role != Role::Admin && !before.disabled {
-            let (admins,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if admins <= 1 {
-                return Err(StoreError::Conflict(
-                    "最后一个系统管理员不能改为其他角色 (the last administrator keeps the role)"
-                        .into(),
-                ));
-            }
+        let before = user_in(&mut tx, username).await?;
+        if before.role == Role::Admin
+            && role != Role::Admin
+            && !before.disabled
+            && enabled_admins(&mut tx).await? <= 1
+        {
+            return Err(StoreError::Conflict(
+                "最后一个系统管理员不能改为其他角色 (the last administrator keeps the role)".into(),
+            ));
         }
         sqlx::query("UPDATE console_users SET role = $1, jurisdiction = $2 WHERE user_id = $3")
             .bind(role.code())
@@ -359,10 +326,7 @@ impl Store {
             .bind(&before.user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
-            .bind(&before.user_id)
-            .execute(&mut *tx)
-            .await?;
+        end_sessions(&mut tx, &before.user_id).await?;
         audit::append(
             &mut tx,
             Change {
@@ -679,6 +643,39 @@ pub struct PlanSummary {
     pub created_at: String,
     pub frozen_at: Option<String>,
     pub snapshot_hash: Option<String>,
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// A user by name, inside `tx`.
+async fn user_in(tx: &mut Tx<'_>, username: &str) -> Result<ConsoleUser, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT user_id, username, role, jurisdiction, created_at, disabled_at FROM console_users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut **tx)
+    .await?;
+    user_from_row(row.ok_or_else(|| StoreError::NotFound(format!("没有用户 '{username}'")))?)
+}
+
+/// Enabled administrators, inside `tx` (the last one is kept).
+async fn enabled_admins(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n)
+}
+
+/// Ends every session of a user, inside `tx` (a new password, role or a
+/// disabled account applies at once).
+async fn end_sessions(tx: &mut Tx<'_>, user_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Which audit entries to list: each given part must match.

@@ -244,6 +244,17 @@ async fn the_admin_disables_resets_and_changes_roles() {
     assert_eq!(st, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("不能停用自己的账户"), "{page}");
 
+    // The last administrator keeps the role (nobody could manage users).
+    let (st, page) = admin
+        .post(
+            "/console/users/admin/role",
+            &[("role", "supervisor"), ("jurisdiction", "")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("最后一个系统管理员"), "{page}");
+
     // A reset password, shown once, logs in; the old one does not.
     let (st, page) = admin
         .post("/console/users/huxi/password", &[])
