@@ -64,6 +64,8 @@ pub struct AppState {
     pub ca_pem: Option<Arc<String>>,
     /// Bounds on evidence nothing names ([`EvidenceLimits`]).
     pub evidence: EvidenceLimits,
+    /// The public draw page names officers by credential number.
+    pub public_draw_officers: bool,
 }
 
 /// How much evidence nothing names a device may leave, and for how long
@@ -158,6 +160,7 @@ impl AppState {
             serves_tls: false,
             ca_pem: None,
             evidence: EvidenceLimits::default(),
+            public_draw_officers: false,
         })
     }
 
@@ -180,6 +183,7 @@ impl AppState {
         );
         self.public_url = s.public_url.clone();
         self.evidence = EvidenceLimits::from_settings(s);
+        self.public_draw_officers = s.public_draw_officers;
         self.serves_tls = s.tls_cert_file.is_some();
         self.ca_pem = match &s.tls_ca_file {
             Some(path) => {

@@ -55,6 +55,9 @@ pub struct Settings {
     /// only the admin token.
     pub metrics_token: Option<Secret>,
     pub secure_cookies: bool,
+    /// The public draw page lists each team's officers by credential
+    /// number (only where the bureau's rules allow it).
+    pub public_draw_officers: bool,
     /// Proxies whose `X-Forwarded-For` names the client for rate limits.
     pub trusted_proxies: TrustedProxies,
     pub s3_endpoint: Option<String>,
@@ -105,6 +108,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             metrics_token: None,
             secure_cookies: false,
+            public_draw_officers: false,
             trusted_proxies: TrustedProxies::default(),
             s3_endpoint: None,
             s3_bucket: None,
@@ -206,6 +210,13 @@ pub const SETTINGS: &[SettingInfo] = &[
         None,
         "false",
         "mark console cookies Secure even without `X-Forwarded-Proto: https`",
+    ),
+    s(
+        "public_draw_officers",
+        "CHOUCHA_PUBLIC_DRAW_OFFICERS",
+        None,
+        "false",
+        "the public draw page lists each team's officers by credential number (执法证号; only where the bureau's rules allow)",
     ),
     s(
         "trusted_proxies",
@@ -511,6 +522,13 @@ impl Settings {
             "metrics_token" => self.metrics_token = text().map(Secret),
             "secure_cookies" => {
                 self.secure_cookies = match raw.trim() {
+                    "1" | "true" | "yes" => true,
+                    "0" | "false" | "no" | "" => false,
+                    _ => return Err(fail(format!("must be true or false, got '{raw}'"))),
+                }
+            }
+            "public_draw_officers" => {
+                self.public_draw_officers = match raw.trim() {
                     "1" | "true" | "yes" => true,
                     "0" | "false" | "no" | "" => false,
                     _ => return Err(fail(format!("must be true or false, got '{raw}'"))),

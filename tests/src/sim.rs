@@ -308,6 +308,7 @@ async fn open_server(
         serves_tls: false,
         ca_pem: None,
         evidence: Default::default(),
+        public_draw_officers: false,
     })
 }
 

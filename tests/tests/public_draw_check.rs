@@ -90,9 +90,47 @@ async fn an_anonymous_visitor_recomputes_a_draw_from_the_public_page() {
         .collect();
     assert_eq!(recomputed, drawn, "the same targets, in the same order");
 
+    // No officer is named unless the bureau allows it.
+    assert!(!page.contains("class=\"team\""), "no officers by default");
+    let draw = choucha_tests::field::admin_get(&server, &format!("/api/v1/draws/{link}"))
+        .await
+        .unwrap();
+    for m in draw["tasks"][0]["team"].as_array().unwrap() {
+        let id = m["person_id"].as_str().unwrap();
+        assert!(!page.contains(id), "officer {id} named on the public page");
+    }
+
     // A changed list no longer gives the hash.
     let mut forged = snapshot.clone();
     let at = forged.len() / 2;
     forged[at] = if forged[at] == b'1' { b'2' } else { b'1' };
     assert_ne!(Sha256Hex::of(&forged).as_str(), hash);
+}
+
+/// Where the bureau's rules allow it (`public_draw_officers`), each team's
+/// officers are listed by credential number — never by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_are_listed_by_credential_number_only_when_allowed() {
+    let server = TestServer::start_demo_with_env(None, &[("CHOUCHA_PUBLIC_DRAW_OFFICERS", "true")])
+        .expect("demo server");
+    let draw = choucha_tests::field::admin_get(&server, "/api/v1/draws/GXQ-2023-ZBJR-D1")
+        .await
+        .unwrap();
+    let r = client()
+        .get(server.url("/public/draws/GXQ-2023-ZBJR-D1"))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    let first = &draw["tasks"][0]["team"][0];
+    let (id, name) = (
+        first["person_id"].as_str().unwrap(),
+        first["name"].as_str().unwrap(),
+    );
+    let teams = between(&page, "id=\"tasks\">", "</table>");
+    assert!(
+        teams.contains("class=\"team\"") && teams.contains(id),
+        "{teams}"
+    );
+    assert!(!teams.contains(name), "no names: {name}");
 }

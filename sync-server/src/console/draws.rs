@@ -868,7 +868,10 @@ pub async fn public_draw(
         (frozen_inputs(lang, &r, &lists))
         h2 { (lang.t("抽取结果", "Drawn")) }
         table #tasks {
-            tr { th { "#" } th { (lang.t("分层 / 来源", "Stratum / source")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } }
+            tr {
+                th { "#" } th { (lang.t("分层 / 来源", "Stratum / source")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) }
+                @if state.public_draw_officers { th { (lang.t("检查人员执法证号", "Officers (credential no.)")) } }
+            }
             @for (i, t) in d.tasks.iter().enumerate() {
                 @let place = places.iter().find(|p| p.task_id == t.task_id);
                 tr {
@@ -876,6 +879,11 @@ pub async fn public_draw(
                     td { @if let Some(source) = &t.source { span.source { (source) } } @else { (t.stratum_id) } }
                     td { (place.and_then(|p| p.target_name.as_deref()).unwrap_or("")) br; span.muted { (t.target) } }
                     td { (place.and_then(|p| p.jurisdiction.as_deref()).unwrap_or("")) }
+                    // Credential numbers only, never names, and only where
+                    // the bureau's rules allow (`public_draw_officers`).
+                    @if state.public_draw_officers {
+                        td.team { @for (j, m) in t.team.iter().enumerate() { @if j > 0 { "、" } (m.person_id) } }
+                    }
                 }
             }
         }
