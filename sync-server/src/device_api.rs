@@ -78,15 +78,11 @@ async fn require_device(
     }
 }
 
-/// The bearer token of a request, if it has a non-empty one.
+/// The bearer token of a request, if it has a non-empty one (read as the
+/// admin API reads it, `crate::api::bearer`).
 fn bearer_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
+    let token = crate::api::bearer(headers);
+    (!token.is_empty()).then(|| token.to_owned())
 }
 
 /// The answer to a token no unrevoked device holds: a revoked device is

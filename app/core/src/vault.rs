@@ -131,7 +131,8 @@ pub enum UnlockError {
     Other(String),
 }
 
-fn china_clock(t: &DateTime<Utc>) -> String {
+/// A moment as the lock screen says it: China time, `HH:MM:SS`.
+pub fn china_clock(t: &DateTime<Utc>) -> String {
     t.with_timezone(&crate::app::china_time())
         .format("%H:%M:%S")
         .to_string()

@@ -100,18 +100,14 @@ impl PinLock {
             locked: s.locked || s.last_used.elapsed() > policy.idle_lock,
             failures,
             remaining: policy.max_failures.saturating_sub(failures),
-            wait_until: wait_until.map(china_clock),
+            wait_until: wait_until
+                .as_ref()
+                .map(choucha_app_core::vault::china_clock),
             secret_kind: self.vault.secret_kind_zh().to_owned(),
             idle_lock_minutes: (policy.idle_lock.as_secs() / 60) as u32,
             wiped: s.wiped,
         })
     }
-}
-
-fn china_clock(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&choucha_app_core::app::china_time())
-        .format("%H:%M:%S")
-        .to_string()
 }
 
 type ShellState<'a> = State<'a, Arc<Shell>>;
