@@ -95,7 +95,7 @@ impl BlobStore for FsBlobStore {
             let Some(mut file) = file else {
                 return Ok(None);
             };
-            let (file, chunk) = tokio::task::spawn_blocking(move || {
+            let (file, chunk) = crate::background::run(move || {
                 let mut buf = vec![0; READ_CHUNK];
                 let n = file.read(&mut buf)?;
                 buf.truncate(n);
@@ -254,7 +254,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), BlobStoreError> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BlobStoreError> + Send + 'static,
 ) -> Result<T, BlobStoreError> {
-    tokio::task::spawn_blocking(f)
+    crate::background::run(f)
         .await
         .map_err(|e| BlobStoreError::io("blocking task", io::Error::other(e)))?
 }

@@ -24,6 +24,7 @@
 //! re-sending a byte. Only a whole-blob hash mismatch discards data, because
 //! then the bytes are provably not the blob the client named.
 
+mod background;
 mod fs;
 mod parts;
 mod s3;

@@ -302,7 +302,7 @@ fn write_at(part: &Path, dir: &Path, at: u64, chunk: &[u8]) -> Result<(), PartEr
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, PartError> + Send + 'static,
 ) -> Result<T, PartError> {
-    tokio::task::spawn_blocking(f)
+    crate::background::run(f)
         .await
         .map_err(|e| PartError::io("blocking task", 0, io::Error::other(e)))?
 }

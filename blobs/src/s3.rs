@@ -199,7 +199,7 @@ impl S3BlobStore {
 
 /// Reads up to one part from `file` on the blocking pool.
 async fn read_part(mut file: File) -> Result<(File, Bytes), BlobStoreError> {
-    tokio::task::spawn_blocking(move || {
+    crate::background::run(move || {
         let mut buf = Vec::with_capacity(PART_SIZE);
         (&mut file)
             .take(PART_SIZE as u64)

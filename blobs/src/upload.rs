@@ -694,7 +694,7 @@ fn hash_file(path: &Path) -> io::Result<Sha256Hex> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, UploadError> + Send + 'static,
 ) -> Result<T, UploadError> {
-    tokio::task::spawn_blocking(f)
+    crate::background::run(f)
         .await
         .map_err(|e| part_io("blocking task", 0, io::Error::other(e)))?
 }

@@ -44,6 +44,8 @@ struct Deployment {
     admin_token: String,
     /// (label, pid) of every process the deployment runs, PostgreSQL aside.
     processes: Vec<(String, u32)>,
+    /// Each instance's own address (not the balancer's), for its metrics.
+    instance_urls: Vec<String>,
     database_url: Option<String>,
     _keep: Box<dyn std::any::Any>,
 }
@@ -59,7 +61,13 @@ struct Measured {
     postgres_cpu: Option<Duration>,
     pg_connections_max: Option<i64>,
     loadgen_cpu: Option<Duration>,
+    /// Pull p50 and p99 inside the instances (their own latency
+    /// histograms: the upper bound of the bucket, in seconds).
+    pull_in_server: Option<(f64, f64)>,
 }
+
+/// The device pull's route, as the server's metrics label it.
+const PULL_ROUTE: &str = "/api/v1/device/pull";
 
 async fn sqlite() -> anyhow::Result<Deployment> {
     let server = TestServer::start_demo(None)?;
@@ -68,6 +76,7 @@ async fn sqlite() -> anyhow::Result<Deployment> {
         base_url: server.base_url.clone(),
         admin_token: server.token().to_owned(),
         processes: vec![("choucha-server".into(), server.pid())],
+        instance_urls: vec![server.base_url.clone()],
         database_url: None,
         _keep: Box::new(server),
     })
@@ -87,6 +96,7 @@ async fn postgres_s3() -> anyhow::Result<Deployment> {
         base_url: server.base_url.clone(),
         admin_token: server.token().to_owned(),
         processes,
+        instance_urls: vec![server.base_url.clone()],
         database_url: Some(url),
         _keep: Box::new((server, s3, scratch)),
     })
@@ -107,6 +117,11 @@ async fn pair() -> anyhow::Result<Deployment> {
         base_url: cluster.base_url(),
         admin_token: cluster.token().to_owned(),
         processes,
+        instance_urls: cluster
+            .instances
+            .iter()
+            .map(|s| s.base_url.clone())
+            .collect(),
         database_url: Some(cluster.database_url.clone()),
         _keep: Box::new(cluster),
     })
@@ -170,9 +185,15 @@ async fn measure(d: &Deployment, cfg: &LoadConfig) -> anyhow::Result<(Measured, 
         .clone()
         .map(|url| sample_connections(url, stop.clone(), max_conn.clone()));
 
+    let pull_buckets =
+        || loadgen::server_latency_buckets(&client, &d.instance_urls, &d.admin_token, PULL_ROUTE);
+    let buckets_before = pull_buckets().await?;
     let perf = start_perf(d.name)?;
     let report = loadgen::run(&setup, cfg).await?;
     stop_perf(perf)?;
+    let buckets_after = pull_buckets().await?;
+    let in_server = |q| loadgen::bucket_quantile(&buckets_before, &buckets_after, q);
+    let pull_in_server = in_server(0.5).zip(in_server(0.99));
 
     stop.store(true, Ordering::Relaxed);
     if let Some(s) = sampler {
@@ -208,6 +229,7 @@ async fn measure(d: &Deployment, cfg: &LoadConfig) -> anyhow::Result<(Measured, 
             .is_some()
             .then(|| max_conn.load(Ordering::Relaxed)),
         loadgen_cpu: own_cpu,
+        pull_in_server,
     };
     Ok((measured, setup))
 }
@@ -290,6 +312,14 @@ fn print_side_by_side(rows: &[Measured], yardstick: Option<&loadgen::CopyBaselin
         (
             "pull p50/p99 (ms)",
             Box::new(|m| format!("{:.1}/{:.1}", ms(m.report.pull.p50), ms(m.report.pull.p99))),
+        ),
+        (
+            "pull in server p50/p99 (≤ ms)",
+            Box::new(|m| {
+                m.pull_in_server.map_or("—".into(), |(a, b)| {
+                    format!("{:.0}/{:.0}", a * 1000.0, b * 1000.0)
+                })
+            }),
         ),
         (
             "entries lost/duplicated",

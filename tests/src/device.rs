@@ -86,6 +86,12 @@ fn status(code: u16) -> StatusCode {
 }
 
 impl SimDevice {
+    /// The same device's protocol client over another HTTP client (its own
+    /// connections, driven by whichever runtime uses them).
+    pub fn client_over(&self, http: &reqwest::Client) -> DeviceClient {
+        Client::new(transport(http, &self.base), self.sync.token())
+    }
+
     pub fn officer(&self) -> &str {
         &self.enrolment.officer_id
     }

@@ -22,7 +22,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -657,36 +657,111 @@ async fn one_device(
     (out, err)
 }
 
-/// Pulls the device's feed every `every` until aborted.
+/// The devices' periodic pulls, made from a thread and an event loop of
+/// their own. A tablet pulls from its own CPU; here a thousand simulated
+/// devices share one process, and a pull timed on the runtime that also
+/// drives their uploads would count the wait for that runtime (its answer
+/// read late behind upload bodies being written) as the server's latency.
+/// The probe still shares the machine's two cores with everything else.
+struct PullProbe {
+    /// Device i stops pulling once `done[i]` is set (its record is in).
+    done: Arc<Vec<AtomicBool>>,
+    thread: std::thread::JoinHandle<anyhow::Result<(Latencies, u64)>>,
+}
+
+impl PullProbe {
+    fn start(setup: &Setup, every: Duration) -> anyhow::Result<Self> {
+        let n = setup.devices.len();
+        let done: Arc<Vec<AtomicBool>> = Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
+        let devices: Vec<(SimDevice, i64)> = setup
+            .devices
+            .iter()
+            .map(|p| {
+                let mut d = p.device.clone();
+                d.log = Vec::new();
+                let cursor = d.cursor;
+                (d, cursor)
+            })
+            .collect();
+        let flags = done.clone();
+        let thread = std::thread::Builder::new()
+            .name("pull-probe".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let http = client()?;
+                    let samples = Arc::new(Mutex::new(Latencies::default()));
+                    let errors = Arc::new(AtomicU64::new(0));
+                    let mut loops = Vec::with_capacity(n);
+                    for (i, (dev, cursor)) in devices.into_iter().enumerate() {
+                        // Spread the pulls over the interval rather than all at once.
+                        let first = every.mul_f64(i as f64 / n.max(1) as f64);
+                        loops.push(tokio::spawn(pull_loop(
+                            dev.client_over(&http),
+                            cursor,
+                            first,
+                            every,
+                            (flags.clone(), i),
+                            (samples.clone(), errors.clone()),
+                        )));
+                    }
+                    for l in loops {
+                        l.await?;
+                    }
+                    let samples = std::mem::take(
+                        &mut *samples
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    );
+                    Ok((samples, errors.load(Ordering::Relaxed)))
+                })
+            })?;
+        Ok(Self { done, thread })
+    }
+
+    /// Stops every device's pulls; their latencies and error count.
+    fn finish(self) -> anyhow::Result<(Latencies, u64)> {
+        for d in self.done.iter() {
+            d.store(true, Ordering::Relaxed);
+        }
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the pull probe panicked"))?
+    }
+}
+
+/// Pulls one device's feed every `every` until its flag is set.
 async fn pull_loop(
-    dev: SimDevice,
+    sync: crate::device::DeviceClient,
+    mut cursor: i64,
     first: Duration,
     every: Duration,
-    samples: Arc<Mutex<Latencies>>,
-    errors: Arc<AtomicU64>,
+    (done, i): (Arc<Vec<AtomicBool>>, usize),
+    (samples, errors): (Arc<Mutex<Latencies>>, Arc<AtomicU64>),
 ) {
     tokio::time::sleep(first).await;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut cursor = dev.cursor;
     loop {
         tick.tick().await;
+        if done[i].load(Ordering::Relaxed) {
+            return;
+        }
         let t = Instant::now();
-        let ok = match dev.sync.pull(cursor).await {
+        match sync.pull(cursor).await {
             Ok(p) => {
                 cursor = p.cursor;
-                true
+                let d = t.elapsed();
+                samples
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(d);
             }
-            Err(_) => false,
-        };
-        if ok {
-            let d = t.elapsed();
-            samples
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(d);
-        } else {
-            errors.fetch_add(1, Ordering::Relaxed);
+            Err(_) => {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -694,28 +769,29 @@ async fn pull_loop(
 /// The timed part: every device at once, until every record is received.
 pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
     let n = setup.devices.len();
-    let pulls = Arc::new(Mutex::new(Latencies::default()));
-    let pull_errors = Arc::new(AtomicU64::new(0));
+    let probe = match cfg.pull_every.is_zero() {
+        true => None,
+        false => Some(PullProbe::start(setup, cfg.pull_every)?),
+    };
     let start = Instant::now();
     let deadline = start + cfg.timeout;
-    let mut pullers = Vec::with_capacity(n);
-    let mut workers = Vec::with_capacity(n);
-    for (i, p) in setup.devices.iter().enumerate() {
-        // Spread the pulls over the interval rather than all at once.
-        let first = cfg.pull_every.mul_f64(i as f64 / n.max(1) as f64);
-        let mut puller = p.device.clone();
-        puller.log = Vec::new();
-        pullers.push((!cfg.pull_every.is_zero()).then(|| {
-            tokio::spawn(pull_loop(
-                puller,
-                first,
-                cfg.pull_every,
-                pulls.clone(),
-                pull_errors.clone(),
-            ))
-        }));
-        workers.push(tokio::spawn(one_device(p.clone(), cfg.clone(), deadline)));
-    }
+    let workers: Vec<_> = setup
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let done = probe.as_ref().map(|p| p.done.clone());
+            let work = one_device(p.clone(), cfg.clone(), deadline);
+            tokio::spawn(async move {
+                let out = work.await;
+                // A device stops pulling once its record is in.
+                if let Some(done) = done {
+                    done[i].store(true, Ordering::Relaxed);
+                }
+                out
+            })
+        })
+        .collect();
     let mut report = Report {
         devices: n,
         received: 0,
@@ -740,12 +816,8 @@ pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
     let mut first_blob: Option<Instant> = None;
     let mut last_blob: Option<Instant> = None;
     let mut last_received = start;
-    for (w, puller) in workers.into_iter().zip(pullers) {
+    for w in workers {
         let (d, err) = w.await?;
-        // A device stops pulling once its record is in.
-        if let Some(p) = puller {
-            p.abort();
-        }
         if let Some(e) = err {
             report.failures.push(e);
         }
@@ -772,15 +844,88 @@ pub async fn run(setup: &Setup, cfg: &LoadConfig) -> anyhow::Result<Report> {
     report.push = push.summary();
     report.patch = patch.summary();
     report.poll = poll.summary();
-    report.pull = pulls
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .summary();
-    report.pull_errors = pull_errors.load(Ordering::Relaxed);
+    if let Some(p) = probe {
+        // Off the runtime: the probe's thread may still be mid-pull.
+        let (pulls, errors) = tokio::task::spawn_blocking(move || p.finish()).await??;
+        report.pull = pulls.summary();
+        report.pull_errors = errors;
+    }
     if report.fastest == Duration::MAX {
         report.fastest = Duration::ZERO;
     }
     Ok(report)
+}
+
+/// The cumulative buckets `(upper bound in seconds, count)` of one route's
+/// latency histogram in a server's `/metrics`, summed over methods and
+/// statuses and over every instance: the time the servers themselves
+/// spent, from a request's arrival to its response.
+pub async fn server_latency_buckets(
+    client: &Client,
+    instance_urls: &[String],
+    token: &str,
+    route: &str,
+) -> anyhow::Result<Vec<(f64, u64)>> {
+    let mut text = String::new();
+    for url in instance_urls {
+        let one = client
+            .get(format!("{url}/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        text.push_str(&one);
+        text.push('\n');
+    }
+    let wanted = format!("route=\"{route}\"");
+    let mut buckets: BTreeMap<u64, u64> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("choucha_http_request_duration_seconds_bucket{") else {
+            continue;
+        };
+        if !rest.contains(&wanted) {
+            continue;
+        }
+        let (labels, count) = rest
+            .rsplit_once("} ")
+            .context("bucket line without a value")?;
+        let le = labels
+            .split(',')
+            .find_map(|l| l.strip_prefix("le=\""))
+            .and_then(|v| v.strip_suffix('"'))
+            .context("bucket without le")?;
+        let le: f64 = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        *buckets.entry(le.to_bits()).or_default() += count.trim().parse::<u64>()?;
+    }
+    let mut out: Vec<(f64, u64)> = buckets
+        .into_iter()
+        .map(|(b, n)| (f64::from_bits(b), n))
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(out)
+}
+
+/// The `q` quantile of the requests counted between two scrapes of
+/// [`server_latency_buckets`] (summed over instances), as the upper bound
+/// of the bucket it falls in: `None` when nothing was counted.
+pub fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    let earlier = |le: f64| before.iter().find(|(b, _)| *b == le).map_or(0, |(_, n)| *n);
+    let counts: Vec<(f64, u64)> = after
+        .iter()
+        .map(|(le, n)| (*le, n.saturating_sub(earlier(*le))))
+        .collect();
+    let total = counts.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = (q * total as f64).ceil() as u64;
+    counts.iter().find(|(_, n)| *n >= rank).map(|(le, _)| *le)
 }
 
 /// What the server holds of the devices' work after a run, against what
@@ -877,6 +1022,20 @@ impl CopyBaseline {
     }
 }
 
+/// The receiving side's count, or the first failure: the receiver's own
+/// (a full disk, say) rather than the reset the sender saw because of it.
+fn received(
+    receiver: std::thread::JoinHandle<io::Result<u64>>,
+    sent: io::Result<()>,
+) -> anyhow::Result<u64> {
+    let got = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("receiver panicked"))?
+        .context("loopback copy: receiving")?;
+    sent.context("loopback copy: sending")?;
+    Ok(got)
+}
+
 /// Writes `blobs` to one source file in `dir` (untimed), then times copying
 /// it over TCP on 127.0.0.1 into `dir`, receiver fsyncing: once as a single
 /// stream into one file, once as one fsynced file per blob.
@@ -908,15 +1067,13 @@ pub fn loopback_copy<'a>(
         out.sync_all()?;
         Ok(n)
     });
-    {
+    let sent = (|| -> io::Result<()> {
         let mut conn = TcpStream::connect(addr)?;
         let mut f = std::fs::File::open(&source)?;
         io::copy(&mut f, &mut conn)?;
-        conn.shutdown(Shutdown::Write)?;
-    }
-    let got = receiver
-        .join()
-        .map_err(|_| anyhow::anyhow!("receiver panicked"))??;
+        conn.shutdown(Shutdown::Write)
+    })();
+    let got = received(receiver, sent)?;
     let stream = start.elapsed();
     if got != bytes {
         bail!("loopback stream copied {got} of {bytes} bytes");
@@ -946,18 +1103,16 @@ pub fn loopback_copy<'a>(
         std::fs::File::open(&recv_dir)?.sync_all()?;
         Ok(total)
     });
-    {
+    let sent = (|| -> io::Result<()> {
         let mut conn = TcpStream::connect(addr)?;
         let mut f = std::fs::File::open(&source)?;
         for len in &sizes {
             conn.write_all(&len.to_le_bytes())?;
             io::copy(&mut (&mut f).take(*len), &mut conn)?;
         }
-        conn.shutdown(Shutdown::Write)?;
-    }
-    let got = receiver
-        .join()
-        .map_err(|_| anyhow::anyhow!("receiver panicked"))??;
+        conn.shutdown(Shutdown::Write)
+    })();
+    let got = received(receiver, sent)?;
     let per_file = start.elapsed();
     if got != bytes {
         bail!("loopback per-file copy moved {got} of {bytes} bytes");
@@ -1141,12 +1296,32 @@ pub fn client() -> anyhow::Result<Client> {
     Ok(Client::builder()
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(120))
+        // Below HAProxy's keep-alive timeout (its `timeout http-request`,
+        // 30 s in docs/deploy/haproxy.cfg): a connection idle while the
+        // load ran must not be reused just as the proxy closes it.
+        .pool_idle_timeout(Duration::from_secs(10))
         .build()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quantile_is_the_upper_bound_of_the_bucket_it_falls_in() {
+        let before = [(0.001, 10), (0.002, 10), (0.004, 10), (f64::INFINITY, 10)];
+        // 100 new requests: 90 under 1 ms, 8 more under 2 ms, 2 under 4 ms.
+        let after = [
+            (0.001, 100),
+            (0.002, 108),
+            (0.004, 110),
+            (f64::INFINITY, 110),
+        ];
+        assert_eq!(bucket_quantile(&before, &after, 0.5), Some(0.001));
+        assert_eq!(bucket_quantile(&before, &after, 0.98), Some(0.002));
+        assert_eq!(bucket_quantile(&before, &after, 0.99), Some(0.004));
+        assert_eq!(bucket_quantile(&after, &after, 0.99), None);
+    }
 
     #[test]
     fn matching_finds_a_task_for_everyone_when_it_can() {
