@@ -643,6 +643,30 @@ pub struct PlanSummary {
     pub created_at: String,
     pub frozen_at: Option<String>,
     pub snapshot_hash: Option<String>,
+    /// Draws run on the plan (0 until its seed is entered).
+    pub draws: i64,
+}
+
+impl PlanSummary {
+    /// Where the plan is in its life: 未冻结 → 已冻结 → 已抽取.
+    pub fn stage(&self) -> PlanStage {
+        match (self.frozen_at.is_some(), self.draws > 0) {
+            (_, true) => PlanStage::Drawn,
+            (true, false) => PlanStage::Frozen,
+            (false, false) => PlanStage::Open,
+        }
+    }
+}
+
+/// A plan's stage as the plan list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanStage {
+    /// 未冻结: strata and candidates may still change.
+    Open,
+    /// 已冻结: the snapshot hash is fixed; waiting for the seed.
+    Frozen,
+    /// 已抽取: at least one draw has been run.
+    Drawn,
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
@@ -719,15 +743,18 @@ impl Store {
             String,
             Option<String>,
             Option<String>,
+            i64,
         );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT plan_id, spec, created_by, created_at, frozen_at, snapshot_hash FROM plans ORDER BY created_at DESC",
+            "SELECT plan_id, spec, created_by, created_at, frozen_at, snapshot_hash, \
+             (SELECT COUNT(*) FROM draws d WHERE d.plan_id = plans.plan_id) \
+             FROM plans ORDER BY created_at DESC",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(
-                |(plan_id, spec, created_by, created_at, frozen_at, snapshot_hash)| {
+                |(plan_id, spec, created_by, created_at, frozen_at, snapshot_hash, draws)| {
                     let spec: Value = serde_json::from_str(&spec).map_err(corrupt)?;
                     Ok(PlanSummary {
                         plan_id,
@@ -740,6 +767,7 @@ impl Store {
                         created_at,
                         frozen_at,
                         snapshot_hash,
+                        draws,
                     })
                 },
             )

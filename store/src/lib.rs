@@ -51,8 +51,8 @@ pub use admin_tokens::{AdminToken, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, TokenStat
 pub use audit::{Actor, Change};
 pub use calendar_years::CalendarYear;
 pub use console::{
-    AuditEntry, AuditFilter, ConsoleUser, DrawSummary, NewSession, PlanSummary, RecentFailures,
-    ReturnEntry, Role, SessionUser, TaskPlace,
+    AuditEntry, AuditFilter, ConsoleUser, DrawSummary, NewSession, PlanStage, PlanSummary,
+    RecentFailures, ReturnEntry, Role, SessionUser, TaskPlace,
 };
 pub use directory::{DirectoryTable, ImportMode, ImportSummary, Retired};
 pub use draws::{DrawRecord, PlanRecord, SubStratumSize, VerifyOutcome};

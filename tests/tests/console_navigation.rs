@@ -361,3 +361,66 @@ async fn errors_show_in_the_console_layout() {
     );
     assert!(!page.contains("current-user"), "{page}");
 }
+
+/// The row of `plan_id` in the plan list.
+fn plan_row<'a>(list: &'a str, plan_id: &str) -> &'a str {
+    let at = list
+        .find(&format!(">{plan_id}</a>"))
+        .unwrap_or_else(|| panic!("{plan_id} not listed: {list}"));
+    let end = list[at..].find("</tr>").map_or(list.len(), |e| at + e);
+    &list[at..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_list_says_where_each_plan_is() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    set_demo_passwords(&server).unwrap();
+    let s = Session::login(&server.base_url, "zhiliangke", PASSWORD)
+        .await
+        .unwrap();
+    let (st, body) = s
+        .post(
+            "/console/plans/new",
+            &[
+                ("plan_id", "ZT-2026-1"),
+                ("title", "状态测试"),
+                ("team_size", "2"),
+                ("officer_cap", "25"),
+                ("strata", "JC,testing_body,1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::SEE_OTHER, "{body}");
+    let (_, list) = s.get("/console/plans").await.unwrap();
+    assert!(plan_row(&list, "ZT-2026-1").contains("未冻结"), "{list}");
+    // The demo's plan has its draw.
+    assert!(
+        plan_row(&list, "GXQ-2023-ZBJR").contains("已抽取"),
+        "{list}"
+    );
+    // Created in China time to the minute, not as stored (UTC, RFC 3339).
+    let row = plan_row(&list, "ZT-2026-1");
+    let today = chrono::Utc::now()
+        .with_timezone(&choucha_shared::value::china_offset())
+        .format("%Y-%m-%d ")
+        .to_string();
+    assert!(row.contains(&today) && !row.contains("+00:00"), "{row}");
+
+    let (st, _) = s
+        .post("/console/plans/ZT-2026-1/freeze", &[])
+        .await
+        .unwrap();
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (_, list) = s.get("/console/plans").await.unwrap();
+    assert!(plan_row(&list, "ZT-2026-1").contains("已冻结"), "{list}");
+
+    // In English too.
+    let english = Session {
+        cookie: format!("{}; choucha_lang=en", s.cookie),
+        ..s.clone()
+    };
+    let (_, en) = english.get("/console/plans").await.unwrap();
+    assert!(plan_row(&en, "ZT-2026-1").contains("frozen"), "{en}");
+    assert!(plan_row(&en, "GXQ-2023-ZBJR").contains("drawn"), "{en}");
+}

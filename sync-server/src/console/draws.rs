@@ -13,7 +13,7 @@ use serde::Deserialize;
 use choucha_shared::TargetCategory;
 use choucha_shared::directory::RiskClass;
 use choucha_shared::plan::{DrawPlan, MemberRole, Quota, StandardKind, Stratum};
-use choucha_shared::value::{CivilDate, Name};
+use choucha_shared::value::{CivilDate, Name, china_minute_of};
 
 use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
@@ -21,6 +21,7 @@ use super::page::{Lang, csrf_field, layout, page};
 use crate::AppState;
 use crate::import::RowError;
 use crate::service::{self, ServiceError};
+use crate::store::PlanStage;
 
 /// Who may see plans and draws (not town leads: a draw spans all towns).
 const READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
@@ -31,6 +32,14 @@ fn category_label(lang: Lang, c: TargetCategory) -> String {
     match lang {
         Lang::Zh => c.label_zh().to_owned(),
         Lang::En => c.code().to_owned(),
+    }
+}
+
+fn stage_label(lang: Lang, stage: PlanStage) -> &'static str {
+    match stage {
+        PlanStage::Open => lang.t("未冻结", "not frozen"),
+        PlanStage::Frozen => lang.t("已冻结", "frozen"),
+        PlanStage::Drawn => lang.t("已抽取", "drawn"),
     }
 }
 
@@ -58,12 +67,13 @@ pub async fn plans(
     let plans = state.store.console_plans().await?;
     let body = html! {
         table #plans {
-            tr { th { (lang.t("计划编号", "Plan")) } th { (lang.t("名称", "Title")) } th { (lang.t("创建", "Created")) } th { (lang.t("快照哈希", "Snapshot hash")) } }
+            tr { th { (lang.t("计划编号", "Plan")) } th { (lang.t("名称", "Title")) } th { (lang.t("状态", "State")) } th { (lang.t("创建", "Created")) } th { (lang.t("快照哈希", "Snapshot hash")) } }
             @for p in &plans {
                 tr {
                     td { a href={ "/console/plans/" (p.plan_id) } { (p.plan_id) } }
                     td { (p.title) }
-                    td { (p.created_at) " " (p.created_by) }
+                    td.stage { (stage_label(lang, p.stage())) }
+                    td { (china_minute_of(Some(&p.created_at))) " " (p.created_by) }
                     td { @if let Some(h) = &p.snapshot_hash { code { (h) } } @else { span.muted { (lang.t("未冻结", "not frozen")) } } }
                 }
             }
