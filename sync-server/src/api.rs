@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +14,14 @@ use choucha_shared::checklist::{Checklist, ChecklistRef};
 use choucha_shared::plan::DrawPlan;
 use choucha_shared::value::china_minute_of;
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
 use crate::import::FileFormat;
+use crate::openapi;
 use crate::service::{self, Actor};
 use crate::store::{ImportMode, PlanRecord, TokenState, VerifyOutcome};
 
@@ -24,45 +29,53 @@ use crate::store::{ImportMode, PlanRecord, TokenState, VerifyOutcome};
 pub const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
-        .route(
-            "/api/v1/jurisdictions",
-            get(list_jurisdictions).post(add_jurisdictions),
-        )
-        .route("/api/v1/import/{kind}", post(import_file))
-        .route("/api/v1/plans", post(create_plan))
-        .route("/api/v1/plans/{id}", get(get_plan))
-        .route("/api/v1/plans/{id}/assigned", post(import_assigned))
-        .route("/api/v1/plans/{id}/freeze", post(freeze_plan))
-        .route("/api/v1/plans/{id}/draws", post(run_draw))
-        .route("/api/v1/draws/{id}", get(get_draw))
-        .route("/api/v1/draws/{id}/replacements", post(replace_seat))
-        .route("/api/v1/targets/{category}/{*key}", get(get_target))
+    let admin = OpenApiRouter::new()
+        .routes(routes!(list_jurisdictions, add_jurisdictions))
+        .routes(routes!(import_file))
+        .routes(routes!(create_plan))
+        .routes(routes!(get_plan))
+        .routes(routes!(import_assigned))
+        .routes(routes!(freeze_plan))
+        .routes(routes!(run_draw))
+        .routes(routes!(get_draw))
+        .routes(routes!(replace_seat))
+        .routes(routes!(get_target))
         .merge(crate::device_api::admin_routes())
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
-    let public = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/console/assets/console.js", get(console_js))
+    let admin = openapi::secured(admin, openapi::ADMIN_TOKEN);
+    let public = OpenApiRouter::new()
+        .routes(routes!(healthz))
         // Checks its own token (admin or the scraper's), see `observe`.
-        .route("/metrics", get(crate::observe::metrics_endpoint))
-        .route("/api/v1/checklists", get(list_checklists))
-        .route("/api/v1/checklists/{id}/{version}", get(get_checklist))
-        .route("/api/v1/public/plans/{id}", get(public_plan))
-        .route("/api/v1/public/draws/{id}/verify", get(verify_draw));
-    let public = public.merge(crate::device_api::public_routes());
-    admin
+        .routes(routes!(crate::observe::metrics_endpoint))
+        .routes(routes!(list_checklists))
+        .routes(routes!(get_checklist))
+        .routes(routes!(public_plan))
+        .routes(routes!(verify_draw))
+        .merge(crate::device_api::public_routes());
+    let (api, doc) = admin
         .merge(public)
         .merge(crate::device_api::device_routes(state.clone()))
         .merge(crate::device_api::blob_routes(state.clone()))
+        .split_for_parts();
+    let doc = openapi::finish(doc);
+    api.route(openapi::DOCUMENT_PATH, get(openapi::serve(&doc)))
+        .route("/console/assets/console.js", get(console_js))
         .merge(crate::console::router(state.clone()))
-        .fallback(|| async { ApiError::NotFound("没有这个接口 (no such endpoint)".into()) })
+        .fallback(|| async { ApiError::NoSuchEndpoint })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::security_headers::add,
         ))
         .layer(middleware::from_fn(crate::observe::observe_request))
         .with_state(state)
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process answers", body = String, content_type = "text/plain"))
+)]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// The console's only script (the content security policy allows no
@@ -126,16 +139,20 @@ pub(crate) async fn admin_actor(state: &AppState, token: &str) -> Result<Actor, 
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ChecklistSummary {
     id: String,
     version: u32,
+    #[schema(value_type = String)]
     category: &'static str,
     title: String,
     items: usize,
     fingerprint: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/checklists", tag = "checklists",
+    responses((status = 200, description = "Every checklist the server knows", body = Vec<ChecklistSummary>))
+)]
 async fn list_checklists(State(state): State<AppState>) -> Json<Vec<ChecklistSummary>> {
     Json(
         state
@@ -153,6 +170,10 @@ async fn list_checklists(State(state): State<AppState>) -> Json<Vec<ChecklistSum
     )
 }
 
+#[utoipa::path(get, path = "/api/v1/checklists/{id}/{version}", tag = "checklists",
+    params(("id" = String, Path, description = "Checklist ID"), ("version" = u32, Path, description = "Checklist version")),
+    responses((status = 200, description = "The checklist, item by item", body = serde_json::Value))
+)]
 async fn get_checklist(
     State(state): State<AppState>,
     Path((id, version)): Path<(String, u32)>,
@@ -166,11 +187,14 @@ async fn get_checklist(
         .ok_or_else(|| ApiError::NotFound(format!("checklist {reference} does not exist")))
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 struct Jurisdictions {
     names: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/jurisdictions", tag = "directory",
+    responses((status = 200, description = "The towns (镇街) plans and targets may name", body = Jurisdictions))
+)]
 async fn list_jurisdictions(
     State(state): State<AppState>,
 ) -> Result<Json<Jurisdictions>, ApiError> {
@@ -179,6 +203,10 @@ async fn list_jurisdictions(
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/jurisdictions", tag = "directory",
+    request_body = Jurisdictions,
+    responses((status = 200, description = "All towns, the new ones added", body = Jurisdictions))
+)]
 async fn add_jurisdictions(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Jurisdictions>,
@@ -194,10 +222,12 @@ async fn add_jurisdictions(
     list_jurisdictions(State(state)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportParams {
     /// `csv` or `xlsx`; taken from `file_name` when absent.
     format: Option<String>,
+    /// The file's name, for its format and the audit.
     file_name: Option<String>,
     /// Import the good rows even when some are bad.
     #[serde(default)]
@@ -208,6 +238,14 @@ struct ImportParams {
     mode: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/import/{kind}", tag = "directory",
+    params(("kind" = String, Path, description = "The directory: a target category code (e.g. `testing_body`), `officers` or `experts`"), ImportParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The CSV or XLSX file"),
+    responses(
+        (status = 200, description = "Imported; the summary of rows", body = serde_json::Value),
+        (status = 422, description = "Not imported: every bad row, by row and column", body = serde_json::Value)
+    )
+)]
 async fn import_file(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -266,9 +304,12 @@ fn file_format(format: Option<&str>, file_name: &str) -> Result<FileFormat, ApiE
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AssignedParams {
+    /// `csv` or `xlsx`; taken from `file_name` when absent.
     format: Option<String>,
+    /// The file's name, for its format and the audit.
     file_name: Option<String>,
     /// The list the whole file is, for rows without 来源.
     source: Option<String>,
@@ -276,6 +317,11 @@ struct AssignedParams {
 
 /// Uploads an upstream list (CSV or XLSX) as a version-2 plan's assigned
 /// targets; every bad row is reported and nothing saved.
+#[utoipa::path(post, path = "/api/v1/plans/{id}/assigned", tag = "draws",
+    params(("id" = String, Path, description = "Plan ID (version 2)"), AssignedParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The upstream list, CSV or XLSX"),
+    responses((status = 200, description = "The plan with its assigned targets", body = serde_json::Value))
+)]
 async fn import_assigned(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -300,6 +346,11 @@ async fn import_assigned(
 }
 
 /// Replaces one officer's seat on a task of a version-2 draw.
+#[utoipa::path(post, path = "/api/v1/draws/{id}/replacements", tag = "draws",
+    params(("id" = String, Path, description = "Draw ID (version 2)")),
+    request_body(content = serde_json::Value, description = "The task, the officer to replace and why"),
+    responses((status = 200, description = "The replacement, drawn", body = serde_json::Value))
+)]
 async fn replace_seat(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -310,6 +361,10 @@ async fn replace_seat(
     Ok((StatusCode::CREATED, Json(r)).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/plans", tag = "draws",
+    request_body(content = serde_json::Value, description = "The draw plan (抽查计划): strata, quotas, team rules"),
+    responses((status = 201, description = "The plan, not yet frozen", body = serde_json::Value))
+)]
 async fn create_plan(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -322,6 +377,10 @@ async fn create_plan(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "draws",
+    params(("id" = String, Path, description = "Plan ID")),
+    responses((status = 200, description = "The plan with its candidate counts and state", body = serde_json::Value))
+)]
 async fn get_plan(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -329,6 +388,10 @@ async fn get_plan(
     Ok(Json(state.store.plan(&id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/plans/{id}/freeze", tag = "draws",
+    params(("id" = String, Path, description = "Plan ID")),
+    responses((status = 200, description = "Frozen: the snapshot hash is fixed before any seed", body = serde_json::Value))
+)]
 async fn freeze_plan(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -339,6 +402,11 @@ async fn freeze_plan(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/plans/{id}/draws", tag = "draws",
+    params(("id" = String, Path, description = "Plan ID (frozen)")),
+    request_body(content = serde_json::Value, description = "The public seed and who entered it"),
+    responses((status = 201, description = "The draw: every task and team", body = serde_json::Value))
+)]
 async fn run_draw(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -352,6 +420,10 @@ async fn run_draw(
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/draws/{id}", tag = "draws",
+    params(("id" = String, Path, description = "Draw ID")),
+    responses((status = 200, description = "The draw record", body = serde_json::Value))
+)]
 async fn get_draw(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -361,7 +433,7 @@ async fn get_draw(
 
 /// What the public may see of a plan: enough to check a draw's inputs were
 /// fixed before the seed.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PublicPlan {
     plan_id: String,
     title: String,
@@ -370,22 +442,30 @@ struct PublicPlan {
     frozen_at: Option<String>,
     snapshot_hash: Option<String>,
     /// Once frozen: each (sub-)stratum's N and k as the draw sees them.
+    #[schema(value_type = Vec<serde_json::Value>)]
     sub_strata: Vec<crate::store::SubStratumSize>,
     /// Version 2, once frozen: the targets upstream lists assign, with
     /// their lists, and the targets left out as recently inspected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<serde_json::Value>)]
     assigned: Vec<choucha_shared::draw_v2::Assigned>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<serde_json::Value>)]
     excluded: Vec<choucha_shared::draw_v2::Excluded>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PublicStratum {
     id: String,
+    #[schema(value_type = String)]
     category: &'static str,
     candidates: usize,
 }
 
+#[utoipa::path(get, path = "/api/v1/public/plans/{id}", tag = "public",
+    params(("id" = String, Path, description = "Plan ID")),
+    responses((status = 200, description = "What the public may see of a plan", body = PublicPlan))
+)]
 async fn public_plan(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -419,6 +499,10 @@ async fn public_plan(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/public/draws/{id}/verify", tag = "public",
+    params(("id" = String, Path, description = "Draw ID")),
+    responses((status = 200, description = "The draw re-run from its published inputs, compared", body = serde_json::Value))
+)]
 async fn verify_draw(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -426,22 +510,31 @@ async fn verify_draw(
     Ok(Json(state.store.verify_draw(&id).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TargetWithHistory {
     version: i64,
+    #[schema(value_type = serde_json::Value)]
     target: choucha_shared::directory::Target,
     /// Replaced versions, oldest first.
     history: Vec<HistoricTarget>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct HistoricTarget {
     version: i64,
+    #[schema(value_type = serde_json::Value)]
     target: choucha_shared::directory::Target,
 }
 
 /// A target's current version and every version it replaced. The key is a
 /// wildcard because standard numbers contain '/'.
+#[utoipa::path(get, path = "/api/v1/targets/{category}/{*key}", tag = "directory",
+    params(
+        ("category" = String, Path, description = "Target category code"),
+        ("key" = String, Path, description = "USCC, or a standard's number (may contain '/')")
+    ),
+    responses((status = 200, description = "The target's current version and the versions it replaced", body = TargetWithHistory))
+)]
 async fn get_target(
     State(state): State<AppState>,
     Path((category, key)): Path<(String, String)>,

@@ -9,16 +9,20 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use choucha_shared::sync::{EnrolRequest, EntryVerdict, PushRequest};
 use choucha_shared::value::Sha256Hex;
 
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::AppState;
 use crate::error::{ApiError, ApiJson};
+use crate::openapi;
 use crate::service::{self, Actor};
 use crate::store::DeviceCtx;
 
@@ -27,37 +31,35 @@ use crate::store::DeviceCtx;
 const MAX_PUSH_BYTES: usize = crate::error::DEFAULT_JSON_LIMIT as usize;
 
 /// Routes a device calls with its token.
-pub fn device_routes(state: AppState) -> Router<AppState> {
+pub fn device_routes(state: AppState) -> OpenApiRouter<AppState> {
     // Pull authenticates itself: its token check is part of its one query.
-    let pull_route = Router::new().route("/api/v1/device/pull", get(pull));
-    Router::new()
-        .route("/api/v1/device/push", post(push))
-        .route("/api/v1/device/tasks/{task_id}", get(task))
-        .route("/api/v1/device/records/{record_id}", get(device_record))
-        .route(
-            "/api/v1/device/questions/{question_id}/attachments/{sha256}",
-            get(answer_attachment),
-        )
+    let pull_route = OpenApiRouter::new().routes(routes!(pull));
+    let routes = OpenApiRouter::new()
+        .routes(routes!(push))
+        .routes(routes!(task))
+        .routes(routes!(device_record))
+        .routes(routes!(answer_attachment))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .route_layer(middleware::from_fn_with_state(state, require_device))
-        .merge(pull_route)
+        .merge(pull_route);
+    openapi::secured(routes, openapi::DEVICE_TOKEN)
 }
 
 /// Routes for supervisors (admin token): enrolment codes, revocation,
 /// record review actions.
-pub fn admin_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/enrolments", post(create_enrolment))
-        .route("/api/v1/devices/{device_id}/revoke", post(revoke))
-        .route("/api/v1/devices/{device_id}/log", get(device_log))
-        .route("/api/v1/records/{record_id}", get(admin_record))
-        .route("/api/v1/records/{record_id}/return", post(return_record))
-        .route("/api/v1/records/{record_id}/approve", post(approve_record))
+pub fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_enrolment))
+        .routes(routes!(revoke))
+        .routes(routes!(device_log))
+        .routes(routes!(admin_record))
+        .routes(routes!(return_record))
+        .routes(routes!(approve_record))
 }
 
 /// Public: exchanging a one-time code needs no token.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/api/v1/device/enrol", post(enrol))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(enrol))
 }
 
 async fn require_device(
@@ -95,7 +97,7 @@ async fn refused_token(state: &AppState, token: &str) -> Response {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EnrolmentRequest {
     officer_id: String,
     /// Minutes the code stays valid; default one day.
@@ -103,6 +105,10 @@ struct EnrolmentRequest {
     valid_minutes: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/enrolments", tag = "devices",
+    request_body = EnrolmentRequest,
+    responses((status = 201, description = "A one-time enrolment code and the QR payload", body = serde_json::Value))
+)]
 async fn create_enrolment(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -151,6 +157,10 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/revoke", tag = "devices",
+    params(("device_id" = String, Path, description = "Device ID")),
+    responses((status = 204, description = "Revoked: its token is refused on every instance from now"))
+)]
 async fn revoke(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -162,6 +172,10 @@ async fn revoke(
 
 /// What the server holds of a device's log, for audit and for checking
 /// that nothing was lost or duplicated.
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}/log", tag = "devices",
+    params(("device_id" = String, Path, description = "Device ID")),
+    responses((status = 200, description = "The device's log as the server holds it: index, entry ID, hash", body = serde_json::Value))
+)]
 async fn device_log(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
@@ -174,6 +188,10 @@ async fn device_log(
     Ok(Json(entries).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/device/enrol", tag = "device",
+    request_body(content = serde_json::Value, description = "The one-time code and the device's name"),
+    responses((status = 201, description = "The device's ID and token", body = serde_json::Value))
+)]
 async fn enrol(
     State(state): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -188,14 +206,21 @@ async fn enrol(
     Ok((StatusCode::CREATED, Json(resp)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PullParams {
+    /// The cursor the last pull returned (0 at first).
     #[serde(default)]
     cursor: i64,
+    /// Items per page, 1–500 (default 100).
     #[serde(default)]
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/device/pull", tag = "device",
+    params(PullParams),
+    responses((status = 200, description = "A page of the officer's feed after the cursor", body = serde_json::Value))
+)]
 async fn pull(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -220,6 +245,14 @@ async fn pull(
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/device/push", tag = "device",
+    request_body(content = serde_json::Value, description = "Log entries, in order"),
+    responses(
+        (status = 200, description = "Every entry stored (or already held)", body = serde_json::Value),
+        (status = 409, description = "Some entries wait for earlier ones: resend from the first unsettled", body = serde_json::Value),
+        (status = 422, description = "Some entries refused, each with its reason", body = serde_json::Value)
+    )
+)]
 async fn push(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
@@ -240,6 +273,10 @@ async fn push(
     Ok((status, Json(resp)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/device/tasks/{task_id}", tag = "device",
+    params(("task_id" = String, Path, description = "Task ID")),
+    responses((status = 200, description = "The task, if the device's officer is on its team", body = serde_json::Value))
+)]
 async fn task(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
@@ -254,6 +291,10 @@ async fn task(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/device/records/{record_id}", tag = "device",
+    params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
+    responses((status = 200, description = "The status of each version", body = serde_json::Value))
+)]
 async fn device_record(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
@@ -274,6 +315,10 @@ async fn device_record(
 
 /// An image the quality section sent with its answer, for the device of
 /// the officer who asked (404 for anyone else, as for an unknown one).
+#[utoipa::path(get, path = "/api/v1/device/questions/{question_id}/attachments/{sha256}", tag = "device",
+    params(("question_id" = uuid::Uuid, Path, description = "Question ID"), ("sha256" = String, Path, description = "SHA-256 of the attachment")),
+    responses((status = 200, description = "The image the quality section attached to its answer", body = Vec<u8>, content_type = "application/octet-stream"))
+)]
 async fn answer_attachment(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
@@ -299,6 +344,10 @@ async fn answer_attachment(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/records/{record_id}", tag = "review",
+    params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
+    responses((status = 200, description = "Every version of the record", body = serde_json::Value))
+)]
 async fn admin_record(
     State(state): State<AppState>,
     Path(record_id): Path<Uuid>,
@@ -310,14 +359,23 @@ async fn admin_record(
     Ok(Json(versions).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ReturnRequest {
+    /// The version being returned (its hash), so a newer one is not.
+    #[schema(value_type = String)]
     version: Sha256Hex,
+    /// Why, for the officers.
     comment: String,
+    /// Comments on single items, by item ID.
     #[serde(default)]
     item_comments: BTreeMap<String, String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/records/{record_id}/return", tag = "review",
+    params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
+    request_body = ReturnRequest,
+    responses((status = 200, description = "Returned to its officers for amendment", body = serde_json::Value))
+)]
 async fn return_record(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -336,11 +394,18 @@ async fn return_record(
     Ok(Json(r).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ApproveRequest {
+    /// The version being approved (its hash).
+    #[schema(value_type = String)]
     version: Sha256Hex,
 }
 
+#[utoipa::path(post, path = "/api/v1/records/{record_id}/approve", tag = "review",
+    params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
+    request_body = ApproveRequest,
+    responses((status = 204, description = "Approved"))
+)]
 async fn approve_record(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -362,16 +427,12 @@ async fn approve_record(
 pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
 /// Evidence upload routes (device token), tus-like.
-pub fn blob_routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/device/blobs/{sha256}",
-            axum::routing::head(blob_head)
-                .get(blob_state)
-                .patch(blob_patch),
-        )
+pub fn blob_routes(state: AppState) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(blob_head, blob_state, blob_patch))
         .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
-        .route_layer(middleware::from_fn_with_state(state, require_device))
+        .route_layer(middleware::from_fn_with_state(state, require_device));
+    openapi::secured(routes, openapi::DEVICE_TOKEN)
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, ApiError> {
@@ -430,6 +491,11 @@ fn blob_response(step: service::sync::BlobStep) -> Response {
 
 /// HEAD: how many bytes of this blob the server durably holds
 /// (`Upload-Offset`), given its total size in `Upload-Length`.
+#[utoipa::path(head, path = "/api/v1/device/blobs/{sha256}", tag = "evidence",
+    params(("sha256" = String, Path, description = "SHA-256 of the whole blob"),
+        ("upload-length" = u64, Header, description = "The blob's size in bytes")),
+    responses((status = 200, description = "How many bytes the server durably holds, in Upload-Offset"))
+)]
 async fn blob_head(
     State(state): State<AppState>,
     Path(sha): Path<Sha256Hex>,
@@ -439,12 +505,18 @@ async fn blob_head(
     blob_query(&state, &sha, total).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BlobStateQuery {
+    /// The blob's size in bytes.
     total: u64,
 }
 
 /// The same as HEAD, as JSON, for clients that cannot read HEAD headers.
+#[utoipa::path(get, path = "/api/v1/device/blobs/{sha256}", tag = "evidence",
+    params(("sha256" = String, Path, description = "SHA-256 of the whole blob"), BlobStateQuery),
+    responses((status = 200, description = "The upload's state, as HEAD gives it", body = serde_json::Value))
+)]
 async fn blob_state(
     State(state): State<AppState>,
     Path(sha): Path<Sha256Hex>,
@@ -455,6 +527,14 @@ async fn blob_state(
 
 /// PATCH: a chunk at `Upload-Offset` of a blob of `Upload-Length` bytes,
 /// with `Upload-Checksum: sha256 <hex>` over the chunk.
+#[utoipa::path(patch, path = "/api/v1/device/blobs/{sha256}", tag = "evidence",
+    params(("sha256" = String, Path, description = "SHA-256 of the whole blob"),
+        ("upload-length" = u64, Header, description = "The blob's size in bytes"),
+        ("upload-offset" = u64, Header, description = "Where this chunk starts"),
+        ("upload-checksum" = String, Header, description = "`sha256 <hex>` of this chunk")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "One chunk"),
+    responses((status = 200, description = "The chunk is durable; the new offset", body = serde_json::Value))
+)]
 async fn blob_patch(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,

@@ -15,6 +15,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
+    /// No route at all: a client's wrong address, told apart from a
+    /// resource that does not exist.
+    #[error("没有这个接口 (no such endpoint)")]
+    NoSuchEndpoint,
     #[error("{message}")]
     BadRequest { message: String, details: Value },
     #[error("需要登录或有效的访问令牌 (authentication required)")]
@@ -54,6 +58,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NoSuchEndpoint => (StatusCode::NOT_FOUND, "no_such_endpoint"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::TokenExpired(_) => (StatusCode::UNAUTHORIZED, "token_expired"),

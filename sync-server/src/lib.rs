@@ -17,6 +17,7 @@ pub mod demo;
 pub mod device_api;
 pub mod error;
 pub mod observe;
+pub mod openapi;
 pub mod security_headers;
 pub mod service;
 pub mod settings;
