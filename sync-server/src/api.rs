@@ -2,7 +2,7 @@
 //! except `/api/v1/public/*`, `/api/v1/checklists*` and `/healthz`.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::import::FileFormat;
 use crate::openapi;
 use crate::service::{self, Actor};
@@ -170,13 +170,20 @@ async fn list_checklists(State(state): State<AppState>) -> Json<Vec<ChecklistSum
     )
 }
 
+/// A checklist's address (named, so a bad value's error names its part).
+#[derive(Deserialize)]
+struct ChecklistPath {
+    id: String,
+    version: u32,
+}
+
 #[utoipa::path(get, path = "/api/v1/checklists/{id}/{version}", tag = "checklists",
     params(("id" = String, Path, description = "Checklist ID"), ("version" = u32, Path, description = "Checklist version")),
     responses((status = 200, description = "The checklist, item by item", body = serde_json::Value))
 )]
 async fn get_checklist(
     State(state): State<AppState>,
-    Path((id, version)): Path<(String, u32)>,
+    ApiPath(ChecklistPath { id, version }): ApiPath<ChecklistPath>,
 ) -> Result<Json<Checklist>, ApiError> {
     let reference = ChecklistRef { id, version };
     state
@@ -249,8 +256,8 @@ struct ImportParams {
 async fn import_file(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(kind): Path<String>,
-    Query(params): Query<ImportParams>,
+    ApiPath(kind): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let kind = service::directory::parse_kind(&kind)?;
@@ -325,8 +332,8 @@ struct AssignedParams {
 async fn import_assigned(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(plan_id): Path<String>,
-    Query(params): Query<AssignedParams>,
+    ApiPath(plan_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<AssignedParams>,
     body: Bytes,
 ) -> Result<Json<PlanRecord>, ApiError> {
     let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
@@ -354,7 +361,7 @@ async fn import_assigned(
 async fn replace_seat(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(draw_id): Path<String>,
+    ApiPath(draw_id): ApiPath<String>,
     ApiJson(req): ApiJson<service::draws::ReplaceRequest>,
 ) -> Result<Response, ApiError> {
     let r = service::draws::replace_seat(&state.store, &actor, &draw_id, req).await?;
@@ -383,7 +390,7 @@ async fn create_plan(
 )]
 async fn get_plan(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PlanRecord>, ApiError> {
     Ok(Json(state.store.plan(&id).await?))
 }
@@ -395,7 +402,7 @@ async fn get_plan(
 async fn freeze_plan(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PlanRecord>, ApiError> {
     Ok(Json(
         service::draws::freeze_plan(&state.store, &actor, &id).await?,
@@ -410,7 +417,7 @@ async fn freeze_plan(
 async fn run_draw(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(plan_id): Path<String>,
+    ApiPath(plan_id): ApiPath<String>,
     ApiJson(req): ApiJson<service::draws::DrawRequest>,
 ) -> Result<Response, ApiError> {
     let result = service::draws::run_draw(&state.store, &actor, &plan_id, req, |c| {
@@ -426,7 +433,7 @@ async fn run_draw(
 )]
 async fn get_draw(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.store.draw(&id).await?).into_response())
 }
@@ -468,7 +475,7 @@ struct PublicStratum {
 )]
 async fn public_plan(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PublicPlan>, ApiError> {
     let r = state.store.plan(&id).await?;
     let (assigned, excluded) = if r.frozen_at.is_some() {
@@ -505,7 +512,7 @@ async fn public_plan(
 )]
 async fn verify_draw(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<VerifyOutcome>, ApiError> {
     Ok(Json(state.store.verify_draw(&id).await?))
 }
@@ -526,6 +533,13 @@ struct HistoricTarget {
     target: choucha_shared::directory::Target,
 }
 
+/// A target's address.
+#[derive(Deserialize)]
+struct TargetPath {
+    category: String,
+    key: String,
+}
+
 /// A target's current version and every version it replaced. The key is a
 /// wildcard because standard numbers contain '/'.
 #[utoipa::path(get, path = "/api/v1/targets/{category}/{*key}", tag = "directory",
@@ -537,7 +551,7 @@ struct HistoricTarget {
 )]
 async fn get_target(
     State(state): State<AppState>,
-    Path((category, key)): Path<(String, String)>,
+    ApiPath(TargetPath { category, key }): ApiPath<TargetPath>,
 ) -> Result<Json<TargetWithHistory>, ApiError> {
     let (version, target) = state
         .store

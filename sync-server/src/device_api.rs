@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::openapi;
 use crate::service::{self, Actor};
 use crate::store::DeviceCtx;
@@ -164,7 +164,7 @@ fn percent_encode(s: &str) -> String {
 async fn revoke(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(device_id): Path<String>,
+    ApiPath(device_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     service::devices::revoke(&state.store, &actor, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -178,7 +178,7 @@ async fn revoke(
 )]
 async fn device_log(
     State(state): State<AppState>,
-    Path(device_id): Path<String>,
+    ApiPath(device_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let rows = state.store.device_log(&device_id).await?;
     let entries: Vec<_> = rows
@@ -224,7 +224,7 @@ struct PullParams {
 async fn pull(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(p): Query<PullParams>,
+    ApiQuery(p): ApiQuery<PullParams>,
 ) -> Result<Response, ApiError> {
     let Some(token) = bearer_token(&headers) else {
         return Err(ApiError::Unauthorized);
@@ -280,7 +280,7 @@ async fn push(
 async fn task(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(
         state
@@ -298,7 +298,7 @@ async fn task(
 async fn device_record(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
-    Path(record_id): Path<Uuid>,
+    ApiPath(record_id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     let versions = state.store.record_versions(&record_id).await?;
     let Some(first) = versions.first() else {
@@ -313,6 +313,13 @@ async fn device_record(
     Ok(Json(statuses).into_response())
 }
 
+/// An answer attachment's address.
+#[derive(Deserialize)]
+struct AttachmentPath {
+    question_id: Uuid,
+    sha256: String,
+}
+
 /// An image the quality section sent with its answer, for the device of
 /// the officer who asked (404 for anyone else, as for an unknown one).
 #[utoipa::path(get, path = "/api/v1/device/questions/{question_id}/attachments/{sha256}", tag = "device",
@@ -322,7 +329,10 @@ async fn device_record(
 async fn answer_attachment(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
-    Path((question_id, sha)): Path<(Uuid, String)>,
+    ApiPath(AttachmentPath {
+        question_id,
+        sha256: sha,
+    }): ApiPath<AttachmentPath>,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::NotFound(format!("附件 {sha} 不存在"));
     let sha = Sha256Hex::parse(&sha).map_err(|_| missing())?;
@@ -350,7 +360,7 @@ async fn answer_attachment(
 )]
 async fn admin_record(
     State(state): State<AppState>,
-    Path(record_id): Path<Uuid>,
+    ApiPath(record_id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     let versions = state.store.record_versions(&record_id).await?;
     if versions.is_empty() {
@@ -379,7 +389,7 @@ struct ReturnRequest {
 async fn return_record(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(record_id): Path<Uuid>,
+    ApiPath(record_id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<ReturnRequest>,
 ) -> Result<Response, ApiError> {
     let r = service::review::return_record(
@@ -409,7 +419,7 @@ struct ApproveRequest {
 async fn approve_record(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(record_id): Path<Uuid>,
+    ApiPath(record_id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<ApproveRequest>,
 ) -> Result<StatusCode, ApiError> {
     service::review::decide(
@@ -498,7 +508,7 @@ fn blob_response(step: service::sync::BlobStep) -> Response {
 )]
 async fn blob_head(
     State(state): State<AppState>,
-    Path(sha): Path<Sha256Hex>,
+    ApiPath(sha): ApiPath<Sha256Hex>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let total = header_u64(&headers, "upload-length")?;
@@ -519,8 +529,8 @@ struct BlobStateQuery {
 )]
 async fn blob_state(
     State(state): State<AppState>,
-    Path(sha): Path<Sha256Hex>,
-    Query(q): Query<BlobStateQuery>,
+    ApiPath(sha): ApiPath<Sha256Hex>,
+    ApiQuery(q): ApiQuery<BlobStateQuery>,
 ) -> Result<Response, ApiError> {
     blob_query(&state, &sha, q.total).await
 }
@@ -538,7 +548,7 @@ async fn blob_state(
 async fn blob_patch(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceCtx>,
-    Path(sha): Path<Sha256Hex>,
+    ApiPath(sha): ApiPath<Sha256Hex>,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {

@@ -3,8 +3,9 @@
 //! logged, never sent.
 
 use axum::Json;
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -144,6 +145,45 @@ impl IntoResponse for ApiError {
 #[derive(Debug, FromRequest)]
 #[from_request(via(Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// `Path` whose rejection (a parameter of the wrong type) is a 400 in the
+/// API's own error format, naming the parameter.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query` whose rejection is a 400 in the API's own error format.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        let details = match &r {
+            PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                ErrorKind::ParseErrorAtKey { key, value, .. }
+                | ErrorKind::DeserializeError { key, value, .. } => {
+                    json!({ "parameter": key, "value": value })
+                }
+                _ => Value::Null,
+            },
+            _ => Value::Null,
+        };
+        Self::BadRequest {
+            message: format!("地址中的参数无效：{} (bad path parameter)", r.body_text()),
+            details,
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::BadRequest {
+            message: format!("查询参数无效：{} (bad query parameter)", r.body_text()),
+            details: Value::Null,
+        }
+    }
+}
 
 /// The request-body limit a route was given, for the 413 message; the
 /// rejection itself does not carry it.

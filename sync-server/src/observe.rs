@@ -235,7 +235,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 /// (`CHOUCHA_METRICS_TOKEN`); the gauges are read at scrape time.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     security(("admin_token" = []), ("metrics_token" = [])),
-    responses((status = 200, description = "The process's metrics, Prometheus text format", body = String, content_type = "text/plain"))
+    responses((status = 200, description = "The process's metrics, OpenMetrics text format", body = String, content_type = "application/openmetrics-text"))
 )]
 pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = crate::api::bearer(&headers);

@@ -178,3 +178,61 @@ async fn the_served_contract_is_the_mounted_api() {
         );
     }
 }
+
+/// Found by schemathesis: a path or query parameter of the wrong type was
+/// refused with axum's plain-text message, not the API's error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_path_or_query_parameter_answers_in_the_error_format() {
+    let server = TestServer::start_demo(None).expect("demo server");
+    let http = reqwest::Client::new();
+    let base = &server.base_url;
+    for (what, url, names) in [
+        (
+            "a negative checklist version",
+            format!("{base}/api/v1/checklists/ccc/-1"),
+            "version",
+        ),
+        (
+            "a record ID that is no UUID",
+            format!("{base}/api/v1/records/null"),
+            "record_id",
+        ),
+        (
+            "a pull limit past i64",
+            format!("{base}/api/v1/device/pull?limit=9223372036854775808"),
+            "limit",
+        ),
+        (
+            "an import flag that is no boolean",
+            format!("{base}/api/v1/import/testing_body?partial=null"),
+            "partial",
+        ),
+    ] {
+        let r = http
+            .request(
+                if url.contains("/import/") {
+                    Method::POST
+                } else {
+                    Method::GET
+                },
+                &url,
+            )
+            .bearer_auth(server.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
+        assert!(
+            r.headers()[reqwest::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{what}: {:?}",
+            r.headers()
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "bad_request", "{what}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(names), "{what}: {message}");
+    }
+}
