@@ -25,6 +25,17 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    /// The format of a file that came without a name: an XLSX file is a
+    /// ZIP archive (it starts with `PK\x03\x04`); anything else is read as
+    /// CSV, whose own errors then say what is wrong.
+    pub fn sniff(bytes: &[u8]) -> Self {
+        if bytes.starts_with(b"PK\x03\x04") {
+            Self::Xlsx
+        } else {
+            Self::Csv
+        }
+    }
+
     /// The format a file name's extension stands for (`.csv`, `.xlsx`, any
     /// letter case). Anything else, including the old binary `.xls`, is
     /// `None`.
@@ -627,6 +638,19 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_without_a_name_is_read_by_its_first_bytes() {
+        assert_eq!(
+            FileFormat::sniff(b"PK\x03\x04rest of a zip"),
+            FileFormat::Xlsx
+        );
+        assert_eq!(
+            FileFormat::sniff("统一社会信用代码,名称\n".as_bytes()),
+            FileFormat::Csv
+        );
+        assert_eq!(FileFormat::sniff(b""), FileFormat::Csv);
+    }
 
     #[test]
     fn file_names() {

@@ -267,6 +267,7 @@ impl WorkCalendar {
 
 /// A result's publication against the 20-working-day rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PublicationStatus {
     /// Not yet public; `working_days_left` (0 = today is the last day).

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A category of inspection target. The serialised form is the stable
 /// English code; [`TargetCategory::label_zh`] is what users read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TargetCategory {
     /// 工业产品生产许可证获证企业

@@ -34,6 +34,7 @@ pub const CHECKLIST_SCHEMA: u16 = 1;
 /// 合格/一般不合格/严重不合格 where the source rates clauses that way (the
 /// production-licence condition review).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// 符合
@@ -83,6 +84,7 @@ impl Verdict {
 /// completeness rules (an attached photo); the others tell the inspector how
 /// the item is verified and appear on the printed checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Evidence {
     /// 现场拍照: a photo attached to the item.
@@ -114,6 +116,7 @@ impl Evidence {
 
 /// Identifies one version of one checklist.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChecklistRef {
     pub id: String,
     pub version: u32,
@@ -127,6 +130,7 @@ impl fmt::Display for ChecklistRef {
 
 /// A validated checklist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checklist {
     pub schema: u16,
     pub id: String,
@@ -151,6 +155,7 @@ pub struct Checklist {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Section {
     pub id: String,
     pub title: String,
@@ -160,6 +165,7 @@ pub struct Section {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Item {
     /// Stable across versions while the item means the same thing.
     pub id: String,

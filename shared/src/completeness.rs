@@ -44,6 +44,7 @@ pub const MIN_OFFICER_SIGNATURES: usize = 2;
 
 /// One reason a record cannot be sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Violation {
     ChecklistMismatch {

@@ -18,6 +18,7 @@ use crate::record::ItemEntry;
 
 /// When a veto item (否决项) fails the whole inspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VetoRule {
     /// Any nonconforming verdict on a veto item (不符合, 一般不合格 or
@@ -29,6 +30,7 @@ pub enum VetoRule {
 
 /// How a checklist's verdicts decide the conclusion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConclusionRules {
     /// When a veto item fails the inspection (none: the checklist has no
     /// veto items).
@@ -57,6 +59,7 @@ impl Default for ConclusionRules {
 
 /// Why an inspection failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum FailReason {
     /// A veto item (否决项) is nonconforming.
@@ -81,6 +84,7 @@ impl fmt::Display for FailReason {
 
 /// The conclusion of a walk-through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "conclusion", rename_all = "snake_case")]
 pub enum Conclusion {
     /// 合格（符合要求）: nothing nonconforming.

@@ -21,6 +21,7 @@ pub const MAX_PHOTOS: usize = 6;
 
 /// A question asked on site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Question {
     /// Made on the device (UUIDv7).
     pub question_id: Uuid,
@@ -41,6 +42,7 @@ pub struct Question {
 
 /// The quality section's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Answer {
     pub question_id: Uuid,
     pub task_id: String,
@@ -64,6 +66,7 @@ pub struct Answer {
 /// checklist. Numbered per checklist (`seq`), so the FAQ of a checklist is
 /// versioned: an officer's tablet holds entries 1…n.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FaqEntry {
     /// The question it was made from.
     pub faq_id: Uuid,
@@ -81,6 +84,7 @@ pub struct FaqEntry {
 
 /// A question as its asker sees it: with the answer once it came.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuestionView {
     pub question: Question,
     pub answer: Option<Answer>,

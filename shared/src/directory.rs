@@ -13,6 +13,7 @@ use crate::value::{CccCertificateNo, CredentialNo, GeoPoint, Name, StandardNo, U
 /// or the number of a standard. Sorting keys as UTF-8 bytes gives the
 /// candidate order of the draw, so `Ord` here is byte order of the string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct TargetKey(pub String);
 
@@ -31,6 +32,7 @@ impl fmt::Display for TargetKey {
 /// What is inspected: a site-bearing organisation, or a standard checked on
 /// paper together with the body that issued it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TargetIdentity {
     Organisation {
@@ -57,6 +59,7 @@ pub enum TargetIdentity {
 
 /// One entry of the target directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
     pub category: TargetCategory,
     pub identity: TargetIdentity,
@@ -78,6 +81,7 @@ pub struct Target {
 
 /// 信用风险分类: A (low risk) to D (high); sampling ratios follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RiskClass {
     A,
     B,
@@ -115,6 +119,7 @@ impl std::str::FromStr for RiskClass {
 
 /// 经营状态 as the registration system says; only 存续 targets are drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BusinessStatus {
     /// 存续（在业）
@@ -190,6 +195,7 @@ impl std::str::FromStr for BusinessStatus {
 /// 行业代码 per GB/T 4754-2017: the section letter (A–T) and the division,
 /// group or class digits, e.g. `C38`, `C382`, `C3823`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct IndustryCode(String);
 
@@ -234,6 +240,7 @@ impl From<IndustryCode> for String {
 
 /// What the credit, registration and licensing systems say of a target.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetProfile {
     /// 信用风险分类; unknown when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +270,7 @@ impl Target {
 
 /// A person who can be drawn: 执法人员 or not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Officer {
     /// 执法证号
     pub credential_no: CredentialNo,
@@ -288,6 +296,7 @@ impl Officer {
 /// A third-party technical expert (第三方技术机构专家): assists, is drawn from
 /// a separate pool, never counts as an officer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Expert {
     /// Identifier in the expert pool (e.g. the institution's staff number).
     pub expert_id: String,
@@ -300,6 +309,7 @@ pub struct Expert {
 /// A conflict of interest (回避): the person must never be drawn for the
 /// target (行政处罚法 Art. 43).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recusal {
     /// Credential number of an officer, or the id of an expert.
     pub person: String,

@@ -29,16 +29,19 @@ pub const ALGORITHM_VERSION: u16 = 1;
 
 /// One frozen target candidate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     /// USCC or standard number; the sort key.
     pub key: Box<str>,
     pub category: TargetCategory,
     /// 所属镇街. Shared between candidates: a directory has few towns.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub jurisdiction: Arc<str>,
 }
 
 /// A stratum's frozen candidate list, sorted ascending by key bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FrozenStratum {
     pub stratum_id: String,
     pub candidates: Vec<Candidate>,
@@ -57,6 +60,7 @@ impl FrozenStratum {
 
 /// A person in the drawable pool, as frozen with the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PoolMember {
     /// Credential number (officers) or expert id (experts); the sort key.
     pub id: String,
@@ -70,6 +74,7 @@ pub struct PoolMember {
 
 /// Everything a draw reads, frozen before the seed is known.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrawInputs {
     pub strata: Vec<FrozenStratum>,
     pub officers: Vec<PoolMember>,
@@ -249,6 +254,7 @@ pub fn draw_team(
 
 /// One drawn target and its team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrawnTask {
     pub stratum_id: String,
     pub target_key: String,
@@ -262,6 +268,7 @@ pub struct DrawnTask {
 /// Why a draw could not be completed. Every shortfall is listed; nothing is
 /// saved when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Shortfall {
     #[error("分层 {stratum_id} 需抽取 {quota} 个对象，但只有 {candidates} 个候选对象（缺 {short} 个）", short = quota - candidates)]

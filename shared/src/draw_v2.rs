@@ -38,9 +38,11 @@ pub use crate::directory::RiskClass;
 
 /// One frozen candidate, with its risk class when known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     pub key: Box<str>,
     pub category: TargetCategory,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub jurisdiction: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskClass>,
@@ -48,6 +50,7 @@ pub struct Candidate {
 
 /// A stratum's frozen candidates (filtered, sorted by key bytes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FrozenStratum {
     pub stratum_id: String,
     pub quota: Quota,
@@ -68,9 +71,11 @@ impl FrozenStratum {
 
 /// A target named by an upstream list: inspected without a target draw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assigned {
     pub key: Box<str>,
     pub category: TargetCategory,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub jurisdiction: Arc<str>,
     /// The list it comes from (总局2023年自愿性认证从业机构抽查名单…).
     pub source: String,
@@ -79,6 +84,7 @@ pub struct Assigned {
 /// A target left out because it was inspected on or after the plan's
 /// `exclude_inspected_since`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Excluded {
     pub key: Box<str>,
     pub category: TargetCategory,
@@ -88,6 +94,7 @@ pub struct Excluded {
 
 /// Everything a version-2 draw reads, frozen before the seed is known.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrawInputs2 {
     #[serde(default)]
     pub assigned: Vec<Assigned>,
@@ -284,6 +291,7 @@ pub fn run(
 /// One seat replaced after the draw: on task `target_key`, `leaving` gave
 /// way to `joining`. Immutable once recorded, in the order recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Replacement {
     pub target_key: String,
     pub category: TargetCategory,

@@ -20,6 +20,7 @@ pub const MAX_PHOTOS: usize = 6;
 
 /// What kind of problem is reported upward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationKind {
     /// 行业性问题
@@ -87,6 +88,7 @@ impl std::str::FromStr for EscalationKind {
 
 /// A problem reported upward.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Escalation {
     /// Made where it is raised (UUIDv7).
     pub escalation_id: Uuid,

@@ -12,6 +12,7 @@ use crate::value::CivilDate;
 
 /// Where a finding is transferred to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TransferTo {
     /// 移送司法机关
@@ -34,6 +35,7 @@ impl TransferTo {
 
 /// One step recorded in the console.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum FollowUpAction {
     /// 责令整改通知书
@@ -90,6 +92,7 @@ impl FollowUpAction {
 
 /// A finding as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FindingState {
     pub finding_id: String,
     pub record_id: String,

@@ -23,6 +23,7 @@ use crate::review::PublishedResult;
 
 /// The outcome of a task, with the evidence its case needs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
     /// 正常检查: the checklist walk-through.
@@ -40,6 +41,7 @@ pub enum Outcome {
 
 /// What the officers found at the registered address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PremisesFound {
     /// 大门紧锁、无人办公
@@ -96,6 +98,7 @@ impl PremisesFound {
 
 /// How the officers tried to reach the company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContactWay {
     /// 拨打登记的联系电话
@@ -137,6 +140,7 @@ impl ContactWay {
 
 /// One attempt to reach the company: how, whom, when, and what came of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactAttempt {
     pub way: ContactWay,
     /// The number called, the neighbour or office asked.
@@ -150,6 +154,7 @@ pub struct ContactAttempt {
 /// The photo at the registered address (with its GPS fix) is a record photo
 /// of subject [`crate::record::PhotoSubject::Address`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnreachableEvidence {
     pub premises: PremisesFound,
     /// What the officers saw (required for [`PremisesFound::Other`]).
@@ -162,6 +167,7 @@ pub struct UnreachableEvidence {
 
 /// 未发现开展本次抽查涉及的经营活动: what the company does instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityNotFoundEvidence {
     /// What business the premises actually show (e.g. 现场仅从事仓储，
     /// 未从事认证活动).
@@ -170,6 +176,7 @@ pub struct ActivityNotFoundEvidence {
 
 /// 已关闭退出: what shows that the company has closed and on what ground.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClosedEvidence {
     /// What the officers found (停业公告、设备已搬空…).
     pub description: String,
@@ -179,6 +186,7 @@ pub struct ClosedEvidence {
 
 /// A witness of a refusal (见证人).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Witness {
     pub name: String,
     /// Unit, role or telephone: how the witness can be found again.
@@ -189,6 +197,7 @@ pub struct Witness {
 /// it. The enterprise's refusal to sign is the record's
 /// [`crate::record::SignatureRefusal`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UncooperativeEvidence {
     /// What the company refused (拒绝进入现场、拒绝提供资料…).
     pub refused: String,
@@ -201,6 +210,7 @@ pub struct UncooperativeEvidence {
 
 /// Which case an [`Outcome`] is, without its evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     Normal,

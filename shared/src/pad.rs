@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One sampled point of a stroke, in pad pixels from the top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Point {
     pub x: f32,
     pub y: f32,
@@ -18,12 +19,14 @@ pub struct Point {
 
 /// One pen-down … pen-up movement.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stroke {
     pub points: Vec<Point>,
 }
 
 /// Everything the signing pad captured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capture {
     /// Pad size in pixels; every point must lie inside it.
     pub width: u32,

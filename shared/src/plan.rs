@@ -14,6 +14,7 @@ use crate::value::{CivilDate, CredentialNo, Name};
 
 /// How many targets a stratum draws.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Quota {
     /// Exactly this many.
@@ -66,6 +67,7 @@ impl Quota {
 
 /// 团体标准 (`T/…`) or 企业标准 (`Q/…`), for strata of standards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StandardKind {
     /// 团体标准
@@ -92,6 +94,7 @@ impl StandardKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stratum {
     /// Stable, short, used in the draw hash input (e.g. `TB`, `PL-XY`).
     pub id: String,
@@ -138,6 +141,7 @@ impl Stratum {
 /// A target an upstream list (总局, 市局) names for inspection: it gets a
 /// drawn team but no target draw (algorithm version 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssignedTarget {
     pub key: TargetKey,
     pub category: TargetCategory,
@@ -146,6 +150,7 @@ pub struct AssignedTarget {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrawPlan {
     #[serde(default = "crate::default_format")]
     pub format: u16,
@@ -154,10 +159,16 @@ pub struct DrawPlan {
     /// plans with risk filters, per-risk quotas, assigned targets or
     /// exclusions.
     #[serde(default = "algorithm_v1")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2))]
     pub algorithm: u16,
+    /// Letters, digits, `-` and `_`, at most 64: it names files and
+    /// printed records.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     pub plan_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub title: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub strata: Vec<Stratum>,
     /// Version 2: targets named by upstream lists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -167,10 +178,12 @@ pub struct DrawPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_inspected_since: Option<CivilDate>,
     /// Officers per team; at least 2 (行政处罚法 Art. 42).
+    #[cfg_attr(feature = "openapi", schema(minimum = 2, maximum = 255))]
     pub team_size: u8,
     /// Draw one third-party expert per team.
     pub with_expert: bool,
     /// At most this many tasks per officer in this plan.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub officer_cap: u32,
     /// Date by which inspections should be done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,6 +307,7 @@ fn industry_prefix_ok(p: &str) -> bool {
 
 /// Role of a team member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberRole {
     /// 执法人员
@@ -303,6 +317,7 @@ pub enum MemberRole {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TeamMember {
     pub role: MemberRole,
     /// Credential number for officers, expert id for experts.
@@ -322,6 +337,7 @@ impl TeamMember {
 
 /// One drawn target with its drawn team: what an inspection is done for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     #[serde(default = "crate::default_format")]
     pub format: u16,
@@ -349,6 +365,7 @@ impl Task {
 /// The outcome of one draw, stored immutably. A redraw is a new draw that
 /// names the one it replaces and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrawResult {
     #[serde(default = "crate::default_format")]
     pub format: u16,
@@ -375,6 +392,7 @@ pub struct DrawResult {
 /// surfaced after the draw): an immutable amendment of the draw, re-derived
 /// by verification (`docs/draw.md`, version 2, rule 5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeatReplacement {
     /// r: 1 for the draw's first replacement, then 2, …
     pub seq: u32,
@@ -391,6 +409,7 @@ pub struct SeatReplacement {
 
 /// Why a draw replaces an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Redraw {
     pub draw_id: String,
     pub reason: String,

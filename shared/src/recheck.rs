@@ -36,6 +36,7 @@ use crate::value::{CivilDate, Sha256Hex};
 
 /// One finding under the order, as the team re-checks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderedFinding {
     pub finding_id: Uuid,
     /// The checklist item it arose from, if any.
@@ -48,6 +49,7 @@ pub struct OrderedFinding {
 
 /// A 复查 task: one rectification order of one inspection, for its team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecheckTask {
     /// The server's ID of the task.
     pub recheck_id: String,
@@ -94,6 +96,7 @@ impl RecheckTask {
 
 /// The result of re-checking one finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recheck {
     pub outcome: RectificationOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +105,7 @@ pub struct Recheck {
 
 /// Everything captured on a 复查 visit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecheckRecord {
     #[serde(default = "crate::default_format")]
     pub format: u16,

@@ -21,6 +21,7 @@ use crate::value::{CivilDate, GeoPoint, Sha256Hex};
 
 /// The answer to one checklist item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
@@ -30,6 +31,7 @@ pub struct ItemEntry {
 
 /// What a photo shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum PhotoSubject {
     /// 大门/牌匾: the officers at the gate or signboard (proof of presence).
@@ -68,6 +70,7 @@ impl PhotoSubject {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Photo {
     pub sha256: Sha256Hex,
     pub subject: PhotoSubject,
@@ -86,6 +89,7 @@ pub struct Photo {
 
 /// Who signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SignerRole {
     /// 执法人员
@@ -107,6 +111,7 @@ impl SignerRole {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signature {
     pub role: SignerRole,
     /// Credential number / expert id; none for the enterprise representative,
@@ -124,6 +129,7 @@ pub struct Signature {
 /// The enterprise refused to sign (拒绝签字): recorded instead of its
 /// signature, with the reason and a witness where there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureRefusal {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +139,7 @@ pub struct SignatureRefusal {
 
 /// Result of the follow-up inspection of a rectification order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RectificationOutcome {
     /// 已整改
@@ -144,6 +151,7 @@ pub enum RectificationOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FollowUp {
     pub inspected_on: CivilDate,
     pub outcome: RectificationOutcome,
@@ -153,6 +161,7 @@ pub struct FollowUp {
 
 /// What was done about a finding (seed §五(二)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Disposition {
     /// 现场整改
@@ -209,6 +218,7 @@ impl Disposition {
 /// and its label. Code that handles kinds (follow-up, reports, the app's
 /// finding form) names them through this type, never as strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DispositionKind {
     FixedOnSite,
@@ -316,6 +326,7 @@ impl std::str::FromStr for RectificationOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     pub finding_id: Uuid,
     /// The checklist item it arises from, if any.
@@ -327,6 +338,7 @@ pub struct Finding {
 
 /// Everything captured for one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InspectionRecord {
     #[serde(default = "crate::default_format")]
     pub format: u16,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Where a record stands on the server, modelled on ODK Central's review
 /// states plus `Incomplete` for records whose evidence has not all arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewState {
     /// 证据不全: sealed, but some named blob is missing or the rules fail.
@@ -26,6 +27,7 @@ pub enum ReviewState {
 /// the server goes through [`ReviewState::apply`], so an illegal one (approving
 /// a returned version, returning an approved one) is refused in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewAction {
     /// The last missing blob arrived and the sealing rules pass.
@@ -207,6 +209,7 @@ impl std::str::FromStr for TaskState {
 
 /// Result categories used when publishing inspection results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PublishedResult {
     /// 未发现问题

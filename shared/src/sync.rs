@@ -28,6 +28,7 @@ use crate::value::Sha256Hex;
 
 /// What a device log entry says happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EntryPayload {
     /// An inspection began on the device (draft progress is visible to
@@ -94,6 +95,7 @@ impl EntryPayload {
 
 /// One entry of a device's append-only log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     #[serde(default = "crate::default_format")]
     pub format: u16,
@@ -166,6 +168,7 @@ pub struct StoredEntry {
 
 /// The server's answer to one pushed entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EntryVerdict {
     /// Newly stored and committed.
@@ -259,11 +262,13 @@ pub fn chain_check(
 
 /// A batch of entries from one device, in index order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub entries: Vec<LogEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryResult {
     pub entry_id: Uuid,
     pub index: u64,
@@ -272,6 +277,7 @@ pub struct EntryResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub results: Vec<EntryResult>,
     /// The next index the server expects from this device.
@@ -282,6 +288,7 @@ pub struct PushResponse {
 
 /// A task as the device receives it: everything needed to inspect offline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskBundle {
     pub task: Task,
     pub target: Target,
@@ -289,6 +296,7 @@ pub struct TaskBundle {
 
 /// A supervisor's return of a submitted record ("please fix").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordReturn {
     pub record_id: Uuid,
     pub task_id: String,
@@ -303,6 +311,7 @@ pub struct RecordReturn {
 
 /// One change for a device, in feed order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FeedItem {
     TaskAssigned {
@@ -332,6 +341,7 @@ pub enum FeedItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     #[serde(default = "crate::default_format")]
     pub format: u16,
@@ -359,6 +369,7 @@ impl PullResponse {
 
 /// Where a record stands on the server, as the device may ask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordStatus {
     pub record_id: Uuid,
     pub version: Sha256Hex,
@@ -369,12 +380,18 @@ pub struct RecordStatus {
 
 /// Device enrolment: the one-time code a supervisor hands out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolRequest {
+    /// The one-time code from the enrolment QR.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub code: String,
+    /// The tablet's name as officers call it (平板-3).
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub device_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     pub device_id: String,
     /// Long random secret; the server keeps only its hash.

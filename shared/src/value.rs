@@ -97,6 +97,24 @@ macro_rules! string_newtype_serde {
     };
 }
 
+/// The JSON Schema of a validated string: the type, what the pattern can
+/// say of the rules (a check digit it cannot), and a description.
+#[cfg(feature = "openapi")]
+macro_rules! string_schema {
+    ($ty:ty, $pattern:expr, $description:expr) => {
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern($pattern)
+                    .description(Some($description))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+
 /// 统一社会信用代码 (unified social credit code), GB 32100-2015.
 ///
 /// Layout: registration authority (1), organisation type (1), administrative
@@ -174,6 +192,12 @@ fn code_value(ch: char) -> Option<u32> {
 }
 
 string_newtype_serde!(Uscc);
+#[cfg(feature = "openapi")]
+string_schema!(
+    Uscc,
+    Some("^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"),
+    "统一社会信用代码 (GB 32100-2015): 18 characters, the last a check character"
+);
 
 /// 执法证号: an enforcement officer's credential number.
 ///
@@ -225,6 +249,12 @@ impl CredentialNo {
 }
 
 string_newtype_serde!(CredentialNo);
+#[cfg(feature = "openapi")]
+string_schema!(
+    CredentialNo,
+    Some("^[\\p{Han}]?[A-Z0-9-]{6,24}$"),
+    "执法证号: law-enforcement credential number"
+);
 
 fn is_cjk(ch: char) -> bool {
     ('\u{4E00}'..='\u{9FFF}').contains(&ch)
@@ -259,6 +289,12 @@ impl Name {
 }
 
 string_newtype_serde!(Name);
+#[cfg(feature = "openapi")]
+string_schema!(
+    Name,
+    Some(r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\s\x00-\x1f\x7f-\x9f])?$"),
+    "A name on one line, trimmed, not empty, at most 200 characters, no control characters"
+);
 
 /// Number of a group standard (T/...) or an enterprise standard (Q/...), the
 /// key of a standard target. Letters are upper-cased because issuing bodies
@@ -295,6 +331,12 @@ impl StandardNo {
 }
 
 string_newtype_serde!(StandardNo);
+#[cfg(feature = "openapi")]
+string_schema!(
+    StandardNo,
+    Some("^[TQ]/"),
+    "团体标准 (T/…) or 企业标准 (Q/…) number"
+);
 
 /// Number of a compulsory product certificate (CCC 证书编号): 16 digits,
 /// the first four the year of issue. The key of a CCC-certified product
@@ -322,6 +364,12 @@ impl CccCertificateNo {
 }
 
 string_newtype_serde!(CccCertificateNo);
+#[cfg(feature = "openapi")]
+string_schema!(
+    CccCertificateNo,
+    Some("^(20[0-9]{2})[0-9]{12}$"),
+    "CCC certificate number: 16 digits, the first four the year of issue"
+);
 
 /// A SHA-256 digest as 64 lowercase hex characters: how evidence blobs
 /// (photos, signature images) are named everywhere.
@@ -355,12 +403,19 @@ impl Sha256Hex {
 }
 
 string_newtype_serde!(Sha256Hex);
+#[cfg(feature = "openapi")]
+string_schema!(
+    Sha256Hex,
+    Some("^[0-9a-f]{64}$"),
+    "SHA-256 digest, 64 lowercase hex characters"
+);
 
 /// A WGS-84 position as reported by GPS, with its horizontal accuracy.
 ///
 /// Stored as WGS-84 even though Chinese web maps display GCJ-02: converting
 /// is a display concern, and WGS-84 is what the receiver measured.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoPoint {
     pub lat: f64,
     pub lon: f64,
@@ -456,6 +511,23 @@ impl FromStr for CivilDate {
         Self::parse(s)
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CivilDate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Date,
+            )))
+            .description(Some(
+                "A date, written YYYY-MM-DD (also read: 2024/1/31, 2024.1.31, 2024年1月31日)",
+            ))
+            .into()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CivilDate {}
 
 impl Serialize for CivilDate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

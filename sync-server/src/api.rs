@@ -179,7 +179,7 @@ struct ChecklistPath {
 
 #[utoipa::path(get, path = "/api/v1/checklists/{id}/{version}", tag = "checklists",
     params(("id" = String, Path, description = "Checklist ID"), ("version" = u32, Path, description = "Checklist version")),
-    responses((status = 200, description = "The checklist, item by item", body = serde_json::Value))
+    responses((status = 200, description = "The checklist, item by item", body = Checklist))
 )]
 async fn get_checklist(
     State(state): State<AppState>,
@@ -196,6 +196,8 @@ async fn get_checklist(
 
 #[derive(Deserialize, Serialize, ToSchema)]
 struct Jurisdictions {
+    /// Town names (镇街), each a name on one line.
+    #[schema(value_type = Vec<choucha_shared::Name>)]
     names: Vec<String>,
 }
 
@@ -232,16 +234,21 @@ async fn add_jurisdictions(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ImportParams {
-    /// `csv` or `xlsx`; taken from `file_name` when absent.
+    /// `csv` or `xlsx`; when absent, taken from `file_name`'s extension,
+    /// or else from the file's first bytes.
+    #[param(pattern = "^(csv|xlsx)$")]
     format: Option<String>,
     /// The file's name, for its format and the audit.
+    #[param(pattern = "^([^.]*|.*[.][cC][sS][vV]|.*[.][xX][lL][sS][xX])$")]
     file_name: Option<String>,
     /// Import the good rows even when some are bad.
     #[serde(default)]
     partial: bool,
     /// `full`: the file is the whole target directory; targets it lacks
-    /// are marked 不在最新名录.
+    /// are marked 不在最新名录. `partial`: the good rows even when some are
+    /// bad. `all` (the default): all rows or none.
     #[serde(default)]
+    #[param(pattern = "^(full|partial|all)$")]
     mode: Option<String>,
 }
 
@@ -261,8 +268,8 @@ async fn import_file(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let kind = service::directory::parse_kind(&kind)?;
+    let format = file_format(params.format.as_deref(), params.file_name.as_deref(), &body)?;
     let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
-    let format = file_format(params.format.as_deref(), &file_name)?;
     let mode = match params.mode.as_deref() {
         Some("full") if params.partial => {
             return Err(ApiError::bad_request(
@@ -297,26 +304,40 @@ async fn import_file(
     Ok((status, Json(summary)).into_response())
 }
 
-/// A file's format from `format=` or else its name's extension.
-fn file_format(format: Option<&str>, file_name: &str) -> Result<FileFormat, ApiError> {
-    match format {
-        Some("csv") => Ok(FileFormat::Csv),
-        Some("xlsx") => Ok(FileFormat::Xlsx),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "不支持的文件格式 '{other}'，请上传 csv 或 xlsx"
+/// A file's format from `format=`, else its name's extension, else (a file
+/// sent without a name) its first bytes. A name with another extension
+/// (`.xls`, `.txt`) is refused rather than guessed at.
+fn file_format(
+    format: Option<&str>,
+    file_name: Option<&str>,
+    body: &[u8],
+) -> Result<FileFormat, ApiError> {
+    match (format, file_name) {
+        (Some("csv"), _) => Ok(FileFormat::Csv),
+        (Some("xlsx"), _) => Ok(FileFormat::Xlsx),
+        (Some(other), _) => Err(ApiError::bad_request(format!(
+            "不支持的文件格式 '{other}'，请上传 csv 或 xlsx (format)"
         ))),
-        None => FileFormat::from_file_name(file_name).ok_or_else(|| {
-            ApiError::bad_request("无法判断文件格式：请给出 format=csv|xlsx 或带扩展名的 file_name")
-        }),
+        (None, Some(name)) if name.contains('.') => {
+            FileFormat::from_file_name(name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "不支持的文件类型 '{name}'：请上传 .csv 或 .xlsx 文件（旧版 .xls 请先另存为 .xlsx）(file_name)"
+                ))
+            })
+        }
+        (None, _) => Ok(FileFormat::sniff(body)),
     }
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AssignedParams {
-    /// `csv` or `xlsx`; taken from `file_name` when absent.
+    /// `csv` or `xlsx`; when absent, taken from `file_name`'s extension,
+    /// or else from the file's first bytes.
+    #[param(pattern = "^(csv|xlsx)$")]
     format: Option<String>,
     /// The file's name, for its format and the audit.
+    #[param(pattern = "^([^.]*|.*[.][cC][sS][vV]|.*[.][xX][lL][sS][xX])$")]
     file_name: Option<String>,
     /// The list the whole file is, for rows without 来源.
     source: Option<String>,
@@ -336,8 +357,8 @@ async fn import_assigned(
     ApiQuery(params): ApiQuery<AssignedParams>,
     body: Bytes,
 ) -> Result<Json<PlanRecord>, ApiError> {
+    let format = file_format(params.format.as_deref(), params.file_name.as_deref(), &body)?;
     let file_name = params.file_name.clone().unwrap_or_else(|| "upload".into());
-    let format = file_format(params.format.as_deref(), &file_name)?;
     Ok(Json(
         service::draws::import_assigned(
             &state.store,
@@ -355,7 +376,7 @@ async fn import_assigned(
 /// Replaces one officer's seat on a task of a version-2 draw.
 #[utoipa::path(post, path = "/api/v1/draws/{id}/replacements", tag = "draws",
     params(("id" = String, Path, description = "Draw ID (version 2)")),
-    request_body(content = serde_json::Value, description = "The task, the officer to replace and why"),
+    request_body(content = service::draws::ReplaceRequest, description = "The task, the officer to replace and why"),
     responses((status = 200, description = "The replacement, drawn", body = serde_json::Value))
 )]
 async fn replace_seat(
@@ -369,7 +390,7 @@ async fn replace_seat(
 }
 
 #[utoipa::path(post, path = "/api/v1/plans", tag = "draws",
-    request_body(content = serde_json::Value, description = "The draw plan (抽查计划): strata, quotas, team rules"),
+    request_body(content = choucha_shared::plan::DrawPlan, description = "The draw plan (抽查计划): strata, quotas, team rules"),
     responses((status = 201, description = "The plan, not yet frozen", body = serde_json::Value))
 )]
 async fn create_plan(
@@ -411,7 +432,7 @@ async fn freeze_plan(
 
 #[utoipa::path(post, path = "/api/v1/plans/{id}/draws", tag = "draws",
     params(("id" = String, Path, description = "Plan ID (frozen)")),
-    request_body(content = serde_json::Value, description = "The public seed and who entered it"),
+    request_body(content = service::draws::DrawRequest, description = "The public seed and who entered it"),
     responses((status = 201, description = "The draw: every task and team", body = serde_json::Value))
 )]
 async fn run_draw(

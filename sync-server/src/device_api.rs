@@ -13,7 +13,9 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use choucha_shared::sync::{EnrolRequest, EntryVerdict, PushRequest};
+use choucha_shared::sync::{
+    EnrolRequest, EnrolResponse, EntryVerdict, PullResponse, PushRequest, PushResponse,
+};
 use choucha_shared::value::Sha256Hex;
 
 use utoipa::{IntoParams, ToSchema};
@@ -99,9 +101,12 @@ async fn refused_token(state: &AppState, token: &str) -> Response {
 
 #[derive(Deserialize, ToSchema)]
 struct EnrolmentRequest {
+    /// The officer's credential number (执法证号).
+    #[schema(min_length = 1)]
     officer_id: String,
-    /// Minutes the code stays valid; default one day.
+    /// Minutes the code stays valid, 1 to 72 hours; default one day.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 4320)]
     valid_minutes: Option<i64>,
 }
 
@@ -189,8 +194,8 @@ async fn device_log(
 }
 
 #[utoipa::path(post, path = "/api/v1/device/enrol", tag = "device",
-    request_body(content = serde_json::Value, description = "The one-time code and the device's name"),
-    responses((status = 201, description = "The device's ID and token", body = serde_json::Value))
+    request_body(content = EnrolRequest, description = "The one-time code and the device's name"),
+    responses((status = 201, description = "The device's ID and token", body = EnrolResponse))
 )]
 async fn enrol(
     State(state): State<AppState>,
@@ -219,7 +224,7 @@ struct PullParams {
 
 #[utoipa::path(get, path = "/api/v1/device/pull", tag = "device",
     params(PullParams),
-    responses((status = 200, description = "A page of the officer's feed after the cursor", body = serde_json::Value))
+    responses((status = 200, description = "A page of the officer's feed after the cursor", body = PullResponse))
 )]
 async fn pull(
     State(state): State<AppState>,
@@ -246,11 +251,11 @@ async fn pull(
 }
 
 #[utoipa::path(post, path = "/api/v1/device/push", tag = "device",
-    request_body(content = serde_json::Value, description = "Log entries, in order"),
+    request_body(content = PushRequest, description = "Log entries, in order"),
     responses(
-        (status = 200, description = "Every entry stored (or already held)", body = serde_json::Value),
-        (status = 409, description = "Some entries wait for earlier ones: resend from the first unsettled", body = serde_json::Value),
-        (status = 422, description = "Some entries refused, each with its reason", body = serde_json::Value)
+        (status = 200, description = "Every entry stored (or already held)", body = PushResponse),
+        (status = 409, description = "Some entries wait for earlier ones: resend from the first unsettled", body = PushResponse),
+        (status = 422, description = "Some entries refused, each with its reason", body = PushResponse)
     )
 )]
 async fn push(
@@ -372,7 +377,7 @@ async fn admin_record(
 #[derive(Deserialize, ToSchema)]
 struct ReturnRequest {
     /// The version being returned (its hash), so a newer one is not.
-    #[schema(value_type = String)]
+    #[schema(value_type = Sha256Hex)]
     version: Sha256Hex,
     /// Why, for the officers.
     comment: String,
@@ -407,7 +412,7 @@ async fn return_record(
 #[derive(Deserialize, ToSchema)]
 struct ApproveRequest {
     /// The version being approved (its hash).
-    #[schema(value_type = String)]
+    #[schema(value_type = Sha256Hex)]
     version: Sha256Hex,
 }
 
@@ -542,7 +547,7 @@ async fn blob_state(
         ("upload-length" = u64, Header, description = "The blob's size in bytes"),
         ("upload-offset" = u64, Header, description = "Where this chunk starts"),
         ("upload-checksum" = String, Header, description = "`sha256 <hex>` of this chunk")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "One chunk"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "One chunk (tus clients may send it as application/offset+octet-stream)"),
     responses((status = 200, description = "The chunk is durable; the new offset", body = serde_json::Value))
 )]
 async fn blob_patch(

@@ -36,11 +36,14 @@ pub async fn freeze_plan(store: &Store, actor: &Actor, plan_id: &str) -> Service
 }
 
 /// A request to run a plan's draw, as any transport received it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct DrawRequest {
-    /// The public seed (e.g. dice thrown in front of witnesses).
+    /// The public seed (e.g. dice thrown in front of witnesses): at least
+    /// 20 characters, none a control character.
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]{20,}$")]
     pub seed: String,
     /// Who entered the seed, as printed on the draw record.
+    #[schema(min_length = 1)]
     pub entered_by: String,
     /// The current draw this one replaces, for a redraw.
     #[serde(default)]
@@ -134,12 +137,15 @@ pub async fn import_assigned(
 }
 
 /// A request to replace one officer's seat on a task of a draw.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct ReplaceRequest {
+    #[schema(min_length = 1)]
     pub task_id: String,
     /// The credential number of the officer who cannot go.
+    #[schema(min_length = 1)]
     pub leaving: String,
     /// Why (因病无法到场, 发现利害关系…), recorded with the draw.
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
