@@ -30,6 +30,7 @@ APT_PACKAGES=(
   xvfb
   webkit2gtk-driver
   fonts-noto-cjk
+  python3-venv      # a virtual environment for schemathesis (below)
   jq                # scripts/run.sh reads the demo draw to enrol the field app
   curl              # scripts/run.sh talks to the server it started
 )
@@ -65,5 +66,14 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   echo "setup: installing tauri-driver from crates.io (about 2 minutes)"
   cargo install tauri-driver --version 2.1.0 --locked
+fi
+# schemathesis (PyPI) fuzzes the API from outside (tests/tests/api_fuzz.rs),
+# from a virtual environment of its own inside the build directory.
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV=target/tools/schemathesis
+if [ "$("$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | awk '{print $3}')" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "setup: installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 echo "setup: done"
