@@ -33,6 +33,7 @@ APT_PACKAGES=(
   python3-venv      # a virtual environment for schemathesis (below)
   jq                # scripts/run.sh reads the demo draw to enrol the field app
   curl              # scripts/run.sh talks to the server it started
+  openssl           # checks a signed manifest as a recipient would (tests/tests/national_register.rs)
 )
 
 missing=()

@@ -134,7 +134,43 @@ pub struct Manifest {
     pub as_of: Option<String>,
     /// How to check: `sha256sum` of the file equals `sha256`.
     pub check: &'static str,
+    /// The bureau's signature over [`Manifest::signed_text`], when signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<ManifestSignature>,
 }
+
+/// An Ed25519 signature over a manifest, with what a recipient needs to
+/// check it against the bureau's published key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestSignature {
+    pub algorithm: &'static str,
+    /// The signing key's public half, hex (32 bytes); compare it with the
+    /// key the bureau publishes at `/public/signing-key.pem`.
+    pub public_key: String,
+    /// The exact text signed (UTF-8), as [`Manifest::signed_text`] wrote it.
+    pub signed_text: String,
+    /// The signature, hex (64 bytes).
+    pub signature: String,
+    /// How to check it with OpenSSL.
+    pub verify: &'static str,
+}
+
+impl Manifest {
+    /// The text a signature covers: what identifies the file, one field
+    /// per line, so any tool can rebuild and check it.
+    pub fn signed_text(&self) -> String {
+        format!(
+            "choucha-register-manifest/1\nfile: {}\nsha256: {}\nrows: {}\nas_of: {}\n",
+            self.file,
+            self.sha256,
+            self.rows,
+            self.as_of.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// How a recipient checks a signed manifest with OpenSSL 3.
+pub const VERIFY_STEPS: &str = "把 signed_text 存为 signed.txt（UTF-8，不加换行以外的内容），把 signature 按十六进制转为 sig.bin（xxd -r -p），再运行：openssl pkeyutl -verify -pubin -inkey signing-key.pem -rawin -in signed.txt -sigfile sig.bin（signing-key.pem 取自本局公开页面 /public/signing-key.pem）";
 
 pub fn manifest(file: &str, bytes: &[u8], rows: &[RegisterRow]) -> Manifest {
     Manifest {
@@ -144,5 +180,6 @@ pub fn manifest(file: &str, bytes: &[u8], rows: &[RegisterRow]) -> Manifest {
         columns: COLUMNS.to_vec(),
         as_of: rows.iter().map(|r| r.published_at.clone()).max(),
         check: "sha256sum 文件，结果应与 sha256 一致；行数（不含表头）应与 rows 一致",
+        signature: None,
     }
 }

@@ -41,6 +41,7 @@ mod quiet_pulls;
 pub mod recheck;
 pub mod reports;
 mod review;
+mod signing_key;
 mod sync;
 mod token_cache;
 pub mod town_report;

@@ -123,6 +123,38 @@ async fn the_register_export_has_the_national_columns_and_a_matching_manifest() 
     assert_eq!(m["rows"], 1);
     assert!(m["file"].as_str().unwrap().ends_with(".csv"), "{m}");
 
+    // Signed by the bureau: a recipient checks the signature with OpenSSL
+    // against the key the public page publishes (fetched without a login).
+    let sig = &m["signature"];
+    assert_eq!(sig["algorithm"], "Ed25519", "{m}");
+    let signed = sig["signed_text"].as_str().unwrap();
+    assert!(
+        signed.contains(&format!("sha256: {}\n", m["sha256"].as_str().unwrap()))
+            && signed.contains("rows: 1\n"),
+        "{signed}"
+    );
+    let pem = Client::new()
+        .get(server.url("/public/signing-key.pem"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    let signature = hex::decode(sig["signature"].as_str().unwrap()).unwrap();
+    assert!(openssl_verifies(&pem, signed.as_bytes(), &signature));
+    // A manifest changed on the way no longer verifies.
+    let forged = signed.replace("rows: 1", "rows: 2");
+    assert!(!openssl_verifies(&pem, forged.as_bytes(), &signature));
+    // The same key signs every manifest (it is kept, not made per request).
+    let (_, again) = s
+        .get("/console/reports/register.manifest.json?format=csv")
+        .await
+        .unwrap();
+    let again: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["signature"]["public_key"], sig["public_key"]);
+
     // XLSX: the same rows; the same bytes when asked again, so its
     // manifest, made in another request, matches the file.
     let (st, xlsx) = s.get_bytes("/console/reports/register.xlsx").await.unwrap();
@@ -168,3 +200,50 @@ async fn the_register_export_has_the_national_columns_and_a_matching_manifest() 
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(body.contains("“pdf”"), "{body}");
 }
+
+/// `openssl pkeyutl -verify` of `signature` over `message` with the PEM
+/// public key, as the manifest's instructions tell a recipient to run it.
+fn openssl_verifies(pem: &str, message: &[u8], signature: &[u8]) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing-key.pem");
+    let msg = dir.path().join("signed.txt");
+    let sig = dir.path().join("sig.bin");
+    std::fs::write(&key, pem).unwrap();
+    std::fs::write(&msg, message).unwrap();
+    std::fs::write(&sig, signature).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+        .arg(&key)
+        .args(["-rawin", "-in"])
+        .arg(&msg)
+        .arg("-sigfile")
+        .arg(&sig)
+        .output()
+        .expect("openssl (Debian's openssl package)");
+    out.status.success()
+}
+
+/// The first signatures, asked of every instance at once, all come from one
+/// key: whichever instance stored its key first, the others read it.
+async fn one_key_on_every_instance(deployment: choucha_tests::Deployment) {
+    let server = deployment.start_demo().await.expect("server");
+    let http = Client::new();
+    let fetches = (0..6).map(|_| {
+        let http = http.clone();
+        let url = server.url("/public/signing-key.pem");
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    });
+    let keys: Vec<String> = futures_util::future::join_all(fetches).await;
+    assert!(
+        keys[0].starts_with("-----BEGIN PUBLIC KEY-----"),
+        "{}",
+        keys[0]
+    );
+    assert!(keys.iter().all(|k| k == &keys[0]), "{keys:?}");
+}
+
+choucha_tests::on_every_deployment!(one_key_on_every_instance);

@@ -260,6 +260,8 @@ pub async fn public_page(
         }
         p { (lang.t("以下为“双随机、一公开”监督检查结果。", "Results of random inspections (双随机、一公开).")) " "
             a href="/public/results.csv" #feed-csv { "CSV" } " · " a href="/public/results.json" #feed-json { "JSON" } }
+        p.muted { (lang.t("本局报送其他系统的文件附有签名清单；核对签名所用的公钥：", "Files this bureau sends to other systems come with a signed manifest; the public key to check it with: "))
+            a href="/public/signing-key.pem" #signing-key { "signing-key.pem" } }
         table #results {
             tr {
                 th { (lang.t("检查对象名称", "Target")) } th { (lang.t("统一社会信用代码", "USCC")) } th { (lang.t("检查事项", "Matter")) }
@@ -296,6 +298,23 @@ pub async fn public_page(
 /// The register as streamed JSON.
 pub async fn feed_json(State(state): State<AppState>) -> Response {
     feed_response(state.store.clone(), FeedFormat::Json)
+}
+
+/// The bureau's public signing key (PEM), to check the signed manifests
+/// of the files it sends with (`docs/oversight.md`).
+pub async fn signing_key_pem(State(state): State<AppState>) -> ConsoleResult<Response> {
+    let pem = service::signing::public_key_pem(&state.store).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"signing-key.pem\"",
+            ),
+        ],
+        pem,
+    )
+        .into_response())
 }
 
 /// The register as streamed CSV.

@@ -223,6 +223,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/public/draw_example.py", get(draws::draw_script))
         .route("/public/results.json", get(disclosure::feed_json))
         .route("/public/results.csv", get(disclosure::feed_csv))
+        .route("/public/signing-key.pem", get(disclosure::signing_key_pem))
         .merge(admin_only)
         .merge(draw_readers)
         .merge(quality_section)

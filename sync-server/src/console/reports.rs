@@ -97,7 +97,7 @@ pub async fn index(
             (selectors) button type="submit" #export-problems { (lang.t("导出问题清单 CSV", "Export problems CSV")) }
         }
         h2 { (lang.t("国家企业信用信息公示系统格式", "National register layout")) }
-        p.muted { (lang.t("已公示（未撤回）的抽查结果，每条一行；附清单（文件的 SHA-256 与行数），供接收方核对。", "Published (not withdrawn) results, one row each, with a manifest (the file's SHA-256 and row count) for the recipient to check.")) }
+        p.muted { (lang.t("已公示（未撤回）的抽查结果，每条一行；附本局签名的清单（文件的 SHA-256 与行数），接收方可用公开的公钥核对文件未被改动。", "Published (not withdrawn) results, one row each, with a manifest signed by the bureau (the file's SHA-256 and row count); the recipient checks it with the published public key.")) " " a href="/public/signing-key.pem" { (lang.t("公钥", "Public key")) } }
         p {
             a #export-register-xlsx href="/console/reports/register.xlsx" { (lang.t("导出 XLSX", "Export XLSX")) } " · "
             a #export-register-csv href="/console/reports/register.csv" { (lang.t("导出 CSV", "Export CSV")) } " · "
@@ -232,6 +232,7 @@ pub async fn register_manifest(
         }
     };
     let manifest = crate::oversight::register::manifest(&name, &bytes, &rows);
+    let manifest = crate::service::signing::sign_manifest(&state.store, manifest).await?;
     Ok(axum::Json(manifest).into_response())
 }
 

@@ -20,6 +20,7 @@ pub mod evidence_gc;
 pub mod followup;
 pub mod passwords;
 pub mod review;
+pub mod signing;
 pub mod sync;
 pub mod users;
 
