@@ -72,7 +72,7 @@ impl Default for UploadLimits {
 }
 
 /// Where an upload stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum UploadState {
     /// The server durably holds the first `offset` bytes of `total`.

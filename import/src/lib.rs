@@ -31,7 +31,7 @@ use table::Row;
 
 /// One bad cell (or row) of an import file. `row` is the 1-based line as a
 /// spreadsheet shows it (the header is row 1); `column` is the header name.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     pub row: usize,
     pub column: String,

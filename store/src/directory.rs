@@ -20,7 +20,7 @@ use super::{Store, StoreError, now};
 use choucha_import::{Parsed, RecusalRow, RowError};
 
 /// Outcome of one import, returned to the user.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     /// False when errors stopped the import: nothing was written.
     pub imported: bool,
@@ -38,7 +38,7 @@ pub struct ImportSummary {
 }
 
 /// A target a full import found missing from the file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Retired {
     pub category: String,
     pub key: String,

@@ -24,7 +24,7 @@ use super::directory::{Val, bind_all};
 use super::{Store, StoreError, corrupt, now, parse_time};
 
 /// A plan as stored, with its freezing state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PlanRecord {
     pub plan: DrawPlan,
     pub created_by: String,
@@ -43,7 +43,7 @@ pub struct PlanRecord {
 }
 
 /// A (sub-)stratum's size as frozen: N candidates, k to draw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SubStratumSize {
     pub id: String,
     pub candidates: u64,
@@ -53,7 +53,7 @@ pub struct SubStratumSize {
 pub type DrawRecord = DrawResult;
 
 /// Result of re-running a stored draw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyOutcome {
     pub draw_id: String,
     pub matches: bool,

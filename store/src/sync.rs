@@ -35,7 +35,7 @@ pub struct DeviceCtx {
 }
 
 /// A one-time enrolment code as handed to the officer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EnrolmentCode {
     /// Typeable: 12 characters (60 bits) without 0/O/1/I, shown as
     /// XXXX-XXXX-XXXX.
@@ -949,7 +949,7 @@ impl Store {
 }
 
 /// A stored record version with its review status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredRecord {
     #[serde(flatten)]
     pub status: RecordStatus,

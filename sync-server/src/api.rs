@@ -256,8 +256,8 @@ struct ImportParams {
     params(("kind" = String, Path, description = "The directory: a target category code (e.g. `testing_body`), `officers` or `experts`"), ImportParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The CSV or XLSX file"),
     responses(
-        (status = 200, description = "Imported; the summary of rows", body = serde_json::Value),
-        (status = 422, description = "Not imported: every bad row, by row and column", body = serde_json::Value)
+        (status = 200, description = "Imported; the summary of rows", body = crate::store::ImportSummary),
+        (status = 422, description = "Not imported: every bad row, by row and column", body = crate::store::ImportSummary)
     )
 )]
 async fn import_file(
@@ -348,7 +348,7 @@ struct AssignedParams {
 #[utoipa::path(post, path = "/api/v1/plans/{id}/assigned", tag = "draws",
     params(("id" = String, Path, description = "Plan ID (version 2)"), AssignedParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The upstream list, CSV or XLSX"),
-    responses((status = 200, description = "The plan with its assigned targets", body = serde_json::Value))
+    responses((status = 200, description = "The plan with its assigned targets", body = PlanRecord))
 )]
 async fn import_assigned(
     State(state): State<AppState>,
@@ -377,7 +377,7 @@ async fn import_assigned(
 #[utoipa::path(post, path = "/api/v1/draws/{id}/replacements", tag = "draws",
     params(("id" = String, Path, description = "Draw ID (version 2)")),
     request_body(content = service::draws::ReplaceRequest, description = "The task, the officer to replace and why"),
-    responses((status = 200, description = "The replacement, drawn", body = serde_json::Value))
+    responses((status = 200, description = "The replacement, drawn", body = choucha_shared::plan::SeatReplacement))
 )]
 async fn replace_seat(
     State(state): State<AppState>,
@@ -391,7 +391,7 @@ async fn replace_seat(
 
 #[utoipa::path(post, path = "/api/v1/plans", tag = "draws",
     request_body(content = choucha_shared::plan::DrawPlan, description = "The draw plan (抽查计划): strata, quotas, team rules"),
-    responses((status = 201, description = "The plan, not yet frozen", body = serde_json::Value))
+    responses((status = 201, description = "The plan, not yet frozen", body = PlanRecord))
 )]
 async fn create_plan(
     State(state): State<AppState>,
@@ -407,7 +407,7 @@ async fn create_plan(
 
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "draws",
     params(("id" = String, Path, description = "Plan ID")),
-    responses((status = 200, description = "The plan with its candidate counts and state", body = serde_json::Value))
+    responses((status = 200, description = "The plan with its candidate counts and state", body = PlanRecord))
 )]
 async fn get_plan(
     State(state): State<AppState>,
@@ -418,7 +418,7 @@ async fn get_plan(
 
 #[utoipa::path(post, path = "/api/v1/plans/{id}/freeze", tag = "draws",
     params(("id" = String, Path, description = "Plan ID")),
-    responses((status = 200, description = "Frozen: the snapshot hash is fixed before any seed", body = serde_json::Value))
+    responses((status = 200, description = "Frozen: the snapshot hash is fixed before any seed", body = PlanRecord))
 )]
 async fn freeze_plan(
     State(state): State<AppState>,
@@ -433,7 +433,7 @@ async fn freeze_plan(
 #[utoipa::path(post, path = "/api/v1/plans/{id}/draws", tag = "draws",
     params(("id" = String, Path, description = "Plan ID (frozen)")),
     request_body(content = service::draws::DrawRequest, description = "The public seed and who entered it"),
-    responses((status = 201, description = "The draw: every task and team", body = serde_json::Value))
+    responses((status = 201, description = "The draw: every task and team", body = choucha_shared::plan::DrawResult))
 )]
 async fn run_draw(
     State(state): State<AppState>,
@@ -450,7 +450,7 @@ async fn run_draw(
 
 #[utoipa::path(get, path = "/api/v1/draws/{id}", tag = "draws",
     params(("id" = String, Path, description = "Draw ID")),
-    responses((status = 200, description = "The draw record", body = serde_json::Value))
+    responses((status = 200, description = "The draw record", body = choucha_shared::plan::DrawResult))
 )]
 async fn get_draw(
     State(state): State<AppState>,
@@ -470,15 +470,12 @@ struct PublicPlan {
     frozen_at: Option<String>,
     snapshot_hash: Option<String>,
     /// Once frozen: each (sub-)stratum's N and k as the draw sees them.
-    #[schema(value_type = Vec<serde_json::Value>)]
     sub_strata: Vec<crate::store::SubStratumSize>,
     /// Version 2, once frozen: the targets upstream lists assign, with
     /// their lists, and the targets left out as recently inspected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<serde_json::Value>)]
     assigned: Vec<choucha_shared::draw_v2::Assigned>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<serde_json::Value>)]
     excluded: Vec<choucha_shared::draw_v2::Excluded>,
 }
 
@@ -529,7 +526,7 @@ async fn public_plan(
 
 #[utoipa::path(get, path = "/api/v1/public/draws/{id}/verify", tag = "public",
     params(("id" = String, Path, description = "Draw ID")),
-    responses((status = 200, description = "The draw re-run from its published inputs, compared", body = serde_json::Value))
+    responses((status = 200, description = "The draw re-run from its published inputs, compared", body = VerifyOutcome))
 )]
 async fn verify_draw(
     State(state): State<AppState>,
@@ -541,7 +538,6 @@ async fn verify_draw(
 #[derive(Serialize, ToSchema)]
 struct TargetWithHistory {
     version: i64,
-    #[schema(value_type = serde_json::Value)]
     target: choucha_shared::directory::Target,
     /// Replaced versions, oldest first.
     history: Vec<HistoricTarget>,
@@ -550,7 +546,6 @@ struct TargetWithHistory {
 #[derive(Serialize, ToSchema)]
 struct HistoricTarget {
     version: i64,
-    #[schema(value_type = serde_json::Value)]
     target: choucha_shared::directory::Target,
 }
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use choucha_shared::sync::{
@@ -110,9 +110,30 @@ struct EnrolmentRequest {
     valid_minutes: Option<i64>,
 }
 
+/// A new enrolment code and what the QR code shows.
+#[derive(Debug, Serialize, ToSchema)]
+struct EnrolmentAnswer {
+    enrolment: crate::store::EnrolmentCode,
+    /// `choucha://enrol?server=…&code=…[&ca=…]`: the app scans it and needs
+    /// nothing typed.
+    qr_payload: String,
+    /// The bureau's CA the tablet will trust alone, when the server has one.
+    ca_pem: Option<String>,
+}
+
+/// One entry of a device's log as the server holds it.
+#[derive(Debug, Serialize, ToSchema)]
+struct LoggedEntry {
+    index: i64,
+    entry_id: String,
+    hash: String,
+}
+
+type DeviceLog = Vec<LoggedEntry>;
+
 #[utoipa::path(post, path = "/api/v1/enrolments", tag = "devices",
     request_body = EnrolmentRequest,
-    responses((status = 201, description = "A one-time enrolment code and the QR payload", body = serde_json::Value))
+    responses((status = 201, description = "A one-time enrolment code and the QR payload", body = EnrolmentAnswer))
 )]
 async fn create_enrolment(
     State(state): State<AppState>,
@@ -141,11 +162,11 @@ async fn create_enrolment(
     }
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
-            "enrolment": code,
-            "qr_payload": qr,
-            "ca_pem": state.ca_pem.as_deref(),
-        })),
+        Json(EnrolmentAnswer {
+            enrolment: code,
+            qr_payload: qr,
+            ca_pem: state.ca_pem.as_deref().cloned(),
+        }),
     )
         .into_response())
 }
@@ -179,16 +200,20 @@ async fn revoke(
 /// that nothing was lost or duplicated.
 #[utoipa::path(get, path = "/api/v1/devices/{device_id}/log", tag = "devices",
     params(("device_id" = String, Path, description = "Device ID")),
-    responses((status = 200, description = "The device's log as the server holds it: index, entry ID, hash", body = serde_json::Value))
+    responses((status = 200, description = "The device's log as the server holds it: index, entry ID, hash", body = DeviceLog))
 )]
 async fn device_log(
     State(state): State<AppState>,
     ApiPath(device_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let rows = state.store.device_log(&device_id).await?;
-    let entries: Vec<_> = rows
+    let entries: DeviceLog = rows
         .into_iter()
-        .map(|(index, entry_id, hash)| serde_json::json!({ "index": index, "entry_id": entry_id, "hash": hash }))
+        .map(|(index, entry_id, hash)| LoggedEntry {
+            index,
+            entry_id,
+            hash,
+        })
         .collect();
     Ok(Json(entries).into_response())
 }
@@ -280,7 +305,7 @@ async fn push(
 
 #[utoipa::path(get, path = "/api/v1/device/tasks/{task_id}", tag = "device",
     params(("task_id" = String, Path, description = "Task ID")),
-    responses((status = 200, description = "The task, if the device's officer is on its team", body = serde_json::Value))
+    responses((status = 200, description = "The task, if the device's officer is on its team", body = choucha_shared::sync::TaskBundle))
 )]
 async fn task(
     State(state): State<AppState>,
@@ -298,7 +323,7 @@ async fn task(
 
 #[utoipa::path(get, path = "/api/v1/device/records/{record_id}", tag = "device",
     params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
-    responses((status = 200, description = "The status of each version", body = serde_json::Value))
+    responses((status = 200, description = "The status of each version", body = Vec<choucha_shared::sync::RecordStatus>))
 )]
 async fn device_record(
     State(state): State<AppState>,
@@ -361,7 +386,7 @@ async fn answer_attachment(
 
 #[utoipa::path(get, path = "/api/v1/records/{record_id}", tag = "review",
     params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
-    responses((status = 200, description = "Every version of the record", body = serde_json::Value))
+    responses((status = 200, description = "Every version of the record", body = Vec<crate::store::StoredRecord>))
 )]
 async fn admin_record(
     State(state): State<AppState>,
@@ -389,7 +414,7 @@ struct ReturnRequest {
 #[utoipa::path(post, path = "/api/v1/records/{record_id}/return", tag = "review",
     params(("record_id" = uuid::Uuid, Path, description = "Record ID")),
     request_body = ReturnRequest,
-    responses((status = 200, description = "Returned to its officers for amendment", body = serde_json::Value))
+    responses((status = 200, description = "Returned to its officers for amendment", body = choucha_shared::sync::RecordReturn))
 )]
 async fn return_record(
     State(state): State<AppState>,
@@ -530,7 +555,7 @@ struct BlobStateQuery {
 /// The same as HEAD, as JSON, for clients that cannot read HEAD headers.
 #[utoipa::path(get, path = "/api/v1/device/blobs/{sha256}", tag = "evidence",
     params(("sha256" = String, Path, description = "SHA-256 of the whole blob"), BlobStateQuery),
-    responses((status = 200, description = "The upload's state, as HEAD gives it", body = serde_json::Value))
+    responses((status = 200, description = "The upload's state, as HEAD gives it", body = crate::blobs::UploadState))
 )]
 async fn blob_state(
     State(state): State<AppState>,
@@ -548,7 +573,7 @@ async fn blob_state(
         ("upload-offset" = u64, Header, description = "Where this chunk starts"),
         ("upload-checksum" = String, Header, description = "`sha256 <hex>` of this chunk")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "One chunk (tus clients may send it as application/offset+octet-stream)"),
-    responses((status = 200, description = "The chunk is durable; the new offset", body = serde_json::Value))
+    responses((status = 200, description = "The chunk is durable; the new offset", body = crate::blobs::UploadState))
 )]
 async fn blob_patch(
     State(state): State<AppState>,

@@ -44,8 +44,11 @@ fn schemathesis() -> PathBuf {
 fn fuzz(base: &str, token: &str, tags: &[&str], exclude: bool) -> Result<String, String> {
     let examples = std::env::var("CHOUCHA_FUZZ_EXAMPLES").unwrap_or_else(|_| "20".into());
     let seed = std::env::var("CHOUCHA_FUZZ_SEED").unwrap_or_else(|_| "20261207".into());
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemathesis.toml");
     let mut cmd = Command::new(schemathesis());
-    cmd.arg("run")
+    cmd.arg("--config-file")
+        .arg(config)
+        .arg("run")
         .arg(format!("{base}/api/openapi.json"))
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", CHECKS])
