@@ -665,6 +665,25 @@ impl<'a> TeamDrawer<'a> {
     }
 }
 
+/// The strata whose quota is above their candidates (`strata` in the
+/// plan's strata order). Known as soon as the candidates are frozen, so
+/// freezing refuses them rather than leaving a plan no seed can draw.
+pub fn stratum_shortfalls(plan: &DrawPlan, strata: &[FrozenStratum]) -> Vec<Shortfall> {
+    plan.strata
+        .iter()
+        .zip(strata)
+        .filter_map(|(stratum, frozen)| {
+            let n = frozen.candidates.len() as u64;
+            let k = stratum.quota.size(n);
+            (k > n).then(|| Shortfall::Stratum {
+                stratum_id: stratum.id.clone(),
+                quota: k,
+                candidates: n,
+            })
+        })
+        .collect()
+}
+
 /// Runs the whole draw. The plan must have passed [`DrawPlan::validate`] and
 /// `inputs.strata` must follow the plan's strata order.
 pub fn run(
@@ -672,25 +691,20 @@ pub fn run(
     seed: &str,
     inputs: &DrawInputs,
 ) -> Result<Vec<DrawnTask>, Vec<Shortfall>> {
-    let mut shortfalls = Vec::new();
-    let mut strata = Vec::new();
-    for (stratum, frozen) in plan.strata.iter().zip(&inputs.strata) {
-        let n = frozen.candidates.len();
-        let k = stratum.quota.size(n as u64);
-        if k > n as u64 {
-            shortfalls.push(Shortfall::Stratum {
-                stratum_id: stratum.id.clone(),
-                quota: k,
-                candidates: n as u64,
-            });
-        } else {
-            strata.push((stratum.id.as_str(), frozen, k as usize));
-        }
-    }
+    let shortfalls = stratum_shortfalls(plan, &inputs.strata);
     if !shortfalls.is_empty() {
         // Teams for a partial target list would be meaningless.
         return Err(shortfalls);
     }
+    let strata: Vec<(&str, &FrozenStratum, usize)> = plan
+        .strata
+        .iter()
+        .zip(&inputs.strata)
+        .map(|(stratum, frozen)| {
+            let k = stratum.quota.size(frozen.candidates.len() as u64);
+            (stratum.id.as_str(), frozen, k as usize)
+        })
+        .collect();
     // The strata's picks do not depend on each other (only the teams depend
     // on draw order), so they are drawn in parallel.
     let picks = par::map_each(&strata, |&(stratum_id, frozen, k)| {

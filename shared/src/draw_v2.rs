@@ -234,6 +234,20 @@ fn write_snapshot(inputs: &DrawInputs2, mut sink: impl FnMut(&[u8])) {
     sink(&buf);
 }
 
+/// The (sub-)strata whose quota is above their candidates, known as soon
+/// as the inputs are frozen.
+pub fn stratum_shortfalls(inputs: &DrawInputs2) -> Vec<Shortfall> {
+    sub_strata(inputs)
+        .iter()
+        .filter(|s| s.k > s.candidates.len() as u64)
+        .map(|s| Shortfall::Stratum {
+            stratum_id: s.id.clone(),
+            quota: s.k,
+            candidates: s.candidates.len() as u64,
+        })
+        .collect()
+}
+
 /// Runs a version-2 draw: assigned targets (sorted by key bytes) first,
 /// then each (sub-)stratum's picks in plan order; every target's team as
 /// in version 1.
@@ -242,19 +256,11 @@ pub fn run(
     seed: &str,
     inputs: &DrawInputs2,
 ) -> Result<Vec<DrawnTask>, Vec<Shortfall>> {
-    let strata = sub_strata(inputs);
-    let shortfalls: Vec<Shortfall> = strata
-        .iter()
-        .filter(|s| s.k > s.candidates.len() as u64)
-        .map(|s| Shortfall::Stratum {
-            stratum_id: s.id.clone(),
-            quota: s.k,
-            candidates: s.candidates.len() as u64,
-        })
-        .collect();
+    let shortfalls = stratum_shortfalls(inputs);
     if !shortfalls.is_empty() {
         return Err(shortfalls);
     }
+    let strata = sub_strata(inputs);
     let mut targets: Vec<TeamTarget<'_>> =
         by_key_bytes(&inputs.assigned, |a| (&a.key, a.category.code()))
             .into_iter()

@@ -247,13 +247,27 @@ impl Store {
             )));
         }
         let v2 = record.plan.algorithm == draw_v2::ALGORITHM_VERSION;
-        let (hash, frozen) = if v2 {
+        let (hash, frozen, shortfalls) = if v2 {
             let inputs = self.collect_v2(&record.plan).await?;
-            (draw_v2::snapshot_hash(&inputs), Frozen::V2(inputs))
+            let short = draw_v2::stratum_shortfalls(&inputs);
+            (draw_v2::snapshot_hash(&inputs), Frozen::V2(inputs), short)
         } else {
             let strata = self.collect_v1(&record.plan).await?;
-            (draw::snapshot_hash(&strata), Frozen::V1(strata))
+            let short = draw::stratum_shortfalls(&record.plan, &strata);
+            (draw::snapshot_hash(&strata), Frozen::V1(strata), short)
         };
+        // A quota above its candidates would leave a frozen plan no seed can
+        // draw: refuse it now, while the plan can still be changed.
+        if !shortfalls.is_empty() {
+            let list: Vec<String> = shortfalls.iter().map(ToString::to_string).collect();
+            return Err(StoreError::Invalid {
+                message: format!(
+                    "抽查计划 {plan_id} 未冻结：{}。请调低抽取数量或补充名录后再冻结",
+                    list.join("；")
+                ),
+                details: serde_json::json!({ "shortfalls": shortfalls }),
+            });
+        }
         let pool = FrozenPool {
             officers: self.officer_pool().await?,
             experts: self.expert_pool().await?,

@@ -394,7 +394,9 @@ async fn story(server: TestServer) {
         "the replaced draw stays as it was"
     );
 
-    // Shortfalls fail cleanly, naming the stratum, and save nothing.
+    // A quota above its candidates is refused at freezing, naming the
+    // stratum, while the plan can still be changed: it is neither frozen
+    // nor drawable (a frozen plan no seed can draw was a dead end).
     let (s, _) = api
         .post(
             "/api/v1/plans",
@@ -402,13 +404,7 @@ async fn story(server: TestServer) {
         )
         .await;
     assert_eq!(s, 201);
-    api.post("/api/v1/plans/GX-BIG/freeze", json!({})).await;
-    let (s, err) = api
-        .post(
-            "/api/v1/plans/GX-BIG/draws",
-            json!({ "seed": SEED, "entered_by": "张科长" }),
-        )
-        .await;
+    let (s, err) = api.post("/api/v1/plans/GX-BIG/freeze", json!({})).await;
     assert_eq!(s, 422, "{err}");
     assert!(
         err["message"]
@@ -418,6 +414,19 @@ async fn story(server: TestServer) {
         "{err}"
     );
     assert_eq!(err["details"]["shortfalls"][0]["stratum_id"], "PL");
+    let (s, big) = api.get("/api/v1/plans/GX-BIG").await;
+    assert_eq!(s, 200);
+    assert!(
+        big["frozen_at"].is_null() && big["snapshot_hash"].is_null(),
+        "{big}"
+    );
+    let (s, err) = api
+        .post(
+            "/api/v1/plans/GX-BIG/draws",
+            json!({ "seed": SEED, "entered_by": "张科长" }),
+        )
+        .await;
+    assert!(s == 409 || s == 422, "{s} {err}");
     let (s, _) = api.get("/api/v1/draws/GX-BIG-D1").await;
     assert_eq!(s, 404);
 

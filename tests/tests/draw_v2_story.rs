@@ -381,8 +381,8 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
         "{e}"
     );
 
-    // A v2 draw short of candidates names every short (sub-)stratum and
-    // saves nothing.
+    // A v2 plan short of candidates is refused at freezing, naming every
+    // short (sub-)stratum; it stays open, and nothing is drawn.
     let short = json!({
         "algorithm": 2,
         "plan_id": "GXQ-2024-SHORT",
@@ -396,21 +396,21 @@ async fn a_v2_plan_is_frozen_drawn_amended_and_verified(at: Deployment) {
     });
     let (s, _) = post(&server, "/api/v1/plans", short).await;
     assert_eq!(s, 201);
-    let (s, _) = post(&server, "/api/v1/plans/GXQ-2024-SHORT/freeze", json!({})).await;
-    assert_eq!(s, 200);
-    let (s, e) = post(
-        &server,
-        "/api/v1/plans/GXQ-2024-SHORT/draws",
-        json!({ "seed": SEED, "entered_by": "王科长" }),
-    )
-    .await;
+    let (s, e) = post(&server, "/api/v1/plans/GXQ-2024-SHORT/freeze", json!({})).await;
     assert_eq!(s, 422, "{e}");
     let message = e["message"].as_str().unwrap();
     assert!(
         message.contains("分层 CP") && message.contains("分层 JC"),
         "{e}"
     );
-    assert!(message.contains("未保存"), "{e}");
+    assert!(message.contains("未冻结"), "{e}");
+    let (s, e) = post(
+        &server,
+        "/api/v1/plans/GXQ-2024-SHORT/draws",
+        json!({ "seed": SEED, "entered_by": "王科长" }),
+    )
+    .await;
+    assert!(s == 409 || s == 422, "{s} {e}");
     let got = Client::new()
         .get(server.url("/api/v1/draws/GXQ-2024-SHORT-D1"))
         .bearer_auth(server.token())
