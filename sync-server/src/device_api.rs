@@ -485,9 +485,15 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, ApiError> {
 
 fn upload_error(e: crate::blobs::UploadError) -> Response {
     let status = e.http_status();
-    let mut resp =
-        (status, Json(serde_json::json!({ "code": e.code(), "message": e.to_string(), "details": e.details() })))
-            .into_response();
+    let mut resp = (
+        status,
+        Json(openapi::ErrorBody {
+            code: e.code().into(),
+            message: e.to_string(),
+            details: e.details(),
+        }),
+    )
+        .into_response();
     if let Some(offset) = e.details().get("offset").and_then(Value::as_u64) {
         if let Ok(v) = offset.to_string().parse() {
             resp.headers_mut().insert("upload-offset", v);

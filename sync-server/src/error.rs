@@ -134,7 +134,11 @@ impl IntoResponse for ApiError {
         };
         (
             status,
-            Json(json!({ "code": code, "message": message, "details": details })),
+            Json(crate::openapi::ErrorBody {
+                code: code.into(),
+                message,
+                details,
+            }),
         )
             .into_response()
     }

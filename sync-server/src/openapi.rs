@@ -149,21 +149,17 @@ fn with_error_answers(op: &mut Operation) {
     }
 }
 
-/// The handler that serves the finished document.
+/// The handler that serves the finished document, serialised once.
 pub fn serve(
     doc: &OpenApi,
 ) -> impl Fn() -> std::future::Ready<axum::response::Response> + Clone + use<> {
-    let json: std::sync::Arc<str> = doc
-        .to_json()
-        .expect("an OpenAPI document always serialises")
-        .into();
+    let json = axum::body::Bytes::from(
+        doc.to_json()
+            .expect("an OpenAPI document always serialises"),
+    );
     move || {
         std::future::ready(
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                json.to_string(),
-            )
-                .into_response(),
+            ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
         )
     }
 }
