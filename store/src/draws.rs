@@ -231,6 +231,41 @@ impl Store {
         })
     }
 
+    /// What freezing would find now, for a plan not frozen yet: each
+    /// (sub-)stratum's candidates in today's directory and how many it
+    /// would draw. Shown before freezing, so a quota above its candidates
+    /// is seen (and changed) before the freeze refuses it.
+    pub async fn candidate_preview(
+        &self,
+        plan: &DrawPlan,
+    ) -> Result<Vec<SubStratumSize>, StoreError> {
+        if plan.algorithm == draw_v2::ALGORITHM_VERSION {
+            let inputs = self.collect_v2(plan).await?;
+            return Ok(draw_v2::sub_strata(&inputs)
+                .into_iter()
+                .map(|s| SubStratumSize {
+                    candidates: s.candidates.len() as u64,
+                    id: s.id,
+                    quota: s.k,
+                })
+                .collect());
+        }
+        let strata = self.collect_v1(plan).await?;
+        Ok(plan
+            .strata
+            .iter()
+            .zip(&strata)
+            .map(|(s, frozen)| {
+                let n = frozen.candidates.len() as u64;
+                SubStratumSize {
+                    id: s.id.clone(),
+                    candidates: n,
+                    quota: s.quota.size(n),
+                }
+            })
+            .collect())
+    }
+
     /// Freezes the directory for a plan and publishes the snapshot hash.
     #[tracing::instrument(level = "debug", name = "store.freeze_plan", skip_all)]
     pub async fn freeze_plan(

@@ -79,9 +79,9 @@ async fn healthz() -> &'static str {
 }
 
 /// The console's only script (the content security policy allows no
-/// inline one): a button marked `data-print` prints the page.
+/// inline one): printing, confirmations, refused forms restored.
 async fn console_js() -> Response {
-    const JS: &str = "document.addEventListener('click', function (e) {\n  var b = e.target.closest('[data-print]');\n  if (b) { e.preventDefault(); window.print(); }\n});\n";
+    const JS: &str = include_str!("console/console.js");
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

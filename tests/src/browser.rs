@@ -232,6 +232,47 @@ impl Browser {
             .with_context(|| format!("clicking {css}"))
     }
 
+    /// Clicks `css`, which asks a question first (a form marked
+    /// `data-confirm`), and answers it: yes when `accept`, else no.
+    /// Returns the question asked.
+    pub async fn click_and_answer(&self, css: &str, accept: bool) -> anyhow::Result<String> {
+        self.click(css).await?;
+        let deadline = Instant::now() + WAIT;
+        let question = loop {
+            match self.client.get_alert_text().await {
+                Ok(text) => break text,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => return Err(e).with_context(|| format!("no question after {css}")),
+            }
+        };
+        if accept {
+            self.client.accept_alert().await?;
+        } else {
+            self.client.dismiss_alert().await?;
+        }
+        Ok(question)
+    }
+
+    /// Sets the window's size, e.g. 375 px wide for a phone.
+    pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .with_context(|| format!("resizing the window to {width}×{height}"))
+    }
+
+    /// The value of an input, textarea or select.
+    pub async fn value(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self
+            .wait(css)
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default())
+    }
+
     /// Chooses `file` in a file input.
     pub async fn attach(&self, css: &str, file: &Path) -> anyhow::Result<()> {
         let e = self

@@ -173,6 +173,27 @@ impl Session {
         self.post_raw(path, &all).await
     }
 
+    /// POSTs a form as a browser sends it from the console page `page`
+    /// (its address in `Referer`), with this session's CSRF token added.
+    pub async fn post_from(
+        &self,
+        page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<(StatusCode, String)> {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("referer", format!("{}{page}", self.base))
+            .form(&all)
+            .send()
+            .await?;
+        Ok((r.status(), r.text().await?))
+    }
+
     /// POSTs a multipart form (`fields`, then `files` as (field, file
     /// name, bytes)), with this session's CSRF token in the query string
     /// as the console's upload forms send it.

@@ -58,7 +58,8 @@ async fn console_in_chromium() {
         .await
         .unwrap();
     b.click("#create-plan").await.unwrap();
-    b.click("#freeze").await.unwrap();
+    let question = b.click_and_answer("#freeze", true).await.unwrap();
+    assert!(question.contains("确定冻结"), "{question}");
     let hash = b.text("#snapshot-hash").await.unwrap();
     assert_eq!(hash.len(), 64, "snapshot hash shown: {hash}");
     assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));

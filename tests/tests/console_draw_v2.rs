@@ -113,7 +113,7 @@ async fn draw_v2_ceremony_in_chromium() {
     b.wait_text("#assigned", SOURCE).await.unwrap();
 
     // Frozen: the inputs are shown before the seed form.
-    b.click("#freeze").await.unwrap();
+    b.click_and_answer("#freeze", true).await.unwrap();
     b.wait("#snapshot-hash").await.unwrap();
     let sub = b.text("#sub-strata").await.unwrap();
     for id in ["FX/A", "FX/B", "FX/C", "FX/D", "TBZ", "DX"] {

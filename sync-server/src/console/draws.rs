@@ -246,19 +246,19 @@ pub async fn create_plan(
     Form(form): Form<NewPlanForm>,
 ) -> ConsoleResult<Response> {
     user.require(WRITERS)?;
-    let bad = ConsoleError::BadRequest;
+    let bad = ConsoleError::bad_field;
     let plan_id = form.plan_id.trim().to_owned();
     let team_size: u8 = form.team_size.trim().parse().map_err(|_| {
-        bad(format!(
-            "每组人数 '{}' 不是整数 (team_size)",
-            form.team_size
-        ))
+        bad(
+            "team_size",
+            format!("每组人数 '{}' 不是整数 (team_size)", form.team_size),
+        )
     })?;
     let officer_cap: u32 = form.officer_cap.trim().parse().map_err(|_| {
-        bad(format!(
-            "每人任务上限 '{}' 不是整数 (officer_cap)",
-            form.officer_cap
-        ))
+        bad(
+            "officer_cap",
+            format!("每人任务上限 '{}' 不是整数 (officer_cap)", form.officer_cap),
+        )
     })?;
     let date = |field: &Option<String>, label: &str, name: &str| match field
         .as_deref()
@@ -267,7 +267,7 @@ pub async fn create_plan(
     {
         Some(d) => CivilDate::parse(d)
             .map(Some)
-            .map_err(|e| bad(format!("{label} '{d}' 无效：{e} ({name})"))),
+            .map_err(|e| bad(name, format!("{label} '{d}' 无效：{e} ({name})"))),
         None => Ok(None),
     };
     let due = date(&form.due, "完成期限", "due")?;
@@ -276,6 +276,7 @@ pub async fn create_plan(
         "排除已检查对象的起始日期",
         "exclude_inspected_since",
     )?;
+    let strata = parse_strata(&form.strata).map_err(|m| bad("strata", m))?;
     // Plans made in the console use the current algorithm; version 1
     // stays for the plans (and draws) made before it.
     let plan = DrawPlan {
@@ -285,7 +286,7 @@ pub async fn create_plan(
         exclude_inspected_since: since,
         plan_id,
         title: form.title.trim().to_owned(),
-        strata: parse_strata(&form.strata).map_err(bad)?,
+        strata,
         team_size,
         with_expert: form.with_expert.is_some(),
         officer_cap,
@@ -325,9 +326,13 @@ pub async fn plan(
     } else {
         FrozenLists::default()
     };
+    let preview = match r.frozen_at {
+        Some(_) => Vec::new(),
+        None => state.store.candidate_preview(&r.plan).await?,
+    };
     let body = html! {
         p { strong { (r.plan.title) } }
-        p { (lang.t("创建：", "Created: ")) (r.created_at) " " (r.created_by) }
+        p { (lang.t("创建：", "Created: ")) (china_minute_of(Some(&r.created_at))) " " (r.created_by) }
         table #strata {
             tr { th { (lang.t("分层", "Stratum")) } th { (lang.t("类别", "Category")) } th { (lang.t("镇街", "Town")) } th { (lang.t("筛选", "Filters")) } th { (lang.t("抽取", "Quota")) } th { (lang.t("候选对象", "Candidates")) } }
             @for (i, s) in r.plan.strata.iter().enumerate() {
@@ -337,7 +342,10 @@ pub async fn plan(
                     td { (s.jurisdiction.as_ref().map(ToString::to_string).unwrap_or_else(|| "—".into())) }
                     td { (filters_label(s)) }
                     td { (quota_label(&s.quota)) }
-                    td { @if let Some(n) = r.candidates_per_stratum.get(i) { (n) } @else { "—" } }
+                    td { @match (r.frozen_at.is_some(), r.candidates_per_stratum.get(i)) {
+                        (true, Some(n)) => { (n) },
+                        _ => { "—" },
+                    } }
                 }
             }
         }
@@ -367,9 +375,14 @@ pub async fn plan(
             }
             _ => {
                 @if v2 { (assigned_before_freeze(lang, &user, &r, can_write)) }
+                (candidate_preview(lang, &preview))
                 p.notice { (lang.t("尚未冻结名录快照；冻结后才能录入种子。", "Not frozen yet; the seed can be entered only after freezing.")) }
                 @if can_write {
-                    form method="post" action={ "/console/plans/" (pid) "/freeze" } {
+                    form method="post" action={ "/console/plans/" (pid) "/freeze" } #freeze-form
+                        data-confirm=(lang.t(
+                            "冻结后，名录快照、分层和指定对象都不能再修改，快照哈希将公布在先、种子录入在后。确定冻结？",
+                            "Once frozen, the snapshot, the strata and the assigned targets cannot change; the hash is published before any seed. Freeze now?"
+                        )) {
                         (csrf_field(&user))
                         button type="submit" #freeze { (lang.t("冻结名录快照", "Freeze the snapshot")) }
                     }
@@ -400,6 +413,27 @@ pub async fn plan(
             body,
         ),
     ))
+}
+
+/// Before freezing: each (sub-)stratum's candidates in today's directory
+/// and how many the draw would take, a shortfall marked (the freeze would
+/// refuse it).
+fn candidate_preview(lang: Lang, preview: &[crate::store::SubStratumSize]) -> Markup {
+    html! {
+        h2 { (lang.t("冻结前核对：当前名录中的候选对象", "Before freezing: candidates in today's directory")) }
+        table #candidate-preview {
+            tr { th { (lang.t("分层", "(Sub-)stratum")) } th { (lang.t("候选对象数 N", "Candidates N")) } th { (lang.t("抽取数 k", "To draw k")) } th { "" } }
+            @for s in preview {
+                tr data-stratum=(s.id) {
+                    td { (s.id) } td.n { (s.candidates) } td.k { (s.quota) }
+                    td { @if s.quota > s.candidates {
+                        span.flag.shortfall { (lang.t("候选不足，冻结将被拒绝：请调低抽取数", "Too few candidates: freezing will be refused; lower the quota")) }
+                    } @else { span.ok { (lang.t("可抽取", "OK")) } } }
+                }
+            }
+        }
+        p.muted { (lang.t("冻结时按冻结时刻的名录重新计算；此处仅供核对。", "Freezing counts again from the directory at that moment; this is for checking only.")) }
+    }
 }
 
 /// A stratum's filters as people write them (`风险:A/B 行业:C38`).

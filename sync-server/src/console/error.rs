@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::AuthError;
-use super::page::error_page;
+use super::page::{error_page, error_page_on};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,10 @@ pub enum ConsoleError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Bad input in one form field: the page of the form shows the message
+    /// beside that field (see `refusal`).
+    #[error("{message}")]
+    BadField { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -30,18 +34,26 @@ impl ConsoleError {
     pub fn not_found() -> Self {
         Self::NotFound("没有找到 (not found)".into())
     }
+
+    /// Bad input in the form field `field`.
+    pub fn bad_field(field: &str, message: String) -> Self {
+        Self::BadField {
+            field: field.to_owned(),
+            message,
+        }
+    }
 }
 
-/// The message an officer reads: the details only when they add something
-/// (a field's name is already the message's first word).
-fn shown(message: String, details: &serde_json::Value) -> String {
-    let only_field = details
-        .as_object()
-        .is_some_and(|o| o.len() == 1 && o.contains_key("field"));
-    if details.is_null() || only_field {
-        message
-    } else {
-        format!("{message} {details}")
+/// A refusal of bad input as an officer reads it: the message, which says
+/// what is wrong in words (the details are for programs: the API answers
+/// them), about the field the details name, if any.
+fn refused(message: String, details: &serde_json::Value) -> ConsoleError {
+    match details.get("field").and_then(serde_json::Value::as_str) {
+        Some(field) => ConsoleError::BadField {
+            field: field.to_owned(),
+            message,
+        },
+        None => ConsoleError::BadRequest(message),
     }
 }
 
@@ -50,7 +62,7 @@ impl From<StoreError> for ConsoleError {
         match e {
             StoreError::NotFound(m) => Self::NotFound(m),
             StoreError::Conflict(m) => Self::Conflict(m),
-            StoreError::Invalid { message, details } => Self::BadRequest(shown(message, &details)),
+            StoreError::Invalid { message, details } => refused(message, &details),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -61,7 +73,7 @@ impl From<crate::service::ServiceError> for ConsoleError {
         use crate::service::ServiceError as S;
         match e {
             S::BadInput { message, details } | S::Invalid { message, details } => {
-                Self::BadRequest(shown(message, &details))
+                refused(message, &details)
             }
             S::NotFound(m) => Self::NotFound(m),
             S::Conflict(m) => Self::Conflict(m),
@@ -80,7 +92,10 @@ impl From<crate::oversight::OversightError> for ConsoleError {
             O::Store(s) => s.into(),
             O::NotFound(m) => Self::NotFound(m),
             O::Conflict(m) => Self::Conflict(m),
-            O::Invalid { field, message } => Self::BadRequest(format!("{field}: {message}")),
+            O::Invalid { field, message } => Self::BadField {
+                message: format!("{field}: {message}"),
+                field,
+            },
             other => Self::Internal(other.to_string()),
         }
     }
@@ -92,6 +107,9 @@ impl IntoResponse for ConsoleError {
             Self::Auth(a) => return a.into_response(),
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadField { field, message } => {
+                return error_page_on(StatusCode::BAD_REQUEST, &message, Some(field));
+            }
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(ref m) => {

@@ -21,6 +21,7 @@ mod followup;
 mod login;
 pub mod page;
 mod questions;
+mod refusal;
 mod reports;
 mod review;
 mod tokens;
@@ -147,7 +148,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             (state.clone(), REVIEWERS),
             require_roles,
         ));
-    Router::new()
+    let routes = Router::new()
         .route("/console/login", get(login::login_page).post(login::login))
         .route("/console/logout", post(login::logout))
         .route("/console/lang/{lang}", get(login::set_lang))
@@ -228,23 +229,59 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(draw_readers)
         .merge(quality_section)
         .merge(reviewers)
-        .route_layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
-        .route_layer(middleware::from_fn_with_state(state, in_layout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), csrf_guard));
+    // A refused form's page is rendered again through these same routes.
+    let again = routes.clone().with_state(state.clone());
+    routes.route_layer(middleware::from_fn_with_state((state, again), in_layout))
 }
 
 /// Shows every console error page again in the console's layout, in the
 /// visitor's language, with the navigation of whoever is logged in: one
 /// error page, wherever the error arose (a handler, the role check, the
 /// CSRF guard).
-async fn in_layout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn in_layout(
+    State((state, routes)): State<(AppState, Router)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers().clone();
+    let action = request.uri().path().to_owned();
+    // A form's values are kept until its answer is known, to be shown
+    // again if it is refused (uploads are multipart: their files cannot be
+    // put back, so only the message is shown).
+    let (request, values) = match is_urlencoded_post(&request) {
+        true => {
+            let (parts, body) = request.into_parts();
+            let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+                return error::ConsoleError::BadRequest("表单过大 (form too large)".into())
+                    .into_response();
+            };
+            let values = refusal::form_values(&bytes);
+            (Request::from_parts(parts, Body::from(bytes)), values)
+        }
+        false => (request, Vec::new()),
+    };
+    let is_post = request.method() == Method::POST;
     let response = next.run(request).await;
-    let Some(page::ErrorMessage(message)) =
+    let Some(page::ErrorMessage { message, field }) =
         response.extensions().get::<page::ErrorMessage>().cloned()
     else {
         return response;
     };
     let status = response.status();
+    if is_post && refusal::is_input_refusal(status) {
+        if let Some(origin) = refusal::origin_page(&headers) {
+            let refused = refusal::Refused {
+                action,
+                field: field.clone(),
+                message: message.clone(),
+                values,
+            };
+            if let Some(shown) = refusal::reshow(routes, &headers, origin, refused, status).await {
+                return keep_headers(shown, &response);
+            }
+        }
+    }
     let Ok(probe) = axum::http::Request::builder().method(Method::GET).body(()) else {
         return response;
     };
@@ -256,16 +293,29 @@ async fn in_layout(State(state): State<AppState>, request: Request, next: Next) 
     let user = CurrentUser::from_request_parts(&mut parts, &state)
         .await
         .ok();
-    let mut fresh = page::error_in_layout(lang, user.as_ref(), status, &message);
-    // Whatever the first answer set (cookies, a retry time, the security
-    // headers) stays; only the body and its length are new.
+    let fresh = page::error_in_layout(lang, user.as_ref(), status, &message, field.as_deref());
+    keep_headers(fresh, &response)
+}
+
+/// `fresh` with the headers the first answer set (cookies, a retry time,
+/// the security headers); only the body, its type and its length are new.
+fn keep_headers(mut fresh: Response, first: &Response) -> Response {
     let content_type = fresh.headers().get(header::CONTENT_TYPE).cloned();
-    *fresh.headers_mut() = response.headers().clone();
+    *fresh.headers_mut() = first.headers().clone();
     fresh.headers_mut().remove(header::CONTENT_LENGTH);
     if let Some(v) = content_type {
         fresh.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     fresh
+}
+
+fn is_urlencoded_post(request: &Request) -> bool {
+    request.method() == Method::POST
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// Lets only the `allowed` roles through (anonymous visitors get the login

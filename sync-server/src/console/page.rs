@@ -72,9 +72,13 @@ th{background:#e8ecf3}
 .state-returned,.state-has_issues,.state-incomplete{color:#a00}.state-approved{color:#070}
 .notice{background:#fff6d6;border:1px solid #e6c200;padding:.5em}
 .error{background:#fde8e8;border:1px solid #c00;padding:.5em}
+.field-error{display:block;margin:.3em 0;max-width:40em}
+[aria-invalid=true]{outline:2px solid #c00}
 form.inline{display:inline}
 img.thumb{max-width:160px;max-height:120px;border:1px solid #999}
 code{word-break:break-all}
+input,select,textarea{max-width:100%;box-sizing:border-box}
+@media (max-width:700px){main{padding:.5em}h1{font-size:1.3em}table{display:block;overflow-x:auto;max-width:100%}}
 @media print{header,.noprint{display:none}body{background:#fff}}
 "#;
 
@@ -138,7 +142,11 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                         }
                     }
                 }
-                main { h1 { (title) } (body) }
+                main {
+                    h1 { (title) }
+                    @if let Some(r) = super::refusal::current() { (super::refusal::markup(&r)) }
+                    (body)
+                }
             }
         }
     }
@@ -162,8 +170,14 @@ pub fn page(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-/// A bare error page (the message is already bilingual).
+/// A bare error page (the message is already bilingual). The field it
+/// names, if any, is the one its trailing `(field)` names.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
+    error_page_on(status, message, field_named_in(message))
+}
+
+/// A bare error page about one form field.
+pub fn error_page_on(status: StatusCode, message: &str, field: Option<String>) -> Response {
     let mut resp = page(
         status,
         html! {
@@ -172,22 +186,42 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
                 head { meta charset="utf-8"; title { (status.as_u16()) } }
                 body {
                     h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
-                    p.error #error { (message) }
+                    p.error #error data-field=[field.as_deref()] { (message) }
                     p { a href="/console" { "返回首页 (home)" } }
                 }
             }
         },
     );
     // The console's layer shows it again in the console's own layout,
-    // with the navigation of whoever is logged in (`in_layout`).
-    resp.extensions_mut()
-        .insert(ErrorMessage(message.to_owned()));
+    // with the navigation of whoever is logged in (`in_layout`), or on the
+    // page of the form that was refused (`refusal`).
+    resp.extensions_mut().insert(ErrorMessage {
+        message: message.to_owned(),
+        field,
+    });
     resp
 }
 
-/// The message of an error page, for [`error_in_layout`].
+/// The form field a message names by the convention of this code base's
+/// messages: a trailing `(field_name)` after the words for the officer
+/// (`每组人数 'x' 不是整数 (team_size)`).
+pub fn field_named_in(message: &str) -> Option<String> {
+    let inner = message.trim_end().strip_suffix(')')?;
+    let (_, name) = inner.rsplit_once('(')?;
+    let mut chars = name.chars();
+    let first = chars.next()?;
+    (first.is_ascii_lowercase()
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+    .then(|| name.to_owned())
+}
+
+/// The message of an error page, for [`error_in_layout`], and the form
+/// field it is about, when it names one.
 #[derive(Debug, Clone)]
-pub struct ErrorMessage(pub String);
+pub struct ErrorMessage {
+    pub message: String,
+    pub field: Option<String>,
+}
 
 /// An error page in the console's layout: the status in words, the
 /// message, the way back; with the navigation when someone is logged in.
@@ -196,6 +230,7 @@ pub fn error_in_layout(
     user: Option<&CurrentUser>,
     status: StatusCode,
     message: &str,
+    field: Option<&str>,
 ) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => lang.t("没有找到", "Not found"),
@@ -214,12 +249,14 @@ pub fn error_in_layout(
             user,
             title,
             html! {
-                p.error #error role="alert" { (message) }
+                p.error #error role="alert" data-field=[field] { (message) }
                 p { a href="/console" #error-home { (lang.t("返回首页", "Home")) } }
             },
         ),
     );
-    resp.extensions_mut()
-        .insert(ErrorMessage(message.to_owned()));
+    resp.extensions_mut().insert(ErrorMessage {
+        message: message.to_owned(),
+        field: field.map(str::to_owned),
+    });
     resp
 }

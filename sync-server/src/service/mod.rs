@@ -72,6 +72,15 @@ impl ServiceError {
         }
     }
 
+    /// Bad input in the request field `field` (the console shows the
+    /// message beside that field of its form).
+    pub fn bad_field(field: &str, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            message: message.into(),
+            details: serde_json::json!({ "field": field }),
+        }
+    }
+
     /// The input field the error names, if it names one.
     pub fn field_name(&self) -> Option<&str> {
         match self {

@@ -38,19 +38,22 @@ async fn checked_town<'a>(
 ) -> ServiceResult<Option<&'a str>> {
     let jurisdiction = jurisdiction.map(str::trim).filter(|j| !j.is_empty());
     match (role, jurisdiction) {
-        (Role::TownLead, None) => Err(ServiceError::bad_input(
+        (Role::TownLead, None) => Err(ServiceError::bad_field(
+            "jurisdiction",
             "镇街负责人须指定所属镇街 (a town lead needs a town)",
         )),
         (Role::TownLead, Some(j)) => {
             if store.jurisdictions().await?.contains(j) {
                 Ok(Some(j))
             } else {
-                Err(ServiceError::bad_input(format!(
-                    "镇街“{j}”不在名录中 (unknown town)"
-                )))
+                Err(ServiceError::bad_field(
+                    "jurisdiction",
+                    format!("镇街“{j}”不在名录中 (unknown town)"),
+                ))
             }
         }
-        (_, Some(_)) => Err(ServiceError::bad_input(
+        (_, Some(_)) => Err(ServiceError::bad_field(
+            "jurisdiction",
             "只有镇街负责人可以限定镇街 (only a town lead has a town)",
         )),
         (_, None) => Ok(None),
@@ -75,9 +78,10 @@ pub async fn create_user(
             .chars()
             .any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(ServiceError::bad_input(format!(
-            "用户名 '{username}' 无效：须为 1–64 个字符且不含空格 (invalid username)"
-        )));
+        return Err(ServiceError::bad_field(
+            "username",
+            format!("用户名 '{username}' 无效：须为 1–64 个字符且不含空格 (invalid username)"),
+        ));
     }
     let jurisdiction = checked_town(store, role, jurisdiction).await?;
     let (hash, generated) = hash_or_generate(password).await?;
