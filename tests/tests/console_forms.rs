@@ -155,43 +155,61 @@ async fn forms_keep_their_input_in_chromium() {
         b.click("#login").await.unwrap();
         b.wait_text("#current-user", "zhiliangke").await.unwrap();
 
-        // A wrong category: the message beside the strata, the input kept.
+        // Strata picked in rows; a quota that is no number: the message
+        // beside that row's quota, everything typed and picked kept.
         let plan_id = format!("FORM-{width}");
         b.goto(&format!("{base}/console/plans")).await.unwrap();
         b.fill("#plan_id", &plan_id).await.unwrap();
         b.fill("#title", "表单测试计划").await.unwrap();
-        b.fill("#strata", "JCJG,testing_body,3\nXX,no_such_category,2")
+        b.fill("[name=s1_id]", "JCJG").await.unwrap();
+        b.set_value("[name=s1_category]", "testing_body")
             .await
             .unwrap();
+        b.fill("[name=s1_quota]", "3").await.unwrap();
+        b.fill("[name=s2_id]", "JL").await.unwrap();
+        b.set_value("[name=s2_category]", "metrology")
+            .await
+            .unwrap();
+        b.fill("[name=s2_quota]", "两个").await.unwrap();
         b.click("#create-plan").await.unwrap();
-        b.wait("#strata[aria-invalid='true']").await.unwrap();
+        b.wait("[name=s2_quota][aria-invalid='true']")
+            .await
+            .unwrap();
         let error = b.text("#new-plan #error").await.unwrap();
         assert!(error.contains("分层第 2 行"), "{error}");
         assert_eq!(b.value("#plan_id").await.unwrap(), plan_id);
         assert_eq!(b.value("#title").await.unwrap(), "表单测试计划");
-        assert!(
-            b.value("#strata")
-                .await
-                .unwrap()
-                .contains("XX,no_such_category,2")
-        );
+        assert_eq!(b.value("[name=s1_category]").await.unwrap(), "testing_body");
+        assert_eq!(b.value("[name=s2_category]").await.unwrap(), "metrology");
+        assert_eq!(b.value("[name=s2_quota]").await.unwrap(), "两个");
         let beside: bool = b
             .client
             .execute(
                 "var e = document.getElementById('error');\
-                 return e.previousElementSibling !== null && e.previousElementSibling.contains(document.getElementById('strata'));",
+                 return e.previousElementSibling !== null && e.previousElementSibling.contains(document.querySelector('[name=s2_quota]'));",
                 vec![],
             )
             .await
             .unwrap()
             .as_bool()
             .unwrap_or(false);
-        assert!(beside, "the message follows the strata field");
+        assert!(beside, "the message follows the quota field of row 2");
         assert_fits(&b, width).await;
         b.screenshot("plan-refused-beside-the-field").await.unwrap();
 
-        // Corrected: created. Freezing asks first; "no" leaves it open.
-        b.fill("#strata", "JCJG,testing_body,9999").await.unwrap();
+        // A pasted line with an unknown category: beside the pasted lines.
+        b.fill("[name=s2_quota]", "2").await.unwrap();
+        b.fill("#strata", "XX,no_such_category,2").await.unwrap();
+        b.click("#create-plan").await.unwrap();
+        b.wait("#strata[aria-invalid='true']").await.unwrap();
+        let error = b.text("#new-plan #error").await.unwrap();
+        assert!(error.contains("分层第 3 行"), "{error}");
+        assert_eq!(b.value("[name=s2_quota]").await.unwrap(), "2");
+
+        // Corrected, with a quota above the candidates: created. Freezing
+        // asks first; "no" leaves it open.
+        b.fill("#strata", "").await.unwrap();
+        b.fill("[name=s1_quota]", "9999").await.unwrap();
         b.click("#create-plan").await.unwrap();
         b.wait("#freeze").await.unwrap();
         let question = b.click_and_answer("#freeze", false).await.unwrap();

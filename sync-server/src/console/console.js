@@ -58,6 +58,9 @@
   function showRefusal() {
     var box = document.getElementById('refused');
     if (!box) { return; }
+    // The address of the page shown again, not of the refused POST: a
+    // reload shows the page, and the next submission comes from it.
+    history.replaceState(null, '', box.getAttribute('data-page'));
     var form = formFor(box.getAttribute('data-action'));
     if (!form) { return; }
     var pairs = [];
@@ -68,7 +71,8 @@
     var field = name ? byName(form, name)[0] : null;
     message.classList.add('field-error');
     if (field) {
-      (field.closest('label') || field).insertAdjacentElement('afterend', message);
+      // After the field's group (a row of fields) or label, not inside it.
+      (field.closest('.field-group') || field.closest('label') || field).insertAdjacentElement('afterend', message);
       field.setAttribute('aria-invalid', 'true');
       field.setAttribute('aria-describedby', 'error');
       field.focus();

@@ -31,7 +31,7 @@ const WRITERS: &[Role] = &[Role::Admin, Role::Supervisor];
 fn category_label(lang: Lang, c: TargetCategory) -> String {
     match lang {
         Lang::Zh => c.label_zh().to_owned(),
-        Lang::En => c.code().to_owned(),
+        Lang::En => c.label_en().to_owned(),
     }
 }
 
@@ -65,6 +65,7 @@ pub async fn plans(
 ) -> ConsoleResult<Response> {
     user.require(READERS)?;
     let plans = state.store.console_plans().await?;
+    let towns: Vec<String> = state.store.jurisdictions().await?.into_iter().collect();
     let body = html! {
         table #plans {
             tr { th { (lang.t("计划编号", "Plan")) } th { (lang.t("名称", "Title")) } th { (lang.t("状态", "State")) } th { (lang.t("创建", "Created")) } th { (lang.t("快照哈希", "Snapshot hash")) } }
@@ -79,7 +80,7 @@ pub async fn plans(
             }
         }
         p { a href="/console/verify" #verify-link { (lang.t("复核任意一次抽取", "Verify any draw")) } }
-        @if WRITERS.contains(&user.role) { (new_plan_form(lang, &user)) }
+        @if WRITERS.contains(&user.role) { (new_plan_form(lang, &user, &towns)) }
     };
     Ok(page(
         StatusCode::OK,
@@ -87,11 +88,11 @@ pub async fn plans(
     ))
 }
 
-fn new_plan_form(lang: Lang, user: &CurrentUser) -> Markup {
-    let categories: Vec<String> = TargetCategory::ALL
-        .iter()
-        .map(|c| format!("{} = {}", c.code(), c.label_zh()))
-        .collect();
+/// Rows of strata the new-plan form offers (empty rows are ignored; more
+/// strata can be pasted as lines below them).
+const STRATUM_ROWS: usize = 6;
+
+fn new_plan_form(lang: Lang, user: &CurrentUser, towns: &[String]) -> Markup {
     html! {
         h2 { (lang.t("新建抽查计划", "New plan")) }
         form method="post" action="/console/plans/new" #new-plan {
@@ -104,42 +105,110 @@ fn new_plan_form(lang: Lang, user: &CurrentUser) -> Markup {
                 label { input name="with_expert" type="checkbox" value="1"; (lang.t("每组配一名专家", "One expert per team")) } " "
                 label { (lang.t("完成期限", "Due")) " " input name="due" type="date"; }
             }
-            p {
-                label {
-                    (lang.t("分层（每行：编号,类别,抽取[,镇街][,筛选]）", "Strata (one per line: id,category,quota[,town][,filters])"))
-                    br;
-                    textarea name="strata" #strata rows="6" cols="80" placeholder="JCJG,testing_body,5\nJL,metrology,A=0.02 B=0.05 C=0.1 D=0.3\nTBZ,standard,10,标准:团体" {}
+            fieldset #strata-rows {
+                legend { (lang.t("分层（每行一个分层；空行不计）", "Strata (one per row; empty rows are ignored)")) }
+                @for n in 1..=STRATUM_ROWS {
+                    div.stratum-row.field-group data-row=(n) {
+                        label { (lang.t("编号", "ID")) " " input name={ "s" (n) "_id" } size="8" placeholder=(if n == 1 { "JCJG" } else { "" }); } " "
+                        label { (lang.t("类别", "Category")) " "
+                            select name={ "s" (n) "_category" } {
+                                @for c in TargetCategory::ALL { option value=(c.code()) { (category_label(lang, c)) } }
+                            }
+                        } " "
+                        label { (lang.t("抽取", "Quota")) " " input name={ "s" (n) "_quota" } size="14" placeholder=(if n == 1 { "5 / 0.05 / A=0.02 B=0.05" } else { "" }); } " "
+                        label { (lang.t("镇街", "Town")) " "
+                            select name={ "s" (n) "_town" } {
+                                option value="" { (lang.t("全部镇街", "All towns")) }
+                                @for t in towns { option value=(t) { (t) } }
+                            }
+                        } " "
+                        label { (lang.t("筛选", "Filters")) " " input name={ "s" (n) "_filters" } size="18" placeholder=(if n == 1 { "风险:A/B 行业:C38" } else { "" }); }
+                    }
                 }
             }
-            p.muted { (lang.t("类别：", "Categories: ")) (categories.join("；")) }
+            p {
+                label {
+                    (lang.t("更多分层可逐行粘贴（每行：编号,类别代码,抽取[,镇街][,筛选]）", "More strata can be pasted, one per line (id,category code,quota[,town][,filters])"))
+                    br;
+                    textarea name="strata" #strata rows="3" cols="80" placeholder="JL,metrology,A=0.02 B=0.05 C=0.1 D=0.3\nTBZ,standard,10,标准:团体" {}
+                }
+            }
             p.muted {
                 (lang.t("抽取：数量（5）、比例（0.05）或按信用风险分类的比例（A=0.02 B=0.05 C=0.1 D=0.3，未列出的类别不抽取）。", "Quota: a count (5), a ratio (0.05) or a ratio per credit-risk class (A=0.02 B=0.05 C=0.1 D=0.3; classes not listed are not drawn)."))
                 br;
                 (lang.t("筛选：风险:A/B（信用风险分类）；行业:C38/C39（行业代码前缀）；标准:团体 或 标准:企业。", "Filters: 风险:A/B (risk classes); 行业:C38/C39 (industry-code prefixes); 标准:团体 or 标准:企业 (standard kind)."))
+                br;
+                (lang.t("类别代码（粘贴时用）：", "Category codes (for pasted lines): "))
+                @for (i, c) in TargetCategory::ALL.iter().enumerate() {
+                    @if i > 0 { "；" }
+                    code { (c.code()) } " = " (category_label(lang, *c))
+                }
             }
             p {
                 label { (lang.t("避免重复检查：排除此日期以来已检查的对象", "No repeats: leave out targets inspected since")) " " input name="exclude_inspected_since" #exclude_inspected_since type="date"; }
             }
-            p.muted { (lang.t("上级下达的指定检查对象名单可在创建计划后、冻结前上传。", "Lists of assigned targets from upstream can be uploaded after creating the plan, before freezing.")) }
+            p.muted { (lang.t("创建后可在计划页核对各分层的候选对象数，上传上级下达的指定检查对象名单，然后冻结。", "After creating, the plan's page shows each stratum's candidates, takes lists of assigned targets from upstream, and freezes.")) }
             p { button type="submit" #create-plan { (lang.t("创建计划", "Create plan")) } }
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct NewPlanForm {
-    plan_id: String,
-    title: String,
-    team_size: String,
-    officer_cap: String,
-    #[serde(default)]
-    with_expert: Option<String>,
-    #[serde(default)]
-    due: Option<String>,
-    strata: String,
-    /// 避免重复检查: leave out targets inspected on or after this date.
-    #[serde(default)]
-    exclude_inspected_since: Option<String>,
+/// The new-plan form: named fields, plus the strata rows `s{n}_id`,
+/// `s{n}_category`, `s{n}_quota`, `s{n}_town`, `s{n}_filters`.
+pub struct NewPlanForm(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for NewPlanForm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(Self)
+    }
+}
+
+impl NewPlanForm {
+    /// The (first) value of `name`, trimmed; empty when absent.
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// A whole number, or a refusal naming the field.
+    fn number<T: std::str::FromStr>(&self, name: &str, label: &str) -> ConsoleResult<T> {
+        let v = self.get(name);
+        v.parse()
+            .map_err(|_| ConsoleError::bad_field(name, format!("{label} '{v}' 不是整数 ({name})")))
+    }
+
+    fn optional(&self, name: &str) -> Option<&str> {
+        Some(self.get(name)).filter(|v| !v.is_empty())
+    }
+
+    /// The strata of the rows, in order, then those of the pasted lines;
+    /// a refusal names the field (`s2_quota`, `strata`).
+    fn strata(&self) -> Result<Vec<Stratum>, (String, String)> {
+        let mut out = Vec::new();
+        for n in 1..=STRATUM_ROWS {
+            let field = |part: &str| format!("s{n}_{part}");
+            let id = self.get(&field("id"));
+            let quota = self.get(&field("quota"));
+            if id.is_empty() && quota.is_empty() {
+                continue;
+            }
+            let mut rest: Vec<&str> = Vec::new();
+            if let Some(town) = self.optional(&field("town")) {
+                rest.push(town);
+            }
+            rest.extend(self.get(&field("filters")).split_whitespace());
+            let category = self.get(&field("category"));
+            let stratum = stratum_from(n, id, category, quota, &rest)
+                .map_err(|(part, message)| (field(part.field()), message))?;
+            out.push(stratum);
+        }
+        let pasted = parse_strata(&self.get("strata").replace("\r\n", "\n"), out.len())
+            .map_err(|m| ("strata".to_owned(), m))?;
+        out.extend(pasted);
+        Ok(out)
+    }
 }
 
 /// Parses a quota cell: a count (`5`), a ratio (`0.05`), or a ratio per
@@ -170,70 +239,123 @@ fn parse_quota(cell: &str, n: usize) -> Result<Quota, String> {
     }
 }
 
-/// Parses the strata lines, naming the line and field that are wrong.
-/// Each line is `编号,类别,抽取[,镇街][,风险:A/B][,行业:C38/C39][,标准:团体|企业]`.
-fn parse_strata(text: &str) -> Result<Vec<Stratum>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+/// The part of a stratum a refusal is about.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Id,
+    Category,
+    Quota,
+    Town,
+    Filters,
+}
+
+impl Part {
+    /// The row's form field for this part.
+    fn field(self) -> &'static str {
+        match self {
+            Part::Id => "id",
+            Part::Category => "category",
+            Part::Quota => "quota",
+            Part::Town => "town",
+            Part::Filters => "filters",
         }
-        let n = i + 1;
+    }
+}
+
+/// One stratum from its parts: the ID, the category's code, the quota,
+/// then an optional town and filters (`风险:A/B`, `行业:C38/C39`,
+/// `标准:团体|企业`). `n` numbers it in messages.
+fn stratum_from(
+    n: usize,
+    id: &str,
+    category: &str,
+    quota: &str,
+    rest: &[&str],
+) -> Result<Stratum, (Part, String)> {
+    if id.is_empty() {
+        return Err((
+            Part::Id,
+            format!("分层第 {n} 行：请填写分层编号 (stratum id)"),
+        ));
+    }
+    if quota.is_empty() {
+        return Err((
+            Part::Quota,
+            format!("分层第 {n} 行：请填写抽取数量或比例 (quota)"),
+        ));
+    }
+    let category: TargetCategory = category.parse().map_err(|_| {
+        (
+            Part::Category,
+            format!("分层第 {n} 行：未知类别 '{category}' (stratum line {n}: unknown category)"),
+        )
+    })?;
+    let quota = parse_quota(quota, n).map_err(|m| (Part::Quota, m))?;
+    let mut stratum = Stratum::new(id, category, quota);
+    for f in rest.iter().filter(|f| !f.is_empty()) {
+        let list = |v: &str| -> Vec<String> {
+            v.split(['/', '、', ' '])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let filter = |m: String| (Part::Filters, m);
+        match f.split_once([':', '：']) {
+            Some(("风险", v)) => {
+                for c in list(v) {
+                    stratum.risk_classes.push(c.parse().map_err(|e| {
+                        filter(format!(
+                            "分层第 {n} 行：信用风险分类 '{c}' 无效：{e} (risk class)"
+                        ))
+                    })?);
+                }
+            }
+            Some(("行业", v)) => stratum.industry_prefixes = list(v),
+            Some(("标准", v)) => {
+                stratum.standard_kind = Some(match v.trim() {
+                    "团体" | "团体标准" | "T" => StandardKind::Group,
+                    "企业" | "企业标准" | "Q" => StandardKind::Enterprise,
+                    other => {
+                        return Err(filter(format!(
+                            "分层第 {n} 行：标准类型 '{other}' 无效，应为“团体”或“企业” (standard kind)"
+                        )));
+                    }
+                })
+            }
+            Some((key, _)) => {
+                return Err(filter(format!(
+                    "分层第 {n} 行：未知筛选条件 '{key}'，可用“风险”“行业”“标准” (unknown filter)"
+                )));
+            }
+            None => {
+                stratum.jurisdiction = Some(Name::parse(f).map_err(|e| {
+                    (
+                        Part::Town,
+                        format!("分层第 {n} 行：镇街 '{f}' 无效：{e} (bad town)"),
+                    )
+                })?)
+            }
+        }
+    }
+    Ok(stratum)
+}
+
+/// Parses pasted strata lines, each `编号,类别,抽取[,镇街][,筛选…]`,
+/// naming the line that is wrong; lines are numbered after the `before`
+/// strata of the rows above them.
+fn parse_strata(text: &str, before: usize) -> Result<Vec<Stratum>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let n = before + out.len() + 1;
         let fields: Vec<&str> = line.split([',', '，']).map(str::trim).collect();
         if fields.len() < 3 {
             return Err(format!(
                 "分层第 {n} 行须为“编号,类别,数量或比例[,镇街][,筛选]” (stratum line {n}: expected id,category,quota[,town][,filters])"
             ));
         }
-        let category: TargetCategory = fields[1].parse().map_err(|_| {
-            format!(
-                "分层第 {n} 行：未知类别 '{}' (stratum line {n}: unknown category)",
-                fields[1]
-            )
-        })?;
-        let mut stratum = Stratum::new(fields[0], category, parse_quota(fields[2], n)?);
-        for f in fields[3..].iter().filter(|f| !f.is_empty()) {
-            let list = |v: &str| -> Vec<String> {
-                v.split(['/', '、', ' '])
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            };
-            match f.split_once([':', '：']) {
-                Some(("风险", v)) => {
-                    for c in list(v) {
-                        stratum.risk_classes.push(c.parse().map_err(|e| {
-                            format!("分层第 {n} 行：信用风险分类 '{c}' 无效：{e} (risk class)")
-                        })?);
-                    }
-                }
-                Some(("行业", v)) => stratum.industry_prefixes = list(v),
-                Some(("标准", v)) => {
-                    stratum.standard_kind = Some(match v.trim() {
-                        "团体" | "团体标准" | "T" => StandardKind::Group,
-                        "企业" | "企业标准" | "Q" => StandardKind::Enterprise,
-                        other => {
-                            return Err(format!(
-                                "分层第 {n} 行：标准类型 '{other}' 无效，应为“团体”或“企业” (standard kind)"
-                            ));
-                        }
-                    })
-                }
-                Some((key, _)) => {
-                    return Err(format!(
-                        "分层第 {n} 行：未知筛选条件 '{key}'，可用“风险”“行业”“标准” (unknown filter)"
-                    ));
-                }
-                None => {
-                    stratum.jurisdiction =
-                        Some(Name::parse(f).map_err(|e| {
-                            format!("分层第 {n} 行：镇街 '{f}' 无效：{e} (bad town)")
-                        })?)
-                }
-            }
-        }
+        let stratum =
+            stratum_from(n, fields[0], fields[1], fields[2], &fields[3..]).map_err(|(_, m)| m)?;
         out.push(stratum);
     }
     Ok(out)
@@ -247,36 +369,23 @@ pub async fn create_plan(
 ) -> ConsoleResult<Response> {
     user.require(WRITERS)?;
     let bad = ConsoleError::bad_field;
-    let plan_id = form.plan_id.trim().to_owned();
-    let team_size: u8 = form.team_size.trim().parse().map_err(|_| {
-        bad(
-            "team_size",
-            format!("每组人数 '{}' 不是整数 (team_size)", form.team_size),
-        )
-    })?;
-    let officer_cap: u32 = form.officer_cap.trim().parse().map_err(|_| {
-        bad(
-            "officer_cap",
-            format!("每人任务上限 '{}' 不是整数 (officer_cap)", form.officer_cap),
-        )
-    })?;
-    let date = |field: &Option<String>, label: &str, name: &str| match field
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-    {
+    let team_size: u8 = form.number("team_size", "每组人数")?;
+    let officer_cap: u32 = form.number("officer_cap", "每人任务上限")?;
+    let date = |name: &str, label: &str| match form.optional(name) {
         Some(d) => CivilDate::parse(d)
             .map(Some)
             .map_err(|e| bad(name, format!("{label} '{d}' 无效：{e} ({name})"))),
         None => Ok(None),
     };
-    let due = date(&form.due, "完成期限", "due")?;
-    let since = date(
-        &form.exclude_inspected_since,
-        "排除已检查对象的起始日期",
-        "exclude_inspected_since",
-    )?;
-    let strata = parse_strata(&form.strata).map_err(|m| bad("strata", m))?;
+    let due = date("due", "完成期限")?;
+    let since = date("exclude_inspected_since", "排除已检查对象的起始日期")?;
+    let strata = form.strata().map_err(|(field, m)| bad(&field, m))?;
+    if strata.is_empty() {
+        return Err(bad(
+            "s1_id",
+            "请至少填写一个分层 (strata: none given)".to_owned(),
+        ));
+    }
     // Plans made in the console use the current algorithm; version 1
     // stays for the plans (and draws) made before it.
     let plan = DrawPlan {
@@ -284,11 +393,11 @@ pub async fn create_plan(
         algorithm: choucha_shared::draw_v2::ALGORITHM_VERSION,
         assigned: Vec::new(),
         exclude_inspected_since: since,
-        plan_id,
-        title: form.title.trim().to_owned(),
+        plan_id: form.get("plan_id").to_owned(),
+        title: form.get("title").to_owned(),
         strata,
         team_size,
-        with_expert: form.with_expert.is_some(),
+        with_expert: form.optional("with_expert").is_some(),
         officer_cap,
         due,
     };

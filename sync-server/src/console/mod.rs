@@ -273,11 +273,12 @@ async fn in_layout(
         if let Some(origin) = refusal::origin_page(&headers) {
             let refused = refusal::Refused {
                 action,
+                page: origin.to_string(),
                 field: field.clone(),
                 message: message.clone(),
                 values,
             };
-            if let Some(shown) = refusal::reshow(routes, &headers, origin, refused, status).await {
+            if let Some(shown) = refusal::reshow(routes, &headers, refused, status).await {
                 return keep_headers(shown, &response);
             }
         }

@@ -31,6 +31,8 @@ const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 pub struct Refused {
     /// The path the form was posted to (the form's `action`).
     pub action: String,
+    /// The page the form was sent from, shown again (path and query).
+    pub page: String,
     pub field: Option<String>,
     pub message: String,
     /// What was submitted, minus secrets, in the order sent.
@@ -53,7 +55,7 @@ pub fn current() -> Option<Refused> {
 pub fn markup(r: &Refused) -> Markup {
     let values = serde_json::to_string(&r.values).unwrap_or_else(|_| "[]".into());
     html! {
-        div #refused data-action=(r.action) data-field=[r.field.as_deref()] data-values=(values) {
+        div #refused data-action=(r.action) data-page=(r.page) data-field=[r.field.as_deref()] data-values=(values) {
             p.error #error role="alert" data-field=[r.field.as_deref()] { (r.message) }
         }
     }
@@ -106,10 +108,10 @@ pub fn origin_page(headers: &HeaderMap) -> Option<Uri> {
 pub async fn reshow(
     routes: Router,
     headers: &HeaderMap,
-    page: Uri,
     refused: Refused,
     status: StatusCode,
 ) -> Option<Response> {
+    let page: Uri = refused.page.parse().ok()?;
     let mut request = Request::builder()
         .method(Method::GET)
         .uri(page)
@@ -177,6 +179,7 @@ mod tests {
     fn the_message_is_visible_without_the_script() {
         let r = Refused {
             action: "/console/plans/new".into(),
+            page: "/console/plans".into(),
             field: Some("strata".into()),
             message: "分层第 1 行：未知类别 'x' (strata)".into(),
             values: vec![("title".into(), "<b>".into())],
