@@ -34,6 +34,7 @@ APT_PACKAGES=(
   jq                # scripts/run.sh reads the demo draw to enrol the field app
   curl              # scripts/run.sh talks to the server it started
   openssl           # checks a signed manifest as a recipient would (tests/tests/national_register.rs)
+  poppler-utils     # pdftotext reads back what the browser printed (tests/tests/console_at_a_glance.rs)
 )
 
 missing=()

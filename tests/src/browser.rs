@@ -263,6 +263,16 @@ impl Browser {
             .with_context(|| format!("resizing the window to {width}×{height}"))
     }
 
+    /// How wide the page is laid out, in CSS pixels: wider than the window
+    /// means the reader must scroll sideways.
+    pub async fn page_width(&self) -> anyhow::Result<u64> {
+        self.client
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await?
+            .as_u64()
+            .context("the page's width is not a number")
+    }
+
     /// The value of an input, textarea or select.
     pub async fn value(&self, css: &str) -> anyhow::Result<String> {
         Ok(self

@@ -233,15 +233,9 @@ async fn forms_keep_their_input_in_chromium() {
 
 /// Nothing on the page is wider than the window (no sideways scrolling).
 async fn assert_fits(b: &Browser, width: u32) {
-    let scroll = b
-        .client
-        .execute("return document.documentElement.scrollWidth;", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
+    let laid_out = b.page_width().await.unwrap();
     assert!(
-        scroll <= u64::from(width),
-        "the page is {scroll} px wide in a {width} px window"
+        laid_out <= u64::from(width),
+        "the page is {laid_out} px wide in a {width} px window"
     );
 }

@@ -43,7 +43,7 @@ fn category_label(code: &str) -> String {
 }
 
 /// "metrology MET-1.01" → "MET-1.01 计量器具…" with the item's text.
-fn item_label(state: &AppState, key: &str) -> String {
+pub(super) fn item_label(state: &AppState, key: &str) -> String {
     let Some((category, item)) = key.split_once(' ') else {
         return key.to_owned();
     };

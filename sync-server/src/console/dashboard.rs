@@ -1,6 +1,8 @@
-//! The dashboard: progress against the plan by stratum, town and team,
-//! findings by checklist item and category, overdue rectifications. The
-//! numbers come from `oversight::dashboard`; a town lead's are their town's.
+//! The dashboard: progress against the plan at a glance (a card per target
+//! category with progress bars, a chart per town), then by stratum (named
+//! from the plan), town and team; findings by checklist item (a chart) and
+//! category; overdue rectifications. The numbers come from the store's
+//! progress counters; a town lead's are their town's.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -8,9 +10,15 @@ use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use choucha_shared::TargetCategory;
+use std::collections::BTreeMap;
 
+use choucha_shared::TargetCategory;
+use choucha_shared::record::DispositionKind;
+
+use super::analysis::item_label;
 use super::auth::CurrentUser;
+use super::chart;
+use super::draws::filters_label;
 use super::error::ConsoleResult;
 use super::page::{Lang, layout, page};
 use crate::AppState;
@@ -29,7 +37,13 @@ pub struct DashboardQuery {
     town: Option<String>,
 }
 
-fn progress_table(lang: Lang, id: &str, head: &str, rows: &[Progress]) -> Markup {
+fn progress_table(
+    lang: Lang,
+    id: &str,
+    head: &str,
+    rows: &[Progress],
+    label: impl Fn(&Progress) -> String,
+) -> Markup {
     html! {
         table id=(id) {
             tr {
@@ -39,13 +53,104 @@ fn progress_table(lang: Lang, id: &str, head: &str, rows: &[Progress]) -> Markup
             }
             @for p in rows {
                 tr {
-                    td { (p.label) } td { (p.planned) } td { (p.pending) } td { (p.incomplete) } td { (p.received) }
+                    td { (label(p)) } td { (p.planned) } td { (p.pending) } td { (p.incomplete) } td { (p.received) }
                     td { (p.has_issues) } td { (p.returned) } td { (p.approved) }
                     td { @if p.planned > 0 { (format!("{:.0}%", p.approved as f64 * 100.0 / p.planned as f64)) } @else { "—" } }
                 }
             }
         }
     }
+}
+
+/// A stratum as people read it, from its plan: `JCJG 检验检测机构 · 西永街道`.
+struct StratumInfo {
+    /// The card it is counted in: a category's code, or `assigned`.
+    group: String,
+    name: String,
+}
+
+/// The strata of the plans in scope (one plan, or every plan), by ID.
+async fn strata_info(
+    state: &AppState,
+    lang: Lang,
+    plan_ids: &[String],
+) -> ConsoleResult<BTreeMap<String, StratumInfo>> {
+    let mut out = BTreeMap::new();
+    for plan_id in plan_ids {
+        let r = state.store.plan(plan_id).await?;
+        for s in &r.plan.strata {
+            let mut name = format!(
+                "{} {}",
+                s.id,
+                super::draws::category_label(lang, s.category)
+            );
+            if let Some(town) = &s.jurisdiction {
+                name.push_str(&format!(" · {town}"));
+            }
+            let filters = filters_label(s);
+            if filters != "—" {
+                name.push_str(&format!(" · {filters}"));
+            }
+            out.entry(s.id.clone()).or_insert(StratumInfo {
+                group: s.category.code().to_owned(),
+                name,
+            });
+        }
+    }
+    out.insert(
+        choucha_shared::draw_v2::ASSIGNED.to_owned(),
+        StratumInfo {
+            group: choucha_shared::draw_v2::ASSIGNED.to_owned(),
+            name: lang.t("指定检查对象", "Assigned targets").to_owned(),
+        },
+    );
+    Ok(out)
+}
+
+/// One card: a group's planned tasks and three bars against them.
+fn card(lang: Lang, group: &str, title: &str, p: &Progress) -> Markup {
+    let reported = p.planned - p.pending;
+    let complete = reported - p.incomplete;
+    let bar = |label: &str, class: &str, n: i64| {
+        html! {
+            div.bar-row {
+                span.bar-label { (label) }
+                progress class=(class) value=(n) max=(p.planned.max(1)) {}
+                span.bar-n { (n) " / " (p.planned) }
+            }
+        }
+    };
+    html! {
+        section.card data-group=(group) {
+            h3 { (title) }
+            p.muted { (lang.t("计划检查 ", "Planned: ")) strong.planned { (p.planned) } (lang.t(" 户", "")) }
+            (bar(lang.t("已检查并上报", "Inspected, synced"), "reported", reported))
+            (bar(lang.t("证据齐全", "Evidence complete"), "complete", complete))
+            (bar(lang.t("审核通过", "Approved"), "approved", p.approved))
+        }
+    }
+}
+
+/// A progress row as a chart's segments: approved, under review or
+/// returned, waiting for review, not yet inspected.
+fn segments(p: &Progress) -> Vec<usize> {
+    let n = |v: i64| v.max(0) as usize;
+    vec![
+        n(p.approved),
+        n(p.has_issues + p.returned),
+        n(p.received + p.incomplete),
+        n(p.pending),
+    ]
+}
+
+fn sum(into: &mut Progress, p: &Progress) {
+    into.planned += p.planned;
+    into.pending += p.pending;
+    into.incomplete += p.incomplete;
+    into.received += p.received;
+    into.has_issues += p.has_issues;
+    into.returned += p.returned;
+    into.approved += p.approved;
 }
 
 fn category_label(lang: Lang, code: &str) -> String {
@@ -97,6 +202,75 @@ pub async fn show(
         Some(own) => vec![own.to_owned()],
         None => state.store.jurisdictions().await?.into_iter().collect(),
     };
+    let in_scope: Vec<String> = match &plan_id {
+        Some(p) => vec![p.clone()],
+        None => plans.iter().map(|p| p.plan_id.clone()).collect(),
+    };
+    let strata = strata_info(&state, lang, &in_scope).await?;
+    // A per-risk stratum's tasks are counted per class (`JL/B`): named
+    // from their stratum, with the class.
+    let stratum_of = |key: &str| -> Option<(String, String)> {
+        if let Some(s) = strata.get(key) {
+            return Some((s.group.clone(), s.name.clone()));
+        }
+        let (id, class) = key.rsplit_once('/')?;
+        let s = strata.get(id)?;
+        let class = match lang {
+            Lang::Zh => format!("{class} 类"),
+            Lang::En => format!("class {class}"),
+        };
+        Some((
+            s.group.clone(),
+            format!(
+                "{key} · {} · {class}",
+                s.name
+                    .split_once(' ')
+                    .map_or(s.name.as_str(), |(_, rest)| rest)
+            ),
+        ))
+    };
+    let stratum_name =
+        |p: &Progress| stratum_of(&p.key).map_or_else(|| p.label.clone(), |(_, name)| name);
+    // The cards: one per target category (and the assigned targets), in
+    // the categories' own order.
+    let mut groups: BTreeMap<String, Progress> = BTreeMap::new();
+    for p in &d.by_stratum {
+        let group = stratum_of(&p.key).map_or_else(|| p.key.clone(), |(group, _)| group);
+        sum(groups.entry(group).or_default(), p);
+    }
+    let order = |code: &str| {
+        TargetCategory::ALL
+            .iter()
+            .position(|c| c.code() == code)
+            .unwrap_or(TargetCategory::ALL.len())
+    };
+    let mut cards: Vec<(String, Progress)> = groups.into_iter().collect();
+    cards.sort_by_key(|(g, _)| order(g));
+    let group_title = |g: &str| match g {
+        choucha_shared::draw_v2::ASSIGNED => lang.t("指定检查对象", "Assigned targets").to_owned(),
+        other => category_label(lang, other),
+    };
+    let town_rows: Vec<(String, Vec<usize>)> = d
+        .by_town
+        .iter()
+        .map(|p| (p.label.clone(), segments(p)))
+        .collect();
+    let item_rows: Vec<(String, usize)> = d
+        .findings_by_item
+        .iter()
+        .take(15)
+        .map(|f| {
+            (
+                item_label(&state, &format!("{} {}", f.category, f.item_id)),
+                f.total.max(0) as usize,
+            )
+        })
+        .collect();
+    let disposition = |k: &str| match (lang, k.parse::<DispositionKind>()) {
+        (Lang::Zh, Ok(d)) => d.label_zh().to_owned(),
+        (Lang::En, Ok(d)) => d.label_en().to_owned(),
+        (_, Err(_)) => k.to_owned(),
+    };
     let body = html! {
         form method="get" action="/console/dashboard" #dashboard-filter {
             label { (lang.t("抽查计划", "Plan")) " "
@@ -113,28 +287,43 @@ pub async fn show(
             } " "
             button type="submit" { (lang.t("查看", "Show")) }
         }
-        h2 { (lang.t("总体进度", "Overall progress")) }
-        (progress_table(lang, "progress-total", lang.t("合计", "Total"), std::slice::from_ref(&d.total)))
-        h2 { (lang.t("按分层", "By stratum")) }
-        (progress_table(lang, "progress-stratum", lang.t("分层", "Stratum"), &d.by_stratum))
-        h2 { (lang.t("按镇街", "By town")) }
-        (progress_table(lang, "progress-town", lang.t("镇街", "Town"), &d.by_town))
-        h2 { (lang.t("按检查组", "By team")) }
-        (progress_table(lang, "progress-team", lang.t("检查组", "Team"), &d.by_team))
-        h2 { (lang.t("发现问题：按类别", "Findings by category")) }
-        table #findings-by-category {
-            tr { th { (lang.t("类别", "Category")) } th { (lang.t("问题数", "Findings")) } }
-            @for (c, n) in &d.findings_by_category { tr { td { (category_label(lang, c)) } td { (n) } } }
+        div.cards #progress-cards {
+            (card(lang, "total", lang.t("全部检查对象", "All targets"), &d.total))
+            @for (g, p) in &cards { (card(lang, g, &group_title(g), p)) }
         }
+        @if d.total.planned == 0 {
+            p.notice #no-tasks { (lang.t("所选范围内尚无抽取的检查任务。", "No drawn tasks in this selection yet.")) }
+        }
+        h2 { (lang.t("各镇街进度", "Progress by town")) }
+        (chart::stacked(
+            "chart-town-progress",
+            lang.t("各镇街检查进度", "Progress by town"),
+            &[lang.t("已通过", "Approved"), lang.t("有问题/退回", "Issues/returned"), lang.t("待审核", "To review"), lang.t("未检查", "Not yet")],
+            &town_rows,
+        ))
+        h2 { (lang.t("总体进度", "Overall progress")) }
+        (progress_table(lang, "progress-total", lang.t("合计", "Total"), std::slice::from_ref(&d.total), |_| lang.t("合计", "Total").to_owned()))
+        h2 { (lang.t("按分层", "By stratum")) }
+        (progress_table(lang, "progress-stratum", lang.t("分层", "Stratum"), &d.by_stratum, stratum_name))
+        h2 { (lang.t("按镇街", "By town")) }
+        (progress_table(lang, "progress-town", lang.t("镇街", "Town"), &d.by_town, |p| p.label.clone()))
+        h2 { (lang.t("按检查组", "By team")) }
+        (progress_table(lang, "progress-team", lang.t("检查组", "Team"), &d.by_team, |p| p.label.clone()))
         h2 { (lang.t("发现问题：按检查项", "Findings by checklist item")) }
+        (chart::bars("chart-findings-by-item", lang.t("各检查项发现问题数（前 15 项）", "Findings by item (top 15)"), &item_rows))
         table #findings-by-item {
             tr { th { (lang.t("类别", "Category")) } th { (lang.t("检查项", "Item")) } th { (lang.t("问题数", "Findings")) } th { (lang.t("处置", "Dispositions")) } }
             @for f in &d.findings_by_item {
                 tr {
-                    td { (category_label(lang, &f.category)) } td { (f.item_id) } td { (f.total) }
-                    td { @for (k, n) in &f.by_kind { (k.parse::<choucha_shared::record::DispositionKind>().map_or(k.as_str(), |d| d.label_zh())) " " (n) "；" } }
+                    td { (category_label(lang, &f.category)) } td { (item_label(&state, &format!("{} {}", f.category, f.item_id))) } td { (f.total) }
+                    td { @for (k, n) in &f.by_kind { (disposition(k)) " " (n) "；" } }
                 }
             }
+        }
+        h2 { (lang.t("发现问题：按类别", "Findings by category")) }
+        table #findings-by-category {
+            tr { th { (lang.t("类别", "Category")) } th { (lang.t("问题数", "Findings")) } }
+            @for (c, n) in &d.findings_by_category { tr { td { (category_label(lang, c)) } td { (n) } } }
         }
         h2 { (lang.t("逾期未整改", "Overdue rectifications")) " (" (d.overdue_total) ")" }
         table #dashboard-overdue {

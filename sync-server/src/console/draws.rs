@@ -17,7 +17,7 @@ use choucha_shared::value::{CivilDate, Name, china_minute_of};
 
 use super::auth::{CurrentUser, Role};
 use super::error::{ConsoleError, ConsoleResult};
-use super::page::{Lang, csrf_field, layout, page};
+use super::page::{Lang, csrf_field, layout, page, print_setup, signature_lines};
 use crate::AppState;
 use crate::import::RowError;
 use crate::service::{self, ServiceError};
@@ -28,7 +28,7 @@ const READERS: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
 /// Who may run the ceremony.
 const WRITERS: &[Role] = &[Role::Admin, Role::Supervisor];
 
-fn category_label(lang: Lang, c: TargetCategory) -> String {
+pub(super) fn category_label(lang: Lang, c: TargetCategory) -> String {
     match lang {
         Lang::Zh => c.label_zh().to_owned(),
         Lang::En => c.label_en().to_owned(),
@@ -546,7 +546,7 @@ fn candidate_preview(lang: Lang, preview: &[crate::store::SubStratumSize]) -> Ma
 }
 
 /// A stratum's filters as people write them (`风险:A/B 行业:C38`).
-fn filters_label(s: &Stratum) -> String {
+pub(super) fn filters_label(s: &Stratum) -> String {
     let mut parts = Vec::new();
     if !s.risk_classes.is_empty() {
         let classes: Vec<&str> = s.risk_classes.iter().map(|c| c.code()).collect();
@@ -769,7 +769,15 @@ pub async fn draw(
     let can_replace = WRITERS.contains(&user.role)
         && d.algorithm == choucha_shared::draw_v2::ALGORITHM_VERSION
         && state.store.current_draw_id(&d.plan_id).await?.as_deref() == Some(draw_id.as_str());
+    let head = format!(
+        "{} {} — {} {}",
+        lang.t("抽查计划", "Plan"),
+        plan.plan.plan_id,
+        lang.t("抽取记录", "draw record"),
+        d.draw_id
+    );
     let body = html! {
+        (print_setup(lang, &head, true))
         table #draw-record {
             tr { th { (lang.t("抽查计划", "Plan")) } td { (plan.plan.plan_id) " " (plan.plan.title) } }
             tr { th { (lang.t("抽取编号", "Draw ID")) } td { code #draw-id { (d.draw_id) } } }
@@ -793,12 +801,12 @@ pub async fn draw(
             a href={ "/public/draws/" (urlencode(&d.draw_id)) } #public-record { (lang.t("公示页", "Public record")) }
         }
         table #tasks {
-            tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("分层", "Stratum")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("检查组", "Team")) } th { (lang.t("检查表", "Checklist")) } }
+            thead { tr { th { "#" } th { (lang.t("任务", "Task")) } th { (lang.t("分层", "Stratum")) } th { (lang.t("检查对象", "Target")) } th { (lang.t("镇街", "Town")) } th { (lang.t("检查组", "Team")) } th { (lang.t("检查表", "Checklist")) } } }
             @for (i, t) in d.tasks.iter().enumerate() {
                 @let place = places.iter().find(|p| p.task_id == t.task_id);
                 tr {
                     td { (i + 1) }
-                    td { code { (t.task_id) } }
+                    td { code.id { (t.task_id) } }
                     td {
                         @if let Some(source) = &t.source { (lang.t("指定", "assigned")) br; span.source { (source) } }
                         @else { (t.stratum_id) }
@@ -816,6 +824,12 @@ pub async fn draw(
                 }
             }
         }
+        (signature_lines(lang, &[
+            lang.t("种子录入人", "Seed entered by"),
+            lang.t("见证人", "Witness"),
+            lang.t("见证人", "Witness"),
+            lang.t("记录人", "Recorded by"),
+        ]))
         @if can_replace {
             h2.noprint { (lang.t("替换检查人员", "Replace an officer's seat")) }
             p.muted.noprint { (lang.t("执法人员因病等原因无法到场、或抽取后发现利害关系时，按公开规则从符合条件的人员中随机补抽一人；其余抽取结果不变，替换记录随抽取记录公开并可复核。", "When an officer cannot go (illness) or a conflict surfaces after the draw, one eligible officer is drawn for the seat by the published rule; the rest of the draw is untouched, and the replacement is published with the draw and verifiable.")) }

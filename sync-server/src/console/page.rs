@@ -78,8 +78,20 @@ form.inline{display:inline}
 img.thumb{max-width:160px;max-height:120px;border:1px solid #999}
 code{word-break:break-all}
 input,select,textarea{max-width:100%;box-sizing:border-box}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:.8em;margin:.8em 0}
+.card{background:#fff;border:1px solid #ccd;border-radius:4px;padding:.5em .8em}
+.card h3{margin:.2em 0;font-size:1.05em}.card p{margin:.2em 0}
+.bar-row{display:grid;grid-template-columns:7em 1fr auto;gap:.4em;align-items:center;font-size:.9em}
+.bar-row progress{width:100%;height:.9em}
 @media (max-width:700px){main{padding:.5em}h1{font-size:1.3em}table{display:block;overflow-x:auto;max-width:100%}}
-@media print{header,.noprint{display:none}body{background:#fff}}
+.signatures{break-inside:avoid;margin-top:1.5em}
+.sig-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14em,1fr));gap:1.6em 2em;margin-top:1em}
+.sig{display:flex;align-items:flex-end;gap:.5em}.sig .line{flex:1;border-bottom:1px solid #222;height:1.8em}
+.print-only{display:none}
+@media print{header,.noprint,#refused{display:none}.print-only{display:block}body{background:#fff;font-size:10pt}
+main{max-width:none;padding:0}h1{font-size:14pt;margin:0 0 .4em}h2{font-size:11pt}
+table{display:table;width:100%;font-size:8.5pt;overflow:visible}thead{display:table-header-group}tr{break-inside:avoid}
+th,td{padding:.15em .35em}code.id{white-space:nowrap}a{color:inherit;text-decoration:none}}
 "#;
 
 /// A full page with the navigation for `user` (none on the login and
@@ -147,6 +159,48 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                     @if let Some(r) = super::refusal::current() { (super::refusal::markup(&r)) }
                     (body)
                 }
+            }
+        }
+    }
+}
+
+/// How a page meant for paper prints: on A4 (landscape for wide tables),
+/// each page headed with `head` (the plan, the town) and numbered
+/// "第 3 页，共 7 页", so a loose sheet still says what it belongs to.
+pub fn print_setup(lang: Lang, head: &str, landscape: bool) -> Markup {
+    // A CSS string: no quote, backslash, line break or `<` (which could
+    // end the style element) is taken as it is.
+    let mut quoted = String::with_capacity(head.len() + 2);
+    quoted.push('"');
+    for c in head.chars() {
+        match c {
+            '"' | '\\' | '<' | '>' => quoted.push_str(&format!("\\{:X} ", c as u32)),
+            '\n' | '\r' => quoted.push(' '),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    let pages = match lang {
+        Lang::Zh => r#""第 " counter(page) " 页，共 " counter(pages) " 页""#,
+        Lang::En => r#""Page " counter(page) " of " counter(pages)"#,
+    };
+    let orientation = if landscape { "landscape" } else { "portrait" };
+    let css = format!(
+        "@page{{size:A4 {orientation};margin:14mm 10mm 14mm;\
+         @top-left{{content:{quoted};font-size:9pt;color:#444}}\
+         @bottom-right{{content:{pages};font-size:9pt;color:#444}}}}"
+    );
+    html! { style { (PreEscaped(css)) } }
+}
+
+/// Lines to sign on paper, one per role, and the date.
+pub fn signature_lines(lang: Lang, roles: &[&str]) -> Markup {
+    html! {
+        section.signatures #signatures {
+            h2 { (lang.t("签字", "Signatures")) }
+            div.sig-grid {
+                @for r in roles { div.sig { span.role { (r) (lang.t("：", ":")) } span.line {} } }
+                div.sig { span.role { (lang.t("日期：", "Date:")) } span.line {} }
             }
         }
     }
