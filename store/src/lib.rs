@@ -45,6 +45,7 @@ mod signing_key;
 mod sync;
 mod token_cache;
 pub mod town_report;
+pub mod town_tasks;
 mod unnamed_blobs;
 mod upload_parts;
 

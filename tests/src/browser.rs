@@ -255,6 +255,37 @@ impl Browser {
         Ok(question)
     }
 
+    /// Logs in on the console's login page as `username` and waits until
+    /// the page names them.
+    pub async fn log_in(&self, base: &str, username: &str, password: &str) -> anyhow::Result<()> {
+        self.goto(&format!("{base}/console/login")).await?;
+        self.fill("#username", username).await?;
+        self.fill("#password", password).await?;
+        self.click("#login").await?;
+        self.wait_text("#current-user", username).await?;
+        Ok(())
+    }
+
+    /// The page printed as Chromium prints it on A4 (the size a page's
+    /// `@page` asks for wins over this default).
+    pub async fn print_a4(&self, landscape: bool) -> anyhow::Result<Vec<u8>> {
+        use fantoccini::wd::{PrintConfiguration, PrintOrientation, PrintSize};
+        let (size, orientation) = if landscape {
+            ((29.7, 21.0), PrintOrientation::Landscape)
+        } else {
+            ((21.0, 29.7), PrintOrientation::Portrait)
+        };
+        let config = PrintConfiguration::builder()
+            .size(PrintSize {
+                width: size.0,
+                height: size.1,
+            })
+            .orientation(orientation)
+            .build()
+            .map_err(|e| anyhow::anyhow!("an A4 print configuration: {e:?}"))?;
+        self.client.print(config).await.context("printing the page")
+    }
+
     /// Sets the window's size, e.g. 375 px wide for a phone.
     pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
         self.client

@@ -151,6 +151,26 @@ impl Session {
         Ok((r.status(), r.text().await?))
     }
 
+    /// GETs `path` without following a redirect: the status, where a
+    /// redirect points (a same-site path), and the body.
+    pub async fn get_following(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<(StatusCode, Option<String>, Vec<u8>)> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await?;
+        let location = r
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(|l| l.strip_prefix(&self.base).unwrap_or(l).to_owned());
+        Ok((r.status(), location, r.bytes().await?.to_vec()))
+    }
+
     /// GETs a download: its status and bytes.
     pub async fn get_bytes(&self, path: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
         let r = self

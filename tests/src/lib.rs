@@ -15,6 +15,7 @@ pub mod console;
 pub mod device;
 pub mod field;
 pub mod loadgen;
+pub mod pdf_text;
 pub mod pg;
 pub mod s3;
 pub mod sim;

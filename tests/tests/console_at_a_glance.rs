@@ -7,7 +7,6 @@
 //! with the plan and numbered, IDs on one line, lines to sign at the end.
 
 use fantoccini::Locator;
-use fantoccini::wd::{PrintConfiguration, PrintOrientation, PrintSize};
 
 use choucha_tests::TestServer;
 use choucha_tests::browser::Browser;
@@ -25,11 +24,7 @@ async fn the_dashboard_reads_at_a_glance() {
     for (width, height) in [(1440u32, 1000u32), (375, 812)] {
         let mut b = Browser::start(&format!("glance-{width}")).await.unwrap();
         b.resize(width, height).await.unwrap();
-        b.goto(&format!("{base}/console/login")).await.unwrap();
-        b.fill("#username", "zhiliangke").await.unwrap();
-        b.fill("#password", PASSWORD).await.unwrap();
-        b.click("#login").await.unwrap();
-        b.wait_text("#current-user", "zhiliangke").await.unwrap();
+        b.log_in(&base, "zhiliangke", PASSWORD).await.unwrap();
         b.goto(&format!("{base}/console/dashboard")).await.unwrap();
 
         // The whole plan's card, and one per category whose planned tasks
@@ -125,29 +120,17 @@ async fn the_draw_record_prints_on_a4() {
     set_demo_passwords(&server).unwrap();
     let base = server.base_url.clone();
     let mut b = Browser::start("glance-print").await.unwrap();
-    b.goto(&format!("{base}/console/login")).await.unwrap();
-    b.fill("#username", "zhiliangke").await.unwrap();
-    b.fill("#password", PASSWORD).await.unwrap();
-    b.click("#login").await.unwrap();
-    b.wait_text("#current-user", "zhiliangke").await.unwrap();
+    b.log_in(&base, "zhiliangke", PASSWORD).await.unwrap();
     b.goto(&format!("{base}/console/draws/GXQ-2023-ZBJR-D1"))
         .await
         .unwrap();
     assert_eq!(b.text("#task-count").await.unwrap(), "190");
     b.screenshot("draw-record").await.unwrap();
-    let config = PrintConfiguration::builder()
-        .size(PrintSize {
-            width: 29.7,
-            height: 21.0,
-        })
-        .orientation(PrintOrientation::Landscape)
-        .build()
-        .unwrap();
-    let pdf = b.client.print(config).await.unwrap();
+    let pdf = b.print_a4(true).await.unwrap();
     let out = choucha_tests::workspace_root()
         .join("target/console-screenshots/glance-print/draw-record.pdf");
     std::fs::write(&out, &pdf).unwrap();
-    let pages = pdf_pages(&out);
+    let pages = choucha_tests::pdf_text::pages(&out).unwrap();
     // 190 tasks, about 18 to a landscape page, after the draw's inputs and
     // frozen lists (it was 27 portrait pages with IDs wrapping).
     assert!(
@@ -189,25 +172,6 @@ async fn the_draw_record_prints_on_a4() {
     let navigation = all.contains("后续处置");
     assert!(!navigation, "the menu is not printed");
     b.close().await.unwrap();
-}
-
-/// The text of each page of a PDF as `pdftotext -layout` reads it
-/// (poppler-utils; it maps shared CJK glyphs back to the characters the page
-/// had, where some libraries give their radicals).
-fn pdf_pages(path: &std::path::Path) -> Vec<String> {
-    let out = std::process::Command::new("pdftotext")
-        .arg("-layout")
-        .arg(path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils, installed by scripts/setup.sh)");
-    assert!(out.status.success(), "pdftotext failed on {path:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
-    if pages.last().is_some_and(|p| p.trim().is_empty()) {
-        pages.pop();
-    }
-    pages
 }
 
 /// Nothing on the page is wider than the window (no sideways scrolling).

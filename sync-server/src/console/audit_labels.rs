@@ -97,6 +97,10 @@ pub fn action_label(lang: Lang, code: &str) -> String {
 fn short(v: &Value) -> String {
     match v {
         Value::Null => "—".to_owned(),
+        // A stored time (RFC 3339, UTC) as people read it: China time.
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
+            choucha_shared::value::china_minute_of(Some(s))
+        }
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -155,6 +159,11 @@ mod tests {
         assert_eq!(
             diff(None, Some(&json!({ "n": 1 }))),
             vec!["n: 1".to_owned()]
+        );
+        // A stored UTC time reads as China time.
+        assert_eq!(
+            diff(None, Some(&json!({ "at": "2026-12-07T16:30:05.123456Z" }))),
+            vec!["at: 2026-12-08 00:30".to_owned()]
         );
         assert_eq!(action_label(Lang::Zh, "record.approve"), "审核通过");
         assert_eq!(action_label(Lang::En, "plan.freeze"), "Plan frozen");

@@ -1,5 +1,6 @@
 // The console's only script (the content security policy allows no inline
-// one). Every page works without it; it adds three things:
+// one). Every page works without it; it adds four things:
+// * on a narrow screen the menu folds behind a button;
 // * a button marked `data-print` prints the page;
 // * a form marked `data-confirm` asks that question before it is sent;
 // * a form the server refused (see `refusal.rs`) gets back what was typed,
@@ -7,9 +8,18 @@
 (function () {
   'use strict';
 
+  // Narrow screens fold the menu (the stylesheet only does so once this
+  // class says the button below can unfold it again).
+  document.documentElement.classList.add('js');
+
   document.addEventListener('click', function (e) {
     var b = e.target.closest('[data-print]');
-    if (b) { e.preventDefault(); window.print(); }
+    if (b) { e.preventDefault(); window.print(); return; }
+    var t = e.target.closest('#menu-toggle');
+    if (t) {
+      var open = t.closest('header').classList.toggle('open');
+      t.setAttribute('aria-expanded', open ? 'true' : 'false');
+    }
   });
 
   document.addEventListener('submit', function (e) {

@@ -153,7 +153,7 @@ fn sum(into: &mut Progress, p: &Progress) {
     into.approved += p.approved;
 }
 
-fn category_label(lang: Lang, code: &str) -> String {
+pub(super) fn category_label(lang: Lang, code: &str) -> String {
     match (lang, code.parse::<TargetCategory>()) {
         (Lang::Zh, Ok(c)) => c.label_zh().to_owned(),
         (Lang::En, Ok(c)) => c.label_en().to_owned(),
@@ -162,7 +162,7 @@ fn category_label(lang: Lang, code: &str) -> String {
 }
 
 /// The newest plan with a draw (plans come newest first), else the newest.
-async fn current_plan(
+pub(super) async fn current_plan(
     state: &AppState,
     plans: &[crate::store::PlanSummary],
 ) -> ConsoleResult<Option<String>> {

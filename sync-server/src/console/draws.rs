@@ -466,7 +466,7 @@ pub async fn plan(
             (lang.t("；每人任务上限 ", "; tasks per officer: ")) (r.plan.officer_cap) }
         @match (&r.snapshot_hash, &r.frozen_at) {
             (Some(hash), Some(at)) => {
-                p #frozen { (lang.t("名录快照已于 ", "Directory snapshot frozen at ")) (at) (lang.t(" 冻结，哈希：", ", hash: ")) code #snapshot-hash { (hash) } }
+                p #frozen { (lang.t("名录快照已于 ", "Directory snapshot frozen at ")) (china_minute_of(Some(at))) (lang.t(" 冻结，哈希：", ", hash: ")) code #snapshot-hash { (hash) } }
                 (frozen_inputs(lang, &r, &lists))
                 @if can_write {
                     h2 { (lang.t("录入公开随机种子并抽取", "Enter the public seed and draw")) }
@@ -506,7 +506,7 @@ pub async fn plan(
                     tr {
                         td { (d.seq) }
                         td { a href={ "/console/draws/" (urlencode(&d.draw_id)) } { (d.draw_id) } }
-                        td { (d.seed_entered_at) " " (d.seed_entered_by) }
+                        td { (china_minute_of(Some(&d.seed_entered_at))) " " (d.seed_entered_by) }
                         td { (d.supersedes.as_deref().unwrap_or("—")) }
                     }
                 }

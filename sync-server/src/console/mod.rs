@@ -27,6 +27,7 @@ mod review;
 mod tokens;
 pub use tokens::state_label as token_state_label;
 mod town_reports;
+mod town_tasks;
 mod upload;
 pub mod users;
 
@@ -168,6 +169,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/questions", get(questions::list))
         .route("/console/escalations", get(escalations::list))
         .route("/console/town-reports", get(town_reports::list))
+        .route("/console/tasks", get(town_tasks::show))
         .route("/console/analysis", get(analysis::show))
         .route(
             "/console/town-reports/{plan}/all.xlsx",

@@ -63,6 +63,7 @@ const STYLE: &str = r#"
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:0;color:#222;background:#f6f7f9}
 header{background:#1d3b6a;color:#fff;padding:.5em 1em;display:flex;gap:1em;align-items:center;flex-wrap:wrap}
 header a{color:#fff;text-decoration:none}header .who{margin-left:auto}
+nav#menu{display:flex;gap:1em;flex-wrap:wrap}#menu-toggle{display:none}
 header form{display:inline}header button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}
 main{padding:1em 1.5em;max-width:1200px}
 table{border-collapse:collapse;background:#fff;margin:.5em 0}
@@ -83,7 +84,9 @@ input,select,textarea{max-width:100%;box-sizing:border-box}
 .card h3{margin:.2em 0;font-size:1.05em}.card p{margin:.2em 0}
 .bar-row{display:grid;grid-template-columns:7em 1fr auto;gap:.4em;align-items:center;font-size:.9em}
 .bar-row progress{width:100%;height:.9em}
-@media (max-width:700px){main{padding:.5em}h1{font-size:1.3em}table{display:block;overflow-x:auto;max-width:100%}}
+@media (max-width:700px){.js #menu-toggle{display:inline-block;padding:.3em .8em}
+.js nav#menu{display:none;order:9;flex-basis:100%;flex-direction:column;gap:.2em}.js header.open nav#menu{display:flex}
+nav#menu a{padding:.35em 0}main{padding:.5em}h1{font-size:1.3em}table{display:block;overflow-x:auto;max-width:100%}}
 .signatures{break-inside:avoid;margin-top:1.5em}
 .sig-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14em,1fr));gap:1.6em 2em;margin-top:1em}
 .sig{display:flex;align-items:flex-end;gap:.5em}.sig .line{flex:1;border-bottom:1px solid #222;height:1.8em}
@@ -110,7 +113,13 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
             body {
                 header {
                     strong { (lang.t("双随机、一公开 监督检查", "Random inspections console")) }
+                    @if user.is_some() {
+                        // On a phone the menu folds behind this button (the
+                        // script unfolds it; without the script it stays open).
+                        button type="button" #menu-toggle aria-controls="menu" aria-expanded="false" { (lang.t("菜单", "Menu")) }
+                    }
                     @if let Some(u) = user {
+                        nav #menu {
                         a href="/console" { (lang.t("首页", "Home")) }
                         // Only links the role can open: a town lead does not
                         // read plans and draws (403).
@@ -122,6 +131,11 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                         a href="/console/questions" { (lang.t("现场咨询", "Questions")) }
                         a href="/console/escalations" { (lang.t("问题上报", "Escalations")) }
                         a href="/console/analysis" { (lang.t("问题分析", "Analysis")) }
+                        @if u.role == Role::TownLead {
+                            a href="/console/tasks" #nav-tasks { (lang.t("本镇街任务", "My town's tasks")) }
+                        } @else {
+                            a href="/console/tasks" #nav-tasks { (lang.t("镇街任务", "Tasks by town")) }
+                        }
                         a href="/console/town-reports" { (lang.t("镇街报告", "Town reports")) }
                         a href="/console/dashboard" { (lang.t("统计", "Dashboard")) }
                         a href="/console/reports" { (lang.t("报表", "Reports")) }
@@ -134,6 +148,7 @@ pub fn layout(lang: Lang, user: Option<&CurrentUser>, title: &str, body: Markup)
                         }
                         @if matches!(u.role, Role::Admin | Role::Auditor | Role::Supervisor) {
                             a href="/console/audit" { (lang.t("操作日志", "Audit log")) }
+                        }
                         }
                     }
                     a href="/public" { (lang.t("公示", "Public")) }
