@@ -34,7 +34,8 @@ APT_PACKAGES=(
   jq                # scripts/run.sh reads the demo draw to enrol the field app
   curl              # scripts/run.sh talks to the server it started
   openssl           # checks a signed manifest as a recipient would (tests/tests/national_register.rs)
-  poppler-utils     # pdftotext reads back what the browser printed (tests/tests/console_at_a_glance.rs)
+  poppler-utils     # pdftotext and pdffonts read back printed and written PDFs (console_at_a_glance.rs, documents/tests/pdf_a.rs)
+  qpdf              # checks the structure of every PDF the documents crate writes (documents/tests/pdf_a.rs)
 )
 
 missing=()

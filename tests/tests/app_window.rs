@@ -992,7 +992,31 @@ async fn a_revoked_tablet_shows_the_notice_then_wipes_itself() -> anyhow::Result
     anyhow::ensure!(r.status() == 204, "revoke: {}", r.status());
 
     app.click("#nav-sync").await?;
-    app.click("#sync-now").await?;
+    // A sync the app began before the revocation (when the inspection
+    // started) may still end well; the officer taps again until the server
+    // answers the revocation, as anyone would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let notice = app
+            .client
+            .find(fantoccini::Locator::Css("#revoked-notice"))
+            .await
+            .is_ok();
+        if notice {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "no revocation notice after tapping 立即同步 for 60 s; the screen shows:\n{}",
+            app.body_text().await
+        );
+        if let Ok(b) = app.client.find(fantoccini::Locator::Css("#sync-now")).await {
+            if b.is_enabled().await.unwrap_or(false) {
+                b.click().await.ok();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
     app.wait_text("#revoked-notice", "将被清除").await?;
     anyhow::ensure!(key.exists(), "nothing is wiped before the notice is read");
     app.screenshot("revoked-notice").await?;
