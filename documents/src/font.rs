@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 /// The font file (OpenType, CFF outlines).
-pub static CJK: &[u8] = include_bytes!("../assets/fonts/NotoSansSC-Regular-TGHZ.otf");
+pub const CJK: &[u8] = include_bytes!("../assets/fonts/NotoSansSC-Regular-TGHZ.otf");
 
 fn face() -> &'static ttf_parser::Face<'static> {
     static FACE: OnceLock<ttf_parser::Face<'static>> = OnceLock::new();

@@ -10,6 +10,7 @@
 
 pub mod font;
 pub mod layout;
+pub mod notice;
 
 pub use layout::{Block, Made, Sheet};
 

@@ -279,8 +279,18 @@ async fn inspect(app: &mut FieldApp, task_id: &str, plan: &Plan) -> anyhow::Resu
         app.click("#finding-add").await?;
         wait_count(app, ".finding", 1).await?;
         app.click("#orders-preview").await?;
-        app.wait("#order-frame").await?;
         app.wait_text("#order-no", "17号").await?;
+        // Written as a PDF on the tablet, offline, its text shown to read.
+        let text = app.wait_text("#order-text", "责令整改通知书").await?;
+        anyhow::ensure!(text.contains("执法证号"), "{text}");
+        let file = app
+            .client
+            .find(fantoccini::Locator::Css(".order-file .mono"))
+            .await?
+            .text()
+            .await?;
+        let pdf = std::fs::read(&file).with_context(|| format!("the order's PDF {file}"))?;
+        anyhow::ensure!(pdf.starts_with(b"%PDF-"), "{file} is a PDF");
         if plan.screenshots {
             app.screenshot("rectification-order").await?;
         }

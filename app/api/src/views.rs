@@ -453,7 +453,11 @@ pub struct AddFinding {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderView {
     pub order_no: String,
-    pub html: String,
+    /// The order's text, block by block, to read before printing.
+    pub text: String,
+    /// Where the PDF was written on the tablet (for the portable printer,
+    /// or to hand over as a file).
+    pub file: String,
 }
 
 /// What a signature pad captured (the app core renders and binds it).

@@ -440,20 +440,41 @@ pub async fn rectification_orders(
             .task(&record.task_id)
             .map_err(command_error)?
             .target;
-        let orders = choucha_app_core::rectification::render_html(
+        let orders = choucha_app_core::rectification::orders(
             &record,
             &target,
             &checklist,
             &s.settings().authority,
         )
         .map_err(|e| CommandError::new("refused", e.to_string()))?;
-        Ok(orders
+        // Kept with the tablet's data (and wiped with it).
+        let dir = s.config.data_dir.join("exports");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            CommandError::new(
+                "internal",
+                format!("无法创建导出目录 (cannot create {}): {e}", dir.display()),
+            )
+        })?;
+        orders
             .into_iter()
-            .map(|o| OrderView {
-                order_no: o.order_no,
-                html: o.html,
+            .map(|o| {
+                let pdf = o
+                    .pdf()
+                    .map_err(|e| CommandError::new("internal", e.to_string()))?;
+                let file = dir.join(o.file_name());
+                std::fs::write(&file, pdf).map_err(|e| {
+                    CommandError::new(
+                        "internal",
+                        format!("无法保存通知书 (cannot write {}): {e}", file.display()),
+                    )
+                })?;
+                Ok(OrderView {
+                    order_no: o.order_no,
+                    text: o.sheet.text(),
+                    file: file.display().to_string(),
+                })
             })
-            .collect())
+            .collect()
     })
     .await
 }

@@ -16,8 +16,8 @@ use std::io::Write as _;
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
 
-/// The font, shared with the tablet's watermark (`app/core/assets/fonts`).
-static FONT: &[u8] = include_bytes!("../../../app/core/assets/fonts/NotoSansSC-Bold-GB2312.otf");
+/// Choucha's one CJK font, owned by the documents crate.
+static FONT: &[u8] = choucha_documents::font::CJK;
 
 pub const A4: (f32, f32) = (595.0, 842.0);
 
@@ -368,7 +368,7 @@ impl Document {
         w.object(
             descriptor,
             &format!(
-                "<< /Type /FontDescriptor /FontName /NotoSansSC-Bold /Flags 4 /FontBBox [{} {} {} {}] /ItalicAngle 0 \
+                "<< /Type /FontDescriptor /FontName /NotoSansSC-Regular /Flags 4 /FontBBox [{} {} {} {}] /ItalicAngle 0 \
                  /Ascent {} /Descent {} /CapHeight {} /StemV 120 /FontFile3 {font_file} 0 R >>",
                 f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3], f.ascent, f.descent, f.ascent
             ),
@@ -385,7 +385,7 @@ impl Document {
         w.object(
             cid_font,
             &format!(
-                "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /NotoSansSC-Bold \
+                "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /NotoSansSC-Regular \
                  /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> \
                  /FontDescriptor {descriptor} 0 R /DW 1000 /W {widths} >>"
             ),
@@ -415,7 +415,7 @@ impl Document {
         w.object(
             type0,
             &format!(
-                "<< /Type /Font /Subtype /Type0 /BaseFont /NotoSansSC-Bold /Encoding /Identity-H \
+                "<< /Type /Font /Subtype /Type0 /BaseFont /NotoSansSC-Regular /Encoding /Identity-H \
                  /DescendantFonts [{cid_font} 0 R] /ToUnicode {to_unicode} 0 R >>"
             ),
         );

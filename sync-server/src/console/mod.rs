@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/records/{id}", get(review::record))
         .route("/console/records/{id}/blobs/{sha}", get(review::blob))
         .route("/console/records/{id}/pdf", get(reports::record_pdf))
+        .route("/console/records/{id}/orders/{n}", get(reports::order_pdf))
         .route("/console/disclosure", get(disclosure::due))
         .route("/console/abnormal", get(abnormal::list))
         .route("/console/followup", get(followup::list))

@@ -60,6 +60,53 @@ pub(super) fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &s
     resp
 }
 
+/// A record's `n`-th 责令整改通知书 (from 1) as PDF/A-2b, written from
+/// the synced record by the same code the tablet writes it with: the
+/// directory's entry for the target, the checklist the record used, and
+/// the bureau's name (`authority`).
+pub async fn order_pdf(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((record_id, n)): Path<(String, usize)>,
+) -> ConsoleResult<Response> {
+    let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
+    let (versions, _) = super::review::visible_record(&state, &user, &id).await?;
+    let current = versions
+        .iter()
+        .rev()
+        .find(|v| !v.superseded)
+        .or(versions.last())
+        .ok_or_else(ConsoleError::not_found)?;
+    let record = current.record.clone();
+    let checklist = state
+        .checklists
+        .get(&record.checklist)
+        .cloned()
+        .ok_or_else(ConsoleError::not_found)?;
+    let (_, target) = state
+        .store
+        .target(record.category.code(), record.target.as_str())
+        .await?
+        .ok_or_else(ConsoleError::not_found)?;
+    let notices =
+        choucha_documents::notice::orders(&record, &target, &checklist, &state.oversight.authority)
+            .map_err(|e| ConsoleError::Conflict(e.to_string()))?;
+    let notice = n
+        .checked_sub(1)
+        .and_then(|i| notices.into_iter().nth(i))
+        .ok_or_else(ConsoleError::not_found)?;
+    // Layout and font subsetting are CPU work: off the async workers.
+    let pdf = tokio::task::spawn_blocking(move || notice.pdf())
+        .await
+        .map_err(|e| ConsoleError::Internal(format!("PDF rendering panicked: {e}")))?
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    Ok(download(
+        pdf,
+        "application/pdf",
+        &format!("order-{id}-{n}.pdf"),
+    ))
+}
+
 /// The export page.
 pub async fn index(
     State(state): State<AppState>,

@@ -259,6 +259,7 @@ pub async fn record(
     let may_review = REVIEWERS.contains(&user.role);
     let open = matches!(review_state, ReviewState::Received | ReviewState::HasIssues);
     let rid = record_id.to_string();
+    let order_numbers = order_numbers(rec);
     let body = html! {
         table #record-head {
             tr { th { (lang.t("检查对象", "Target")) } td #target-name { (rec.target_name) " " span.muted { (rec.target) } } }
@@ -365,6 +366,10 @@ pub async fn record(
         }
         p.noprint {
             a href={ "/console/records/" (rid) "/pdf" } #export-pdf { (lang.t("导出检查记录 PDF", "Export the record as PDF")) }
+            @for (i, no) in order_numbers.iter().enumerate() {
+                " · "
+                a.order-pdf href={ "/console/records/" (rid) "/orders/" (i + 1) } { (lang.t("责令整改通知书 ", "Rectification order ")) (no) }
+            }
         }
         @if may_publish && review_state == ReviewState::Approved {
             h2.noprint { (lang.t("结果公示", "Disclosure")) }
@@ -584,4 +589,21 @@ pub async fn blob(
         return Err(ConsoleError::not_found());
     }
     super::upload::evidence(&state, &sha).await
+}
+
+/// The record's rectification order numbers, each once, in the order the
+/// documents crate numbers its orders (`/orders/{n}`, from 1).
+pub(super) fn order_numbers(rec: &choucha_shared::record::InspectionRecord) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &rec.findings {
+        if let choucha_shared::record::Disposition::RectificationOrder { order_no, .. } =
+            &f.disposition
+        {
+            let no = order_no.trim().to_owned();
+            if !no.is_empty() && !out.contains(&no) {
+                out.push(no);
+            }
+        }
+    }
+    out
 }

@@ -10,9 +10,10 @@
 //! 任务编号：T-2024-0001
 //! ```
 //!
-//! The font is Noto Sans CJK SC Bold cut down to GB 2312 plus ASCII and
-//! common name characters (`assets/fonts/`, SIL OFL 1.1). A character the
-//! subset lacks is drawn as the font's box, never silently dropped. Text is
+//! The font is Choucha's one CJK font, owned by the documents crate: Noto
+//! Sans CJK SC cut down to the 8,105 characters of 《通用规范汉字表》, GB 2312
+//! and ASCII (SIL OFL 1.1), so 堃、喆、犇 print as themselves. A character
+//! the subset lacks is drawn as the font's box, never silently dropped. Text is
 //! sized from the shorter side of the image (1/40 of it, at least 12 px);
 //! long values wrap, at most three lines each, the last ending in "…".
 
@@ -24,8 +25,8 @@ use chrono::{DateTime, Utc};
 
 use super::Rgb;
 
-/// The bundled font subset (see `assets/fonts/README.md`).
-pub const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Bold-GB2312.otf");
+/// The font (see `documents/assets/fonts/README.md`).
+pub const FONT: &[u8] = choucha_documents::font::CJK;
 
 /// What is burned into the photo.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,20 +141,28 @@ pub(super) fn burn_in(img: &mut Rgb, mark: &Watermark) {
     darken(img, band_top);
 
     let shadow = (px / 16.0).round().max(1.0);
+    // The font is a regular weight (the one the documents print with): on a
+    // photo each line is struck twice, `bold` apart, as a bold face would
+    // be, so thin strokes survive JPEG and a small screen.
+    let bold = (px / 20.0).round().max(1.0);
     let ascent = font.ascent();
     let top_gap = (line_h - px) / 2.0;
     for (x, row, text) in &runs {
         let baseline = band_top as f32 + pad + *row as f32 * line_h + top_gap + ascent;
-        draw(
-            img,
-            &font,
-            text,
-            x + shadow,
-            baseline + shadow,
-            [0, 0, 0],
-            0.8,
-        );
-        draw(img, &font, text, *x, baseline, [255, 255, 255], 1.0);
+        for dx in [0.0, bold] {
+            draw(
+                img,
+                &font,
+                text,
+                x + shadow + dx,
+                baseline + shadow,
+                [0, 0, 0],
+                0.8,
+            );
+        }
+        for dx in [0.0, bold] {
+            draw(img, &font, text, x + dx, baseline, [255, 255, 255], 1.0);
+        }
     }
 }
 

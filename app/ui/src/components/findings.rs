@@ -1,7 +1,7 @@
 //! Findings (发现的问题) with their disposition, and the rectification
 //! order (责令整改通知书) preview with print.
 
-use web_sys::{HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use choucha_app_api::command::{RecordFinding, RecordId};
@@ -46,7 +46,6 @@ pub fn findings_screen() -> Html {
         use_node_ref(),
         use_node_ref(),
     );
-    let frame_ref = use_node_ref();
     let Some(insp) = store.inspection.clone() else {
         return html! {};
     };
@@ -138,17 +137,6 @@ pub fn findings_screen() -> Html {
             });
         })
     };
-    let print = {
-        let frame_ref = frame_ref.clone();
-        Callback::from(move |_| {
-            if let Some(w) = frame_ref
-                .cast::<HtmlIFrameElement>()
-                .and_then(|f| f.content_window())
-            {
-                let _ = w.print();
-            }
-        })
-    };
     let on_kind = {
         let kind = kind.clone();
         Callback::from(move |e: Event| {
@@ -238,12 +226,14 @@ pub fn findings_screen() -> Html {
             </div>
             <div class="card">
                 <h2>{ tr(lang, "责令整改通知书", "Rectification order") }</h2>
-                <button id="orders-preview" class="big" onclick={preview}>{ tr(lang, "预览", "Preview") }</button>
-                if let Some(o) = orders.first() {
-                    <button id="order-print" class="big" onclick={print}>{ tr(lang, "打印 / 导出 PDF", "Print / export PDF") }</button>
-                    <p class="mono" id="order-no">{ &o.order_no }</p>
-                    <iframe id="order-frame" ref={frame_ref} class="order-frame" srcdoc={o.html.clone()}></iframe>
-                }
+                <button id="orders-preview" class="big" onclick={preview}>{ tr(lang, "生成通知书（PDF）", "Write the order (PDF)") }</button>
+                { for orders.iter().map(|o| html! {
+                    <div class="order">
+                        <p class="mono order-no" id="order-no">{ &o.order_no }</p>
+                        <p class="hint order-file">{ tr(lang, "已保存为 PDF，可用便携打印机打印或作为文件交付：", "Saved as PDF, for the portable printer or to hand over: ") }<span class="mono">{ &o.file }</span></p>
+                        <pre class="order-text" id="order-text">{ &o.text }</pre>
+                    </div>
+                }) }
             </div>
             <EscalateCard />
         </section>
