@@ -28,3 +28,25 @@ pub fn pages(path: &Path) -> anyhow::Result<Vec<String>> {
     }
     Ok(pages)
 }
+
+/// Checks that every page carries each of `heads` (the running head) and
+/// its number, 第 n 页，共 m 页; says which page lacks what.
+pub fn check_headed_and_numbered(pages: &[String], heads: &[&str]) -> anyhow::Result<()> {
+    let n = pages.len();
+    for (i, text) in pages.iter().enumerate() {
+        for head in heads {
+            ensure!(
+                text.contains(head),
+                "page {} lacks its head {head}: {text}",
+                i + 1
+            );
+        }
+        let number = format!("第 {} 页，共 {n} 页", i + 1);
+        ensure!(
+            text.contains(&number),
+            "page {} is not numbered {number}: {text}",
+            i + 1
+        );
+    }
+    Ok(())
+}

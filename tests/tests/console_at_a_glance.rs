@@ -139,18 +139,11 @@ async fn the_draw_record_prints_on_a4() {
         pages.len()
     );
     let n = pages.len();
-    for (i, text) in pages.iter().enumerate() {
-        assert!(
-            text.contains("抽查计划 GXQ-2023-ZBJR — 抽取记录 GXQ-2023-ZBJR-D1"),
-            "page {} is headed with the plan: {text}",
-            i + 1
-        );
-        assert!(
-            text.contains(&format!("第 {} 页，共 {n} 页", i + 1)),
-            "page {} is numbered: {text}",
-            i + 1
-        );
-    }
+    choucha_tests::pdf_text::check_headed_and_numbered(
+        &pages,
+        &["抽查计划 GXQ-2023-ZBJR — 抽取记录 GXQ-2023-ZBJR-D1"],
+    )
+    .unwrap();
     let last = &pages[n - 1];
     for role in ["种子录入人：", "见证人：", "记录人：", "日期："] {
         assert!(

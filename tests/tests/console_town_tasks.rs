@@ -190,18 +190,7 @@ async fn a_town_lead_prints_the_list_on_a4() {
         let pages = choucha_tests::pdf_text::pages(&out).unwrap();
         let n = pages.len();
         assert!(n >= 1 && n <= total / 4 + 2, "{n} pages for {total} tasks");
-        for (i, text) in pages.iter().enumerate() {
-            assert!(
-                text.contains(PLAN) && text.contains(TOWN),
-                "page {} is headed: {text}",
-                i + 1
-            );
-            assert!(
-                text.contains(&format!("第 {} 页，共 {n} 页", i + 1)),
-                "page {} is numbered: {text}",
-                i + 1
-            );
-        }
+        choucha_tests::pdf_text::check_headed_and_numbered(&pages, &[PLAN, TOWN]).unwrap();
         let last = &pages[n - 1];
         for role in ["镇街负责人：", "质量科经办人：", "日期："] {
             assert!(last.contains(role), "a line for {role}: {last}");

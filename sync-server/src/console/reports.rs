@@ -60,6 +60,26 @@ pub(super) fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &s
     resp
 }
 
+/// The record's current version (the latest not superseded), if the user
+/// may see the record (the town check is the record view's: 404 for
+/// another town's record).
+async fn current_version(
+    state: &AppState,
+    user: &CurrentUser,
+    record_id: &str,
+) -> ConsoleResult<(uuid::Uuid, crate::store::StoredRecord)> {
+    let id = uuid::Uuid::parse_str(record_id).map_err(|_| ConsoleError::not_found())?;
+    let (versions, _) = super::review::visible_record(state, user, &id).await?;
+    let current = versions
+        .iter()
+        .rev()
+        .find(|v| !v.superseded)
+        .or(versions.last())
+        .cloned()
+        .ok_or_else(ConsoleError::not_found)?;
+    Ok((id, current))
+}
+
 /// A record's `n`-th 责令整改通知书 (from 1) as PDF/A-2b, written from
 /// the synced record by the same code the tablet writes it with: the
 /// directory's entry for the target, the checklist the record used, and
@@ -69,15 +89,8 @@ pub async fn order_pdf(
     user: CurrentUser,
     Path((record_id, n)): Path<(String, usize)>,
 ) -> ConsoleResult<Response> {
-    let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
-    let (versions, _) = super::review::visible_record(&state, &user, &id).await?;
-    let current = versions
-        .iter()
-        .rev()
-        .find(|v| !v.superseded)
-        .or(versions.last())
-        .ok_or_else(ConsoleError::not_found)?;
-    let record = current.record.clone();
+    let (id, current) = current_version(&state, &user, &record_id).await?;
+    let record = current.record;
     let checklist = state
         .checklists
         .get(&record.checklist)
@@ -290,14 +303,7 @@ pub async fn record_pdf(
     user: CurrentUser,
     Path(record_id): Path<String>,
 ) -> ConsoleResult<Response> {
-    let id = uuid::Uuid::parse_str(&record_id).map_err(|_| ConsoleError::not_found())?;
-    let (versions, _) = super::review::visible_record(&state, &user, &id).await?;
-    let current = versions
-        .iter()
-        .rev()
-        .find(|v| !v.superseded)
-        .or(versions.last())
-        .ok_or_else(ConsoleError::not_found)?;
+    let (id, current) = current_version(&state, &user, &record_id).await?;
     let version = current.status.version.to_string();
     let bytes = reports::record_pdf(
         &state,
