@@ -173,13 +173,8 @@ impl Session {
 
     /// GETs a download: its status and bytes.
     pub async fn get_bytes(&self, path: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await?;
-        Ok((r.status(), r.bytes().await?.to_vec()))
+        let (status, _, body) = self.get_following(path).await?;
+        Ok((status, body))
     }
 
     /// POSTs a form with this session's CSRF token added.
